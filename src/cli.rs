@@ -1,0 +1,99 @@
+//! The command line, HAProxy's way: `lbd -f FILE|DIR [-f ...] [-c] [-V] [-q] [-p PIDFILE]
+//! [-d|-db] [-v] [--help]`.
+//!
+//! Parsed by hand because HAProxy's flags are multi-letter single-dash words (`-db`,
+//! `-vv`, `-Ws`) that argument libraries split into separate letters.
+
+use std::path::PathBuf;
+
+/// What the command line asks for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// `-f` paths in order.
+    pub files: Vec<PathBuf>,
+    /// `-c`: check only.
+    pub check: bool,
+    /// `-V`: verbose.
+    pub verbose: bool,
+    /// `-q`: quiet.
+    pub quiet: bool,
+    /// `-p PIDFILE`.
+    pub pidfile: Option<PathBuf>,
+    /// `-d` / `-db`: foreground debug.
+    pub debug: bool,
+    /// `-v`: print the version.
+    pub version: bool,
+    /// `-h` / `--help`.
+    pub help: bool,
+}
+
+/// Usage text.
+pub const USAGE: &str =
+    "Usage : lbd -f <cfgfile|cfgdir> [-f ...] [-c] [-V] [-q] [-p <pidfile>] [-d|-db] [-v]
+        -f <cfgfile|cfgdir> : configuration file, or directory whose *.cfg files load in byte order
+        -c : check the configuration and exit (0 valid, 1 errors, 2 valid but nothing listens)
+        -V : verbose mode (prints 'Configuration file is valid' with -c)
+        -q : quiet mode: print nothing but alerts
+        -p <pidfile> : write the process id to <pidfile>, removed at exit
+        -d, -db : foreground debug mode (lbd always runs in the foreground)
+        -v : print the version and exit
+        -W, -Ws, -D : accepted for compatibility with HAProxy unit files (no effect)
+        -h, --help : this text";
+
+/// Parses arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-f" => a
+                .files
+                .push(it.next().ok_or("option '-f' requires an argument")?.into()),
+            "-p" => a.pidfile = Some(it.next().ok_or("option '-p' requires an argument")?.into()),
+            "-c" => a.check = true,
+            "-V" => a.verbose = true,
+            "-q" => a.quiet = true,
+            "-d" | "-db" | "-dV" => a.debug = true,
+            "-v" | "-vv" | "--version" => a.version = true,
+            "-h" | "--help" => a.help = true,
+            "-W" | "-Ws" | "-D" => {}
+            "--" => {
+                for f in it.by_ref() {
+                    a.files.push(f.into());
+                }
+            }
+            s if s.starts_with("-f") && s.len() > 2 => a.files.push(s[2..].into()),
+            s => return Err(format!("unknown option '{s}'")),
+        }
+    }
+    if a.files.is_empty() && !a.version && !a.help {
+        return Err("No configuration file specified (use -f <file>).".into());
+    }
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Args, String> {
+        parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn haproxy_flags() {
+        let a = p("-c -V -f a.cfg -f conf.d -q -p /run/lbd.pid -db").unwrap();
+        assert_eq!(a.files, [PathBuf::from("a.cfg"), PathBuf::from("conf.d")]);
+        assert!(a.check && a.verbose && a.quiet && a.debug);
+        assert_eq!(a.pidfile, Some(PathBuf::from("/run/lbd.pid")));
+        assert!(p("-Ws -f x.cfg").is_ok());
+        assert!(p("-v").unwrap().version);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(p("-f").unwrap_err().contains("requires an argument"));
+        assert!(p("-x -f a").unwrap_err().contains("unknown option '-x'"));
+        assert!(p("-c").unwrap_err().contains("No configuration file"));
+    }
+}

@@ -1,0 +1,242 @@
+//! Checks that need the whole configuration: references between proxies, modes,
+//! timeouts, listeners. Runs after every line is parsed; adjusts the model where
+//! HAProxy would fall back (with a warning) and reports alerts where it would refuse.
+
+use super::diag::{Diag, Level};
+use super::model::*;
+use std::collections::HashMap;
+
+fn diag(out: &mut Vec<Diag>, level: Level, loc: &Loc, msg: String) {
+    out.push(Diag {
+        level,
+        loc: Some(loc.clone()),
+        msg,
+    });
+}
+
+fn http_only(c: &Criterion) -> Option<&'static str> {
+    Some(match c {
+        Criterion::Hdr(_) => "hdr",
+        Criterion::HdrBeg(_) => "hdr_beg",
+        Criterion::HdrEnd(_) => "hdr_end",
+        Criterion::HdrDom(_) => "hdr_dom",
+        Criterion::HdrSub(_) => "hdr_sub",
+        Criterion::Path => "path",
+        Criterion::PathBeg => "path_beg",
+        Criterion::PathEnd => "path_end",
+        Criterion::PathDir => "path_dir",
+        Criterion::PathSub => "path_sub",
+        Criterion::Method => "method",
+        _ => return None,
+    })
+}
+
+/// The HTTP-only fetch a condition uses, if any (named acls looked up in `acls`).
+fn cond_http_fetch(cond: &Condition, acls: &[Acl]) -> Option<(String, &'static str)> {
+    for term in cond.any_of.iter().flatten() {
+        match &term.acl {
+            TermAcl::Anonymous(a) => {
+                if let Some(f) = http_only(&a.criterion) {
+                    return Some(("anonymous".into(), f));
+                }
+            }
+            TermAcl::Named(n) => {
+                for a in acls.iter().filter(|a| &a.name == n) {
+                    if let Some(f) = http_only(&a.criterion) {
+                        return Some((n.clone(), f));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Validates and finalizes the proxies; returns the diagnostics.
+pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
+    let mut out = Vec::new();
+    let backends: HashMap<&str, (Mode, Loc)> = proxies
+        .iter()
+        .filter(|p| p.kind.is_backend())
+        .map(|p| (p.name.as_str(), (p.mode, p.loc.clone())))
+        .collect();
+    let tables: HashMap<&str, bool> = proxies
+        .iter()
+        .map(|p| (p.name.as_str(), p.stick_table.is_some()))
+        .collect();
+    let mut binds: HashMap<std::net::SocketAddr, (String, Loc)> = HashMap::new();
+    let mut late: Vec<(Level, Loc, String)> = Vec::new();
+
+    for p in proxies.iter() {
+        let kw = p.kind.keyword();
+        if p.kind.is_frontend() {
+            let mut refs: Vec<(&str, &Loc, &str)> = p
+                .use_backends
+                .iter()
+                .map(|u| (u.backend.as_str(), &u.loc, "use_backend"))
+                .collect();
+            if let Some(d) = &p.default_backend {
+                refs.push((d.name.as_str(), &d.loc, "default_backend"));
+            }
+            for (name, loc, rule) in refs {
+                match backends.get(name) {
+                    None => diag(
+                        &mut out,
+                        Level::Alert,
+                        loc,
+                        format!(
+                            "Proxy '{}': unable to find required {rule}: '{name}'.{}",
+                            p.name,
+                            super::diag::did_you_mean(name, backends.keys().copied())
+                        ),
+                    ),
+                    Some((Mode::Tcp, bloc)) if p.mode == Mode::Http => diag(
+                        &mut out,
+                        Level::Alert,
+                        loc,
+                        format!(
+                            "http {kw} '{}' ({}) tries to use incompatible tcp backend '{name}' ({bloc}) in a '{rule}' rule (see 'mode').",
+                            p.name, p.loc
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+            if p.mode == Mode::Tcp {
+                for u in &p.use_backends {
+                    if let Some((acl, fetch)) = cond_http_fetch(&u.cond, &p.acls) {
+                        diag(&mut out, Level::Alert, &u.loc, format!(
+                            "acl '{acl}' uses '{fetch}', which needs 'mode http'; {kw} '{}' is in 'mode tcp' so this 'use_backend' rule could never match.",
+                            p.name
+                        ));
+                    }
+                }
+            }
+            if p.binds.is_empty() && !p.disabled {
+                diag(&mut out, Level::Warning, &p.loc, format!(
+                    "Proxy '{}' has no 'bind' directive. Please declare it as a backend if this was intended.",
+                    p.name
+                ));
+            }
+            for b in &p.binds {
+                if let Some((other, oloc)) = binds.get(&b.addr) {
+                    diag(&mut out, Level::Alert, &b.loc, format!(
+                        "{kw} '{}' binds {} which {other} already binds at {oloc}; lbd cannot share one address between proxies.",
+                        p.name, b.addr
+                    ));
+                } else if !p.disabled {
+                    binds.insert(b.addr, (format!("{kw} '{}'", p.name), b.loc.clone()));
+                }
+            }
+        }
+        let fe_missing = p.kind.is_frontend() && p.timeouts.client.is_none();
+        let be_missing = p.kind.is_backend()
+            && !p.servers.is_empty()
+            && (p.timeouts.connect.is_none() || p.timeouts.server.is_none());
+        if (fe_missing || be_missing) && !p.disabled {
+            late.push((Level::Warning, p.loc.clone(), format!(
+                "missing timeouts for {kw} '{}'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
+                p.name
+            )));
+        }
+        if p.mode == Mode::Tcp && (!p.http_request.is_empty() || !p.http_response.is_empty()) {
+            let rule = p
+                .http_request
+                .first()
+                .or(p.http_response.first())
+                .map(|r| &r.loc)
+                .unwrap_or(&p.loc);
+            diag(&mut out, Level::Warning, rule, format!(
+                "'http-request'/'http-response' rules ignored for {kw} '{}' as they require HTTP mode.",
+                p.name
+            ));
+            if let Some(r) = p
+                .http_request
+                .iter()
+                .find(|r| r.action == HttpAction::UseServicePrometheus)
+            {
+                diag(&mut out, Level::Alert, &r.loc, format!(
+                    "'http-request use-service prometheus-exporter' needs 'mode http' but {kw} '{}' is in 'mode tcp'.",
+                    p.name
+                ));
+            }
+        }
+        for r in &p.stick_rules {
+            let (tname, has) = match &r.table {
+                Some(t) => (t.as_str(), tables.get(t.as_str()).copied()),
+                None => (p.name.as_str(), Some(p.stick_table.is_some())),
+            };
+            match has {
+                Some(true) => {}
+                Some(false) if r.table.is_none() => diag(&mut out, Level::Alert, &r.loc, format!(
+                    "Proxy '{}': 'stick' rule needs a 'stick-table' in this proxy or a 'table' argument.",
+                    p.name
+                )),
+                _ => diag(&mut out, Level::Alert, &r.loc, format!(
+                    "Proxy '{}': unable to find stick-table '{tname}'.",
+                    p.name
+                )),
+            }
+        }
+        for s in &p.servers {
+            if s.settings.check && !s.has_port && s.settings.check_port.is_none() {
+                late.push((Level::Warning, s.loc.clone(), format!(
+                    "Server {}/{} has neither service port nor check port. Check has been disabled.",
+                    p.name, s.name
+                )));
+            }
+        }
+    }
+    for (level, loc, msg) in late {
+        diag(&mut out, level, &loc, msg);
+    }
+
+    // Fallbacks HAProxy applies with a warning.
+    for p in proxies.iter_mut() {
+        let kw = p.kind.keyword();
+        if p.kind.is_backend() && p.mode == Mode::Tcp {
+            if matches!(
+                p.balance,
+                Balance::Uri { .. } | Balance::Hdr { .. } | Balance::UrlParam(_)
+            ) {
+                diag(&mut out, Level::Warning, &p.loc, format!(
+                    "Layer 7 hash not possible for {kw} '{}' (needs 'mode http'). Falling back to round robin.",
+                    p.name
+                ));
+                p.balance = Balance::RoundRobin;
+            }
+            if p.cookie.is_some() {
+                diag(
+                    &mut out,
+                    Level::Warning,
+                    &p.loc,
+                    format!("'cookie' statement ignored for tcp {kw} '{}'.", p.name),
+                );
+                p.cookie = None;
+            }
+        }
+        if p.mode == Mode::Tcp && p.stats.enabled && p.kind.is_frontend() {
+            diag(
+                &mut out,
+                Level::Warning,
+                &p.loc,
+                format!(
+                    "'stats' ignored for {kw} '{}' as it requires HTTP mode.",
+                    p.name
+                ),
+            );
+            p.stats.enabled = false;
+        }
+        for s in p.servers.iter_mut() {
+            if s.settings.check && !s.has_port && s.settings.check_port.is_none() {
+                s.settings.check = false;
+            }
+        }
+        if p.log_global {
+            let mut logs = global.logs.clone();
+            logs.append(&mut p.logs);
+            p.logs = logs;
+        }
+    }
+    out
+}

@@ -1,0 +1,434 @@
+//! Parsers (nom) for the values that keywords take: times, sizes, addresses, port
+//! ranges, `balance` expressions and status lists. Each returns a message fit to
+//! follow `parsing [file:line] : ` when the value is bad.
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while1};
+use nom::character::complete::{char, digit1};
+use nom::combinator::{all_consuming, map_res, opt};
+use nom::sequence::{delimited, pair, preceded};
+use nom::IResult;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+fn number(i: &str) -> IResult<&str, u64> {
+    map_res(digit1, str::parse::<u64>)(i)
+}
+
+fn time_unit(i: &str) -> IResult<&str, &str> {
+    alt((tag("us"), tag("ms"), tag("s"), tag("m"), tag("h"), tag("d")))(i)
+}
+
+/// Parses a HAProxy time: a number with `us`, `ms` (default), `s`, `m`, `h` or `d`.
+pub fn time(s: &str) -> Result<Duration, String> {
+    let parsed: IResult<&str, (u64, Option<&str>)> = all_consuming(pair(number, opt(time_unit)))(s);
+    let (_, (n, unit)) = parsed.map_err(|_| format!("unexpected character in time value '{s}'"))?;
+    let d = match unit.unwrap_or("ms") {
+        "us" => Some(Duration::from_micros(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => n.checked_mul(86400).map(Duration::from_secs),
+    };
+    match d {
+        // HAProxy keeps times in milliseconds in an int: ~24.8 days at most.
+        Some(d) if d.as_millis() <= i32::MAX as u128 => Ok(d),
+        _ => Err(format!(
+            "timer overflow in argument '{s}' (maximum value is 2147483647 ms or ~24.8 days)"
+        )),
+    }
+}
+
+/// Parses a size with an optional `k`, `m` or `g` suffix (powers of 1024).
+pub fn size(s: &str) -> Result<u64, String> {
+    let parsed: IResult<&str, (u64, Option<char>)> = all_consuming(pair(
+        number,
+        opt(alt((
+            char('k'),
+            char('K'),
+            char('m'),
+            char('M'),
+            char('g'),
+            char('G'),
+        ))),
+    ))(s);
+    let (_, (n, suffix)) = parsed.map_err(|_| format!("invalid size '{s}'"))?;
+    let mul: u64 = match suffix.map(|c| c.to_ascii_lowercase()) {
+        Some('k') => 1 << 10,
+        Some('m') => 1 << 20,
+        Some('g') => 1 << 30,
+        _ => 1,
+    };
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+/// Parses an unsigned integer within `lo..=hi`.
+pub fn int_in(s: &str, lo: u64, hi: u64, what: &str) -> Result<u64, String> {
+    let parsed: IResult<&str, u64> = all_consuming(number)(s);
+    match parsed {
+        Ok((_, n)) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("{what} must be between {lo} and {hi} (got '{s}')")),
+        Err(_) => Err(format!("{what} expects an integer argument (got '{s}')")),
+    }
+}
+
+fn port(i: &str) -> IResult<&str, u16> {
+    map_res(digit1, str::parse::<u16>)(i)
+}
+
+fn port_range(i: &str) -> IResult<&str, (u16, Option<u16>)> {
+    pair(port, opt(preceded(char('-'), port)))(i)
+}
+
+/// Splits `host:port` where the port is the text after the last colon and an IPv6
+/// address may be bracketed. Returns (host, port text).
+fn split_host_port(s: &str) -> (&str, Option<&str>) {
+    let bracketed: IResult<&str, &str> =
+        delimited(char('['), take_while1(|c: char| c != ']'), char(']'))(s);
+    if let Ok((rest, host)) = bracketed {
+        return match rest.strip_prefix(':') {
+            Some(p) => (host, Some(p)),
+            None => (host, if rest.is_empty() { None } else { Some(rest) }),
+        };
+    }
+    match s.rfind(':') {
+        Some(p) => (&s[..p], Some(&s[p + 1..])),
+        None => (s, None),
+    }
+}
+
+fn bind_host(host: &str) -> Result<IpAddr, String> {
+    match host {
+        "" | "*" | "0.0.0.0" => Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        "::" => Ok(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        h => {
+            let h = h
+                .strip_prefix("ipv4@")
+                .or_else(|| h.strip_prefix("ipv6@"))
+                .unwrap_or(h);
+            if let Ok(ip) = h.parse::<IpAddr>() {
+                return Ok(ip);
+            }
+            resolve(h, 0).map(|a| a.ip())
+        }
+    }
+}
+
+/// Parses one `bind` argument: `[addr]:port[-port][,[addr]:port...]` into socket
+/// addresses, one per port.
+pub fn bind_addrs(s: &str) -> Result<Vec<SocketAddr>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        if part.starts_with('/') || part.starts_with("unix@") || part.starts_with("abns@") {
+            return Err(format!("unix socket bind '{part}' is not supported by lbd"));
+        }
+        if part.starts_with("fd@") || part.starts_with("sockpair@") || part.starts_with("quic") {
+            return Err(format!(
+                "bind address family of '{part}' is not supported by lbd"
+            ));
+        }
+        let (host, port_text) = split_host_port(part);
+        let Some(port_text) = port_text else {
+            return Err(format!("missing port number: '{part}'"));
+        };
+        let parsed: IResult<&str, (u16, Option<u16>)> = all_consuming(port_range)(port_text);
+        let (lo, hi) = match parsed {
+            Ok((_, (lo, hi))) => (lo, hi.unwrap_or(lo)),
+            Err(_) => return Err(format!("invalid port range '{port_text}' in '{part}'")),
+        };
+        if lo == 0 || hi < lo {
+            return Err(format!("invalid port range '{port_text}' in '{part}'"));
+        }
+        let ip =
+            bind_host(host).map_err(|e| format!("invalid address '{host}' in '{part}': {e}"))?;
+        for p in lo..=hi {
+            out.push(SocketAddr::new(ip, p));
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves a hostname (or IP) at load time.
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if host.is_empty() {
+        return Err("empty address".into());
+    }
+    if host.contains('<') || host.contains('>') || host.contains('{') || host.contains('}') {
+        return Err(format!(
+            "'{host}' looks like an unfilled placeholder, not an address"
+        ));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("could not resolve address '{host}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("could not resolve address '{host}'"))
+}
+
+/// Parses a server address `host[:port]`; returns (host, resolved, has_port).
+pub fn server_addr(s: &str) -> Result<(String, SocketAddr, bool), String> {
+    for prefix in ["unix@", "abns@", "/", "sockpair@", "fd@"] {
+        if s.starts_with(prefix) {
+            return Err(format!(
+                "server address family of '{s}' is not supported by lbd"
+            ));
+        }
+    }
+    let s2 = s
+        .strip_prefix("ipv4@")
+        .or_else(|| s.strip_prefix("ipv6@"))
+        .unwrap_or(s);
+    // A bare IPv6 address without brackets has no port.
+    if s2.parse::<Ipv6Addr>().is_ok() {
+        return Ok((s2.to_string(), resolve(s2, 0)?, false));
+    }
+    let (host, port_text) = split_host_port(s2);
+    let (port, has_port) = match port_text {
+        None | Some("") => (0, false),
+        Some(p) => {
+            if p.starts_with('+') || p.starts_with('-') {
+                return Err(format!(
+                    "relative server port '{p}' in '{s}' is not supported by lbd"
+                ));
+            }
+            let parsed: IResult<&str, u16> = all_consuming(port)(p);
+            match parsed {
+                Ok((_, 0)) | Err(_) => {
+                    return Err(format!("invalid port '{p}' in server address '{s}'"))
+                }
+                Ok((_, n)) => (n, true),
+            }
+        }
+    };
+    let addr = resolve(host, port)?;
+    Ok((host.to_string(), addr, has_port))
+}
+
+/// Parses a network `a.b.c.d[/len]`, `a.b.c.d/m.a.s.k` or an IPv6 prefix.
+pub fn network(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("'{s}' is not a valid IPv4 or IPv6 address"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => match l.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => match (ip, l.parse::<Ipv4Addr>()) {
+                (IpAddr::V4(_), Ok(mask)) => {
+                    let m = u32::from(mask);
+                    if m.leading_ones() + m.trailing_zeros() != 32 {
+                        return Err(format!("'{s}' has a non-contiguous netmask"));
+                    }
+                    m.leading_ones() as u8
+                }
+                _ => return Err(format!("'{s}' has an invalid prefix length")),
+            },
+        },
+    };
+    Ok((ip, len))
+}
+
+fn ident(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')(i)
+}
+
+/// Parses `name(arg)` or `name`; returns (name, arg).
+pub fn call(s: &str) -> Option<(&str, Option<&str>)> {
+    let parsed: IResult<&str, (&str, Option<&str>)> = all_consuming(pair(
+        ident,
+        opt(delimited(
+            char('('),
+            nom::bytes::complete::take_while(|c| c != ')'),
+            char(')'),
+        )),
+    ))(s);
+    parsed.ok().map(|(_, v)| v)
+}
+
+/// Parses a status list like `200,300-310`.
+pub fn status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let parsed: IResult<&str, (u16, Option<u16>)> = all_consuming(port_range)(part);
+        match parsed {
+            Ok((_, (lo, hi))) => {
+                let hi = hi.unwrap_or(lo);
+                if !(100..=999).contains(&lo) || !(100..=999).contains(&hi) || hi < lo {
+                    return Err(format!("invalid status range '{part}'"));
+                }
+                out.push((lo, hi));
+            }
+            Err(_) => return Err(format!("invalid status code or range '{part}'")),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a syslog facility name to its number.
+pub fn facility(s: &str) -> Option<u8> {
+    const NAMES: [&str; 24] = [
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+        "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+        "local5", "local6", "local7",
+    ];
+    NAMES.iter().position(|n| *n == s).map(|p| p as u8)
+}
+
+/// Parses a syslog level name to its number.
+pub fn level(s: &str) -> Option<u8> {
+    const NAMES: [&str; 8] = [
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
+    NAMES.iter().position(|n| *n == s).map(|p| p as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_every_unit() {
+        assert_eq!(time("100").unwrap(), Duration::from_millis(100));
+        assert_eq!(time("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(time("5ms").unwrap(), Duration::from_millis(5));
+        assert_eq!(time("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(time("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(time("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(time("1d").unwrap(), Duration::from_secs(86400));
+    }
+
+    #[test]
+    fn bad_times_are_rejected() {
+        assert!(time("").is_err());
+        assert!(time("10x").is_err());
+        assert!(time("-1s").is_err());
+        assert!(time("1.5s").is_err());
+        assert!(time("30d").unwrap_err().contains("timer overflow"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("16384").unwrap(), 16384);
+        assert_eq!(size("1k").unwrap(), 1024);
+        assert_eq!(size("2m").unwrap(), 2 << 20);
+        assert!(size("1t").is_err());
+    }
+
+    #[test]
+    fn bind_forms() {
+        let v4 = |p| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), p);
+        assert_eq!(bind_addrs(":80").unwrap(), [v4(80)]);
+        assert_eq!(bind_addrs("*:80").unwrap(), [v4(80)]);
+        assert_eq!(bind_addrs("0.0.0.0:80").unwrap(), [v4(80)]);
+        assert_eq!(
+            bind_addrs(":::443").unwrap(),
+            [SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 443)]
+        );
+        assert_eq!(
+            bind_addrs("[::1]:8080").unwrap(),
+            ["[::1]:8080".parse().unwrap()]
+        );
+        assert_eq!(
+            bind_addrs("127.0.0.1:8000-8002").unwrap(),
+            [
+                "127.0.0.1:8000".parse().unwrap(),
+                "127.0.0.1:8001".parse().unwrap(),
+                "127.0.0.1:8002".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            bind_addrs("127.0.0.1:80,:81").unwrap(),
+            ["127.0.0.1:80".parse().unwrap(), v4(81)]
+        );
+        assert_eq!(
+            bind_addrs("ipv4@127.0.0.1:80").unwrap(),
+            ["127.0.0.1:80".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn bad_binds() {
+        assert!(bind_addrs("127.0.0.1")
+            .unwrap_err()
+            .contains("missing port"));
+        assert!(bind_addrs(":0").is_err());
+        assert!(bind_addrs(":90-80").is_err());
+        assert!(bind_addrs(":70000").is_err());
+        assert!(bind_addrs("/var/run/x.sock")
+            .unwrap_err()
+            .contains("not supported"));
+    }
+
+    #[test]
+    fn server_addresses() {
+        let (h, a, p) = server_addr("127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (h.as_str(), a, p),
+            ("127.0.0.1", "127.0.0.1:8080".parse().unwrap(), true)
+        );
+        let (_, a, p) = server_addr("10.0.0.1").unwrap();
+        assert_eq!((a.port(), p), (0, false));
+        let (_, a, _) = server_addr("[::1]:81").unwrap();
+        assert_eq!(a, "[::1]:81".parse().unwrap());
+        let (_, a, p) = server_addr("::1").unwrap();
+        assert_eq!((a.ip(), p), ("::1".parse::<IpAddr>().unwrap(), false));
+        let (_, a, _) = server_addr("localhost:80").unwrap();
+        assert!(a.ip().is_loopback());
+    }
+
+    #[test]
+    fn bad_server_addresses() {
+        assert!(server_addr("<ip>:80").unwrap_err().contains("placeholder"));
+        assert!(server_addr("1.2.3.4:0").is_err());
+        assert!(server_addr("1.2.3.4:x").is_err());
+        assert!(server_addr("no-such-host.invalid:80")
+            .unwrap_err()
+            .contains("could not resolve"));
+    }
+
+    #[test]
+    fn networks() {
+        assert_eq!(
+            network("10.0.0.0/8").unwrap(),
+            ("10.0.0.0".parse().unwrap(), 8)
+        );
+        assert_eq!(network("10.1.2.3").unwrap().1, 32);
+        assert_eq!(network("10.0.0.0/255.255.0.0").unwrap().1, 16);
+        assert_eq!(network("::1/128").unwrap().1, 128);
+        assert!(network("10.0.0.0/33").is_err());
+        assert!(network("10.0.0.0/255.0.255.0").is_err());
+        assert!(network("nope").is_err());
+    }
+
+    #[test]
+    fn calls_and_statuses() {
+        assert_eq!(call("hdr(host)"), Some(("hdr", Some("host"))));
+        assert_eq!(call("random"), Some(("random", None)));
+        assert_eq!(call("hdr(host"), None);
+        assert_eq!(
+            status_list("200,300-310").unwrap(),
+            [(200, 200), (300, 310)]
+        );
+        assert!(status_list("2xx").is_err());
+        assert!(status_list("310-300").is_err());
+    }
+
+    #[test]
+    fn ranges_and_syslog_names() {
+        assert_eq!(int_in("256", 0, 256, "weight").unwrap(), 256);
+        assert!(int_in("257", 0, 256, "weight").is_err());
+        assert_eq!(facility("local0"), Some(16));
+        assert_eq!(level("info"), Some(6));
+        assert_eq!(facility("local9"), None);
+    }
+}

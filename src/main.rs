@@ -1,0 +1,73 @@
+//! `lbd`: the command line. Everything else lives in the library.
+
+use lbd::cli;
+use lbd::config::{self, Level};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "{} : {e}\n{}",
+                config::prefix("ALERT", std::process::id()),
+                cli::USAGE
+            );
+            return ExitCode::from(1);
+        }
+    };
+    if args.help {
+        println!("{}", cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("lbd version {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let pid = std::process::id();
+    let loaded = config::load(&args.files);
+    for d in &loaded.diags {
+        if args.quiet && d.level != Level::Alert {
+            continue;
+        }
+        eprintln!("{}", d.line(pid));
+    }
+    let warnings = loaded.warnings();
+    let Some(cfg) = loaded.config else {
+        if !args.quiet || args.check {
+            eprintln!(
+                "{} : config : Fatal errors found in configuration.",
+                config::prefix("ALERT", pid)
+            );
+        }
+        return ExitCode::from(1);
+    };
+    if warnings > 0 && !args.quiet {
+        eprintln!(
+            "{} : config : Warnings were found.",
+            config::prefix("WARNING", pid)
+        );
+    }
+    if args.check {
+        if cfg.listener_count() == 0 {
+            if !args.quiet {
+                eprintln!(
+                    "{} : config : Configuration file has no listener: nothing would accept connections.",
+                    config::prefix("ALERT", pid)
+                );
+            }
+            return ExitCode::from(2);
+        }
+        if args.verbose {
+            println!("Configuration file is valid");
+        }
+        return ExitCode::SUCCESS;
+    }
+    match lbd::run(cfg, &args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{} : {e}", config::prefix("ALERT", pid));
+            ExitCode::from(1)
+        }
+    }
+}
