@@ -1,12 +1,133 @@
 //! lbd: a load-balancer daemon that reads HAProxy's configuration language.
 //!
-//! Layers: `config` (text to validated model), `frontend` (listeners, tcp and http
-//! proxying, routing), `backend` (servers at runtime, balancing), `check` (health).
+//! Layers: `config` (text to validated model), `graph` (the immutable runtime graph in
+//! an `ArcSwap`), `frontend` (listeners, tcp and http proxying, routing), `backend`
+//! (servers at runtime, balancing, upstream pool), `log` (operator messages), `stats`
+//! (metrics).
 
+pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod frontend;
+pub mod graph;
+pub mod log;
+pub mod stats;
+
+use arc_swap::ArcSwap;
+use config::model::Config;
+use std::sync::Arc;
+
+/// File descriptors kept aside from `maxconn` for listeners, logs and checks.
+const RESERVED_FDS: u64 = 100;
+
+/// Raises the soft descriptor limit to the hard one; returns the resulting limit.
+fn raise_nofile() -> u64 {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 1024;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                rl.rlim_cur = rl.rlim_max;
+            }
+        }
+    }
+    rl.rlim_cur
+}
+
+/// The global `maxconn` when the config sets none: every proxied connection uses two
+/// descriptors (client and server).
+pub fn derived_maxconn(nofile: u64) -> u32 {
+    (nofile.saturating_sub(RESERVED_FDS) / 2).clamp(1, 1_000_000) as u32
+}
 
 /// Runs the daemon on a validated configuration until it is told to stop.
-pub fn run(_cfg: config::Config, _args: &cli::Args) -> Result<(), String> {
-    Err("serving is not available in this build; use -c to check a configuration".into())
+pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
+    let nofile = raise_nofile();
+    let maxconn = cfg
+        .global
+        .maxconn
+        .unwrap_or_else(|| derived_maxconn(nofile));
+    let threads = cfg
+        .global
+        .nbthread
+        .map(|n| n as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Bind every listener before anything else: a failure stops the start.
+    let mut listeners = Vec::new();
+    for p in cfg.frontends().filter(|p| !p.disabled) {
+        for b in &p.binds {
+            let l = frontend::listener::open(b)
+                .map_err(|e| format!("Starting {} {}: {e}", p.kind.keyword(), p.name))?;
+            listeners.push((p.name.clone(), l));
+        }
+    }
+    let pidfile = args
+        .pidfile
+        .clone()
+        .or_else(|| cfg.global.pidfile.as_ref().map(Into::into));
+    if let Some(p) = &pidfile {
+        std::fs::write(p, format!("{}\n", std::process::id())).map_err(|e| {
+            format!(
+                "Cannot create pidfile '{}' : {}",
+                p.display(),
+                config::io_text(&e)
+            )
+        })?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let n_listeners = listeners.len();
+    let result = rt.block_on(async move {
+        let (n_fe, n_be) = (cfg.frontends().count(), cfg.backends().count());
+        let handle: graph::GraphHandle = Arc::new(ArcSwap::from_pointee(graph::Graph::build(cfg, None)));
+        let limits = frontend::Limits {
+            global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
+        };
+        for (name, l) in listeners {
+            let l = tokio::net::TcpListener::from_std(l).map_err(|e| format!("cannot register listener: {e}"))?;
+            tokio::spawn(frontend::accept_loop(l, name, handle.clone(), limits.clone()));
+        }
+        if !args.quiet {
+            log::notice(&format!(
+                "lbd {} started: {n_fe} frontends, {n_be} backends, {n_listeners} listeners, maxconn {maxconn}.",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        wait_for_stop().await;
+        Ok::<(), String>(())
+    });
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }

@@ -130,6 +130,21 @@ impl<'e> Parser<'e> {
     }
 
     fn diag(&mut self, level: Level, msg: String) {
+        // Words echoed into a message may hold control characters from escapes
+        // (`\n` in a quoted value); print them escaped so one diagnostic stays one line.
+        let msg = if msg.chars().any(char::is_control) {
+            msg.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            msg
+        };
         if level == Level::Alert {
             self.alerts += 1;
             if self.alerts > MAX_ALERTS {
@@ -191,7 +206,7 @@ impl<'e> Parser<'e> {
     }
 
     fn active(&self) -> bool {
-        self.conds.last().map_or(true, |c| c.active)
+        self.conds.last().is_none_or(|c| c.active)
     }
 
     fn directive(&mut self, w: &[String]) -> R {
@@ -778,8 +793,11 @@ impl<'e> Parser<'e> {
                     }
                     m => {
                         return Err(format!(
-                            "unknown proxy mode '{m}'.{}",
-                            did_you_mean(m, ["http", "tcp"])
+                            "unknown proxy mode '{m}'{}",
+                            match did_you_mean(m, ["http", "tcp"]) {
+                                s if s.is_empty() => ".".to_string(),
+                                s => s,
+                            }
                         ))
                     }
                 };

@@ -1,0 +1,293 @@
+//! Backends and servers at runtime: which server takes a connection or request.
+//!
+//! A server takes new traffic only when it is UP, `Ready` (not drained nor in
+//! maintenance), weighted above 0 and under its `maxconn`. Backup servers are used only
+//! when no active server is usable (only the first one unless `option allbackups`).
+//! When every usable server is at its `maxconn`, the request waits in the backend queue
+//! (bounded by `maxqueue` and `timeout queue`) for the first slot to free up.
+
+pub mod balance;
+pub mod pool;
+pub mod proxy_proto;
+pub mod state;
+
+use crate::config::model::{self, Mode, Options, ServerSettings, Timeouts};
+use balance::{Balancer, View};
+use state::ServerState;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One server of a backend.
+#[derive(Debug)]
+pub struct ServerRt {
+    /// Name.
+    pub name: String,
+    /// Backend name (for messages).
+    pub backend: String,
+    /// Address; port 0 means "the port the client connected to".
+    pub addr: SocketAddr,
+    /// Settings from the config.
+    pub cfg: ServerSettings,
+    /// Shared runtime state (kept across reloads).
+    pub state: Arc<ServerState>,
+    /// Idle upstream HTTP connections.
+    pub pool: pool::Pool,
+}
+
+impl ServerRt {
+    /// The address to connect to for a client that reached `local`.
+    pub fn target(&self, local: SocketAddr) -> SocketAddr {
+        if self.addr.port() == 0 {
+            SocketAddr::new(self.addr.ip(), local.port())
+        } else {
+            self.addr
+        }
+    }
+}
+
+/// State of a backend that outlives one runtime graph (kept by name across reloads).
+#[derive(Debug, Default)]
+pub struct BackendShared {
+    /// Wakes queued requests when a slot frees.
+    notify: Notify,
+    /// Requests waiting in the queue.
+    pub queued: AtomicU32,
+    /// Total connections or requests handled.
+    pub total: AtomicU64,
+    /// Requests answered 503 because no server was available.
+    pub no_server: AtomicU64,
+    /// Bytes from clients to servers.
+    pub bytes_in: AtomicU64,
+    /// Bytes from servers to clients.
+    pub bytes_out: AtomicU64,
+}
+
+/// A backend (or the backend half of a `listen`).
+#[derive(Debug)]
+pub struct Backend {
+    /// Name.
+    pub name: String,
+    /// Index of the proxy in the config.
+    pub proxy_id: usize,
+    /// `mode`.
+    pub mode: Mode,
+    /// Servers in config order.
+    pub servers: Vec<Arc<ServerRt>>,
+    /// The algorithm.
+    pub balancer: Balancer,
+    /// `balance` as configured (to extract hash keys).
+    pub balance: model::Balance,
+    /// `retries`.
+    pub retries: u32,
+    /// `timeout ...`.
+    pub timeouts: Timeouts,
+    /// `option ...`.
+    pub options: Options,
+    /// Compiled acls and `http-request`/`http-response` rules (empty for a listen,
+    /// whose rules run in its frontend half).
+    pub rules: crate::frontend::route::RuleSet,
+    /// Kept across reloads.
+    pub shared: Arc<BackendShared>,
+}
+
+/// Why no server could be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoServer {
+    /// No server is usable at all.
+    Unavailable,
+    /// Every usable server is full and the queue is full.
+    QueueFull,
+    /// The request waited `timeout queue` without a free slot.
+    QueueTimeout,
+}
+
+/// A held connection slot on a server; released on drop.
+#[derive(Debug)]
+pub struct Slot {
+    /// The server.
+    pub server: Arc<ServerRt>,
+    /// Its index in the backend.
+    pub index: usize,
+    shared: Arc<BackendShared>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.server.state.release();
+        if self.shared.queued.load(Relaxed) > 0 {
+            self.shared.notify.notify_one();
+        }
+    }
+}
+
+struct PickView<'a> {
+    b: &'a Backend,
+    backup: bool,
+    only: Option<usize>,
+    exclude: Option<usize>,
+    ignore_full: bool,
+}
+
+impl View for PickView<'_> {
+    fn len(&self) -> usize {
+        self.b.servers.len()
+    }
+    fn weight(&self, i: usize) -> u32 {
+        let s = &self.b.servers[i];
+        if s.cfg.backup != self.backup || self.exclude == Some(i) {
+            return 0;
+        }
+        if self.only.is_some_and(|o| o != i) {
+            return 0;
+        }
+        if !self.ignore_full && s.cfg.maxconn != 0 && s.state.cur.load(Relaxed) >= s.cfg.maxconn {
+            return 0;
+        }
+        s.state.eligible_weight()
+    }
+    fn active(&self, i: usize) -> u32 {
+        self.b.servers[i].state.cur.load(Relaxed)
+    }
+}
+
+impl Backend {
+    /// The view of servers that may take traffic now (actives, else backups).
+    fn view(&self, exclude: Option<usize>, ignore_full: bool) -> Option<PickView<'_>> {
+        let usable = |s: &ServerRt| s.state.eligible_weight() > 0;
+        if self.servers.iter().any(|s| !s.cfg.backup && usable(s)) {
+            return Some(PickView {
+                b: self,
+                backup: false,
+                only: None,
+                exclude,
+                ignore_full,
+            });
+        }
+        let first = self
+            .servers
+            .iter()
+            .position(|s| s.cfg.backup && usable(s))?;
+        Some(PickView {
+            b: self,
+            backup: true,
+            only: (!self.options.allbackups).then_some(first),
+            exclude,
+            ignore_full,
+        })
+    }
+
+    /// Number of usable active and backup servers.
+    pub fn usable_counts(&self) -> (usize, usize) {
+        let mut act = 0;
+        let mut bck = 0;
+        for s in &self.servers {
+            if s.state.eligible_weight() > 0 {
+                if s.cfg.backup {
+                    bck += 1;
+                } else {
+                    act += 1;
+                }
+            }
+        }
+        (act, bck)
+    }
+
+    /// Tries to take a slot now. `Ok(None)`: usable servers exist but all are full.
+    pub fn try_pick(
+        self: &Arc<Self>,
+        key: Option<u64>,
+        exclude: Option<usize>,
+    ) -> Result<Option<Slot>, NoServer> {
+        let Some(view) = self.view(exclude, false) else {
+            if exclude.is_some() {
+                return self.try_pick(key, None);
+            }
+            return Err(NoServer::Unavailable);
+        };
+        for _ in 0..4 {
+            let idx = match self.balancer.pick(&view, key) {
+                Some(i) => i,
+                None => {
+                    // Everyone usable is full, or the only other server was excluded.
+                    let any = self
+                        .view(exclude, true)
+                        .and_then(|v| (0..v.len()).find(|&i| v.weight(i) > 0));
+                    return match any {
+                        Some(_) => Ok(None),
+                        None if exclude.is_some() => self.try_pick(key, None),
+                        None => Err(NoServer::Unavailable),
+                    };
+                }
+            };
+            let server = &self.servers[idx];
+            if server.state.try_acquire(server.cfg.maxconn) {
+                self.shared.total.fetch_add(1, Relaxed);
+                return Ok(Some(Slot {
+                    server: server.clone(),
+                    index: idx,
+                    shared: self.shared.clone(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    fn queue_limit(&self) -> Option<u32> {
+        let mut total = 0u32;
+        for s in &self.servers {
+            if s.cfg.maxqueue == 0 {
+                return None;
+            }
+            total = total.saturating_add(s.cfg.maxqueue);
+        }
+        Some(total)
+    }
+
+    /// Takes a slot, waiting in the queue when every usable server is full.
+    pub async fn acquire(
+        self: &Arc<Self>,
+        key: Option<u64>,
+        exclude: Option<usize>,
+    ) -> Result<Slot, NoServer> {
+        if let Some(slot) = self.try_pick(key, exclude)? {
+            return Ok(slot);
+        }
+        if self
+            .queue_limit()
+            .is_some_and(|l| self.shared.queued.load(Relaxed) >= l)
+        {
+            return Err(NoServer::QueueFull);
+        }
+        self.shared.queued.fetch_add(1, Relaxed);
+        let _dequeue = Dequeue(&self.shared);
+        let deadline = self
+            .timeouts
+            .queue()
+            .map(|d| tokio::time::Instant::now() + d);
+        loop {
+            let notified = self.shared.notify.notified();
+            if let Some(slot) = self.try_pick(key, exclude)? {
+                return Ok(slot);
+            }
+            // Re-check now and then: slots can also free on a graph swapped in by a reload.
+            let wait = Duration::from_millis(200);
+            let until = match deadline {
+                Some(d) if d <= tokio::time::Instant::now() => return Err(NoServer::QueueTimeout),
+                Some(d) => d.min(tokio::time::Instant::now() + wait),
+                None => tokio::time::Instant::now() + wait,
+            };
+            let _ = tokio::time::timeout_at(until, notified).await;
+        }
+    }
+}
+
+struct Dequeue<'a>(&'a BackendShared);
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Relaxed);
+    }
+}

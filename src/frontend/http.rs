@@ -1,0 +1,731 @@
+//! The HTTP/1 proxy (hyper on both sides).
+//!
+//! Per request: run the frontend's `http-request` rules, choose the backend
+//! (`use_backend` in order, then `default_backend`, a `listen` uses its own servers),
+//! run the backend's rules, take a server slot, send the request over a pooled or new
+//! connection and stream the response back. Bodies are streamed both ways, never
+//! buffered whole. A request resolves its graph once and finishes on it; a keep-alive
+//! connection picks up a newer graph at its next request.
+//!
+//! Failure statuses: 503 no server (or queue full/timeout, or connect failures after
+//! `retries`), 502 invalid or failed response, 504 `timeout server`; hyper itself
+//! answers 400 (malformed), 414 and 431 (head over `tune.bufsize`).
+
+use super::route::{Action, ReqInfo, RuleSet};
+use super::FrontendRt;
+use crate::backend::pool::{self, ConnectError, PooledBody, ProxyBody};
+use crate::backend::{proxy_proto, Backend, Slot};
+use crate::config::model::{Balance, HttpConnMode};
+use crate::graph::{Graph, GraphHandle};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// Per-connection context.
+struct ConnCtx {
+    handle: GraphHandle,
+    pinned: arc_swap::ArcSwap<Graph>,
+    fe_index: std::sync::atomic::AtomicUsize,
+    fe_name: Box<str>,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+impl ConnCtx {
+    /// The graph and frontend for the next request: the newest graph when it still has
+    /// this frontend, else the one the connection started on.
+    fn current(&self) -> (Arc<Graph>, usize) {
+        let newest = self.handle.load();
+        let pinned = self.pinned.load_full();
+        if newest.generation != pinned.generation {
+            if let Some(&i) = newest.fe_index.get(&*self.fe_name) {
+                let g = arc_swap::Guard::into_inner(newest);
+                self.pinned.store(g.clone());
+                self.fe_index.store(i, Relaxed);
+                return (g, i);
+            }
+        }
+        (pinned, self.fe_index.load(Relaxed))
+    }
+}
+
+/// Serves one accepted client connection in `mode http`.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    graph: Arc<Graph>,
+    fe_idx: usize,
+    handle: GraphHandle,
+) {
+    let fe = graph.frontends[fe_idx].clone();
+    let ctx = Arc::new(ConnCtx {
+        handle,
+        pinned: arc_swap::ArcSwap::new(graph.clone()),
+        fe_index: fe_idx.into(),
+        fe_name: fe.name.clone().into_boxed_str(),
+        peer,
+        local,
+    });
+    let svc = hyper::service::service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, Infallible>(handle_request(ctx, req).await) }
+    });
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .max_buf_size(graph.bufsize.max(8192))
+        .max_headers(graph.max_headers)
+        .keep_alive(fe.options.http_conn != HttpConnMode::Close)
+        .header_read_timeout(fe.timeouts.http_request.or(fe.timeouts.client));
+    let _ = b
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades()
+        .await;
+}
+
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in
+/// `Connection`. Returns whether the message asked for an upgrade.
+fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
+    let mut upgrade = false;
+    let mut named: Vec<HeaderName> = Vec::new();
+    for v in h.get_all(header::CONNECTION) {
+        if let Ok(s) = v.to_str() {
+            for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                if tok.eq_ignore_ascii_case("upgrade") {
+                    upgrade = true;
+                } else if let Ok(n) = HeaderName::from_bytes(tok.to_ascii_lowercase().as_bytes()) {
+                    named.push(n);
+                }
+            }
+        }
+    }
+    upgrade &= h.contains_key(header::UPGRADE);
+    for n in named {
+        if n != header::UPGRADE {
+            h.remove(n);
+        }
+    }
+    let up = if upgrade && keep_upgrade {
+        h.remove(header::UPGRADE)
+    } else {
+        None
+    };
+    for n in HOP_BY_HOP.iter() {
+        h.remove(n);
+    }
+    if let Some(u) = up {
+        h.insert(header::UPGRADE, u);
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    upgrade
+}
+
+/// Applies rules in order; returns a response when a rule answers.
+#[allow(clippy::too_many_arguments)]
+fn apply_rules(
+    rs: &RuleSet,
+    rules: &[super::route::Rule],
+    method: &Method,
+    path: &str,
+    src: std::net::IpAddr,
+    target: &mut HeaderMap,
+    cond_headers: Option<&HeaderMap>,
+    graph: &Graph,
+    fe: &FrontendRt,
+) -> Option<Response<ProxyBody>> {
+    for r in rules {
+        let hit = match &r.cond {
+            None => true,
+            Some(c) => {
+                let info = ReqInfo {
+                    method: method.as_str(),
+                    path,
+                    headers: cond_headers.unwrap_or(target),
+                    src,
+                };
+                rs.eval(c, &info)
+            }
+        };
+        if !hit {
+            continue;
+        }
+        match &r.action {
+            Action::SetHeader(n, v) => {
+                target.insert(n.clone(), v.clone());
+            }
+            Action::AddHeader(n, v) => {
+                target.append(n.clone(), v.clone());
+            }
+            Action::DelHeader(n) => {
+                target.remove(n);
+            }
+            Action::Deny(status) => {
+                fe.shared.denied.fetch_add(1, Relaxed);
+                return Some(error_response(*status, None, false));
+            }
+            Action::Return {
+                status,
+                content_type,
+                body,
+                headers,
+            } => {
+                let mut resp = Response::new(ProxyBody::full(body.clone()));
+                *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+                if let Some(ct) = content_type {
+                    resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+                }
+                for (n, v) in headers {
+                    resp.headers_mut().append(n.clone(), v.clone());
+                }
+                return Some(resp);
+            }
+            Action::Prometheus => {
+                let mut resp = Response::new(ProxyBody::full(crate::stats::prometheus(graph)));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                return Some(resp);
+            }
+        }
+    }
+    None
+}
+
+fn status_text(status: u16) -> (&'static str, &'static str) {
+    match status {
+        400 => ("Bad request", "Your browser sent an invalid request."),
+        403 => ("Forbidden", "Request forbidden by administrative rules."),
+        408 => (
+            "Request Time-out",
+            "Your browser didn't send a complete request in time.",
+        ),
+        500 => (
+            "Internal Server Error",
+            "An internal server error occurred.",
+        ),
+        502 => (
+            "Bad Gateway",
+            "The server returned an invalid or incomplete response.",
+        ),
+        503 => (
+            "Service Unavailable",
+            "No server is available to handle this request.",
+        ),
+        504 => ("Gateway Time-out", "The server didn't respond in time."),
+        _ => ("Error", "The request could not be served."),
+    }
+}
+
+/// An error page in HAProxy's style, or JSON when the client prefers it.
+pub fn error_response(status: u16, backend: Option<&str>, json: bool) -> Response<ProxyBody> {
+    let (title, text) = status_text(status);
+    let (ct, body) = if json {
+        let be = match backend {
+            Some(b) => format!("\"{}\"", b.replace('\\', "\\\\").replace('"', "\\\"")),
+            None => "null".into(),
+        };
+        (
+            "application/json",
+            format!(
+                "{{\"status\":{status},\"backend\":{be},\"time\":\"{}\"}}\n",
+                crate::log::rfc3339_now()
+            ),
+        )
+    } else {
+        let extra = backend
+            .map(|b| format!("\n<p>backend: {b}</p>"))
+            .unwrap_or_default();
+        (
+            "text/html",
+            format!("<html><body><h1>{status} {title}</h1>\n{text}{extra}\n</body></html>\n"),
+        )
+    };
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// True when the client's `Accept` prefers JSON over HTML.
+fn prefers_json(h: &HeaderMap) -> bool {
+    let Some(a) = h.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let q = |media: &str| -> f32 {
+        a.split(',')
+            .filter_map(|part| {
+                let mut it = part.split(';');
+                let m = it.next()?.trim();
+                if !m.eq_ignore_ascii_case(media) {
+                    return None;
+                }
+                let q = it
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|v| v.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some(q)
+            })
+            .fold(0.0, f32::max)
+    };
+    let j = q("application/json");
+    j > 0.0 && j >= q("text/html")
+}
+
+/// The hash key of a request for hash-based balancing.
+fn hash_key(
+    balance: &Balance,
+    method: &Method,
+    uri: &hyper::Uri,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Option<u64> {
+    let _ = method;
+    use crate::backend::balance::hash;
+    match balance {
+        Balance::Source => Some(match peer.ip() {
+            std::net::IpAddr::V4(v) => hash(&v.octets()),
+            std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                Some(v4) => hash(&v4.octets()),
+                None => hash(&v.octets()),
+            },
+        }),
+        Balance::Uri { whole, len, depth } => {
+            let mut s = if *whole {
+                uri.path_and_query().map_or("/", |p| p.as_str())
+            } else {
+                uri.path()
+            };
+            if *depth > 0 {
+                if let Some((p, _)) = s.match_indices('/').nth(*depth) {
+                    s = &s[..p];
+                }
+            }
+            if *len > 0 && s.len() > *len {
+                let mut end = *len;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s = &s[..end];
+            }
+            Some(hash(s.as_bytes()))
+        }
+        Balance::UrlParam(name) => uri.query().and_then(|q| {
+            q.split('&').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k == name).then(|| hash(v.as_bytes()))
+            })
+        }),
+        Balance::Hdr { name, domain_only } => {
+            let v = headers.get(name.as_str())?.to_str().ok()?;
+            if v.is_empty() {
+                return None;
+            }
+            if *domain_only {
+                let host = v.split(':').next().unwrap_or(v);
+                let labels: Vec<&str> = host.split('.').collect();
+                let dom = if labels.len() >= 2 {
+                    labels[labels.len() - 2]
+                } else {
+                    host
+                };
+                Some(hash(dom.as_bytes()))
+            } else {
+                Some(hash(v.as_bytes()))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Why an upstream exchange failed.
+enum Fail {
+    NoServer,
+    Connect,
+    Response(bool),
+}
+
+async fn handle_request(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (graph, fe_idx) = ctx.current();
+    let fe = &graph.frontends[fe_idx];
+    fe.shared.requests.fetch_add(1, Relaxed);
+    let resp = proxy(&ctx, &graph, fe, req).await;
+    fe.shared.count_status(resp.status().as_u16());
+    resp
+}
+
+fn wants_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+        })
+}
+
+async fn proxy(
+    ctx: &ConnCtx,
+    graph: &Graph,
+    fe: &FrontendRt,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let json = prefers_json(req.headers());
+    let src = ctx.peer.ip();
+    let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    // Frontend rules.
+    if let Some(r) = apply_rules(
+        &fe.rules,
+        &fe.rules.request,
+        &parts.method,
+        parts.uri.path(),
+        src,
+        &mut parts.headers,
+        None,
+        graph,
+        fe,
+    ) {
+        return r;
+    }
+    // Choose the backend.
+    let be_idx = {
+        let info = ReqInfo {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            headers: &parts.headers,
+            src,
+        };
+        fe.switching
+            .iter()
+            .find(|(c, _)| fe.rules.eval(c, &info))
+            .map(|(_, b)| *b)
+            .or(fe.default_backend)
+    };
+    let Some(be_idx) = be_idx else {
+        return error_response(503, None, json);
+    };
+    let be = &graph.backends[be_idx];
+    let same_proxy = be.proxy_id == fe.proxy_id;
+    if !same_proxy {
+        if let Some(r) = apply_rules(
+            &be.rules,
+            &be.rules.request,
+            &parts.method,
+            parts.uri.path(),
+            src,
+            &mut parts.headers,
+            None,
+            graph,
+            fe,
+        ) {
+            return r;
+        }
+    }
+    let key = if be.balancer.wants_key() {
+        hash_key(
+            &be.balance,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            ctx.peer,
+        )
+    } else {
+        None
+    };
+    let needs_resp_info = fe
+        .rules
+        .response
+        .iter()
+        .chain(be.rules.response.iter())
+        .any(|r| r.cond.is_some());
+    let saved = needs_resp_info.then(|| {
+        (
+            parts.method.clone(),
+            parts.uri.path().to_string(),
+            parts.headers.clone(),
+        )
+    });
+
+    // Build the upstream request.
+    let version = parts.version;
+    let uri: hyper::Uri = match parts.uri.path_and_query() {
+        Some(pq) if parts.uri.scheme().is_some() || parts.uri.authority().is_some() => pq
+            .as_str()
+            .parse()
+            .unwrap_or_else(|_| hyper::Uri::from_static("/")),
+        Some(_) => std::mem::take(&mut parts.uri),
+        None => hyper::Uri::from_static("/"),
+    };
+    let mut headers = std::mem::take(&mut parts.headers);
+    let is_upgrade = strip_hop_by_hop(&mut headers, true) && client_upgrade.is_some();
+    if let Some(ff) = fe
+        .options
+        .forwardfor
+        .as_ref()
+        .or(be.options.forwardfor.as_ref())
+    {
+        let skip = (ff.if_none && headers.contains_key(ff.header.as_str()))
+            || ff
+                .except
+                .is_some_and(|(net, len)| super::route::in_net(src, net, len));
+        if !skip {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(ff.header.as_bytes()),
+                HeaderValue::from_str(&src.to_string()),
+            ) {
+                headers.append(n, v);
+            }
+        }
+    }
+    let server_close = fe.options.http_conn != HttpConnMode::KeepAlive
+        || be.options.http_conn != HttpConnMode::KeepAlive;
+    if server_close && !is_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    } else if version == Version::HTTP_10 && !is_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    let bodyless = body_is_empty(&body, &headers);
+    let method = parts.method.clone();
+    let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
+    let mut up = Request::new(ProxyBody::Request(body, None));
+    *up.method_mut() = method;
+    *up.uri_mut() = uri;
+    *up.version_mut() = if version == Version::HTTP_10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    *up.headers_mut() = headers;
+
+    let result = exchange(ctx, be, up, key, head, server_close, is_upgrade).await;
+    let (mut resp, slot, sender) = match result {
+        Ok(r) => r,
+        Err(Fail::NoServer) => {
+            be.shared.no_server.fetch_add(1, Relaxed);
+            return error_response(503, Some(&be.name), json);
+        }
+        Err(Fail::Connect) => return error_response(503, Some(&be.name), json),
+        Err(Fail::Response(timeout)) => {
+            return error_response(if timeout { 504 } else { 502 }, Some(&be.name), json)
+        }
+    };
+    let status = resp.status();
+    slot.server.state.count_status(status.as_u16());
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_up) = client_upgrade.filter(|_| is_upgrade) else {
+            return error_response(502, Some(&be.name), json);
+        };
+        let server_up = hyper::upgrade::on(&mut resp);
+        let tunnel_timeout = be.timeouts.tunnel;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _sender = sender;
+            if let (Ok(c), Ok(s)) = (client_up.await, server_up.await) {
+                let mut c = TokioIo::new(c);
+                let mut s = TokioIo::new(s);
+                let copy = tokio::io::copy_bidirectional(&mut c, &mut s);
+                match tunnel_timeout {
+                    Some(t) => {
+                        let _ = tokio::time::timeout(t, copy).await;
+                    }
+                    None => {
+                        let _ = copy.await;
+                    }
+                }
+            }
+        });
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, ProxyBody::empty());
+    }
+    let (mut rparts, incoming) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers, false);
+    let keep = if server_close { None } else { sender };
+    let body = ProxyBody::Response(Box::new(PooledBody::new(
+        incoming,
+        keep,
+        slot,
+        be.timeouts.server,
+    )));
+    // Response rules: backend first, then frontend.
+    let empty = HeaderMap::new();
+    let (m, p, h) = match &saved {
+        Some((m, p, h)) => (m.clone(), p.as_str(), h),
+        None => (Method::GET, "", &empty),
+    };
+    let sets: &[&RuleSet] = if same_proxy {
+        &[&fe.rules]
+    } else {
+        &[&be.rules, &fe.rules]
+    };
+    for rs in sets {
+        if let Some(r) = apply_rules(
+            rs,
+            &rs.response,
+            &m,
+            p,
+            src,
+            &mut rparts.headers,
+            Some(h),
+            graph,
+            fe,
+        ) {
+            return r;
+        }
+    }
+    if fe.options.http_conn == HttpConnMode::Close {
+        rparts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Response::from_parts(rparts, body)
+}
+
+fn body_is_empty(b: &Incoming, h: &HeaderMap) -> bool {
+    use hyper::body::Body;
+    b.is_end_stream()
+        || (b.size_hint().exact() == Some(0) && !h.contains_key(header::TRANSFER_ENCODING))
+}
+
+type Exchange = (
+    Response<Incoming>,
+    Slot,
+    Option<hyper::client::conn::http1::SendRequest<ProxyBody>>,
+);
+
+async fn exchange(
+    ctx: &ConnCtx,
+    be: &Arc<Backend>,
+    mut up: Request<ProxyBody>,
+    key: Option<u64>,
+    head: Option<(Method, hyper::Uri, HeaderMap)>,
+    no_pool: bool,
+    upgrade: bool,
+) -> Result<Exchange, Fail> {
+    let mut attempts = 0u32;
+    let mut exclude = None;
+    let mut slot: Option<Slot> = None;
+    let mut replayed = false;
+    loop {
+        let s = match slot.take() {
+            Some(s) => s,
+            None => be.acquire(key, exclude).await.map_err(|_| Fail::NoServer)?,
+        };
+        if let ProxyBody::Request(_, c) = up.body_mut() {
+            *c = Some(s.server.state.clone());
+        }
+        let proxy_hdr = s.server.cfg.send_proxy;
+        let pooled = if no_pool || upgrade || proxy_hdr.is_some() {
+            None
+        } else {
+            s.server.pool.take()
+        };
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(c) => c,
+            None => {
+                let target = s.server.target(ctx.local);
+                let conn = match pool::connect(target, be.timeouts.connect).await {
+                    Ok(mut c) => {
+                        if let Some(v) = proxy_hdr {
+                            let h = if v == 2 {
+                                proxy_proto::v2(ctx.peer, ctx.local)
+                            } else {
+                                proxy_proto::v1(ctx.peer, ctx.local)
+                            };
+                            if c.write_all(&h).await.is_err() {
+                                Err(ConnectError::Io(std::io::ErrorKind::BrokenPipe.into()))
+                            } else {
+                                Ok(c)
+                            }
+                        } else {
+                            Ok(c)
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                let conn = match conn {
+                    Ok(c) => pool::handshake(c).await.map_err(|_| {
+                        ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into())
+                    }),
+                    Err(e) => Err(e),
+                };
+                match conn {
+                    Ok(c) => c,
+                    Err(_) => {
+                        s.server.state.conn_errors.fetch_add(1, Relaxed);
+                        attempts += 1;
+                        if attempts > be.retries {
+                            return Err(Fail::Connect);
+                        }
+                        s.server.state.retries.fetch_add(1, Relaxed);
+                        if be.options.redispatch && attempts == be.retries.max(1) {
+                            s.server.state.redispatches.fetch_add(1, Relaxed);
+                            exclude = Some(s.index);
+                        } else {
+                            slot = Some(s);
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        let send = sender.try_send_request(up);
+        let res = match be.timeouts.server {
+            Some(t) => match tokio::time::timeout(t, send).await {
+                Ok(r) => r,
+                Err(_) => {
+                    s.server.state.resp_errors.fetch_add(1, Relaxed);
+                    return Err(Fail::Response(true));
+                }
+            },
+            None => send.await,
+        };
+        match res {
+            Ok(resp) => return Ok((resp, s, Some(sender))),
+            Err(mut e) => {
+                if let Some(back) = e.take_message() {
+                    // Never written: safe to send again on a fresh connection.
+                    up = back;
+                    slot = Some(s);
+                    continue;
+                }
+                if reused && !replayed {
+                    if let Some((m, u, h)) = head.clone() {
+                        // An idle connection closed under us; the request had no body.
+                        replayed = true;
+                        let mut again = Request::new(ProxyBody::empty());
+                        *again.method_mut() = m;
+                        *again.uri_mut() = u;
+                        *again.headers_mut() = h;
+                        up = again;
+                        slot = Some(s);
+                        continue;
+                    }
+                }
+                s.server.state.resp_errors.fetch_add(1, Relaxed);
+                return Err(Fail::Response(false));
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Frontends at runtime: listeners, accept loops with `maxconn`, and the tcp and http
+//! proxies.
+//!
+//! `maxconn` is enforced before `accept()`: at the limit lbd simply stops accepting and
+//! new connections wait in the kernel backlog. Accept errors such as EMFILE are logged
+//! once per burst and backed off, never spun on.
+
+pub mod http;
+pub mod listener;
+pub mod route;
+pub mod tcp;
+
+use crate::config::model::{Bind, Mode, Options, StatsCfg, Timeouts};
+use crate::graph::{Graph, GraphHandle};
+use route::{Cond, RuleSet};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Counters and limits of a frontend that outlive one graph (kept by name).
+#[derive(Debug)]
+pub struct FrontendShared {
+    /// The `maxconn` the limit was made for.
+    pub maxconn: Option<u32>,
+    /// Frontend `maxconn` (None: only the global limit applies).
+    pub limit: Option<Arc<Semaphore>>,
+    /// Current connections.
+    pub cur: AtomicU32,
+    /// Total connections accepted.
+    pub total: AtomicU64,
+    /// HTTP requests.
+    pub requests: AtomicU64,
+    /// Requests denied by rules.
+    pub denied: AtomicU64,
+    /// Responses by class 1xx..5xx, other.
+    pub status: [AtomicU64; 6],
+    /// Bytes from clients.
+    pub bytes_in: AtomicU64,
+    /// Bytes to clients.
+    pub bytes_out: AtomicU64,
+}
+
+impl FrontendShared {
+    /// New counters with an optional connection limit.
+    pub fn new(maxconn: Option<u32>) -> Self {
+        FrontendShared {
+            maxconn,
+            limit: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
+            cur: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            denied: AtomicU64::new(0),
+            status: Default::default(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one response status.
+    pub fn count_status(&self, status: u16) {
+        let idx = match status {
+            100..=599 => (status / 100 - 1) as usize,
+            _ => 5,
+        };
+        self.status[idx].fetch_add(1, Relaxed);
+    }
+}
+
+/// A frontend (or the frontend half of a `listen`) at runtime.
+#[derive(Debug)]
+pub struct FrontendRt {
+    /// Name.
+    pub name: String,
+    /// Index of the proxy in the config (a `listen` has the same id on both halves).
+    pub proxy_id: usize,
+    /// `mode`.
+    pub mode: Mode,
+    /// Addresses to listen on.
+    pub binds: Vec<Bind>,
+    /// Compiled acls and http rules.
+    pub rules: RuleSet,
+    /// `use_backend` rules: condition and backend index.
+    pub switching: Vec<(Cond, usize)>,
+    /// `default_backend` (or the listen's own servers).
+    pub default_backend: Option<usize>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Options.
+    pub options: Options,
+    /// Stats page settings.
+    pub stats: StatsCfg,
+    /// Counters and limits.
+    pub shared: Arc<FrontendShared>,
+}
+
+/// Connection limits shared by every listener.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Global `maxconn`.
+    pub global: Arc<Semaphore>,
+}
+
+/// Accepts connections on one listener for the frontend named `name`, for as long as
+/// the listener lives. Each connection runs on the graph current at accept time.
+pub async fn accept_loop(listener: TcpListener, name: String, handle: GraphHandle, limits: Limits) {
+    let mut backoff_logged = false;
+    loop {
+        let (graph, idx) = match resolve(&handle, &name) {
+            Some(x) => x,
+            None => return, // the frontend is gone from the config
+        };
+        let fe = graph.frontends[idx].clone();
+        let fe_permit = match &fe.shared.limit {
+            Some(s) => match s.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let Ok(global_permit) = limits.global.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => {
+                backoff_logged = false;
+                x
+            }
+            Err(e) => {
+                if !backoff_logged {
+                    crate::log::alert(&format!(
+                        "Proxy {name}: accept() failed: {}; backing off.",
+                        crate::config::io_text(&e)
+                    ));
+                    backoff_logged = true;
+                }
+                drop((fe_permit, global_permit));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        // The newest graph (a reload may have happened while waiting in accept).
+        let (graph, idx) = resolve(&handle, &name).unwrap_or((graph, idx));
+        let fe = graph.frontends[idx].clone();
+        fe.shared.cur.fetch_add(1, Relaxed);
+        fe.shared.total.fetch_add(1, Relaxed);
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            match fe.mode {
+                Mode::Http => http::serve(stream, peer, local, graph, idx, handle).await,
+                Mode::Tcp => tcp::serve(stream, peer, local, graph, idx).await,
+            }
+            fe.shared.cur.fetch_sub(1, Relaxed);
+            drop((fe_permit, global_permit));
+        });
+    }
+}
+
+fn resolve(handle: &GraphHandle, name: &str) -> Option<(Arc<Graph>, usize)> {
+    let g = handle.load_full();
+    let idx = *g.fe_index.get(name)?;
+    Some((g, idx))
+}

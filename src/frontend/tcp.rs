@@ -1,0 +1,228 @@
+//! The tcp proxy: connect to a server (with `retries` and `option redispatch`), then
+//! copy bytes both ways until both sides are done.
+//!
+//! Half-close is propagated: when one side ends its stream, lbd shuts down the write
+//! side towards the other and keeps copying the other direction. The connection is idle
+//! only when neither direction moved a byte for the idle limit (`timeout tunnel`, else
+//! the smaller of `timeout client` and `timeout server`); once one side has closed, the
+//! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
+
+use crate::backend::{pool, proxy_proto, NoServer, Slot};
+use crate::graph::Graph;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Copy buffer per direction.
+const BUF: usize = 64 * 1024;
+
+/// Serves one accepted client connection in `mode tcp`.
+pub async fn serve(
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    graph: Arc<Graph>,
+    fe_idx: usize,
+) {
+    let fe = &graph.frontends[fe_idx];
+    let be_idx = {
+        let headers = hyper::HeaderMap::new();
+        let info = super::route::ReqInfo {
+            method: "",
+            path: "",
+            headers: &headers,
+            src: peer.ip(),
+        };
+        fe.switching
+            .iter()
+            .find(|(c, _)| fe.rules.eval(c, &info))
+            .map(|(_, b)| *b)
+            .or(fe.default_backend)
+    };
+    let Some(be_idx) = be_idx else { return };
+    let be = graph.backends[be_idx].clone();
+    let key = be.balancer.wants_key().then(|| {
+        use crate::backend::balance::hash;
+        match peer.ip() {
+            std::net::IpAddr::V4(v) => hash(&v.octets()),
+            std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                Some(v4) => hash(&v4.octets()),
+                None => hash(&v.octets()),
+            },
+        }
+    });
+    let (server, slot) = match connect(&be, key, peer, local).await {
+        Ok(x) => x,
+        Err(_) => {
+            be.shared.no_server.fetch_add(1, Relaxed);
+            return;
+        }
+    };
+    let idle = be
+        .timeouts
+        .tunnel
+        .or(match (fe.timeouts.client, be.timeouts.server) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        });
+    let fins = (fe.timeouts.client_fin, be.timeouts.server_fin);
+    let st = &slot.server.state;
+    let (up, down) = relay(client, server, idle, fins).await;
+    st.bytes_in.fetch_add(up, Relaxed);
+    st.bytes_out.fetch_add(down, Relaxed);
+    fe.shared.bytes_in.fetch_add(up, Relaxed);
+    fe.shared.bytes_out.fetch_add(down, Relaxed);
+    be.shared.bytes_in.fetch_add(up, Relaxed);
+    be.shared.bytes_out.fetch_add(down, Relaxed);
+    drop(slot);
+}
+
+/// Why no server connection could be made.
+#[derive(Debug)]
+pub enum ConnectFail {
+    /// No server available.
+    NoServer(NoServer),
+    /// Every attempt failed.
+    Failed,
+}
+
+/// Picks a server and connects, with `retries` and `option redispatch`.
+async fn connect(
+    be: &Arc<crate::backend::Backend>,
+    key: Option<u64>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Result<(TcpStream, Slot), ConnectFail> {
+    let mut attempts = 0u32;
+    let mut exclude = None;
+    let mut slot: Option<Slot> = None;
+    loop {
+        let s = match slot.take() {
+            Some(s) => s,
+            None => be
+                .acquire(key, exclude)
+                .await
+                .map_err(ConnectFail::NoServer)?,
+        };
+        match pool::connect(s.server.target(local), be.timeouts.connect).await {
+            Ok(mut c) => {
+                if let Some(v) = s.server.cfg.send_proxy {
+                    let h = if v == 2 {
+                        proxy_proto::v2(peer, local)
+                    } else {
+                        proxy_proto::v1(peer, local)
+                    };
+                    if c.write_all(&h).await.is_err() {
+                        return Err(ConnectFail::Failed);
+                    }
+                }
+                return Ok((c, s));
+            }
+            Err(_) => {
+                s.server.state.conn_errors.fetch_add(1, Relaxed);
+                attempts += 1;
+                if attempts > be.retries {
+                    return Err(ConnectFail::Failed);
+                }
+                s.server.state.retries.fetch_add(1, Relaxed);
+                if be.options.redispatch && attempts == be.retries.max(1) {
+                    s.server.state.redispatches.fetch_add(1, Relaxed);
+                    exclude = Some(s.index);
+                } else {
+                    slot = Some(s);
+                }
+            }
+        }
+    }
+}
+
+/// Copies both ways with half-close; returns (client→server, server→client) bytes.
+pub async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    idle: Option<Duration>,
+    fins: (Option<Duration>, Option<Duration>),
+) -> (u64, u64) {
+    let start = Instant::now();
+    // Milliseconds since `start` of the last byte moved in either direction.
+    let last = AtomicU64::new(0);
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up_done = std::sync::atomic::AtomicBool::new(false);
+    let down_done = std::sync::atomic::AtomicBool::new(false);
+    let up = pump(
+        &mut cr, &mut sw, idle, fins.0, &last, start, &up_done, &down_done,
+    );
+    let down = pump(
+        &mut sr, &mut cw, idle, fins.1, &last, start, &down_done, &up_done,
+    );
+    let (u, d) = tokio::join!(up, down);
+    (u, d)
+}
+
+/// One direction. `mine` is set when this direction has finished; `other` tells
+/// whether the opposite one has (then `fin` bounds this one).
+#[allow(clippy::too_many_arguments)]
+async fn pump<R, W>(
+    r: &mut R,
+    w: &mut W,
+    idle: Option<Duration>,
+    fin: Option<Duration>,
+    last: &AtomicU64,
+    start: Instant,
+    mine: &std::sync::atomic::AtomicBool,
+    other: &std::sync::atomic::AtomicBool,
+) -> u64
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; BUF];
+    let mut total = 0u64;
+    loop {
+        let n = loop {
+            let limit = if other.load(Relaxed) {
+                fin.or(idle)
+            } else {
+                idle
+            };
+            let Some(limit) = limit else {
+                break r.read(&mut buf).await;
+            };
+            let since = Duration::from_millis(last.load(Relaxed));
+            let deadline = start + since + limit;
+            match tokio::time::timeout_at(deadline, r.read(&mut buf)).await {
+                Ok(res) => break res,
+                Err(_) => {
+                    // Expired unless the other direction moved bytes meanwhile.
+                    let now_since = Duration::from_millis(last.load(Relaxed));
+                    if start + now_since + limit <= Instant::now() {
+                        mine.store(true, Relaxed);
+                        let _ = w.shutdown().await;
+                        return total;
+                    }
+                }
+            }
+        };
+        match n {
+            Ok(0) | Err(_) => {
+                mine.store(true, Relaxed);
+                let _ = w.shutdown().await;
+                return total;
+            }
+            Ok(n) => {
+                last.store(start.elapsed().as_millis() as u64, Relaxed);
+                if w.write_all(&buf[..n]).await.is_err() {
+                    mine.store(true, Relaxed);
+                    return total;
+                }
+                total += n as u64;
+                last.store(start.elapsed().as_millis() as u64, Relaxed);
+            }
+        }
+    }
+}

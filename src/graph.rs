@@ -1,0 +1,174 @@
+//! The immutable runtime graph built from a validated `Config`, held in an `ArcSwap`.
+//!
+//! Building takes the previous graph (if any): a server that still exists with the same
+//! backend, name and address keeps its `Arc<ServerState>`; a backend or frontend that
+//! still exists keeps its shared counters and limits. Everything else starts fresh.
+
+use crate::backend::balance::Balancer;
+use crate::backend::state::ServerState;
+use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
+use crate::config::model::{Config, InitState, ProxyKind};
+use crate::frontend::route::RuleSet;
+use crate::frontend::{FrontendRt, FrontendShared};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Where the current graph lives.
+pub type GraphHandle = Arc<ArcSwap<Graph>>;
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The runtime graph.
+#[derive(Debug)]
+pub struct Graph {
+    /// Increases with every build.
+    pub generation: u64,
+    /// Frontends and listens.
+    pub frontends: Vec<Arc<FrontendRt>>,
+    /// Backends and listens.
+    pub backends: Vec<Arc<Backend>>,
+    /// Frontend index by name.
+    pub fe_index: HashMap<String, usize>,
+    /// Backend index by name.
+    pub be_index: HashMap<String, usize>,
+    /// `tune.bufsize`.
+    pub bufsize: usize,
+    /// `tune.http.maxhdr`.
+    pub max_headers: usize,
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+}
+
+impl Graph {
+    /// Builds a graph, carrying state over from `prev`.
+    pub fn build(cfg: Config, prev: Option<&Graph>) -> Graph {
+        let mut old_servers: HashMap<(&str, &str), &ServerRt> = HashMap::new();
+        let mut old_be: HashMap<&str, &Arc<BackendShared>> = HashMap::new();
+        let mut old_fe: HashMap<&str, &Arc<FrontendShared>> = HashMap::new();
+        if let Some(p) = prev {
+            for b in &p.backends {
+                old_be.insert(&b.name, &b.shared);
+                for s in &b.servers {
+                    old_servers.insert((&b.name, &s.name), s);
+                }
+            }
+            for f in &p.frontends {
+                old_fe.insert(&f.name, &f.shared);
+            }
+        }
+        let mut backends = Vec::new();
+        let mut be_index = HashMap::new();
+        let mut be_of_proxy = HashMap::new();
+        for (id, p) in cfg.proxies.iter().enumerate() {
+            if !p.kind.is_backend() || p.disabled {
+                continue;
+            }
+            let servers: Vec<Arc<ServerRt>> = p
+                .servers
+                .iter()
+                .map(|s| {
+                    let state = match old_servers.get(&(p.name.as_str(), s.name.as_str())) {
+                        Some(o) if o.addr == s.addr => {
+                            let st = o.state.clone();
+                            // A weight changed in the config replaces the old one.
+                            if st.config_weight.load(Relaxed) != s.settings.weight {
+                                st.config_weight.store(s.settings.weight, Relaxed);
+                                st.set_weight(s.settings.weight);
+                            }
+                            st
+                        }
+                        _ => {
+                            let up = !s.settings.check
+                                || matches!(
+                                    s.settings.init_state,
+                                    InitState::Up | InitState::FullyUp
+                                );
+                            Arc::new(ServerState::new(up, s.settings.disabled, s.settings.weight))
+                        }
+                    };
+                    Arc::new(ServerRt {
+                        name: s.name.clone(),
+                        backend: p.name.clone(),
+                        addr: s.addr,
+                        cfg: s.settings.clone(),
+                        state,
+                        pool: Pool::default(),
+                    })
+                })
+                .collect();
+            let weights: Vec<u32> = p.servers.iter().map(|s| s.settings.weight).collect();
+            let rules = if p.kind == ProxyKind::Listen {
+                RuleSet::default()
+            } else {
+                RuleSet::new(&p.acls, &p.http_request, &p.http_response)
+            };
+            let b = Backend {
+                name: p.name.clone(),
+                proxy_id: id,
+                mode: p.mode,
+                servers,
+                balancer: Balancer::new(&p.balance, p.hash_type, &weights),
+                balance: p.balance.clone(),
+                retries: p.retries,
+                timeouts: p.timeouts.clone(),
+                options: p.options.clone(),
+                rules,
+                shared: old_be
+                    .get(p.name.as_str())
+                    .map(|s| (*s).clone())
+                    .unwrap_or_default(),
+            };
+            be_of_proxy.insert(id, backends.len());
+            be_index.insert(p.name.clone(), backends.len());
+            backends.push(Arc::new(b));
+        }
+        let mut frontends = Vec::new();
+        let mut fe_index = HashMap::new();
+        for (id, p) in cfg.proxies.iter().enumerate() {
+            if !p.kind.is_frontend() || p.disabled {
+                continue;
+            }
+            let mut rules = RuleSet::new(&p.acls, &p.http_request, &p.http_response);
+            let switching = p
+                .use_backends
+                .iter()
+                .filter_map(|u| Some((rules.cond(&u.cond), *be_index.get(&u.backend)?)))
+                .collect();
+            let default_backend = match &p.default_backend {
+                Some(n) => be_index.get(&n.name).copied(),
+                None if p.kind == ProxyKind::Listen => be_of_proxy.get(&id).copied(),
+                None => None,
+            };
+            let shared = match old_fe.get(p.name.as_str()) {
+                Some(s) if s.maxconn == p.maxconn => (*s).clone(),
+                _ => Arc::new(FrontendShared::new(p.maxconn)),
+            };
+            fe_index.insert(p.name.clone(), frontends.len());
+            frontends.push(Arc::new(FrontendRt {
+                name: p.name.clone(),
+                proxy_id: id,
+                mode: p.mode,
+                binds: p.binds.clone(),
+                rules,
+                switching,
+                default_backend,
+                timeouts: p.timeouts.clone(),
+                options: p.options.clone(),
+                stats: p.stats.clone(),
+                shared,
+            }));
+        }
+        Graph {
+            generation: GENERATION.fetch_add(1, Relaxed),
+            frontends,
+            backends,
+            fe_index,
+            be_index,
+            bufsize: cfg.global.bufsize,
+            max_headers: cfg.global.max_headers,
+            config: Arc::new(cfg),
+        }
+    }
+}
