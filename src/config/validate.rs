@@ -70,14 +70,17 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     for p in proxies.iter() {
         let kw = p.kind.keyword();
         if p.kind.is_frontend() {
+            // HAProxy resolves the default backend before the switching rules.
             let mut refs: Vec<(&str, &Loc, &str)> = p
-                .use_backends
+                .default_backend
                 .iter()
-                .map(|u| (u.backend.as_str(), &u.loc, "use_backend"))
+                .map(|d| (d.name.as_str(), &d.loc, "default_backend"))
                 .collect();
-            if let Some(d) = &p.default_backend {
-                refs.push((d.name.as_str(), &d.loc, "default_backend"));
-            }
+            refs.extend(
+                p.use_backends
+                    .iter()
+                    .map(|u| (u.backend.as_str(), &u.loc, "use_backend")),
+            );
             for (name, loc, rule) in refs {
                 match backends.get(name) {
                     None => diag(
@@ -85,9 +88,12 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                         Level::Alert,
                         loc,
                         format!(
-                            "Proxy '{}': unable to find required {rule}: '{name}'.{}",
+                            "Proxy '{}': unable to find required {rule}: '{name}'{}",
                             p.name,
-                            super::diag::did_you_mean(name, backends.keys().copied())
+                            match super::diag::did_you_mean(name, backends.keys().copied()) {
+                                s if s.is_empty() => ".".to_string(),
+                                s => s,
+                            }
                         ),
                     ),
                     Some((Mode::Tcp, bloc)) if p.mode == Mode::Http => diag(
