@@ -7,7 +7,7 @@
 use crate::backend::balance::Balancer;
 use crate::backend::state::ServerState;
 use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
-use crate::config::model::{Config, InitState, ProxyKind};
+use crate::config::model::{Config, ProxyKind};
 use crate::frontend::route::RuleSet;
 use crate::frontend::{FrontendRt, FrontendShared};
 use arc_swap::ArcSwap;
@@ -79,14 +79,7 @@ impl Graph {
                             }
                             st
                         }
-                        _ => {
-                            let up = !s.settings.check
-                                || matches!(
-                                    s.settings.init_state,
-                                    InitState::Up | InitState::FullyUp
-                                );
-                            Arc::new(ServerState::new(up, s.settings.disabled, s.settings.weight))
-                        }
+                        _ => Arc::new(ServerState::for_settings(&s.settings)),
                     };
                     Arc::new(ServerRt {
                         name: s.name.clone(),

@@ -6,6 +6,7 @@
 //! (metrics).
 
 pub mod backend;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod frontend;
@@ -96,6 +97,8 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         let limits = frontend::Limits {
             global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
         };
+        let checks = check::Checks::default();
+        checks.sync(&handle.load_full(), &handle);
         for (name, l) in listeners {
             let l = tokio::net::TcpListener::from_std(l).map_err(|e| format!("cannot register listener: {e}"))?;
             tokio::spawn(frontend::accept_loop(l, name, handle.clone(), limits.clone()));
@@ -107,6 +110,7 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
             ));
         }
         wait_for_stop().await;
+        checks.stop();
         Ok::<(), String>(())
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -114,7 +114,11 @@ thread_local! {
     });
 }
 
-/// A fast thread-local xorshift random number.
+/// A fast thread-local xorshift random number (not for secrets).
+pub fn random_u64() -> u64 {
+    random()
+}
+
 fn random() -> u64 {
     RNG.with(|r| {
         let mut x = r.get();

@@ -38,6 +38,14 @@ pub struct ServerRt {
 }
 
 impl ServerRt {
+    /// Where active checks connect (`addr`/`port` override the server's).
+    pub fn check_target(&self) -> SocketAddr {
+        SocketAddr::new(
+            self.cfg.check_addr.unwrap_or(self.addr.ip()),
+            self.cfg.check_port.unwrap_or(self.addr.port()),
+        )
+    }
+
     /// The address to connect to for a client that reached `local`.
     pub fn target(&self, local: SocketAddr) -> SocketAddr {
         if self.addr.port() == 0 {

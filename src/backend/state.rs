@@ -5,6 +5,7 @@
 //! server (same backend, name and address) hands the very same `Arc<ServerState>` to
 //! the new graph, so health, admin state, runtime weight and counters carry over.
 
+use crate::config::model::{InitState, ServerSettings};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 /// Administrative state set by config (`disabled`) or the runtime socket.
@@ -52,6 +53,8 @@ pub struct ServerState {
     pub status: [AtomicU64; 6],
     /// Requests waiting for a slot on this server's backend because of it.
     pub queued: AtomicU32,
+    /// Health counter and check results (active and passive).
+    pub check: std::sync::Mutex<crate::check::CheckCell>,
 }
 
 impl ServerState {
@@ -77,7 +80,33 @@ impl ServerState {
             redispatches: AtomicU64::new(0),
             status: Default::default(),
             queued: AtomicU32::new(0),
+            check: std::sync::Mutex::new(crate::check::CheckCell::new(
+                crate::check::health::Health::new(
+                    2,
+                    3,
+                    if up {
+                        InitState::FullyUp
+                    } else {
+                        InitState::FullyDown
+                    },
+                ),
+            )),
         }
+    }
+
+    /// The state a new server starts with: UP per `init-state` when checked (HAProxy
+    /// starts a checked server at health = rise), always UP when not checked; in
+    /// maintenance when `disabled`.
+    pub fn for_settings(s: &ServerSettings) -> Self {
+        let init = if s.check {
+            s.init_state
+        } else {
+            InitState::FullyUp
+        };
+        let health = crate::check::health::Health::new(s.rise, s.fall, init);
+        let mut st = ServerState::new(health.is_up(), s.disabled, s.weight);
+        st.check = std::sync::Mutex::new(crate::check::CheckCell::new(health));
+        st
     }
 
     /// Operationally UP.

@@ -15,6 +15,7 @@ use super::route::{Action, ReqInfo, RuleSet};
 use super::FrontendRt;
 use crate::backend::pool::{self, ConnectError, PooledBody, ProxyBody};
 use crate::backend::{proxy_proto, Backend, Slot};
+use crate::check::{self, Observation};
 use crate::config::model::{Balance, HttpConnMode};
 use crate::graph::{Graph, GraphHandle};
 use hyper::body::Incoming;
@@ -532,6 +533,7 @@ async fn proxy(
     };
     let status = resp.status();
     slot.server.state.count_status(status.as_u16());
+    check::observe(be, &slot.server, Observation::for_status(status.as_u16()));
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_up) = client_upgrade.filter(|_| is_upgrade) else {
             return error_response(502, Some(&be.name), json);
@@ -665,14 +667,22 @@ async fn exchange(
                     Err(e) => Err(e),
                 };
                 let conn = match conn {
-                    Ok(c) => pool::handshake(c).await.map_err(|_| {
-                        ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into())
-                    }),
+                    Ok(c) => {
+                        check::observe(be, &s.server, Observation::L4Ok);
+                        pool::handshake(c).await.map_err(|_| {
+                            ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into())
+                        })
+                    }
                     Err(e) => Err(e),
                 };
                 match conn {
                     Ok(c) => c,
-                    Err(_) => {
+                    Err(e) => {
+                        let obs = match e {
+                            ConnectError::Timeout => Observation::L4Timeout,
+                            ConnectError::Io(_) => Observation::L4Error,
+                        };
+                        check::observe(be, &s.server, obs);
                         s.server.state.conn_errors.fetch_add(1, Relaxed);
                         attempts += 1;
                         if attempts > be.retries {
@@ -696,6 +706,7 @@ async fn exchange(
                 Ok(r) => r,
                 Err(_) => {
                     s.server.state.resp_errors.fetch_add(1, Relaxed);
+                    check::observe(be, &s.server, Observation::L7Timeout);
                     return Err(Fail::Response(true));
                 }
             },
@@ -724,6 +735,7 @@ async fn exchange(
                     }
                 }
                 s.server.state.resp_errors.fetch_add(1, Relaxed);
+                check::observe(be, &s.server, Observation::L7Invalid);
                 return Err(Fail::Response(false));
             }
         }

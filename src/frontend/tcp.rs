@@ -8,6 +8,7 @@
 //! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
 
 use crate::backend::{pool, proxy_proto, NoServer, Slot};
+use crate::check::{self, Observation};
 use crate::graph::Graph;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -110,6 +111,7 @@ async fn connect(
         };
         match pool::connect(s.server.target(local), be.timeouts.connect).await {
             Ok(mut c) => {
+                check::observe(be, &s.server, Observation::L4Ok);
                 if let Some(v) = s.server.cfg.send_proxy {
                     let h = if v == 2 {
                         proxy_proto::v2(peer, local)
@@ -122,7 +124,12 @@ async fn connect(
                 }
                 return Ok((c, s));
             }
-            Err(_) => {
+            Err(e) => {
+                let obs = match e {
+                    pool::ConnectError::Timeout => Observation::L4Timeout,
+                    pool::ConnectError::Io(_) => Observation::L4Error,
+                };
+                check::observe(be, &s.server, obs);
                 s.server.state.conn_errors.fetch_add(1, Relaxed);
                 attempts += 1;
                 if attempts > be.retries {

@@ -1,0 +1,368 @@
+//! Health: active checks, passive observation and the messages operators grep for.
+//!
+//! One task per checked server runs its probe at `inter` (`fastinter` while the health
+//! counter is between its ends, `downinter` while fully DOWN), spread randomly so checks
+//! never synchronise; a slow or dead server only delays its own task. The data path
+//! reports outcomes to `observe`; consecutive errors reaching `error-limit` apply the
+//! `on-error` action. Every UP/DOWN change is logged in HAProxy's words.
+
+pub mod health;
+pub mod probe;
+
+use crate::backend::state::{Admin, ServerState};
+use crate::backend::{Backend, ServerRt};
+use crate::config::model::{Observe, OnError};
+use crate::graph::{Graph, GraphHandle};
+use health::{Health, Transition};
+use probe::{Outcome, Probe};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Check state of one server (kept in its `ServerState`, so it survives reloads).
+#[derive(Debug)]
+pub struct CheckCell {
+    /// The health counter.
+    pub health: Health,
+    /// Consecutive errors seen by passive observation.
+    pub errors: u32,
+    /// `on-error` asked for `fastinter` until the server settles.
+    pub force_fast: bool,
+    /// The last active check.
+    pub last: Option<Outcome>,
+    /// When the operational state last changed.
+    pub last_change: Instant,
+    /// Checks failed in total.
+    pub failed_checks: u64,
+    /// UP to DOWN transitions.
+    pub down_transitions: u64,
+}
+
+impl CheckCell {
+    /// A cell for a server with these settings.
+    pub fn new(health: Health) -> Self {
+        CheckCell {
+            health,
+            errors: 0,
+            force_fast: false,
+            last: None,
+            last_change: Instant::now(),
+            failed_checks: 0,
+            down_transitions: 0,
+        }
+    }
+}
+
+/// What the data path saw on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// Connected.
+    L4Ok,
+    /// Connect refused or failed.
+    L4Error,
+    /// Connect timed out.
+    L4Timeout,
+    /// A response HAProxy counts as good.
+    L7Ok,
+    /// 500, 502, 503, 504 or >= 506.
+    L7Status,
+    /// Invalid or truncated response.
+    L7Invalid,
+    /// `timeout server` while waiting for the response.
+    L7Timeout,
+}
+
+impl Observation {
+    /// HAProxy's words for it (`last one was: ...`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Observation::L4Ok => "L4 successful connection",
+            Observation::L4Error => "L4 unsuccessful connection",
+            Observation::L4Timeout => "L4 timeout",
+            Observation::L7Ok => "Correct http response",
+            Observation::L7Status => "Wrong http response",
+            Observation::L7Invalid => "Invalid http response",
+            Observation::L7Timeout => "Read timeout (http)",
+        }
+    }
+
+    /// The observation for an HTTP status.
+    pub fn for_status(code: u16) -> Self {
+        match code {
+            500 | 502 | 503 | 504 => Observation::L7Status,
+            c if c >= 506 => Observation::L7Status,
+            _ => Observation::L7Ok,
+        }
+    }
+
+    fn is_error(self) -> bool {
+        !matches!(self, Observation::L4Ok | Observation::L7Ok)
+    }
+
+    fn is_l4(self) -> bool {
+        matches!(
+            self,
+            Observation::L4Ok | Observation::L4Error | Observation::L4Timeout
+        )
+    }
+}
+
+/// Counts of usable servers for messages, looked up in the newest graph.
+fn counts(handle: Option<&GraphHandle>, be: &Backend) -> (usize, usize, u32) {
+    if let Some(h) = handle {
+        let g = h.load();
+        if let Some(&i) = g.be_index.get(&be.name) {
+            let b = &g.backends[i];
+            let (a, k) = b.usable_counts();
+            return (a, k, b.shared.queued.load(Relaxed));
+        }
+    }
+    let (a, k) = be.usable_counts();
+    (a, k, be.shared.queued.load(Relaxed))
+}
+
+/// Applies a transition to the server and logs HAProxy's lines.
+fn transition(be: &Backend, s: &ServerRt, t: Transition, what: &str, handle: Option<&GraphHandle>) {
+    let state = &s.state;
+    state.set_up(t == Transition::Up);
+    let kind = if s.cfg.backup {
+        "Backup Server"
+    } else {
+        "Server"
+    };
+    let (act, bck, queued) = counts(handle, be);
+    match t {
+        Transition::Down => {
+            crate::log::warning(&format!(
+                "{kind} {}/{} is DOWN, {what}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name,
+                s.name,
+                state.cur.load(Relaxed)
+            ));
+            if act == 0 && bck == 0 {
+                crate::log::alert(&format!("backend '{}' has no server available!", be.name));
+            }
+        }
+        Transition::Up => {
+            crate::log::warning(&format!(
+                "{kind} {}/{} is UP, {what}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                be.name, s.name
+            ));
+        }
+    }
+}
+
+fn cell(state: &ServerState) -> std::sync::MutexGuard<'_, CheckCell> {
+    state.check.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reports a data-path outcome for `observe`.
+pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
+    let Some(mode) = s.cfg.observe else { return };
+    if mode == Observe::Layer4 && !obs.is_l4() {
+        return;
+    }
+    if mode == Observe::Layer7 && obs == Observation::L4Ok {
+        return;
+    }
+    let mut c = cell(&s.state);
+    if !obs.is_error() {
+        c.errors = 0;
+        return;
+    }
+    c.errors += 1;
+    if c.errors < s.cfg.error_limit {
+        return;
+    }
+    let n = c.errors;
+    c.errors = 0;
+    c.force_fast = true;
+    let t = match s.cfg.on_error {
+        OnError::FastInter => None,
+        OnError::FailCheck => {
+            c.failed_checks += 1;
+            c.health.failure()
+        }
+        OnError::SuddenDeath => c.health.sudden_death(),
+        OnError::MarkDown => c.health.mark_down(),
+    };
+    if let Some(t) = t {
+        c.last_change = Instant::now();
+        if t == Transition::Down {
+            c.down_transitions += 1;
+        }
+        drop(c);
+        let what = format!(
+            "reason: Health analyze, info: \"Detected {n} consecutive errors, last one was: {}\", check duration: 0ms",
+            obs.text()
+        );
+        transition(be, s, t, &what, None);
+    }
+}
+
+/// The running check tasks, keyed by (backend, server, address).
+#[derive(Default)]
+pub struct Checks {
+    tasks: Mutex<HashMap<(String, String, std::net::SocketAddr), tokio::task::JoinHandle<()>>>,
+}
+
+impl Checks {
+    /// Starts checks for servers of `graph` that need one and stops those of servers
+    /// that are gone. Tasks of kept servers go on without a reset of their schedule.
+    pub fn sync(&self, graph: &Arc<Graph>, handle: &GraphHandle) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wanted = HashMap::new();
+        for be in &graph.backends {
+            for s in &be.servers {
+                if s.cfg.check || s.cfg.observe.is_some() {
+                    wanted.insert(
+                        (be.name.clone(), s.name.clone(), s.addr),
+                        (be.clone(), s.clone()),
+                    );
+                }
+            }
+        }
+        tasks.retain(|k, h| {
+            let keep = wanted.contains_key(k) && !h.is_finished();
+            if !keep {
+                h.abort();
+            }
+            keep
+        });
+        let spread = graph.config.global.spread_checks;
+        for (k, (be, s)) in wanted {
+            if tasks.contains_key(&k) {
+                continue;
+            }
+            let p = graph.config.backend(&be.name);
+            let http = p.map(|p| p.http_check.clone()).unwrap_or_default();
+            let check_to = p.and_then(|p| p.timeouts.check);
+            let probe = match Probe::new(&http, &s.addr.to_string()) {
+                Ok(p) => p,
+                Err(e) => {
+                    crate::log::alert(&format!(
+                        "Server {}/{}: {e}; checks disabled.",
+                        be.name, s.name
+                    ));
+                    continue;
+                }
+            };
+            let log_checks = p.is_some_and(|p| p.options.log_health_checks);
+            let h = tokio::spawn(run(
+                be,
+                s,
+                probe,
+                check_to,
+                spread,
+                log_checks,
+                handle.clone(),
+            ));
+            tasks.insert(k, h);
+        }
+    }
+
+    /// Stops every task.
+    pub fn stop(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, h) in tasks.drain() {
+            h.abort();
+        }
+    }
+}
+
+fn jitter(d: Duration, spread_pct: u32) -> Duration {
+    if spread_pct == 0 {
+        return d;
+    }
+    let span = d.as_millis() as u64 * spread_pct as u64 / 100;
+    if span == 0 {
+        return d;
+    }
+    let r = crate::backend::balance::random_u64() % (span + 1);
+    (d + Duration::from_millis(r)).saturating_sub(Duration::from_millis(span / 2))
+}
+
+async fn run(
+    be: Arc<Backend>,
+    s: Arc<ServerRt>,
+    probe: Probe,
+    check_to: Option<Duration>,
+    spread: u32,
+    log_checks: bool,
+    handle: GraphHandle,
+) {
+    let cfg = s.cfg.clone();
+    let target = s.check_target();
+    // The first check comes at a random point of the first interval.
+    let first = cfg.inter.as_millis() as u64;
+    let first = crate::backend::balance::random_u64() % first.max(1);
+    tokio::time::sleep(Duration::from_millis(first)).await;
+    loop {
+        let admin = s.state.admin();
+        let passive_only = !cfg.check;
+        if admin == Admin::Maint || (passive_only && s.state.is_up()) {
+            tokio::time::sleep(jitter(cfg.inter, spread)).await;
+            continue;
+        }
+        let outcome = probe
+            .run(target, cfg.inter, be.timeouts.connect, check_to)
+            .await;
+        let (t, status, next) = {
+            let mut c = cell(&s.state);
+            let t = if outcome.ok {
+                c.errors = 0;
+                c.health.success()
+            } else {
+                c.failed_checks += 1;
+                c.health.failure()
+            };
+            if c.health.is_settled() {
+                c.force_fast = false;
+            }
+            if let Some(t) = t {
+                c.last_change = Instant::now();
+                if t == Transition::Down {
+                    c.down_transitions += 1;
+                }
+            }
+            c.last = Some(outcome.clone());
+            let next = if c.force_fast || !c.health.is_settled() {
+                cfg.fastinter()
+            } else if c.health.value() == 0 {
+                cfg.downinter()
+            } else {
+                cfg.inter
+            };
+            (t, c.health.status_text(), next)
+        };
+        if log_checks && t.is_none() {
+            let (h, r) = {
+                let c = cell(&s.state);
+                (c.health.value(), c.health.rise())
+            };
+            let _ = (h, r);
+            crate::log::warning(&format!(
+                "Health check for {}server {}/{} {}, {}, status: {}.",
+                if cfg.backup { "backup " } else { "" },
+                be.name,
+                s.name,
+                if outcome.ok { "succeeded" } else { "failed" },
+                outcome.describe(),
+                status_words(&status)
+            ));
+        }
+        if let Some(t) = t {
+            transition(&be, &s, t, &outcome.describe(), Some(&handle));
+        }
+        tokio::time::sleep(jitter(next, spread)).await;
+    }
+}
+
+/// `UP 2/3` becomes `2/3 UP` as in HAProxy's per-check lines.
+fn status_words(s: &str) -> String {
+    match s.split_once(' ') {
+        Some((state, frac)) => format!("{frac} {state}"),
+        None => s.to_string(),
+    }
+}

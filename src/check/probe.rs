@@ -1,0 +1,312 @@
+//! Active probes: one connection per check, tcp (connect) or http (request, status and
+//! `http-check expect`), with HAProxy's reasons.
+//!
+//! Timeouts: the connect is bounded by `timeout connect` (at most `inter`); the
+//! response by `timeout check` when set, else by what remains of `inter`.
+
+use crate::config::model::{Expect, ExpectKind, HttpCheck};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Passed.
+    pub ok: bool,
+    /// HAProxy's reason, e.g. `Layer4 connection problem`.
+    pub reason: &'static str,
+    /// HTTP status, for http checks that got one.
+    pub code: Option<u16>,
+    /// Detail, e.g. `Connection refused` or the reason phrase.
+    pub info: Option<String>,
+    /// How long the check took.
+    pub duration: Duration,
+}
+
+impl Outcome {
+    /// `reason: X, code: N, info: "Y", check duration: Nms` as in HAProxy's messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!("reason: {}", self.reason);
+        if let Some(c) = self.code {
+            s.push_str(&format!(", code: {c}"));
+        }
+        if let Some(i) = &self.info {
+            s.push_str(&format!(", info: \"{i}\""));
+        }
+        s.push_str(&format!(
+            ", check duration: {}ms",
+            self.duration.as_millis()
+        ));
+        s
+    }
+}
+
+/// A compiled `http-check expect`.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// 2xx and 3xx pass (no expect).
+    Default,
+    /// Status ranges.
+    Status(Vec<(u16, u16)>, bool),
+    /// Regex on the status code.
+    RStatus(regex::Regex, bool),
+    /// Substring of the body.
+    Body(String, bool),
+}
+
+/// What a check does.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// Connect only.
+    Tcp,
+    /// Send a request, check the response.
+    Http {
+        /// The request bytes.
+        request: Vec<u8>,
+        /// The expectation.
+        matcher: Matcher,
+    },
+}
+
+/// The largest response read for a check (HAProxy's tune.bufsize for checks).
+const MAX_READ: usize = 16384;
+
+impl Probe {
+    /// Builds a probe from the backend's settings; `host` fills `Host` for HTTP/1.1
+    /// when the config sets none.
+    pub fn new(http: &HttpCheck, host: &str) -> Result<Probe, String> {
+        if !http.enabled {
+            return Ok(Probe::Tcp);
+        }
+        let mut req = format!("{} {} {}\r\n", http.method, http.uri, http.version);
+        let mut has_host = false;
+        for (n, v) in &http.headers {
+            has_host |= n.eq_ignore_ascii_case("host");
+            req.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !has_host && http.version.eq_ignore_ascii_case("HTTP/1.1") {
+            req.push_str(&format!("host: {host}\r\n"));
+        }
+        if let Some(b) = &http.body {
+            req.push_str(&format!("content-length: {}\r\n", b.len()));
+        }
+        req.push_str("connection: close\r\n\r\n");
+        if let Some(b) = &http.body {
+            req.push_str(b);
+        }
+        let matcher = match &http.expect {
+            None => Matcher::Default,
+            Some(Expect { negate, kind }) => match kind {
+                ExpectKind::Status(r) => Matcher::Status(r.clone(), *negate),
+                ExpectKind::RStatus(re) => Matcher::RStatus(
+                    regex::Regex::new(re)
+                        .map_err(|e| format!("invalid 'rstatus' regex '{re}': {e}"))?,
+                    *negate,
+                ),
+                ExpectKind::String(s) => Matcher::Body(s.clone(), *negate),
+            },
+        };
+        Ok(Probe::Http {
+            request: req.into_bytes(),
+            matcher,
+        })
+    }
+
+    /// Runs one check against `addr`.
+    pub async fn run(
+        &self,
+        addr: SocketAddr,
+        inter: Duration,
+        connect_to: Option<Duration>,
+        check_to: Option<Duration>,
+    ) -> Outcome {
+        let start = Instant::now();
+        let ctimeout = connect_to.map_or(inter, |c| c.min(inter));
+        let l7 = matches!(self, Probe::Http { .. });
+        let out = |ok, reason, code, info: Option<String>| Outcome {
+            ok,
+            reason,
+            code,
+            info,
+            duration: start.elapsed(),
+        };
+        let mut stream = match tokio::time::timeout(ctimeout, TcpStream::connect(addr)).await {
+            Err(_) => return out(false, "Layer4 timeout", None, None),
+            Ok(Err(e)) => {
+                return out(
+                    false,
+                    "Layer4 connection problem",
+                    None,
+                    Some(crate::config::io_text(&e)),
+                )
+            }
+            Ok(Ok(s)) => s,
+        };
+        let (request, matcher) = match self {
+            Probe::Tcp => return out(true, "Layer4 check passed", None, None),
+            Probe::Http { request, matcher } => (request, matcher),
+        };
+        let _ = l7;
+        let rtimeout = check_to.unwrap_or_else(|| {
+            inter
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1))
+        });
+        let exchange = async {
+            stream.write_all(request).await?;
+            let mut buf = Vec::with_capacity(1024);
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                // Status-only matchers can stop at the first line.
+                if !matches!(matcher, Matcher::Body(..)) && buf.contains(&b'\n') {
+                    break;
+                }
+                if buf.len() >= MAX_READ {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>(buf)
+        };
+        let buf = match tokio::time::timeout(rtimeout, exchange).await {
+            Err(_) => return out(false, "Layer7 timeout", None, None),
+            Ok(Err(e)) => {
+                return out(
+                    false,
+                    "Layer4 connection problem",
+                    None,
+                    Some(crate::config::io_text(&e)),
+                )
+            }
+            Ok(Ok(b)) => b,
+        };
+        let Some((code, phrase, body)) = parse_status(&buf) else {
+            let info = if buf.is_empty() {
+                "Connection closed without a response".to_string()
+            } else {
+                "Invalid HTTP status line".to_string()
+            };
+            return out(false, "Layer7 invalid response", None, Some(info));
+        };
+        let (pass, mismatch_info) = match matcher {
+            Matcher::Default => ((200..400).contains(&code), phrase.clone()),
+            Matcher::Status(ranges, neg) => (
+                ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) != *neg,
+                phrase.clone(),
+            ),
+            Matcher::RStatus(re, neg) => (re.is_match(&code.to_string()) != *neg, phrase.clone()),
+            Matcher::Body(s, neg) => (
+                memfind(body, s.as_bytes()) != *neg,
+                format!(
+                    "{} content '{s}'",
+                    if *neg {
+                        "matched forbidden"
+                    } else {
+                        "did not match"
+                    }
+                ),
+            ),
+        };
+        if pass {
+            out(true, "Layer7 check passed", Some(code), None)
+        } else {
+            out(
+                false,
+                "Layer7 wrong status",
+                Some(code),
+                Some(mismatch_info),
+            )
+        }
+    }
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Parses `HTTP/1.x NNN phrase` and returns (code, phrase, body after the head).
+fn parse_status(buf: &[u8]) -> Option<(u16, String, &[u8])> {
+    let line_end = buf.iter().position(|&b| b == b'\n')?;
+    let line = std::str::from_utf8(&buf[..line_end])
+        .ok()?
+        .trim_end_matches('\r');
+    let mut it = line.splitn(3, ' ');
+    let ver = it.next()?;
+    if !ver.starts_with("HTTP/") {
+        return None;
+    }
+    let code_s = it.next()?;
+    if code_s.len() != 3 {
+        return None;
+    }
+    let code: u16 = code_s.parse().ok().filter(|c| (100..=999).contains(c))?;
+    let phrase = it.next().unwrap_or("").to_string();
+    let body = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&buf[buf.len()..], |p| &buf[p + 4..]);
+    Some((code, phrase, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        let (c, p, b) =
+            parse_status(b"HTTP/1.1 503 Service Unavailable\r\nx: y\r\n\r\nbody").unwrap();
+        assert_eq!(
+            (c, p.as_str(), b),
+            (503, "Service Unavailable", &b"body"[..])
+        );
+        assert!(parse_status(b"SSH-2.0-OpenSSH\r\n").is_none());
+        assert!(parse_status(b"HTTP/1.0 20 OK\r\n").is_none());
+    }
+
+    #[test]
+    fn describe_matches_haproxy() {
+        let o = Outcome {
+            ok: false,
+            reason: "Layer7 wrong status",
+            code: Some(503),
+            info: Some("Service Unavailable".into()),
+            duration: Duration::from_millis(2),
+        };
+        assert_eq!(o.describe(), "reason: Layer7 wrong status, code: 503, info: \"Service Unavailable\", check duration: 2ms");
+    }
+
+    #[test]
+    fn requests() {
+        let hc = HttpCheck {
+            enabled: true,
+            method: "GET".into(),
+            uri: "/health".into(),
+            version: "HTTP/1.1".into(),
+            headers: vec![("X-A".into(), "1".into())],
+            body: None,
+            expect: None,
+        };
+        let Probe::Http { request, .. } = Probe::new(&hc, "10.0.0.1:80").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            String::from_utf8(request).unwrap(),
+            "GET /health HTTP/1.1\r\nX-A: 1\r\nhost: 10.0.0.1:80\r\nconnection: close\r\n\r\n"
+        );
+        let bad = HttpCheck {
+            expect: Some(Expect {
+                negate: false,
+                kind: ExpectKind::RStatus("(".into()),
+            }),
+            ..hc
+        };
+        assert!(Probe::new(&bad, "h").is_err());
+    }
+}
