@@ -409,6 +409,9 @@ impl<'e> Parser<'e> {
                     ))
                 }
             },
+            // Only regular proxies inherit from the previous defaults section; a new
+            // `defaults` without `from` starts from scratch (HAProxy's cfg_parse_listen).
+            None if kind == ProxyKind::Defaults => None,
             None => self.last_defaults,
         };
         let mut p = match base {
