@@ -108,6 +108,7 @@ impl Graph {
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 rules,
+                logs: crate::log::targets(&p.logs),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())
@@ -150,6 +151,7 @@ impl Graph {
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 stats: p.stats.clone(),
+                logs: crate::log::targets(&p.logs),
                 shared,
             }));
         }

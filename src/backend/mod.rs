@@ -99,6 +99,8 @@ pub struct Backend {
     pub rules: crate::frontend::route::RuleSet,
     /// Kept across reloads.
     pub shared: Arc<BackendShared>,
+    /// `log` targets of this backend.
+    pub logs: Vec<crate::log::Target>,
 }
 
 /// Why no server could be given.

@@ -99,6 +99,8 @@ pub struct PooledBody {
     slot: Option<Slot>,
     idle: Option<Duration>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The access log line completed when the body ends.
+    pub log: Option<Box<crate::log::HttpLog>>,
 }
 
 impl PooledBody {
@@ -115,6 +117,7 @@ impl PooledBody {
             slot: Some(slot),
             idle,
             sleep: None,
+            log: None,
         }
     }
 
@@ -138,8 +141,13 @@ impl Body for PooledBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {
                 this.sleep = None;
-                if let (Some(d), Some(s)) = (f.data_ref(), this.slot.as_ref()) {
-                    s.server.state.bytes_out.fetch_add(d.len() as u64, Relaxed);
+                if let Some(d) = f.data_ref() {
+                    if let Some(s) = this.slot.as_ref() {
+                        s.server.state.bytes_out.fetch_add(d.len() as u64, Relaxed);
+                    }
+                    if let Some(l) = this.log.as_mut() {
+                        l.bytes += d.len() as u64;
+                    }
                 }
                 if this.inner.is_end_stream() {
                     this.finish();

@@ -134,21 +134,27 @@ fn transition(be: &Backend, s: &ServerRt, t: Transition, what: &str, handle: Opt
     let (act, bck, queued) = counts(handle, be);
     match t {
         Transition::Down => {
-            crate::log::warning(&format!(
+            let msg = format!(
                 "{kind} {}/{} is DOWN, {what}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
                 be.name,
                 s.name,
                 state.cur.load(Relaxed)
-            ));
+            );
+            crate::log::warning(&msg);
+            crate::log::send(&be.logs, crate::log::severity::ALERT, &msg);
             if act == 0 && bck == 0 {
-                crate::log::alert(&format!("backend '{}' has no server available!", be.name));
+                let msg = format!("backend '{}' has no server available!", be.name);
+                crate::log::alert(&msg);
+                crate::log::send(&be.logs, crate::log::severity::EMERG, &msg);
             }
         }
         Transition::Up => {
-            crate::log::warning(&format!(
+            let msg = format!(
                 "{kind} {}/{} is UP, {what}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
                 be.name, s.name
-            ));
+            );
+            crate::log::warning(&msg);
+            crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
         }
     }
 }
@@ -337,12 +343,7 @@ async fn run(
             (t, c.health.status_text(), next)
         };
         if log_checks && t.is_none() {
-            let (h, r) = {
-                let c = cell(&s.state);
-                (c.health.value(), c.health.rise())
-            };
-            let _ = (h, r);
-            crate::log::warning(&format!(
+            let msg = format!(
                 "Health check for {}server {}/{} {}, {}, status: {}.",
                 if cfg.backup { "backup " } else { "" },
                 be.name,
@@ -350,7 +351,9 @@ async fn run(
                 if outcome.ok { "succeeded" } else { "failed" },
                 outcome.describe(),
                 status_words(&status)
-            ));
+            );
+            crate::log::warning(&msg);
+            crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
         }
         if let Some(t) = t {
             transition(&be, &s, t, &outcome.describe(), Some(&handle));

@@ -366,12 +366,91 @@ enum Fail {
     Response(bool),
 }
 
+/// What the access log needs to know about how a request was served.
+#[derive(Default)]
+struct Trace {
+    backend: Option<Arc<Backend>>,
+    server: Option<String>,
+    /// Slot acquired (end of queue wait).
+    picked: Option<std::time::Instant>,
+    /// Connection ready.
+    connected: Option<std::time::Instant>,
+    /// Response head received.
+    responded: Option<std::time::Instant>,
+    retries: u32,
+}
+
 async fn handle_request(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
     let (graph, fe_idx) = ctx.current();
     let fe = &graph.frontends[fe_idx];
     fe.shared.requests.fetch_add(1, Relaxed);
-    let resp = proxy(&ctx, &graph, fe, req).await;
-    fe.shared.count_status(resp.status().as_u16());
+    let logging = fe.options.httplog && !fe.logs.is_empty();
+    let start = std::time::Instant::now();
+    let accepted = std::time::SystemTime::now();
+    let request_line =
+        logging.then(|| format!("{} {} {:?}", req.method(), req.uri(), req.version()));
+    let mut trace = Trace::default();
+    let mut resp = proxy(&ctx, &graph, fe, req, &mut trace).await;
+    let status = resp.status().as_u16();
+    fe.shared.count_status(status);
+    if let Some(rl) = request_line {
+        let ms = |a: Option<std::time::Instant>, b: std::time::Instant| {
+            a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
+        };
+        let tw = ms(trace.picked, start);
+        let tc = match (trace.connected, trace.picked) {
+            (Some(c), Some(p)) => c.saturating_duration_since(p).as_millis() as i64,
+            _ => -1,
+        };
+        let tr = match (trace.responded, trace.connected) {
+            (Some(r), Some(c)) => r.saturating_duration_since(c).as_millis() as i64,
+            _ => -1,
+        };
+        let (be_name, be_cur) = match &trace.backend {
+            Some(b) => (
+                b.name.as_str(),
+                b.servers
+                    .iter()
+                    .map(|s| s.state.cur.load(Relaxed))
+                    .sum::<u32>(),
+            ),
+            None => (fe.name.as_str(), 0),
+        };
+        let srv = trace.server.as_deref().unwrap_or("<NOSRV>");
+        let srv_cur = trace
+            .backend
+            .as_ref()
+            .and_then(|b| b.servers.iter().find(|s| s.name == srv))
+            .map_or(0, |s| s.state.cur.load(Relaxed));
+        let head = format!(
+            "{}:{} [{}] {} {be_name}/{srv} 0/{tw}/{tc}/{tr}/",
+            ctx.peer.ip(),
+            ctx.peer.port(),
+            crate::log::access_time(accepted),
+            fe.name
+        );
+        let fe_cur = fe.shared.cur.load(Relaxed);
+        let tail = format!(
+            " - - ---- {fe_cur}/{fe_cur}/{be_cur}/{srv_cur}/{} 0/0 \"{}\"",
+            trace.retries,
+            rl.replace('"', "\\\"")
+        );
+        let mut log = Box::new(crate::log::HttpLog {
+            targets: fe.logs.clone(),
+            head,
+            status,
+            tail,
+            start,
+            bytes: 0,
+        });
+        match resp.body_mut() {
+            ProxyBody::Response(p) => p.log = Some(log),
+            ProxyBody::Full(b) => {
+                log.bytes = b.as_ref().map_or(0, |b| b.len() as u64);
+            }
+            ProxyBody::Request(..) => {}
+        }
+    }
     resp
 }
 
@@ -390,6 +469,7 @@ async fn proxy(
     graph: &Graph,
     fe: &FrontendRt,
     mut req: Request<Incoming>,
+    trace: &mut Trace,
 ) -> Response<ProxyBody> {
     let json = prefers_json(req.headers());
     let src = ctx.peer.ip();
@@ -427,6 +507,7 @@ async fn proxy(
         return error_response(503, None, json);
     };
     let be = &graph.backends[be_idx];
+    trace.backend = Some(be.clone());
     let same_proxy = be.proxy_id == fe.proxy_id;
     if !same_proxy {
         if let Some(r) = apply_rules(
@@ -519,7 +600,7 @@ async fn proxy(
     };
     *up.headers_mut() = headers;
 
-    let result = exchange(ctx, be, up, key, head, server_close, is_upgrade).await;
+    let result = exchange(ctx, be, up, key, head, server_close, is_upgrade, trace).await;
     let (mut resp, slot, sender) = match result {
         Ok(r) => r,
         Err(Fail::NoServer) => {
@@ -623,6 +704,7 @@ async fn exchange(
     head: Option<(Method, hyper::Uri, HeaderMap)>,
     no_pool: bool,
     upgrade: bool,
+    trace: &mut Trace,
 ) -> Result<Exchange, Fail> {
     let mut attempts = 0u32;
     let mut exclude = None;
@@ -633,6 +715,9 @@ async fn exchange(
             Some(s) => s,
             None => be.acquire(key, exclude).await.map_err(|_| Fail::NoServer)?,
         };
+        trace.picked.get_or_insert_with(std::time::Instant::now);
+        trace.server = Some(s.server.name.clone());
+        trace.retries = attempts;
         if let ProxyBody::Request(_, c) = up.body_mut() {
             *c = Some(s.server.state.clone());
         }
@@ -700,6 +785,7 @@ async fn exchange(
                 }
             }
         };
+        trace.connected = Some(std::time::Instant::now());
         let send = sender.try_send_request(up);
         let res = match be.timeouts.server {
             Some(t) => match tokio::time::timeout(t, send).await {
@@ -713,11 +799,31 @@ async fn exchange(
             None => send.await,
         };
         match res {
-            Ok(resp) => return Ok((resp, s, Some(sender))),
+            Ok(resp) => {
+                trace.responded = Some(std::time::Instant::now());
+                return Ok((resp, s, Some(sender)));
+            }
             Err(mut e) => {
                 if let Some(back) = e.take_message() {
-                    // Never written: safe to send again on a fresh connection.
+                    // Never written: safe to send again on a fresh connection. A pooled
+                    // connection that closed while idle costs nothing; a fresh one that
+                    // closed at once is a failed attempt, so a server that accepts and
+                    // hangs up is retried `retries` times, not forever.
                     up = back;
+                    if !reused {
+                        s.server.state.conn_errors.fetch_add(1, Relaxed);
+                        attempts += 1;
+                        if attempts > be.retries {
+                            s.server.state.resp_errors.fetch_add(1, Relaxed);
+                            return Err(Fail::Response(false));
+                        }
+                        s.server.state.retries.fetch_add(1, Relaxed);
+                        if be.options.redispatch && attempts == be.retries.max(1) {
+                            s.server.state.redispatches.fetch_add(1, Relaxed);
+                            exclude = Some(s.index);
+                            continue;
+                        }
+                    }
                     slot = Some(s);
                     continue;
                 }

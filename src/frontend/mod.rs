@@ -93,6 +93,8 @@ pub struct FrontendRt {
     pub stats: StatsCfg,
     /// Counters and limits.
     pub shared: Arc<FrontendShared>,
+    /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
+    pub logs: Vec<crate::log::Target>,
 }
 
 /// Connection limits shared by every listener.

@@ -30,6 +30,8 @@ pub async fn serve(
     fe_idx: usize,
 ) {
     let fe = &graph.frontends[fe_idx];
+    let accepted = std::time::SystemTime::now();
+    let start = Instant::now();
     let be_idx = {
         let headers = hyper::HeaderMap::new();
         let info = super::route::ReqInfo {
@@ -56,13 +58,40 @@ pub async fn serve(
             },
         }
     });
+    let tcplog = |srv: &str, tc: i64, bytes: u64, term: &str, retries: u64| {
+        if !fe.options.tcplog
+            || fe.logs.is_empty()
+            || (fe.options.dontlognull && bytes == 0 && term == "--")
+        {
+            return;
+        }
+        let fe_cur = fe.shared.cur.load(Relaxed);
+        let be_cur: u32 = be.servers.iter().map(|s| s.state.cur.load(Relaxed)).sum();
+        let srv_cur = be
+            .servers
+            .iter()
+            .find(|s| s.name == srv)
+            .map_or(0, |s| s.state.cur.load(Relaxed));
+        let line = format!(
+            "{}:{} [{}] {} {}/{srv} 0/{tc}/{} {bytes} {term} {fe_cur}/{fe_cur}/{be_cur}/{srv_cur}/{retries} 0/0",
+            peer.ip(),
+            peer.port(),
+            crate::log::access_time(accepted),
+            fe.name,
+            be.name,
+            start.elapsed().as_millis()
+        );
+        crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
+    };
     let (server, slot) = match connect(&be, key, peer, local).await {
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
+            tcplog("<NOSRV>", -1, 0, "SC", 0);
             return;
         }
     };
+    let tc = start.elapsed().as_millis() as i64;
     let idle = be
         .timeouts
         .tunnel
@@ -79,7 +108,9 @@ pub async fn serve(
     fe.shared.bytes_out.fetch_add(down, Relaxed);
     be.shared.bytes_in.fetch_add(up, Relaxed);
     be.shared.bytes_out.fetch_add(down, Relaxed);
+    let name = slot.server.name.clone();
     drop(slot);
+    tcplog(&name, tc, down, "--", 0);
 }
 
 /// Why no server connection could be made.
