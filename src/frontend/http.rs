@@ -696,6 +696,7 @@ type Exchange = (
     Option<hyper::client::conn::http1::SendRequest<ProxyBody>>,
 );
 
+#[allow(clippy::too_many_arguments)]
 async fn exchange(
     ctx: &ConnCtx,
     be: &Arc<Backend>,
