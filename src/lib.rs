@@ -11,12 +11,11 @@ pub mod cli;
 pub mod config;
 pub mod frontend;
 pub mod graph;
+pub mod lifecycle;
 pub mod log;
 pub mod stats;
 
-use arc_swap::ArcSwap;
 use config::model::Config;
-use std::sync::Arc;
 
 /// File descriptors kept aside from `maxconn` for listeners, logs and checks.
 const RESERVED_FDS: u64 = 100;
@@ -91,26 +90,19 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let n_listeners = listeners.len();
+    let quiet = args.quiet;
     let result = rt.block_on(async move {
         let (n_fe, n_be) = (cfg.frontends().count(), cfg.backends().count());
-        let handle: graph::GraphHandle = Arc::new(ArcSwap::from_pointee(graph::Graph::build(cfg, None)));
-        let limits = frontend::Limits {
-            global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
-        };
-        let checks = check::Checks::default();
-        checks.sync(&handle.load_full(), &handle);
-        for (name, l) in listeners {
-            let l = tokio::net::TcpListener::from_std(l).map_err(|e| format!("cannot register listener: {e}"))?;
-            tokio::spawn(frontend::accept_loop(l, name, handle.clone(), limits.clone()));
-        }
-        if !args.quiet {
+        let graph = graph::Graph::build(cfg, None);
+        let daemon = lifecycle::Daemon::start(args.clone(), graph, listeners, maxconn)?;
+        if !quiet {
             log::notice(&format!(
                 "lbd {} started: {n_fe} frontends, {n_be} backends, {n_listeners} listeners, maxconn {maxconn}.",
                 env!("CARGO_PKG_VERSION")
             ));
         }
-        wait_for_stop().await;
-        checks.stop();
+        lifecycle::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id()));
+        lifecycle::signals(daemon).await;
         Ok::<(), String>(())
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
@@ -118,20 +110,4 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         let _ = std::fs::remove_file(p);
     }
     result
-}
-
-/// Waits for SIGTERM or SIGINT.
-async fn wait_for_stop() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

@@ -210,7 +210,8 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
 /// The running check tasks, keyed by (backend, server, address).
 #[derive(Default)]
 pub struct Checks {
-    tasks: Mutex<HashMap<(String, String, std::net::SocketAddr), tokio::task::JoinHandle<()>>>,
+    tasks:
+        Mutex<HashMap<(String, String, std::net::SocketAddr, String), tokio::task::JoinHandle<()>>>,
 }
 
 impl Checks {
@@ -222,8 +223,15 @@ impl Checks {
         for be in &graph.backends {
             for s in &be.servers {
                 if s.cfg.check || s.cfg.observe.is_some() {
+                    // Changed check settings restart the task; the health counter lives
+                    // in the server state and carries over either way.
+                    let http = graph
+                        .config
+                        .backend(&be.name)
+                        .map(|p| (&p.http_check, p.timeouts.check, p.options.log_health_checks));
+                    let settings = format!("{:?}{:?}{:?}", s.cfg, http, be.timeouts.connect);
                     wanted.insert(
-                        (be.name.clone(), s.name.clone(), s.addr),
+                        (be.name.clone(), s.name.clone(), s.addr, settings),
                         (be.clone(), s.clone()),
                     );
                 }

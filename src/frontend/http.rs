@@ -65,6 +65,7 @@ pub async fn serve(
     graph: Arc<Graph>,
     fe_idx: usize,
     handle: GraphHandle,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let fe = graph.frontends[fe_idx].clone();
     let ctx = Arc::new(ConnCtx {
@@ -85,10 +86,26 @@ pub async fn serve(
         .max_headers(graph.max_headers)
         .keep_alive(fe.options.http_conn != HttpConnMode::Close)
         .header_read_timeout(fe.timeouts.http_request.or(fe.timeouts.client));
-    let _ = b
+    let conn = b
         .serve_connection(TokioIo::new(stream), svc)
-        .with_upgrades()
-        .await;
+        .with_upgrades();
+    tokio::pin!(conn);
+    if *stopping.borrow() {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            changed = stopping.changed() => {
+                if changed.is_err() || *stopping.borrow() {
+                    // Soft stop: finish the request in flight, close when idle.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 const HOP_BY_HOP: [HeaderName; 7] = [

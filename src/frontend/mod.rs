@@ -102,11 +102,18 @@ pub struct FrontendRt {
 pub struct Limits {
     /// Global `maxconn`.
     pub global: Arc<Semaphore>,
+    /// Becomes true at soft stop: idle keep-alive connections close.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Accepts connections on one listener for the frontend named `name`, for as long as
 /// the listener lives. Each connection runs on the graph current at accept time.
-pub async fn accept_loop(listener: TcpListener, name: String, handle: GraphHandle, limits: Limits) {
+pub async fn accept_loop(
+    listener: Arc<TcpListener>,
+    name: String,
+    handle: GraphHandle,
+    limits: Limits,
+) {
     let mut backoff_logged = false;
     loop {
         let (graph, idx) = match resolve(&handle, &name) {
@@ -150,9 +157,10 @@ pub async fn accept_loop(listener: TcpListener, name: String, handle: GraphHandl
         fe.shared.cur.fetch_add(1, Relaxed);
         fe.shared.total.fetch_add(1, Relaxed);
         let handle = handle.clone();
+        let stopping = limits.stopping.clone();
         tokio::spawn(async move {
             match fe.mode {
-                Mode::Http => http::serve(stream, peer, local, graph, idx, handle).await,
+                Mode::Http => http::serve(stream, peer, local, graph, idx, handle, stopping).await,
                 Mode::Tcp => tcp::serve(stream, peer, local, graph, idx).await,
             }
             fe.shared.cur.fetch_sub(1, Relaxed);

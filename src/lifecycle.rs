@@ -1,0 +1,340 @@
+//! The daemon's life: start, reload (SIGUSR2/SIGHUP), soft stop (SIGUSR1), hard stop
+//! (SIGTERM/SIGINT), and systemd's notify protocol.
+//!
+//! Reload reads and validates the files again; on any error the running graph stays
+//! untouched. On success the new graph is built from the old one (server state carried
+//! by backend/server name and address) and swapped atomically. A `bind` present before
+//! and after keeps its very socket; new binds open before removed ones close; live
+//! connections finish on the graph they started with.
+
+use crate::cli::Args;
+use crate::config::{self, Level};
+use crate::frontend::{self, Limits};
+use crate::graph::{Graph, GraphHandle};
+use crate::{check, log};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// systemd's notify protocol over `$NOTIFY_SOCKET` (abstract `@` names too).
+pub fn sd_notify(msg: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let path = path.to_string_lossy().into_owned();
+    if let Some(name) = path.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        if let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()) {
+            let _ = sock.send_to_addr(msg.as_bytes(), &addr);
+        }
+    } else {
+        let _ = sock.send_to(msg.as_bytes(), &path);
+    }
+}
+
+fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+struct Listener {
+    frontend: String,
+    socket: Arc<TcpListener>,
+    task: JoinHandle<()>,
+}
+
+/// The running daemon.
+pub struct Daemon {
+    args: Args,
+    handle: GraphHandle,
+    checks: check::Checks,
+    limits: Limits,
+    maxconn: u32,
+    listeners: Mutex<HashMap<SocketAddr, Listener>>,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Daemon {
+    /// Starts serving a graph on already-bound sockets.
+    pub fn start(
+        args: Args,
+        graph: Graph,
+        sockets: Vec<(String, std::net::TcpListener)>,
+        maxconn: u32,
+    ) -> Result<Arc<Daemon>, String> {
+        let handle: GraphHandle = Arc::new(arc_swap::ArcSwap::from_pointee(graph));
+        let (stopping, _) = tokio::sync::watch::channel(false);
+        let d = Arc::new(Daemon {
+            args,
+            handle,
+            checks: check::Checks::default(),
+            limits: Limits {
+                global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
+                stopping: stopping.subscribe(),
+            },
+            maxconn,
+            listeners: Mutex::new(HashMap::new()),
+            stopping,
+        });
+        {
+            let mut map = d.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            for (name, l) in sockets {
+                let addr = l
+                    .local_addr()
+                    .map_err(|e| format!("cannot read listener address: {e}"))?;
+                let socket = Arc::new(
+                    TcpListener::from_std(l)
+                        .map_err(|e| format!("cannot register listener: {e}"))?,
+                );
+                let task = d.spawn_accept(&name, &socket);
+                map.insert(
+                    addr,
+                    Listener {
+                        frontend: name,
+                        socket,
+                        task,
+                    },
+                );
+            }
+        }
+        d.checks.sync(&d.handle.load_full(), &d.handle);
+        Ok(d)
+    }
+
+    fn spawn_accept(&self, name: &str, socket: &Arc<TcpListener>) -> JoinHandle<()> {
+        tokio::spawn(frontend::accept_loop(
+            socket.clone(),
+            name.to_string(),
+            self.handle.clone(),
+            self.limits.clone(),
+        ))
+    }
+
+    /// The graph handle.
+    pub fn handle(&self) -> &GraphHandle {
+        &self.handle
+    }
+
+    /// Reloads the configuration files. The one entry point for every reload trigger.
+    pub fn reload(&self) -> Result<String, String> {
+        let t0 = Instant::now();
+        sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+        let pid = std::process::id();
+        let loaded = config::load(&self.args.files);
+        for d in &loaded.diags {
+            if d.level == Level::Alert || !self.args.quiet {
+                eprintln!("{}", d.line(pid));
+            }
+        }
+        let Some(cfg) = loaded.config else {
+            let msg = "Reload failed, keeping the running configuration.";
+            log::alert(msg);
+            sd_notify(&format!("READY=1\nSTATUS={msg}"));
+            return Err(msg.into());
+        };
+        // Open the sockets of new binds first; a failure keeps everything as it was.
+        let wanted: Vec<(String, crate::config::model::Bind)> = cfg
+            .frontends()
+            .filter(|p| !p.disabled)
+            .flat_map(|p| p.binds.iter().map(move |b| (p.name.clone(), b.clone())))
+            .collect();
+        let mut fresh = Vec::new();
+        {
+            let map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            for (name, b) in &wanted {
+                if !map.contains_key(&b.addr) {
+                    match frontend::listener::open(b) {
+                        Ok(l) => fresh.push((name.clone(), b.addr, l)),
+                        Err(e) => {
+                            let msg = format!("Reload failed, keeping the running configuration: Starting frontend {name}: {e}");
+                            log::alert(&msg);
+                            sd_notify(&format!("READY=1\nSTATUS={msg}"));
+                            return Err(msg);
+                        }
+                    }
+                }
+            }
+        }
+        let old = self.handle.load_full();
+        let new = Arc::new(Graph::build(cfg, Some(&old)));
+        let summary = summarize(&old, &new);
+        self.handle.store(new.clone());
+        {
+            let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            for (name, addr, l) in fresh {
+                let socket = match TcpListener::from_std(l) {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => {
+                        log::alert(&format!("cannot register listener {addr}: {e}"));
+                        continue;
+                    }
+                };
+                let task = self.spawn_accept(&name, &socket);
+                map.insert(
+                    addr,
+                    Listener {
+                        frontend: name,
+                        socket,
+                        task,
+                    },
+                );
+            }
+            let keep: HashMap<SocketAddr, &str> =
+                wanted.iter().map(|(n, b)| (b.addr, n.as_str())).collect();
+            let gone: Vec<SocketAddr> = map
+                .keys()
+                .filter(|a| !keep.contains_key(a))
+                .copied()
+                .collect();
+            for a in gone {
+                if let Some(l) = map.remove(&a) {
+                    l.task.abort();
+                }
+            }
+            // An address that moved to another frontend keeps its socket, new owner.
+            for (addr, l) in map.iter_mut() {
+                if let Some(&owner) = keep.get(addr) {
+                    if owner != l.frontend {
+                        l.task.abort();
+                        l.frontend = owner.to_string();
+                        l.task = tokio::spawn(frontend::accept_loop(
+                            l.socket.clone(),
+                            owner.to_string(),
+                            self.handle.clone(),
+                            self.limits.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        self.checks.sync(&new, &self.handle);
+        let msg = format!(
+            "Reload complete: {summary} ({} ms)",
+            t0.elapsed().as_millis()
+        );
+        log::notice(&msg);
+        sd_notify(&format!("READY=1\nSTATUS={msg}"));
+        Ok(msg)
+    }
+
+    /// Active client connections.
+    pub fn active(&self) -> usize {
+        self.maxconn as usize - self.limits.global.available_permits()
+    }
+
+    /// Soft stop: close every listener, let connections finish (idle keep-alive ones
+    /// are closed), return when none remain or `hard-stop-after` expires.
+    pub async fn soft_stop(&self) {
+        sd_notify("STOPPING=1");
+        log::notice("Stopping: closing listeners and waiting for connections to finish.");
+        let _ = self.stopping.send(true);
+        {
+            let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, l) in map.drain() {
+                l.task.abort();
+            }
+        }
+        self.checks.stop();
+        let limit = self.handle.load().config.global.hard_stop_after;
+        let start = Instant::now();
+        while self.active() > 0 {
+            if limit.is_some_and(|l| start.elapsed() >= l) {
+                log::warning(&format!(
+                    "hard-stop-after expired: closing {} remaining connections.",
+                    self.active()
+                ));
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Hard stop: stop at once.
+    pub fn hard_stop(&self) {
+        sd_notify("STOPPING=1");
+        self.checks.stop();
+    }
+}
+
+fn summarize(old: &Graph, new: &Graph) -> String {
+    let ob: HashSet<&str> = old.backends.iter().map(|b| b.name.as_str()).collect();
+    let nb: HashSet<&str> = new.backends.iter().map(|b| b.name.as_str()).collect();
+    let servers = |g: &Graph| -> HashMap<(String, String, SocketAddr), u32> {
+        g.backends
+            .iter()
+            .flat_map(|b| {
+                b.servers
+                    .iter()
+                    .map(move |s| ((b.name.clone(), s.name.clone(), s.addr), s.cfg.weight))
+            })
+            .collect()
+    };
+    let (os, ns) = (servers(old), servers(new));
+    let added = ns.keys().filter(|k| !os.contains_key(*k)).count();
+    let removed = os.keys().filter(|k| !ns.contains_key(*k)).count();
+    let reweighted = ns
+        .iter()
+        .filter(|(k, w)| os.get(*k).is_some_and(|ow| ow != *w))
+        .count();
+    let plus = nb.difference(&ob).count();
+    let minus = ob.difference(&nb).count();
+    format!(
+        "+{plus} backend{}, -{minus}, {added} server{} added, {removed} removed, {reweighted} weight changed",
+        if plus == 1 { "" } else { "s" },
+        if added == 1 { "" } else { "s" }
+    )
+}
+
+/// Runs until a stop signal: SIGUSR2/SIGHUP reload, SIGUSR1 soft stop, SIGTERM/SIGINT
+/// hard stop.
+pub async fn signals(d: Arc<Daemon>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mk = |k| signal(k).ok();
+    let (mut usr2, mut hup, mut usr1, mut term, mut int) = (
+        mk(SignalKind::user_defined2()),
+        mk(SignalKind::hangup()),
+        mk(SignalKind::user_defined1()),
+        mk(SignalKind::terminate()),
+        mk(SignalKind::interrupt()),
+    );
+    async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    if let Some(usec) = std::env::var("WATCHDOG_USEC")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::spawn(async move {
+            let every = Duration::from_micros(usec / 2).max(Duration::from_millis(100));
+            loop {
+                sd_notify("WATCHDOG=1");
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+    loop {
+        tokio::select! {
+            _ = recv(&mut usr2) => { let _ = d.reload(); }
+            _ = recv(&mut hup) => { let _ = d.reload(); }
+            _ = recv(&mut usr1) => { d.soft_stop().await; return; }
+            _ = recv(&mut term) => { d.hard_stop(); return; }
+            _ = recv(&mut int) => { d.hard_stop(); return; }
+        }
+    }
+}
