@@ -207,11 +207,13 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
     }
 }
 
-/// The running check tasks, keyed by (backend, server, address).
+/// (backend, server, address, check settings).
+type TaskKey = (String, String, std::net::SocketAddr, String);
+
+/// The running check tasks, keyed by (backend, server, address, settings).
 #[derive(Default)]
 pub struct Checks {
-    tasks:
-        Mutex<HashMap<(String, String, std::net::SocketAddr, String), tokio::task::JoinHandle<()>>>,
+    tasks: Mutex<HashMap<TaskKey, tokio::task::JoinHandle<()>>>,
 }
 
 impl Checks {
