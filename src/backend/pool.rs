@@ -105,20 +105,28 @@ pub struct PooledBody {
 
 impl PooledBody {
     /// Wraps a response body; `conn` is returned to `slot`'s server pool at the end.
+    ///
+    /// A response that has no body (to HEAD, 204, 304, `Content-Length: 0`) is over
+    /// already: its connection goes back at once, because the client side never polls
+    /// a body that cannot exist (the connection would be closed instead of reused).
     pub fn new(
         inner: Incoming,
         conn: Option<SendRequest<ProxyBody>>,
         slot: Slot,
         idle: Option<Duration>,
     ) -> Self {
-        PooledBody {
+        let mut body = PooledBody {
             inner,
             conn,
             slot: Some(slot),
             idle,
             sleep: None,
             log: None,
+        };
+        if body.inner.is_end_stream() {
+            body.finish();
         }
+        body
     }
 
     fn finish(&mut self) {
