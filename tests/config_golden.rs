@@ -476,9 +476,15 @@ fn placeholder_server_address() {
 fn unresolvable_hostname() {
     // The resolver's own words follow the address; they depend on the system, so only
     // the part lbd writes is compared exactly.
-    let r = check(
+    let r = run_files(
         "resolve",
-        &with_defaults("backend web\n    server s1 no-such-host.invalid:80\n"),
+        &[(
+            "t.cfg",
+            &with_defaults("backend web\n    server s1 no-such-host.invalid:80\n"),
+        )],
+        &["-c", "-f", "t.cfg"],
+        // Keep an unanswered DNS query from taking glibc's default 5s.
+        &[("RES_OPTIONS", "timeout:1 attempts:1")],
     );
     assert_eq!(r.code, 1, "{:#?}", r.stderr);
     assert_eq!(r.stderr.len(), 2, "{:#?}", r.stderr);
@@ -779,6 +785,8 @@ fn unknown_and_unsupported_acl_fetches() {
             "    acl c ssl_fc\n",
             "    acl d path -m reg ^/x\n",
             "    acl e path\n",
+            "    acl f hdr(host),lower example.com\n",
+            "    acl g src_conn_cur gt 10\n",
         )),
     );
     expect(
@@ -790,6 +798,8 @@ fn unknown_and_unsupported_acl_fetches() {
             alert(10, "error detected while parsing ACL 'c' : fetch method 'ssl_fc' is not supported by lbd"),
             alert(11, "error detected while parsing ACL 'd' : regex matching ('-m reg') is not supported by lbd"),
             alert(12, "error detected while parsing ACL 'e' : no pattern to match"),
+            alert(13, "error detected while parsing ACL 'f' : converters ('lower') in ACL expression 'hdr(host),lower' are not supported by lbd"),
+            alert(14, "error detected while parsing ACL 'g' : fetch method 'src_conn_cur' is not supported by lbd"),
             FATAL.into(),
         ],
     );
@@ -869,7 +879,7 @@ fn harmless_keywords_are_warnings() {
     let r = check(
         "harmless",
         &format!(
-            "global\n    chroot /var/lib/haproxy\n    user haproxy\n    group haproxy\n    daemon\n    stats timeout 30s\n    tune.ssl.default-dh-param 2048\n{}",
+            "global\n    chroot /var/lib/haproxy\n    user haproxy\n    group haproxy\n    daemon\n    stats timeout 30s\n    tune.ssl.default-dh-param 2048\n    httpclient.ssl.verify none\n{}",
             with_defaults("listen web\n    bind :8080\n    option clitcpka\n    server s1 127.0.0.1:80\n"),
         ),
     );
@@ -887,7 +897,11 @@ fn harmless_keywords_are_warnings() {
                 "'tune.ssl.default-dh-param' is not supported by lbd and is ignored.",
             ),
             warning(
-                15,
+                8,
+                "'httpclient.ssl.verify' is not supported by lbd and is ignored.",
+            ),
+            warning(
+                16,
                 "'option clitcpka' is not supported by lbd and is ignored.",
             ),
             WARNINGS_FOUND.into(),

@@ -575,6 +575,7 @@ fn conditions_and_or_not_anonymous() {
         "    use_backend be if ! a !c\n",
         "    use_backend be if { path_beg /x } !{ src 10.0.0.0/8 } or METH_GET\n",
         "    use_backend be unless a\n",
+        "    use_backend be if a OR b Or c\n",
         "backend be\n    mode http\n    server s 127.0.0.1:80\n",
     )));
     let u = &px(&c, "fe").use_backends;
@@ -629,6 +630,15 @@ fn conditions_and_or_not_anonymous() {
     }
     assert!(u[4].cond.unless);
     assert_eq!(u[4].cond.any_of, vec![vec![named("a", false)]]);
+    // `or` is matched without regard to case, as HAProxy does.
+    assert_eq!(
+        u[5].cond.any_of,
+        vec![
+            vec![named("a", false)],
+            vec![named("b", false)],
+            vec![named("c", false)]
+        ]
+    );
 }
 
 // ------------------------------------------------------------------ balance

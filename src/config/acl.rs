@@ -100,6 +100,12 @@ const KNOWN_FETCHES: &[&str] = &[
     "bool",
     "map",
     "req.fhdr",
+    "hdr_val",
+    "rep_ssl_hello_type",
+    "acl",
+    "url32",
+    "base32",
+    "cookie",
 ];
 
 /// Parses the words after `acl NAME` (criterion, flags, values) into an acl.
@@ -108,8 +114,26 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
         return Err("missing ACL expression".to_string());
     };
     let fetch = fetch.as_str();
-    let (fname, arg) =
-        value::call(fetch).ok_or_else(|| format!("invalid ACL expression '{fetch}'"))?;
+    let (fname, arg) = value::call(fetch).ok_or_else(|| {
+        // `hdr(host),lower`: a valid fetch followed by converters, which lbd lacks.
+        let mut depth = 0i32;
+        let comma = fetch.char_indices().find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' if depth == 0 => return Some(i),
+                _ => {}
+            }
+            None
+        });
+        match comma {
+            Some(i) if value::call(&fetch[..i]).is_some() => format!(
+                "converters ('{}') in ACL expression '{fetch}' are not supported by lbd",
+                &fetch[i + 1..]
+            ),
+            _ => format!("invalid ACL expression '{fetch}'"),
+        }
+    })?;
     let mut ignore_case = false;
     let mut method: Option<String> = None;
     let mut i = 1;
@@ -165,7 +189,13 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
         "method" => Criterion::Method,
         "always_true" => Criterion::AlwaysTrue,
         "always_false" => Criterion::AlwaysFalse,
-        f if KNOWN_FETCHES.contains(&f) || f.starts_with("sc") || f.starts_with("lua.") => {
+        f if KNOWN_FETCHES.contains(&f)
+            || [
+                "sc", "lua.", "src_", "ssl_", "req.", "res.", "fc_", "bc_", "txn.",
+            ]
+            .iter()
+            .any(|p| f.starts_with(p)) =>
+        {
             return Err(format!("fetch method '{f}' is not supported by lbd"))
         }
         f => {
@@ -278,7 +308,8 @@ pub fn parse_condition(
     let mut i = 0;
     while i < words.len() {
         let w = words[i].as_str();
-        if w == "or" || w == "||" {
+        // HAProxy compares `or` without regard to case (`OR` is common).
+        if w.eq_ignore_ascii_case("or") || w == "||" {
             if any_of.last().is_some_and(|g| g.is_empty()) {
                 return Err(format!(
                     "error detected while parsing {ctx} : '{w}' without a term before it"

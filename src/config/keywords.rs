@@ -145,6 +145,8 @@ pub fn global_known(kw: &str) -> Option<Known> {
         | "numa"
         | "node-id" => Ignored,
         k if k.starts_with("tune.") && !GLOBAL.contains(&k) => Ignored,
+        // lbd has no internal HTTP client (HAProxy's serves Lua and ACME).
+        k if k.starts_with("httpclient.") => Ignored,
         "debug" => {
             Removed("The 'debug' directive is not supported; use '-d' on the command line instead.")
         }
