@@ -370,6 +370,31 @@ fn version_tests_answer_as_2_8() {
 // ---------------------------------------------------------------- values
 
 #[test]
+fn log_format_in_header_values() {
+    let r = check(
+        "logformat",
+        &with_defaults(concat!(
+            "frontend fe\n",
+            "    bind :8080\n",
+            "    http-request set-header X-Client %ci\n",
+            "    http-request set-header X-Host %[req.hdr(host)]\n",
+            "    http-request set-header X-Load 50%\n",
+            "    http-request set-header X-Ok 50%%\n",
+        )),
+    );
+    expect(
+        &r,
+        1,
+        &[
+            alert(8, "'http-request set-header' : log-format expressions ('%[...]') in values are not supported by lbd (in '%ci')."),
+            alert(9, "'http-request set-header' : log-format expressions ('%[...]') in values are not supported by lbd (in '%[req.hdr(host)]')."),
+            alert(10, "'http-request set-header' : a literal '%' must be written '%%' (in '50%')."),
+            FATAL.into(),
+        ],
+    );
+}
+
+#[test]
 fn bad_time_value() {
     let r = check(
         "time",

@@ -1218,11 +1218,11 @@ fn http_request_and_response_actions() {
         "    http-request del-header X-Other -m str\n",
         "    http-request deny if { src 10.0.0.0/8 }\n",
         "    http-request deny deny_status 429\n",
-        "    http-request return status 503 content-type text/plain string \"down\" hdr Retry-After 30 if api\n",
+        "    http-request return status 503 content-type text/plain string \"down\" hdr Retry-After 30%% if api\n",
         "    http-request return\n",
         "    http-request return content-type text/html lf-string \"100%% ok\"\n",
         "    http-request use-service prometheus-exporter if { path /metrics }\n",
-        "    http-response set-header Server lbd\n",
+        "    http-response set-header Server \"lbd 100%%\"\n",
         "    http-response add-header X-A b\n",
         "    http-response del-header X-Powered-By\n",
         "    http-response deny\n",
@@ -1243,7 +1243,7 @@ fn http_request_and_response_actions() {
                 status: 503,
                 content_type: Some("text/plain".into()),
                 body: Some("down".into()),
-                headers: vec![("Retry-After".into(), "30".into())],
+                headers: vec![("Retry-After".into(), "30%".into())],
             },
             &HttpAction::Return {
                 status: 200,
@@ -1285,7 +1285,8 @@ fn http_request_and_response_actions() {
     assert_eq!(
         resp,
         [
-            &HttpAction::SetHeader("Server".into(), "lbd".into()),
+            // Header values are log-format strings: `%%` is one `%`.
+            &HttpAction::SetHeader("Server".into(), "lbd 100%".into()),
             &HttpAction::AddHeader("X-A".into(), "b".into()),
             &HttpAction::DelHeader("X-Powered-By".into()),
             // A response deny answers 502.

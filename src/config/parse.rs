@@ -1551,25 +1551,47 @@ impl<'e> Parser<'e> {
             None => None,
         };
         let response = kw == "http-response";
-        let check_value = |v: &str| -> R {
-            if v.contains("%[") || v.contains("%{") {
-                return Err(format!("'{kw} {action_name}' : log-format expressions ('%[...]') in values are not supported by lbd (in '{v}')."));
+        // Header values and `lf-string` are HAProxy log-format strings: `%%` is a
+        // literal `%`; `%[...]`, `%{...}` and `%var` are expressions lbd does not
+        // evaluate; any other `%` is an error in HAProxy too.
+        let check_value = |v: &str| -> Result<String, String> {
+            let mut out = String::with_capacity(v.len());
+            let mut chars = v.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c != '%' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.peek() {
+                    Some('%') => {
+                        chars.next();
+                        out.push('%');
+                    }
+                    Some(n) if *n == '[' || *n == '{' || n.is_ascii_alphabetic() => {
+                        return Err(format!("'{kw} {action_name}' : log-format expressions ('%[...]') in values are not supported by lbd (in '{v}')."));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "'{kw} {action_name}' : a literal '%' must be written '%%' (in '{v}')."
+                        ));
+                    }
+                }
             }
-            Ok(())
+            Ok(out)
         };
         let action = match action_name {
             "set-header" | "add-header" => {
                 let (Some(n), Some(v)) = (args.first(), args.get(1)) else {
                     return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
                 };
-                check_value(v)?;
+                let v = check_value(v)?;
                 if args.len() > 2 {
                     return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
                 }
                 if action_name == "set-header" {
-                    HttpAction::SetHeader(n.clone(), v.clone())
+                    HttpAction::SetHeader(n.clone(), v)
                 } else {
-                    HttpAction::AddHeader(n.clone(), v.clone())
+                    HttpAction::AddHeader(n.clone(), v)
                 }
             }
             "del-header" => {
@@ -1611,12 +1633,10 @@ impl<'e> Parser<'e> {
                         "content-type" => content_type = Some(need(1)?),
                         "string" => body = Some(need(1)?),
                         "lf-string" => {
-                            let s = need(1)?;
-                            check_value(&s)?;
-                            body = Some(s.replace("%%", "%"));
+                            body = Some(check_value(&need(1)?)?);
                         }
                         "hdr" => {
-                            headers.push((need(1)?, need(2)?));
+                            headers.push((need(1)?, check_value(&need(2)?)?));
                             i += 1;
                         }
                         x @ ("file" | "lf-file" | "errorfile" | "errorfiles" | "default-errorfiles") => {
