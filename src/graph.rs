@@ -102,7 +102,15 @@ impl Graph {
                 proxy_id: id,
                 mode: p.mode,
                 servers,
-                balancer: Balancer::new(&p.balance, p.hash_type, &weights),
+                balancer: Balancer::named(
+                    &p.balance,
+                    p.hash_type,
+                    &weights,
+                    &p.servers
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>(),
+                ),
                 balance: p.balance.clone(),
                 retries: p.retries,
                 timeouts: p.timeouts.clone(),

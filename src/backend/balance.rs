@@ -131,8 +131,18 @@ fn random() -> u64 {
 }
 
 impl Balancer {
-    /// A balancer for `balance` over servers with these configured weights.
+    /// A balancer for `balance` over servers with these configured weights (servers
+    /// named by their index; see `named`).
     pub fn new(balance: &Balance, hash_type: HashType, weights: &[u32]) -> Self {
+        let names: Vec<String> = (0..weights.len()).map(|i| i.to_string()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Self::named(balance, hash_type, weights, &names)
+    }
+
+    /// A balancer whose consistent-hash ring places servers by name, so adding or
+    /// removing one server never moves the keys of the others, and every lbd with the
+    /// same config builds the same ring.
+    pub fn named(balance: &Balance, hash_type: HashType, weights: &[u32], names: &[&str]) -> Self {
         let n = weights.len();
         let algo = match balance {
             Balance::RoundRobin => Algo::RoundRobin(Swrr::new(n)),
@@ -157,7 +167,8 @@ impl Balancer {
                     let mut ring = Vec::new();
                     for (i, w) in weights.iter().enumerate() {
                         for p in 0..w * RING_POINTS {
-                            ring.push((mix(hash(format!("{i}-{p}").as_bytes())), i));
+                            let name = names.get(i).copied().unwrap_or("");
+                            ring.push((mix(hash(format!("{name}#{p}").as_bytes())), i));
                         }
                     }
                     ring.sort_unstable();
@@ -409,6 +420,28 @@ mod tests {
         }
         let share = moved as f64 / keys as f64;
         assert!((0.12..0.28).contains(&share), "moved {share}");
+    }
+
+    #[test]
+    fn consistent_ring_is_placed_by_name() {
+        let all = Balancer::named(
+            &Balance::Source,
+            HashType::Consistent,
+            &[1, 1, 1],
+            &["a", "b", "c"],
+        );
+        let without_b =
+            Balancer::named(&Balance::Source, HashType::Consistent, &[1, 1], &["a", "c"]);
+        for k in 0..2000u64 {
+            let h = hash(&k.to_be_bytes());
+            let before = all.pick(&v(&[1, 1, 1]), Some(h)).unwrap();
+            let after = without_b.pick(&v(&[1, 1]), Some(h)).unwrap();
+            match before {
+                0 => assert_eq!(after, 0),
+                2 => assert_eq!(after, 1),
+                _ => {}
+            }
+        }
     }
 
     #[test]

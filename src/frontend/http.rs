@@ -67,6 +67,8 @@ pub async fn serve(
     handle: GraphHandle,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
+    use super::clientio::{self, Phase, TrackedIo};
+    use std::os::fd::AsRawFd;
     let fe = graph.frontends[fe_idx].clone();
     let ctx = Arc::new(ConnCtx {
         handle,
@@ -76,26 +78,63 @@ pub async fn serve(
         peer,
         local,
     });
+    let phase = Phase::new();
+    let fd = stream.as_raw_fd();
+    let svc_phase = phase.clone();
     let svc = hyper::service::service_fn(move |req| {
         let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle_request(ctx, req).await) }
+        let inflight = svc_phase.begin();
+        async move {
+            let resp = handle_request(ctx, req).await;
+            Ok::<_, Infallible>(resp.map(|inner| ClientBody {
+                inner,
+                _inflight: inflight,
+            }))
+        }
     });
     let mut b = hyper::server::conn::http1::Builder::new();
     b.timer(TokioTimer::new())
         .max_buf_size(graph.bufsize.max(8192))
         .max_headers(graph.max_headers)
         .keep_alive(fe.options.http_conn != HttpConnMode::Close)
-        .header_read_timeout(fe.timeouts.http_request.or(fe.timeouts.client));
+        .header_read_timeout(None);
     let conn = b
-        .serve_connection(TokioIo::new(stream), svc)
+        .serve_connection(TokioIo::new(TrackedIo::new(stream, phase.clone())), svc)
         .with_upgrades();
     tokio::pin!(conn);
     if *stopping.borrow() {
         conn.as_mut().graceful_shutdown();
     }
+    // `timeout http-request` bounds the wait for a complete head (408); `timeout
+    // http-keep-alive` the idle time between requests (silent close). Both fall back to
+    // `timeout http-request`, then `timeout client`.
+    let head_limit = fe.timeouts.http_request.or(fe.timeouts.client);
+    let idle_limit = fe.timeouts.http_keep_alive.or(head_limit);
     loop {
+        let (state, since) = phase.snapshot();
+        let limit = match state {
+            clientio::FIRST | clientio::HEAD => head_limit,
+            clientio::IDLE => idle_limit,
+            _ => None,
+        };
+        let deadline = limit.map(|l| since + l);
         tokio::select! {
             _ = conn.as_mut() => return,
+            _ = phase.changed.notified() => continue,
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                if phase.snapshot() != (state, since) {
+                    continue;
+                }
+                if state != clientio::IDLE {
+                    // SAFETY: `fd` belongs to the stream owned by `conn`, alive here; a
+                    // non-blocking send of a few bytes on an idle socket.
+                    unsafe {
+                        libc::send(fd, clientio::RESPONSE_408.as_ptr().cast(), clientio::RESPONSE_408.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT);
+                    }
+                    fe.shared.count_status(408);
+                }
+                return;
+            }
             changed = stopping.changed() => {
                 if changed.is_err() || *stopping.borrow() {
                     // Soft stop: finish the request in flight, close when idle.
@@ -105,6 +144,30 @@ pub async fn serve(
                 }
             }
         }
+    }
+}
+
+/// The body sent to a client: the response plus the marker of a request in flight.
+pub struct ClientBody {
+    inner: ProxyBody,
+    _inflight: super::clientio::InFlight,
+}
+
+impl hyper::body::Body for ClientBody {
+    type Data = bytes::Bytes;
+    type Error = pool::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, pool::BoxError>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -1,0 +1,167 @@
+//! Client-side HTTP timers: which phase a client connection is in, so that `timeout
+//! http-request` (time to receive a request head, answered with 408) and `timeout
+//! http-keep-alive` (idle time between requests, closed silently) apply as in HAProxy.
+//!
+//! The IO wrapper marks the start of a head when bytes arrive on an idle connection;
+//! the service marks a request in flight; the response body's guard marks the end.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Waiting for the first request (no byte yet).
+pub const FIRST: u8 = 0;
+/// Idle between requests.
+pub const IDLE: u8 = 1;
+/// Receiving a request head.
+pub const HEAD: u8 = 2;
+/// A request is being served.
+pub const BUSY: u8 = 3;
+
+/// Shared phase of one client connection.
+#[derive(Debug)]
+pub struct Phase {
+    state: AtomicU8,
+    since_ms: AtomicU64,
+    inflight: AtomicU32,
+    start: Instant,
+    /// Signalled on every phase change.
+    pub changed: Notify,
+}
+
+impl Phase {
+    /// A new connection, waiting for its first request.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Phase {
+            state: AtomicU8::new(FIRST),
+            since_ms: AtomicU64::new(0),
+            inflight: AtomicU32::new(0),
+            start: Instant::now(),
+            changed: Notify::new(),
+        })
+    }
+
+    fn set(&self, s: u8) {
+        self.since_ms
+            .store(self.start.elapsed().as_millis() as u64, Relaxed);
+        self.state.store(s, Relaxed);
+        self.changed.notify_one();
+    }
+
+    /// (phase, when it began).
+    pub fn snapshot(&self) -> (u8, Instant) {
+        let s = self.state.load(Relaxed);
+        (
+            s,
+            self.start + Duration::from_millis(self.since_ms.load(Relaxed)),
+        )
+    }
+
+    /// A request head was parsed: the request is in flight until the guard drops.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.inflight.fetch_add(1, Relaxed);
+        self.set(BUSY);
+        InFlight(self.clone())
+    }
+}
+
+/// Held by a response body; its drop ends the request.
+#[derive(Debug)]
+pub struct InFlight(Arc<Phase>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.inflight.fetch_sub(1, Relaxed) == 1 {
+            self.0.set(IDLE);
+        }
+    }
+}
+
+/// The client stream, reporting when a new request starts arriving.
+pub struct TrackedIo {
+    inner: TcpStream,
+    phase: Arc<Phase>,
+}
+
+impl TrackedIo {
+    /// Wraps a client stream.
+    pub fn new(inner: TcpStream, phase: Arc<Phase>) -> Self {
+        TrackedIo { inner, phase }
+    }
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let s = self.phase.state.load(Relaxed);
+            if s == FIRST || s == IDLE {
+                self.phase.set(HEAD);
+            }
+        }
+        r
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// HAProxy's 408 response.
+pub const RESPONSE_408: &[u8] = b"HTTP/1.1 408 Request Time-out\r\ncontent-length: 110\r\ncache-control: no-cache\r\nconnection: close\r\ncontent-type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_408_body_length_is_right() {
+        let text = std::str::from_utf8(RESPONSE_408).unwrap();
+        let (_, body) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body.len(), 110);
+    }
+
+    #[tokio::test]
+    async fn phases() {
+        let p = Phase::new();
+        assert_eq!(p.snapshot().0, FIRST);
+        let g = p.begin();
+        assert_eq!(p.snapshot().0, BUSY);
+        drop(g);
+        assert_eq!(p.snapshot().0, IDLE);
+    }
+}
