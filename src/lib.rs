@@ -52,6 +52,7 @@ pub fn derived_maxconn(nofile: u64) -> u32 {
 
 /// Runs the daemon on a validated configuration until it is told to stop.
 pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
+    stats::mark_start();
     let nofile = raise_nofile();
     let maxconn = cfg
         .global

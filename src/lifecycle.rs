@@ -63,6 +63,7 @@ pub struct Daemon {
     maxconn: u32,
     listeners: Mutex<HashMap<SocketAddr, Listener>>,
     stopping: tokio::sync::watch::Sender<bool>,
+    sockets: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Daemon {
@@ -86,7 +87,20 @@ impl Daemon {
             maxconn,
             listeners: Mutex::new(HashMap::new()),
             stopping,
+            sockets: Mutex::new(Vec::new()),
         });
+        let weak = Arc::downgrade(&d);
+        let reload: crate::stats::socket::ReloadFn = Arc::new(move || match weak.upgrade() {
+            Some(d) => d.reload(),
+            None => Err("stopping".into()),
+        });
+        for s in &d.handle.load().config.global.stats_sockets {
+            let task = crate::stats::socket::spawn(s, d.handle.clone(), reload.clone())?;
+            d.sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
         {
             let mut map = d.listeners.lock().unwrap_or_else(|e| e.into_inner());
             for (name, l) in sockets {

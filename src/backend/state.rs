@@ -55,6 +55,94 @@ pub struct ServerState {
     pub queued: AtomicU32,
     /// Health counter and check results (active and passive).
     pub check: std::sync::Mutex<crate::check::CheckCell>,
+    /// Response times (time to the response head).
+    pub rt: ResponseTimes,
+}
+
+/// Response times of a server: the last 1024 in a ring (for the average) and a
+/// log-scale histogram (for percentiles and the Prometheus histogram).
+#[derive(Debug)]
+pub struct ResponseTimes {
+    ring: Box<[AtomicU32]>,
+    next: AtomicU64,
+    /// Counts per bucket; bucket `i` holds times up to `BUCKETS_US[i]` microseconds.
+    pub buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    /// Sum of all recorded times in microseconds.
+    pub sum_us: AtomicU64,
+}
+
+/// Upper bounds of the histogram buckets, in microseconds.
+pub const BUCKETS_US: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+impl Default for ResponseTimes {
+    fn default() -> Self {
+        ResponseTimes {
+            ring: (0..1024).map(|_| AtomicU32::new(0)).collect(),
+            next: AtomicU64::new(0),
+            buckets: Default::default(),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ResponseTimes {
+    /// Records one response time.
+    pub fn record(&self, d: std::time::Duration) {
+        let us = d.as_micros().min(u32::MAX as u128) as u64;
+        let i = self.next.fetch_add(1, Relaxed);
+        self.ring[(i % 1024) as usize].store(us as u32, Relaxed);
+        let b = BUCKETS_US
+            .iter()
+            .position(|&ub| us <= ub)
+            .unwrap_or(BUCKETS_US.len());
+        self.buckets[b].fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    /// Number of recorded times.
+    pub fn count(&self) -> u64 {
+        self.next.load(Relaxed)
+    }
+
+    /// Average of the last 1024, in milliseconds.
+    pub fn avg_ms(&self) -> f64 {
+        let n = self.count().min(1024);
+        if n == 0 {
+            return 0.0;
+        }
+        let sum: u64 = self
+            .ring
+            .iter()
+            .take(n as usize)
+            .map(|v| v.load(Relaxed) as u64)
+            .sum();
+        sum as f64 / n as f64 / 1000.0
+    }
+
+    /// Percentile (0..=100) from the histogram, in milliseconds (bucket upper bound).
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let want = ((total as f64) * p / 100.0).ceil().max(1.0) as u64;
+        let mut acc = 0;
+        for (i, c) in counts.iter().enumerate() {
+            acc += c;
+            if acc >= want {
+                let ub = BUCKETS_US
+                    .get(i)
+                    .copied()
+                    .unwrap_or(BUCKETS_US[BUCKETS_US.len() - 1] * 2);
+                return ub as f64 / 1000.0;
+            }
+        }
+        0.0
+    }
 }
 
 impl ServerState {
@@ -80,6 +168,7 @@ impl ServerState {
             redispatches: AtomicU64::new(0),
             status: Default::default(),
             queued: AtomicU32::new(0),
+            rt: ResponseTimes::default(),
             check: std::sync::Mutex::new(crate::check::CheckCell::new(
                 crate::check::health::Health::new(
                     2,
@@ -203,6 +292,18 @@ mod tests {
         assert_eq!(s.eligible_weight(), 0);
         let m = ServerState::new(true, true, 1);
         assert_eq!(m.admin(), Admin::Maint);
+    }
+
+    #[test]
+    fn response_times() {
+        let rt = ResponseTimes::default();
+        for ms in [1u64, 2, 3, 4, 100] {
+            rt.record(std::time::Duration::from_millis(ms));
+        }
+        assert_eq!(rt.count(), 5);
+        assert!((rt.avg_ms() - 22.0).abs() < 0.01);
+        assert_eq!(rt.percentile_ms(50.0), 5.0);
+        assert_eq!(rt.percentile_ms(99.0), 100.0);
     }
 
     #[test]

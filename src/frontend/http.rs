@@ -528,7 +528,7 @@ async fn handle_request(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<P
             ProxyBody::Full(b) => {
                 log.bytes = b.as_ref().map_or(0, |b| b.len() as u64);
             }
-            ProxyBody::Request(..) => {}
+            ProxyBody::Request(..) | ProxyBody::Channel(_) => {}
         }
     }
     resp
@@ -568,6 +568,18 @@ async fn proxy(
         fe,
     ) {
         return r;
+    }
+    // The stats page answers before any backend is chosen.
+    if crate::stats::page::matches(
+        &fe.stats,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+    ) {
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        return crate::stats::page::serve(&fe.stats, &pq, &parts.headers, &ctx.handle);
     }
     // Choose the backend.
     let be_idx = {
@@ -881,7 +893,11 @@ async fn exchange(
         };
         match res {
             Ok(resp) => {
-                trace.responded = Some(std::time::Instant::now());
+                let now = std::time::Instant::now();
+                if let Some(c) = trace.connected {
+                    s.server.state.rt.record(now.saturating_duration_since(c));
+                }
+                trace.responded = Some(now);
                 return Ok((resp, s, Some(sender)));
             }
             Err(mut e) => {

@@ -113,5 +113,54 @@ pub fn prometheus(g: &Graph) -> String {
             );
         }
     }
+    process(&mut o, g);
     o
+}
+
+fn process(o: &mut String, g: &Graph) {
+    let pid = std::process::id();
+    let _ = writeln!(
+        o,
+        "# HELP lbd_process_start_time_seconds Start time of the process since the epoch."
+    );
+    let _ = writeln!(o, "# TYPE lbd_process_start_time_seconds gauge");
+    let _ = writeln!(o, "lbd_process_start_time_seconds {}", super::start_epoch());
+    let _ = writeln!(
+        o,
+        "# HELP lbd_process_uptime_seconds How long the process has been running."
+    );
+    let _ = writeln!(o, "# TYPE lbd_process_uptime_seconds gauge");
+    let _ = writeln!(o, "lbd_process_uptime_seconds {}", super::uptime_s());
+    let cur: u32 = g.frontends.iter().map(|f| f.shared.cur.load(Relaxed)).sum();
+    let _ = writeln!(
+        o,
+        "# HELP lbd_process_current_connections Number of active client connections."
+    );
+    let _ = writeln!(o, "# TYPE lbd_process_current_connections gauge");
+    let _ = writeln!(o, "lbd_process_current_connections {cur}");
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+        if let Some(rss) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            // SAFETY: sysconf has no memory-safety preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+            let _ = writeln!(
+                o,
+                "# HELP lbd_process_resident_memory_bytes Resident memory size in bytes."
+            );
+            let _ = writeln!(o, "# TYPE lbd_process_resident_memory_bytes gauge");
+            let _ = writeln!(o, "lbd_process_resident_memory_bytes {}", rss * page);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let _ = writeln!(
+            o,
+            "# HELP lbd_process_open_fds Number of open file descriptors."
+        );
+        let _ = writeln!(o, "# TYPE lbd_process_open_fds gauge");
+        let _ = writeln!(o, "lbd_process_open_fds {}", fds.count());
+    }
+    let _ = (pid,);
 }

@@ -1,0 +1,382 @@
+//! The runtime socket (`stats socket PATH [mode M] [level L]`): HAProxy's line commands,
+//! so `echo "disable server web/s1" | socat stdio /run/lbd.sock` scripts keep working.
+//!
+//! One command per connection (several separated by `;`), or `prompt` for an
+//! interactive session. Changes apply at once to the running graph's shared server
+//! state, so they survive reloads.
+
+use crate::backend::state::Admin;
+use crate::config::model::{StatsLevel, StatsSocket};
+use crate::graph::GraphHandle;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// What the socket can call back into.
+pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+const HELP: &str = "The following commands are valid at this level:
+  help                                    : this message
+  prompt                                  : toggle interactive mode with prompt
+  quit                                    : disconnect
+  show info                               : report information about the running process
+  show stat                               : report counters for each proxy and server (CSV)
+  show servers state [<backend>]          : dump volatile server information
+  show backend                            : list backends in the current running config
+  disable server <bk>/<srv>               : disable a server for maintenance
+  enable server <bk>/<srv>                : enable a disabled server
+  set server <bk>/<srv> state <st>        : set a server's state: ready, drain or maint
+  set server <bk>/<srv> weight <w>[%]     : change a server's weight
+  set weight <bk>/<srv> <w>[%]            : change a server's weight
+  get weight <bk>/<srv>                   : report a server's current weight
+  reload                                  : reload the configuration files
+";
+
+/// Executes one command line; returns the response text.
+pub fn execute(
+    line: &str,
+    level: StatsLevel,
+    handle: &GraphHandle,
+    reload: Option<&ReloadFn>,
+) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let admin = || -> Option<String> {
+        (level < StatsLevel::Admin).then(|| "Permission denied\n".to_string())
+    };
+    let operator = || -> Option<String> {
+        (level < StatsLevel::Operator).then(|| "Permission denied\n".to_string())
+    };
+    let g = handle.load_full();
+    let find = |spec: &str| -> Result<Arc<crate::backend::ServerRt>, String> {
+        let Some((b, s)) = spec.split_once('/') else {
+            return Err("Require 'backend/server'.\n".into());
+        };
+        let Some(&bi) = g.be_index.get(b) else {
+            return Err("No such backend.\n".into());
+        };
+        g.backends[bi]
+            .servers
+            .iter()
+            .find(|x| x.name == s)
+            .cloned()
+            .ok_or_else(|| "No such server.\n".into())
+    };
+    let set_weight = |spec: &str, w: &str| -> String {
+        let sv = match find(spec) {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let value = if let Some(p) = w.strip_suffix('%') {
+            match p.parse::<u32>() {
+                Ok(p) if p <= 100 => sv.state.config_weight.load(Relaxed) * p / 100,
+                _ => return "Invalid weight percentage (0-100).\n".into(),
+            }
+        } else {
+            match w.parse::<u32>() {
+                Ok(v) if v <= 256 => v,
+                _ => return "Absolute weight can only be between 0 and 256 inclusive.\n".into(),
+            }
+        };
+        sv.state.set_weight(value);
+        String::new()
+    };
+    match words.as_slice() {
+        [] => String::new(),
+        ["help"] => HELP.into(),
+        ["show", "info"] => {
+            let maxconn: usize = g
+                .frontends
+                .iter()
+                .map(|f| f.shared.cur.load(Relaxed) as usize)
+                .sum();
+            format!(
+                "Name: lbd\nVersion: {}\nPid: {}\nUptime_sec: {}\nCurrConns: {maxconn}\nCumConns: {}\nCumReq: {}\nFrontends: {}\nBackends: {}\n",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id(),
+                super::uptime_s(),
+                g.frontends.iter().map(|f| f.shared.total.load(Relaxed)).sum::<u64>(),
+                g.frontends.iter().map(|f| f.shared.requests.load(Relaxed)).sum::<u64>(),
+                g.frontends.len(),
+                g.backends.len()
+            )
+        }
+        ["show", "stat", ..] => super::csv(&super::snapshot(&g)),
+        ["show", "backend"] => {
+            let mut o = "# name\n".to_string();
+            for b in &g.backends {
+                o.push_str(&b.name);
+                o.push('\n');
+            }
+            o
+        }
+        ["show", "servers", "state", rest @ ..] => {
+            let only = rest.first().copied();
+            if only.is_some_and(|b| !g.be_index.contains_key(b)) {
+                return "Can't find backend.\n".into();
+            }
+            let mut o = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord\n".to_string();
+            for (bi, b) in g.backends.iter().enumerate() {
+                if only.is_some_and(|n| n != b.name) {
+                    continue;
+                }
+                for (si, s) in b.servers.iter().enumerate() {
+                    let st = &s.state;
+                    let c = st.check.lock().unwrap_or_else(|e| e.into_inner());
+                    let op = if st.is_up() { 2 } else { 0 };
+                    let adm = match st.admin() {
+                        Admin::Ready => 0,
+                        Admin::Maint => 1,
+                        Admin::Drain => 8,
+                    };
+                    o.push_str(&format!(
+                        "{} {} {} {} {} {op} {adm} {} {} {} {} {} {} {} 0 0 0 - {} -\n",
+                        bi + 1,
+                        b.name,
+                        si + 1,
+                        s.name,
+                        s.addr.ip(),
+                        st.weight(),
+                        st.config_weight.load(Relaxed),
+                        c.last_change.elapsed().as_secs(),
+                        if s.cfg.check { 6 } else { 0 },
+                        match &c.last {
+                            Some(o) if o.ok => 3,
+                            Some(_) => 1,
+                            None => 0,
+                        },
+                        c.health.value(),
+                        if s.cfg.check { 6 } else { 0 },
+                        s.addr.port()
+                    ));
+                }
+            }
+            o
+        }
+        ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
+            Ok(s) => {
+                s.state.set_admin(Admin::Maint);
+                String::new()
+            }
+            Err(e) => e,
+        }),
+        ["enable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
+            Ok(s) => {
+                s.state.set_admin(Admin::Ready);
+                String::new()
+            }
+            Err(e) => e,
+        }),
+        ["set", "server", spec, "state", st] => admin().unwrap_or_else(|| match find(spec) {
+            Ok(s) => match *st {
+                "ready" => {
+                    s.state.set_admin(Admin::Ready);
+                    String::new()
+                }
+                "drain" => {
+                    s.state.set_admin(Admin::Drain);
+                    String::new()
+                }
+                "maint" => {
+                    s.state.set_admin(Admin::Maint);
+                    String::new()
+                }
+                _ => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
+            },
+            Err(e) => e,
+        }),
+        ["set", "server", spec, "weight", w] | ["set", "weight", spec, w] => {
+            admin().unwrap_or_else(|| set_weight(spec, w))
+        }
+        ["get", "weight", spec] => operator().unwrap_or_else(|| match find(spec) {
+            Ok(s) => format!(
+                "{} (initial {})\n",
+                s.state.weight(),
+                s.state.config_weight.load(Relaxed)
+            ),
+            Err(e) => e,
+        }),
+        ["reload"] => admin().unwrap_or_else(|| match reload {
+            Some(r) => match r() {
+                Ok(msg) => format!("Success=1\n--\n{msg}\n"),
+                Err(msg) => format!("Success=0\n--\n{msg}\n"),
+            },
+            None => "Reload is not available here.\n".into(),
+        }),
+        _ => format!("Unknown command: '{line}'\n{HELP}"),
+    }
+}
+
+async fn session<S>(stream: S, level: StatsLevel, handle: GraphHandle, reload: Option<ReloadFn>)
+where
+    S: tokio::io::AsyncRead + AsyncWrite + Unpin,
+{
+    let (r, mut w) = tokio::io::split(stream);
+    let mut lines = BufReader::new(r).lines();
+    let mut interactive = false;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut out = String::new();
+        let mut quit = false;
+        for cmd in line.split(';').map(str::trim) {
+            match cmd {
+                "prompt" => interactive = !interactive,
+                "quit" => quit = true,
+                c => {
+                    let h = handle.clone();
+                    let r = reload.clone();
+                    let c = c.to_string();
+                    // Reload parses files: keep it off the async workers.
+                    let res =
+                        tokio::task::spawn_blocking(move || execute(&c, level, &h, r.as_ref()))
+                            .await
+                            .unwrap_or_default();
+                    out.push_str(&res);
+                    out.push('\n');
+                }
+            }
+        }
+        if interactive && !quit {
+            out.push_str("> ");
+        }
+        if w.write_all(out.as_bytes()).await.is_err() || quit || !interactive {
+            break;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+/// Opens and serves a runtime socket until the task is aborted.
+pub fn spawn(
+    cfg: &StatsSocket,
+    handle: GraphHandle,
+    reload: ReloadFn,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let level = cfg.level;
+    let path = cfg.path.clone();
+    let tcp = path
+        .strip_prefix("ipv4@")
+        .or_else(|| path.strip_prefix("ipv6@"))
+        .map(str::to_string)
+        .or_else(|| (!path.starts_with('/') && !path.starts_with("unix@")).then(|| path.clone()));
+    if let Some(addr) = tcp {
+        let addr: std::net::SocketAddr = addr
+            .parse()
+            .map_err(|_| format!("stats socket: invalid address '{addr}'"))?;
+        let std = std::net::TcpListener::bind(addr).map_err(|e| {
+            format!(
+                "stats socket: cannot bind {addr}: {}",
+                crate::config::io_text(&e)
+            )
+        })?;
+        std.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let l = tokio::net::TcpListener::from_std(std).map_err(|e| e.to_string())?;
+        return Ok(tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+            }
+        }));
+    }
+    let p = path.strip_prefix("unix@").unwrap_or(&path).to_string();
+    let _ = std::fs::remove_file(&p);
+    let std = std::os::unix::net::UnixListener::bind(&p).map_err(|e| {
+        format!(
+            "stats socket: cannot bind '{p}': {}",
+            crate::config::io_text(&e)
+        )
+    })?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(cfg.mode));
+    }
+    std.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let l = tokio::net::UnixListener::from_std(std).map_err(|e| e.to_string())?;
+    Ok(tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle() -> GraphHandle {
+        let cfg = crate::config::parse_str(
+            "t.cfg",
+            "defaults\n mode http\n timeout client 1s\n timeout connect 1s\n timeout server 1s\nfrontend f\n bind 127.0.0.1:1\n default_backend web\nbackend web\n server s1 127.0.0.1:2 weight 10\n",
+        )
+        .config
+        .unwrap();
+        Arc::new(arc_swap::ArcSwap::from_pointee(crate::graph::Graph::build(
+            cfg, None,
+        )))
+    }
+
+    #[test]
+    fn admin_commands_change_state() {
+        let h = handle();
+        let s = h.load().backends[0].servers[0].clone();
+        assert_eq!(
+            execute("set server web/s1 state drain", StatsLevel::Admin, &h, None),
+            ""
+        );
+        assert_eq!(s.state.admin(), Admin::Drain);
+        assert_eq!(
+            execute("disable server web/s1", StatsLevel::Admin, &h, None),
+            ""
+        );
+        assert_eq!(s.state.admin(), Admin::Maint);
+        assert_eq!(
+            execute("enable server web/s1", StatsLevel::Admin, &h, None),
+            ""
+        );
+        assert_eq!(s.state.admin(), Admin::Ready);
+        assert_eq!(
+            execute("set weight web/s1 50%", StatsLevel::Admin, &h, None),
+            ""
+        );
+        assert_eq!(s.state.weight(), 5);
+        assert_eq!(
+            execute("set server web/s1 weight 7", StatsLevel::Admin, &h, None),
+            ""
+        );
+        assert_eq!(
+            execute("get weight web/s1", StatsLevel::Admin, &h, None),
+            "7 (initial 10)\n"
+        );
+    }
+
+    #[test]
+    fn errors_and_levels() {
+        let h = handle();
+        assert_eq!(
+            execute("disable server web/nope", StatsLevel::Admin, &h, None),
+            "No such server.\n"
+        );
+        assert_eq!(
+            execute("disable server nope/s1", StatsLevel::Admin, &h, None),
+            "No such backend.\n"
+        );
+        assert_eq!(
+            execute("disable server s1", StatsLevel::Admin, &h, None),
+            "Require 'backend/server'.\n"
+        );
+        assert_eq!(
+            execute("disable server web/s1", StatsLevel::Operator, &h, None),
+            "Permission denied\n"
+        );
+        assert_eq!(
+            execute("set weight web/s1 300", StatsLevel::Admin, &h, None),
+            "Absolute weight can only be between 0 and 256 inclusive.\n"
+        );
+        assert!(execute("frobnicate", StatsLevel::Admin, &h, None)
+            .starts_with("Unknown command: 'frobnicate'"));
+        assert!(execute("show stat", StatsLevel::User, &h, None).starts_with("# pxname,svname,"));
+        assert!(execute("show servers state", StatsLevel::User, &h, None)
+            .contains("\n1 web 1 s1 127.0.0.1 2 0 10 10 "));
+        assert_eq!(
+            execute("show backend", StatsLevel::User, &h, None),
+            "# name\nweb\n"
+        );
+    }
+}
