@@ -41,6 +41,30 @@ pub struct Graph {
     pub config: Arc<Config>,
 }
 
+/// Compiles a backend's stick rules against the table they name.
+fn stick(cfg: &Config, p: &crate::config::model::Proxy) -> Option<crate::backend::Stick> {
+    let first = p.stick_rules.first()?;
+    let owner = first.table.as_deref().unwrap_or(&p.name);
+    let st = cfg
+        .proxies
+        .iter()
+        .find(|q| q.name == owner)?
+        .stick_table
+        .as_ref()?;
+    let table = crate::backend::persist::table(owner, st.size, st.expire);
+    let mut conds = RuleSet::new(&p.acls, &[], &[]);
+    let rules = p
+        .stick_rules
+        .iter()
+        .map(|r| (r.kind, r.cond.as_ref().map(|c| conds.cond(c))))
+        .collect();
+    Some(crate::backend::Stick {
+        table,
+        rules,
+        conds,
+    })
+}
+
 impl Graph {
     /// Builds a graph, carrying state over from `prev`.
     pub fn build(cfg: Config, prev: Option<&Graph>) -> Graph {
@@ -117,6 +141,14 @@ impl Graph {
                 options: p.options.clone(),
                 rules,
                 logs: crate::log::targets(&p.logs),
+                cookie: p.cookie.clone(),
+                cookie_index: p
+                    .servers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| Some((s.settings.cookie.clone()?, i)))
+                    .collect(),
+                stick: stick(&cfg, p),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())

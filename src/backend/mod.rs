@@ -7,6 +7,7 @@
 //! (bounded by `maxqueue` and `timeout queue`) for the first slot to free up.
 
 pub mod balance;
+pub mod persist;
 pub mod pool;
 pub mod proxy_proto;
 pub mod state;
@@ -101,6 +102,47 @@ pub struct Backend {
     pub shared: Arc<BackendShared>,
     /// `log` targets of this backend.
     pub logs: Vec<crate::log::Target>,
+    /// `cookie` persistence (http mode).
+    pub cookie: Option<model::CookieCfg>,
+    /// Server index by cookie value.
+    pub cookie_index: std::collections::HashMap<String, usize>,
+    /// `stick on|match|store-request src`.
+    pub stick: Option<Stick>,
+}
+
+/// Stick rules of a backend and the table they use.
+#[derive(Debug)]
+pub struct Stick {
+    /// The table (kept across reloads).
+    pub table: Arc<persist::Table>,
+    /// Rules in order: kind and optional condition.
+    pub rules: Vec<(model::StickKind, Option<crate::frontend::route::Cond>)>,
+    /// Acls for the conditions.
+    pub conds: crate::frontend::route::RuleSet,
+}
+
+impl Stick {
+    /// Whether a matching rule looks the client up.
+    pub fn matches(&self, info: &crate::frontend::route::ReqInfo) -> bool {
+        self.rules.iter().any(|(k, c)| {
+            matches!(k, model::StickKind::On | model::StickKind::Match)
+                && self.conds.eval_opt(c, info)
+        })
+    }
+    /// Whether a matching rule stores the client's server.
+    pub fn stores(&self, info: &crate::frontend::route::ReqInfo) -> bool {
+        self.rules.iter().any(|(k, c)| {
+            matches!(k, model::StickKind::On | model::StickKind::StoreRequest)
+                && self.conds.eval_opt(c, info)
+        })
+    }
+}
+
+impl Backend {
+    /// The index of the server named `name`.
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.servers.iter().position(|s| s.name == name)
+    }
 }
 
 /// Why no server could be given.
@@ -254,6 +296,26 @@ impl Backend {
             total = total.saturating_add(s.cfg.maxqueue);
         }
         Some(total)
+    }
+
+    /// Takes a slot on server `idx` for a persistent client (cookie or stick table) when
+    /// that server may still serve it: UP and ready, or UP and draining (existing users
+    /// finish there); never in maintenance. `None`: balance normally instead.
+    pub fn try_persist(self: &Arc<Self>, idx: usize) -> Option<Slot> {
+        let server = self.servers.get(idx)?;
+        let st = &server.state;
+        if !st.is_up() || st.admin() == state::Admin::Maint {
+            return None;
+        }
+        if !st.try_acquire(server.cfg.maxconn) {
+            return None;
+        }
+        self.shared.total.fetch_add(1, Relaxed);
+        Some(Slot {
+            server: server.clone(),
+            index: idx,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Takes a slot, waiting in the queue when every usable server is full.

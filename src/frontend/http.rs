@@ -616,6 +616,31 @@ async fn proxy(
             return r;
         }
     }
+    // Persistence: a valid cookie or a stick-table entry pins the server.
+    let mut pinned: Option<usize> = None;
+    let mut seen: Option<crate::backend::persist::Seen> = None;
+    if let Some(ck) = &be.cookie {
+        if let Some(v) = crate::backend::persist::find(&parts.headers, &ck.name) {
+            seen = crate::backend::persist::decode(ck, v, crate::backend::persist::now_secs());
+        }
+        if let Some(sn) = seen.as_ref().filter(|s| !s.expired) {
+            pinned = be.cookie_index.get(&sn.server).copied();
+        }
+        crate::backend::persist::strip_request(ck, &mut parts.headers);
+    }
+    let mut stick_store = false;
+    if let Some(st) = &be.stick {
+        let info = ReqInfo {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            headers: &parts.headers,
+            src,
+        };
+        if pinned.is_none() && st.matches(&info) {
+            pinned = st.table.lookup(src).and_then(|n| be.server_index(&n));
+        }
+        stick_store = st.stores(&info);
+    }
     let key = if be.balancer.wants_key() {
         hash_key(
             &be.balance,
@@ -692,7 +717,19 @@ async fn proxy(
     };
     *up.headers_mut() = headers;
 
-    let result = exchange(ctx, be, up, key, head, server_close, is_upgrade, trace).await;
+    let is_post = parts.method == Method::POST;
+    let result = exchange(
+        ctx,
+        be,
+        up,
+        key,
+        pinned,
+        head,
+        server_close,
+        is_upgrade,
+        trace,
+    )
+    .await;
     let (mut resp, slot, sender) = match result {
         Ok(r) => r,
         Err(Fail::NoServer) => {
@@ -735,6 +772,38 @@ async fn proxy(
     }
     let (mut rparts, incoming) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers, false);
+    if let (Some(ck), Some(value)) = (&be.cookie, &slot.server.cfg.cookie) {
+        use crate::backend::persist;
+        use crate::config::model::CookieMode;
+        match ck.mode {
+            CookieMode::Insert => {
+                let same = seen.as_ref().filter(|s| &s.server == value && !s.expired);
+                let refresh = ck.maxidle.is_some();
+                let blocked = (ck.postonly && !is_post)
+                    || (ck.preserve && persist::response_sets(ck, &rparts.headers));
+                if (same.is_none() || refresh) && !blocked {
+                    let first = same.and_then(|s| s.first);
+                    if let Some(v) = persist::set_cookie(ck, value, persist::now_secs(), first) {
+                        rparts.headers.append(header::SET_COOKIE, v);
+                        if ck.nocache {
+                            rparts
+                                .headers
+                                .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+                        }
+                    }
+                }
+            }
+            CookieMode::Rewrite | CookieMode::Prefix => {
+                persist::rewrite_response(ck, &mut rparts.headers, value)
+            }
+            CookieMode::Passive => {}
+        }
+    }
+    if stick_store {
+        if let Some(st) = &be.stick {
+            st.table.store(src, &slot.server.name);
+        }
+    }
     let keep = if server_close { None } else { sender };
     let body = ProxyBody::Response(Box::new(PooledBody::new(
         incoming,
@@ -794,6 +863,7 @@ async fn exchange(
     be: &Arc<Backend>,
     mut up: Request<ProxyBody>,
     key: Option<u64>,
+    mut pinned: Option<usize>,
     head: Option<(Method, hyper::Uri, HeaderMap)>,
     no_pool: bool,
     upgrade: bool,
@@ -804,9 +874,10 @@ async fn exchange(
     let mut slot: Option<Slot> = None;
     let mut replayed = false;
     loop {
-        let s = match slot.take() {
-            Some(s) => s,
-            None => be.acquire(key, exclude).await.map_err(|_| Fail::NoServer)?,
+        let persisted = pinned.take().and_then(|i| be.try_persist(i));
+        let s = match (slot.take(), persisted) {
+            (Some(s), _) | (None, Some(s)) => s,
+            (None, None) => be.acquire(key, exclude).await.map_err(|_| Fail::NoServer)?,
         };
         trace.picked.get_or_insert_with(std::time::Instant::now);
         trace.server = Some(s.server.name.clone());

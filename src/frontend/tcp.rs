@@ -83,7 +83,20 @@ pub async fn serve(
         );
         crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
     };
-    let (server, slot) = match connect(&be, key, peer, local).await {
+    let info = super::route::ReqInfo {
+        method: "",
+        path: "",
+        headers: &hyper::HeaderMap::new(),
+        src: peer.ip(),
+    };
+    let pinned = be
+        .stick
+        .as_ref()
+        .filter(|st| st.matches(&info))
+        .and_then(|st| st.table.lookup(peer.ip()))
+        .and_then(|n| be.server_index(&n));
+    let store = be.stick.as_ref().is_some_and(|st| st.stores(&info));
+    let (server, slot) = match connect(&be, key, pinned, peer, local).await {
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
@@ -92,6 +105,11 @@ pub async fn serve(
         }
     };
     let tc = start.elapsed().as_millis() as i64;
+    if store {
+        if let Some(st) = &be.stick {
+            st.table.store(peer.ip(), &slot.server.name);
+        }
+    }
     let idle = be
         .timeouts
         .tunnel
@@ -126,6 +144,7 @@ pub enum ConnectFail {
 async fn connect(
     be: &Arc<crate::backend::Backend>,
     key: Option<u64>,
+    mut pinned: Option<usize>,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Result<(TcpStream, Slot), ConnectFail> {
@@ -133,9 +152,10 @@ async fn connect(
     let mut exclude = None;
     let mut slot: Option<Slot> = None;
     loop {
-        let s = match slot.take() {
-            Some(s) => s,
-            None => be
+        let persisted = pinned.take().and_then(|i| be.try_persist(i));
+        let s = match (slot.take(), persisted) {
+            (Some(s), _) | (None, Some(s)) => s,
+            (None, None) => be
                 .acquire(key, exclude)
                 .await
                 .map_err(ConnectFail::NoServer)?,
