@@ -439,11 +439,44 @@ fn hash_key(
     }
 }
 
+/// Checks a request head beyond what the HTTP parser enforces (RFC 9112 §3.2): an
+/// HTTP/1.1 request needs exactly one `Host`; an absolute-form target routes on its
+/// authority, which replaces `Host`. Returns the status to answer on failure.
+pub fn validate_head(parts: &mut hyper::http::request::Parts) -> Result<(), u16> {
+    let hosts = parts.headers.get_all(header::HOST).iter().count();
+    if let Some(auth) = parts.uri.authority() {
+        if parts
+            .uri
+            .scheme_str()
+            .is_some_and(|s| !s.eq_ignore_ascii_case("http") && !s.eq_ignore_ascii_case("https"))
+        {
+            return Err(400);
+        }
+        let v = HeaderValue::from_str(auth.as_str()).map_err(|_| 400u16)?;
+        parts.headers.insert(header::HOST, v);
+        return Ok(());
+    }
+    match (parts.version, hosts) {
+        (Version::HTTP_11, 1) | (Version::HTTP_10 | Version::HTTP_09, 0 | 1) => {}
+        _ => return Err(400),
+    }
+    if parts.headers.get(header::HOST).is_some_and(|h| {
+        h.as_bytes()
+            .iter()
+            .any(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'@')
+    }) {
+        return Err(400);
+    }
+    Ok(())
+}
+
 /// Why an upstream exchange failed.
 enum Fail {
     NoServer,
     Connect,
     Response(bool),
+    /// The client's own request body was malformed or cut (e.g. a bad chunk).
+    ClientBody,
 }
 
 /// What the access log needs to know about how a request was served.
@@ -555,6 +588,9 @@ async fn proxy(
     let src = ctx.peer.ip();
     let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
+    if let Err(status) = validate_head(&mut parts) {
+        return error_response(status, None, json);
+    }
     // Frontend rules.
     if let Some(r) = apply_rules(
         &fe.rules,
@@ -740,6 +776,7 @@ async fn proxy(
         Err(Fail::Response(timeout)) => {
             return error_response(if timeout { 504 } else { 502 }, Some(&be.name), json)
         }
+        Err(Fail::ClientBody) => return error_response(400, None, json),
     };
     let status = resp.status();
     slot.server.state.count_status(status.as_u16());
@@ -1008,10 +1045,78 @@ async fn exchange(
                         continue;
                     }
                 }
+                if e.error().is_user() {
+                    // The request body from the client failed (bad chunk, cut
+                    // upload): the client's fault, not the server's.
+                    return Err(Fail::ClientBody);
+                }
                 s.server.state.resp_errors.fetch_add(1, Relaxed);
                 check::observe(be, &s.server, Observation::L7Invalid);
                 return Err(Fail::Response(false));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(raw: &str) -> hyper::http::request::Parts {
+        let mut lines = raw.lines();
+        let mut first = lines.next().unwrap().split(' ');
+        let mut b = Request::builder()
+            .method(first.next().unwrap())
+            .uri(first.next().unwrap());
+        b = b.version(if first.next() == Some("HTTP/1.0") {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        });
+        for l in lines {
+            let (k, v) = l.split_once(':').unwrap();
+            b = b.header(k.trim(), v.trim());
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(validate_head(&mut parts("GET / HTTP/1.1\nHost: a")), Ok(()));
+        assert_eq!(validate_head(&mut parts("GET / HTTP/1.1")), Err(400));
+        assert_eq!(
+            validate_head(&mut parts("GET / HTTP/1.1\nHost: a\nHost: b")),
+            Err(400)
+        );
+        assert_eq!(validate_head(&mut parts("GET / HTTP/1.0")), Ok(()));
+        assert_eq!(
+            validate_head(&mut parts("GET / HTTP/1.1\nHost: a/b")),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn absolute_form_routes_on_its_authority() {
+        let mut p = parts("GET http://api.example:8080/x HTTP/1.1\nHost: other");
+        assert_eq!(validate_head(&mut p), Ok(()));
+        assert_eq!(p.headers.get(header::HOST).unwrap(), "api.example:8080");
+        assert_eq!(
+            validate_head(&mut parts("GET ftp://x/y HTTP/1.1\nHost: x")),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn json_preference() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        assert!(prefers_json(&h));
+        h.insert(
+            header::ACCEPT,
+            "text/html,application/json;q=0.9".parse().unwrap(),
+        );
+        assert!(!prefers_json(&h));
+        h.insert(header::ACCEPT, "*/*".parse().unwrap());
+        assert!(!prefers_json(&h));
     }
 }
