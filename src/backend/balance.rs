@@ -84,6 +84,17 @@ impl Swrr {
     }
 }
 
+/// The `balance source` key of a client address (IPv4-mapped IPv6 hashes as IPv4).
+pub fn source_key(ip: std::net::IpAddr) -> u64 {
+    match ip {
+        std::net::IpAddr::V4(v) => hash(&v.octets()),
+        std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
+            Some(v4) => hash(&v4.octets()),
+            None => hash(&v.octets()),
+        },
+    }
+}
+
 /// Stable 64-bit hash of a key (FNV-1a with a splitmix64 finaliser).
 pub fn hash(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -145,6 +145,17 @@ impl Backend {
     }
 }
 
+/// What to do after a failed connect (see `Backend::connect_failed`).
+#[derive(Debug)]
+pub enum Retry {
+    /// Try the same server again with this slot.
+    Same(Slot),
+    /// Try another server, excluding this index (`option redispatch`).
+    Redispatch(usize),
+    /// `retries` are exhausted.
+    GiveUp,
+}
+
 /// Why no server could be given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoServer {
@@ -296,6 +307,33 @@ impl Backend {
             total = total.saturating_add(s.cfg.maxqueue);
         }
         Some(total)
+    }
+
+    /// Records a failed connect to the slot's server and applies `retries` and `option
+    /// redispatch` (the last retry goes to another server). `attempts` counts failures.
+    pub fn connect_failed(
+        &self,
+        slot: Slot,
+        err: &pool::ConnectError,
+        attempts: &mut u32,
+    ) -> Retry {
+        let obs = match err {
+            pool::ConnectError::Timeout => crate::check::Observation::L4Timeout,
+            pool::ConnectError::Io(_) => crate::check::Observation::L4Error,
+        };
+        crate::check::observe(self, &slot.server, obs);
+        let st = &slot.server.state;
+        st.conn_errors.fetch_add(1, Relaxed);
+        *attempts += 1;
+        if *attempts > self.retries {
+            return Retry::GiveUp;
+        }
+        st.retries.fetch_add(1, Relaxed);
+        if self.options.redispatch && *attempts == self.retries.max(1) {
+            st.redispatches.fetch_add(1, Relaxed);
+            return Retry::Redispatch(slot.index);
+        }
+        Retry::Same(slot)
     }
 
     /// Takes a slot on server `idx` for a persistent client (cookie or stick table) when

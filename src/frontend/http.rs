@@ -14,7 +14,7 @@
 use super::route::{Action, ReqInfo, RuleSet};
 use super::FrontendRt;
 use crate::backend::pool::{self, ConnectError, PooledBody, ProxyBody};
-use crate::backend::{proxy_proto, Backend, Slot};
+use crate::backend::{proxy_proto, Backend, Retry, Slot};
 use crate::check::{self, Observation};
 use crate::config::model::{Balance, HttpConnMode};
 use crate::graph::{Graph, GraphHandle};
@@ -384,13 +384,7 @@ fn hash_key(
     let _ = method;
     use crate::backend::balance::hash;
     match balance {
-        Balance::Source => Some(match peer.ip() {
-            std::net::IpAddr::V4(v) => hash(&v.octets()),
-            std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
-                Some(v4) => hash(&v4.octets()),
-                None => hash(&v.octets()),
-            },
-        }),
+        Balance::Source => Some(crate::backend::balance::source_key(peer.ip())),
         Balance::Uri { whole, len, depth } => {
             let mut s = if *whole {
                 uri.path_and_query().map_or("/", |p| p.as_str())
@@ -964,22 +958,10 @@ async fn exchange(
                 match conn {
                     Ok(c) => c,
                     Err(e) => {
-                        let obs = match e {
-                            ConnectError::Timeout => Observation::L4Timeout,
-                            ConnectError::Io(_) => Observation::L4Error,
-                        };
-                        check::observe(be, &s.server, obs);
-                        s.server.state.conn_errors.fetch_add(1, Relaxed);
-                        attempts += 1;
-                        if attempts > be.retries {
-                            return Err(Fail::Connect);
-                        }
-                        s.server.state.retries.fetch_add(1, Relaxed);
-                        if be.options.redispatch && attempts == be.retries.max(1) {
-                            s.server.state.redispatches.fetch_add(1, Relaxed);
-                            exclude = Some(s.index);
-                        } else {
-                            slot = Some(s);
+                        match be.connect_failed(s, &e, &mut attempts) {
+                            Retry::GiveUp => return Err(Fail::Connect),
+                            Retry::Redispatch(i) => exclude = Some(i),
+                            Retry::Same(s) => slot = Some(s),
                         }
                         continue;
                     }

@@ -7,7 +7,7 @@
 //! the smaller of `timeout client` and `timeout server`); once one side has closed, the
 //! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
 
-use crate::backend::{pool, proxy_proto, NoServer, Slot};
+use crate::backend::{pool, proxy_proto, NoServer, Retry, Slot};
 use crate::check::{self, Observation};
 use crate::graph::Graph;
 use std::net::SocketAddr;
@@ -48,16 +48,10 @@ pub async fn serve(
     };
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();
-    let key = be.balancer.wants_key().then(|| {
-        use crate::backend::balance::hash;
-        match peer.ip() {
-            std::net::IpAddr::V4(v) => hash(&v.octets()),
-            std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
-                Some(v4) => hash(&v4.octets()),
-                None => hash(&v.octets()),
-            },
-        }
-    });
+    let key = be
+        .balancer
+        .wants_key()
+        .then(|| crate::backend::balance::source_key(peer.ip()));
     let tcplog = |srv: &str, tc: i64, bytes: u64, term: &str, retries: u64| {
         if !fe.options.tcplog
             || fe.logs.is_empty()
@@ -175,25 +169,11 @@ async fn connect(
                 }
                 return Ok((c, s));
             }
-            Err(e) => {
-                let obs = match e {
-                    pool::ConnectError::Timeout => Observation::L4Timeout,
-                    pool::ConnectError::Io(_) => Observation::L4Error,
-                };
-                check::observe(be, &s.server, obs);
-                s.server.state.conn_errors.fetch_add(1, Relaxed);
-                attempts += 1;
-                if attempts > be.retries {
-                    return Err(ConnectFail::Failed);
-                }
-                s.server.state.retries.fetch_add(1, Relaxed);
-                if be.options.redispatch && attempts == be.retries.max(1) {
-                    s.server.state.redispatches.fetch_add(1, Relaxed);
-                    exclude = Some(s.index);
-                } else {
-                    slot = Some(s);
-                }
-            }
+            Err(e) => match be.connect_failed(s, &e, &mut attempts) {
+                Retry::GiveUp => return Err(ConnectFail::Failed),
+                Retry::Redispatch(i) => exclude = Some(i),
+                Retry::Same(s) => slot = Some(s),
+            },
         }
     }
 }
