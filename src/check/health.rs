@@ -94,14 +94,15 @@ impl Health {
         (was_up && !self.is_up()).then_some(Transition::Down)
     }
 
-    /// Leaves one failure before DOWN (`on-error sudden-death`).
+    /// `on-error sudden-death`: a "pre-fatal" failed check. As in HAProxy, health is
+    /// first lowered to `rise + 1` (when above), then a failure is applied: a server
+    /// above `rise` stays UP with one failure left; one at `rise` (the default start)
+    /// or DOWN goes to 0.
     pub fn sudden_death(&mut self) -> Option<Transition> {
-        if self.is_up() {
-            self.health = self.rise;
-            None
-        } else {
-            self.failure()
+        if self.health > self.rise {
+            self.health = self.rise + 1;
         }
+        self.failure()
     }
 
     /// DOWN now (`on-error mark-down`).
@@ -201,6 +202,9 @@ mod tests {
         let mut h = Health::new(2, 3, InitState::FullyUp);
         assert_eq!(h.sudden_death(), None);
         assert_eq!(h.failure(), Some(Transition::Down));
+        // From the default start (health = rise) the pre-fatal failure is fatal.
+        let mut h = Health::new(2, 3, InitState::Up);
+        assert_eq!(h.sudden_death(), Some(Transition::Down));
         let mut h = Health::new(2, 3, InitState::FullyUp);
         assert_eq!(h.mark_down(), Some(Transition::Down));
         assert_eq!(h.mark_down(), None);

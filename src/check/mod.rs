@@ -37,6 +37,8 @@ pub struct CheckCell {
     pub failed_checks: u64,
     /// UP to DOWN transitions.
     pub down_transitions: u64,
+    /// Wakes the check task when `on-error` wants the next check within `fastinter`.
+    pub hurry: Arc<tokio::sync::Notify>,
 }
 
 impl CheckCell {
@@ -50,6 +52,7 @@ impl CheckCell {
             last_change: Instant::now(),
             failed_checks: 0,
             down_transitions: 0,
+            hurry: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }
@@ -79,7 +82,8 @@ impl Observation {
         match self {
             Observation::L4Ok => "L4 successful connection",
             Observation::L4Error => "L4 unsuccessful connection",
-            Observation::L4Timeout => "L4 timeout",
+            // HAProxy reports connect timeouts as connect errors too.
+            Observation::L4Timeout => "L4 unsuccessful connection",
             Observation::L7Ok => "Correct http response",
             Observation::L7Status => "Wrong http response",
             Observation::L7Invalid => "Invalid http response",
@@ -122,8 +126,16 @@ fn counts(handle: Option<&GraphHandle>, be: &Backend) -> (usize, usize, u32) {
     (a, k, be.shared.queued.load(Relaxed))
 }
 
-/// Applies a transition to the server and logs HAProxy's lines.
-fn transition(be: &Backend, s: &ServerRt, t: Transition, what: &str, handle: Option<&GraphHandle>) {
+/// Applies a transition to the server and logs HAProxy's lines. `what` is the cause
+/// (`reason: ...`); HAProxy leaves it out when `option log-health-checks` already
+/// logged the check that caused the change.
+fn transition(
+    be: &Backend,
+    s: &ServerRt,
+    t: Transition,
+    what: Option<&str>,
+    handle: Option<&GraphHandle>,
+) {
     let state = &s.state;
     state.set_up(t == Transition::Up);
     let kind = if s.cfg.backup {
@@ -131,11 +143,17 @@ fn transition(be: &Backend, s: &ServerRt, t: Transition, what: &str, handle: Opt
     } else {
         "Server"
     };
+    let what = what.map(|w| format!(", {w}")).unwrap_or_default();
     let (act, bck, queued) = counts(handle, be);
+    let on_backup = if act == 0 && bck > 0 {
+        " Running on backup."
+    } else {
+        ""
+    };
     match t {
         Transition::Down => {
             let msg = format!(
-                "{kind} {}/{} is DOWN, {what}. {act} active and {bck} backup servers left. {} sessions active, 0 requeued, {queued} remaining in queue.",
+                "{kind} {}/{} is DOWN{what}. {act} active and {bck} backup servers left.{on_backup} {} sessions active, 0 requeued, {queued} remaining in queue.",
                 be.name,
                 s.name,
                 state.cur.load(Relaxed)
@@ -143,20 +161,52 @@ fn transition(be: &Backend, s: &ServerRt, t: Transition, what: &str, handle: Opt
             crate::log::warning(&msg);
             crate::log::send(&be.logs, crate::log::severity::ALERT, &msg);
             if act == 0 && bck == 0 {
-                let msg = format!("backend '{}' has no server available!", be.name);
-                crate::log::alert(&msg);
-                crate::log::send(&be.logs, crate::log::severity::EMERG, &msg);
+                crate::log::alert(&format!("backend '{}' has no server available!", be.name));
+                // HAProxy's syslog form has no quotes.
+                crate::log::send(
+                    &be.logs,
+                    crate::log::severity::EMERG,
+                    &format!("backend {} has no server available!", be.name),
+                );
             }
         }
         Transition::Up => {
             let msg = format!(
-                "{kind} {}/{} is UP, {what}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                "{kind} {}/{} is UP{what}. {act} active and {bck} backup servers online.{on_backup} 0 sessions requeued, {queued} total in queue.",
                 be.name, s.name
             );
             crate::log::warning(&msg);
             crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
         }
     }
+}
+
+/// `option log-health-checks`: `Health check for server web/s1 failed, reason: ...,
+/// status: 2/3 UP.` HAProxy logs a check only when it changed the health or the kind
+/// of result (`reason`), so steady checks stay quiet.
+fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
+    let state = if !health.is_up() {
+        "DOWN"
+    } else if s.state.weight() == 0 {
+        "DRAIN"
+    } else {
+        "UP"
+    };
+    let (n, of) = if health.is_up() {
+        (health.value() - health.rise() + 1, health.fall())
+    } else {
+        (health.value(), health.rise())
+    };
+    let msg = format!(
+        "Health check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
+        if s.cfg.backup { "backup " } else { "" },
+        be.name,
+        s.name,
+        if outcome.ok { "succeeded" } else { "failed" },
+        outcome.describe(),
+    );
+    crate::log::warning(&msg);
+    crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
 }
 
 fn cell(state: &ServerState) -> std::sync::MutexGuard<'_, CheckCell> {
@@ -183,27 +233,46 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
     }
     let n = c.errors;
     c.errors = 0;
+    // Every action forces `fastinter` and wakes the check task so that the next check
+    // comes within `fastinter`, not after the rest of `inter` (HAProxy does the same).
     c.force_fast = true;
+    c.hurry.notify_one();
+    // The other actions simulate a failed check with status `Health analyze`.
+    let prev = (c.health.value(), c.last.as_ref().map(|o| o.reason));
     let t = match s.cfg.on_error {
-        OnError::FastInter => None,
-        OnError::FailCheck => {
-            c.failed_checks += 1;
-            c.health.failure()
-        }
+        OnError::FastInter => return,
+        OnError::FailCheck => c.health.failure(),
         OnError::SuddenDeath => c.health.sudden_death(),
         OnError::MarkDown => c.health.mark_down(),
     };
+    let outcome = Outcome {
+        ok: false,
+        reason: probe::HEALTH_ANALYZE,
+        code: None,
+        info: Some(format!(
+            "Detected {n} consecutive errors, last one was: {}",
+            obs.text()
+        )),
+        duration: Duration::ZERO,
+    };
+    c.failed_checks += 1;
+    let report = prev != (c.health.value(), Some(outcome.reason));
+    let health = c.health;
     if let Some(t) = t {
         c.last_change = Instant::now();
         if t == Transition::Down {
             c.down_transitions += 1;
         }
-        drop(c);
-        let what = format!(
-            "reason: Health analyze, info: \"Detected {n} consecutive errors, last one was: {}\", check duration: 0ms",
-            obs.text()
-        );
-        transition(be, s, t, &what, None);
+    }
+    c.last = Some(outcome.clone());
+    drop(c);
+    let log_checks = be.options.log_health_checks;
+    if log_checks && report {
+        log_check(be, s, &outcome, &health);
+    }
+    if let Some(t) = t {
+        let what = outcome.describe();
+        transition(be, s, t, (!log_checks).then_some(what.as_str()), None);
     }
 }
 
@@ -313,19 +382,20 @@ async fn run(
     // The first check comes at a random point of the first interval.
     let first = cfg.inter.as_millis() as u64;
     let first = crate::backend::balance::random_u64() % first.max(1);
-    tokio::time::sleep(Duration::from_millis(first)).await;
+    pause(&s, Duration::from_millis(first), cfg.fastinter()).await;
     loop {
         let admin = s.state.admin();
         let passive_only = !cfg.check;
         if admin == Admin::Maint || (passive_only && s.state.is_up()) {
-            tokio::time::sleep(jitter(cfg.inter, spread)).await;
+            pause(&s, jitter(cfg.inter, spread), cfg.fastinter()).await;
             continue;
         }
         let outcome = probe
             .run(target, cfg.inter, be.timeouts.connect, check_to)
             .await;
-        let (t, status, next) = {
+        let (t, report, health, next) = {
             let mut c = cell(&s.state);
+            let prev = (c.health.value(), c.last.as_ref().map(|o| o.reason));
             let t = if outcome.ok {
                 c.errors = 0;
                 c.health.success()
@@ -342,6 +412,7 @@ async fn run(
                     c.down_transitions += 1;
                 }
             }
+            let report = prev != (c.health.value(), Some(outcome.reason));
             c.last = Some(outcome.clone());
             let next = if c.force_fast || !c.health.is_settled() {
                 cfg.fastinter()
@@ -350,32 +421,36 @@ async fn run(
             } else {
                 cfg.inter
             };
-            (t, c.health.status_text(), next)
+            (t, report, c.health, next)
         };
-        if log_checks && t.is_none() {
-            let msg = format!(
-                "Health check for {}server {}/{} {}, {}, status: {}.",
-                if cfg.backup { "backup " } else { "" },
-                be.name,
-                s.name,
-                if outcome.ok { "succeeded" } else { "failed" },
-                outcome.describe(),
-                status_words(&status)
-            );
-            crate::log::warning(&msg);
-            crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
+        if log_checks && report {
+            log_check(&be, &s, &outcome, &health);
         }
         if let Some(t) = t {
-            transition(&be, &s, t, &outcome.describe(), Some(&handle));
+            let what = outcome.describe();
+            transition(
+                &be,
+                &s,
+                t,
+                (!log_checks).then_some(what.as_str()),
+                Some(&handle),
+            );
         }
-        tokio::time::sleep(jitter(next, spread)).await;
+        pause(&s, jitter(next, spread), cfg.fastinter()).await;
     }
 }
 
-/// `UP 2/3` becomes `2/3 UP` as in HAProxy's per-check lines.
-fn status_words(s: &str) -> String {
-    match s.split_once(' ') {
-        Some((state, frac)) => format!("{frac} {state}"),
-        None => s.to_string(),
+/// Sleeps `d`, or less when passive observation hurries the next check: it then comes
+/// `fastinter` after the hurry at the latest.
+async fn pause(s: &ServerRt, d: Duration, fast: Duration) {
+    let hurry = cell(&s.state).hurry.clone();
+    let mut until = tokio::time::Instant::now() + d;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return,
+            () = hurry.notified() => {
+                until = until.min(tokio::time::Instant::now() + fast);
+            }
+        }
     }
 }

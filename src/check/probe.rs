@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The reason of a result simulated by passive observation (`on-error`).
+pub const HEALTH_ANALYZE: &str = "Health analyze";
+
 /// The result of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -35,10 +38,13 @@ impl Outcome {
         if let Some(i) = &self.info {
             s.push_str(&format!(", info: \"{i}\""));
         }
-        s.push_str(&format!(
-            ", check duration: {}ms",
-            self.duration.as_millis()
-        ));
+        // A passive result (`Health analyze`) has no duration in HAProxy's lines.
+        if self.reason != HEALTH_ANALYZE {
+            s.push_str(&format!(
+                ", check duration: {}ms",
+                self.duration.as_millis()
+            ));
+        }
         s
     }
 }
@@ -194,35 +200,39 @@ impl Probe {
             };
             return out(false, "Layer7 invalid response", None, Some(info));
         };
-        let (pass, mismatch_info) = match matcher {
-            Matcher::Default => ((200..400).contains(&code), phrase.clone()),
-            Matcher::Status(ranges, neg) => (
-                ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) != *neg,
-                phrase.clone(),
-            ),
-            Matcher::RStatus(re, neg) => (re.is_match(&code.to_string()) != *neg, phrase.clone()),
-            Matcher::Body(s, neg) => (
-                memfind(body, s.as_bytes()) != *neg,
-                format!(
-                    "{} content '{s}'",
-                    if *neg {
-                        "matched forbidden"
-                    } else {
-                        "did not match"
-                    }
-                ),
-            ),
-        };
-        if pass {
-            out(true, "Layer7 check passed", Some(code), None)
-        } else {
+        let status_fail = || {
             out(
                 false,
                 "Layer7 wrong status",
                 Some(code),
-                Some(mismatch_info),
+                Some(phrase.clone()),
             )
+        };
+        match matcher {
+            Matcher::Default if (200..400).contains(&code) => {}
+            Matcher::Status(ranges, neg)
+                if ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) != *neg => {}
+            Matcher::RStatus(re, neg) if re.is_match(&code.to_string()) != *neg => {}
+            Matcher::Default | Matcher::Status(..) | Matcher::RStatus(..) => return status_fail(),
+            // Body checks fail as HAProxy's: `Layer7 invalid response`, no code.
+            Matcher::Body(s, neg) => {
+                let info = if body.is_empty() {
+                    Some("HTTP content check could not find a response body")
+                } else if memfind(body, s.as_bytes()) == *neg {
+                    Some(if *neg {
+                        "HTTP check matched unwanted content"
+                    } else {
+                        "HTTP content check did not match"
+                    })
+                } else {
+                    None
+                };
+                if let Some(i) = info {
+                    return out(false, "Layer7 invalid response", None, Some(i.into()));
+                }
+            }
         }
+        out(true, "Layer7 check passed", Some(code), None)
     }
 }
 
