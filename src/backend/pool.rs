@@ -106,6 +106,8 @@ pub struct PooledBody {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The access log line completed when the body ends.
     pub log: Option<Box<crate::log::HttpLog>>,
+    /// The server's kill-switch generation when the response started.
+    kill_gen: u64,
 }
 
 impl PooledBody {
@@ -120,7 +122,9 @@ impl PooledBody {
         slot: Slot,
         idle: Option<Duration>,
     ) -> Self {
+        let kill_gen = slot.server.state.kill.generation();
         let mut body = PooledBody {
+            kill_gen,
             inner,
             conn,
             slot: Some(slot),
@@ -151,6 +155,15 @@ impl Body for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if this
+            .slot
+            .as_ref()
+            .is_some_and(|s| s.server.state.kill.fired_since(this.kill_gen))
+        {
+            this.conn = None;
+            this.slot = None;
+            return Poll::Ready(Some(Err("session shut down: server marked down".into())));
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {
                 this.sleep = None;

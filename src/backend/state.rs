@@ -57,6 +57,42 @@ pub struct ServerState {
     pub check: std::sync::Mutex<crate::check::CheckCell>,
     /// Response times (time to the response head).
     pub rt: ResponseTimes,
+    /// Closes this server's open sessions (`on-marked-down shutdown-sessions`,
+    /// `on-marked-up shutdown-backup-sessions`).
+    pub kill: KillSwitch,
+}
+
+/// A generation counter sessions compare against, plus a wake-up for idle ones.
+#[derive(Debug, Default)]
+pub struct KillSwitch {
+    generation: AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl KillSwitch {
+    /// The current generation (a session remembers it when it starts).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+    /// Ends every session started before now.
+    pub fn fire(&self) {
+        self.generation.fetch_add(1, Relaxed);
+        self.notify.notify_waiters();
+    }
+    /// True when sessions of `generation` must end.
+    pub fn fired_since(&self, generation: u64) -> bool {
+        self.generation.load(Relaxed) != generation
+    }
+    /// Resolves when the switch fires after `generation`.
+    pub async fn wait(&self, generation: u64) {
+        loop {
+            let n = self.notify.notified();
+            if self.fired_since(generation) {
+                return;
+            }
+            n.await;
+        }
+    }
 }
 
 /// Response times of a server: the last 1024 in a ring (for the average) and a
@@ -169,6 +205,7 @@ impl ServerState {
             status: Default::default(),
             queued: AtomicU32::new(0),
             rt: ResponseTimes::default(),
+            kill: KillSwitch::default(),
             check: std::sync::Mutex::new(crate::check::CheckCell::new(
                 crate::check::health::Health::new(
                     2,

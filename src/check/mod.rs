@@ -138,6 +138,14 @@ fn transition(
 ) {
     let state = &s.state;
     state.set_up(t == Transition::Up);
+    if t == Transition::Down && s.cfg.shutdown_on_down {
+        state.kill.fire();
+    }
+    if t == Transition::Up && s.cfg.shutdown_backup_on_up && !s.cfg.backup {
+        for b in be.servers.iter().filter(|b| b.cfg.backup) {
+            b.state.kill.fire();
+        }
+    }
     let kind = if s.cfg.backup {
         "Backup Server"
     } else {

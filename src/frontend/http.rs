@@ -784,10 +784,17 @@ async fn proxy(
         tokio::spawn(async move {
             let _slot = slot;
             let _sender = sender;
+            let server_state = _slot.server.state.clone();
+            let gen = server_state.kill.generation();
             if let (Ok(c), Ok(s)) = (client_up.await, server_up.await) {
                 let mut c = TokioIo::new(c);
                 let mut s = TokioIo::new(s);
-                let copy = tokio::io::copy_bidirectional(&mut c, &mut s);
+                let copy = async {
+                    tokio::select! {
+                        r = tokio::io::copy_bidirectional(&mut c, &mut s) => r.map(|_| ()),
+                        _ = server_state.kill.wait(gen) => Ok(()),
+                    }
+                };
                 match tunnel_timeout {
                     Some(t) => {
                         let _ = tokio::time::timeout(t, copy).await;
@@ -808,6 +815,9 @@ async fn proxy(
         use crate::config::model::CookieMode;
         match ck.mode {
             CookieMode::Insert => {
+                if !ck.preserve {
+                    persist::remove_response_cookie(ck, &mut rparts.headers);
+                }
                 let same = seen.as_ref().filter(|s| &s.server == value && !s.expired);
                 let refresh = ck.maxidle.is_some();
                 let blocked = (ck.postonly && !is_post)

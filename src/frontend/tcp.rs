@@ -113,7 +113,12 @@ pub async fn serve(
         });
     let fins = (fe.timeouts.client_fin, be.timeouts.server_fin);
     let st = &slot.server.state;
-    let (up, down) = relay(client, server, idle, fins).await;
+    let gen = st.kill.generation();
+    let (up, down) = tokio::select! {
+        r = relay(client, server, idle, fins) => r,
+        // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions.
+        _ = st.kill.wait(gen) => (0, 0),
+    };
     st.bytes_in.fetch_add(up, Relaxed);
     st.bytes_out.fetch_add(down, Relaxed);
     fe.shared.bytes_in.fetch_add(up, Relaxed);
