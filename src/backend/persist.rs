@@ -177,6 +177,29 @@ pub fn response_sets(cfg: &CookieCfg, headers: &HeaderMap) -> bool {
         .any(|v| v.split_once('=').is_some_and(|(k, _)| k.trim() == cfg.name))
 }
 
+/// Insert mode without `preserve`: removes the server's own `Set-Cookie: NAME=...`
+/// (as HAProxy does), so the client never receives two values for our cookie.
+pub fn remove_response_cookie(cfg: &CookieCfg, headers: &mut HeaderMap) {
+    if !response_sets(cfg, headers) {
+        return;
+    }
+    let keep: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.split_once('='))
+                .is_none_or(|(k, _)| k.trim() != cfg.name)
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in keep {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
 /// Rewrite and prefix modes: changes the server's own `Set-Cookie: NAME=...`.
 pub fn rewrite_response(cfg: &CookieCfg, headers: &mut HeaderMap, server: &str) {
     if !matches!(cfg.mode, CookieMode::Rewrite | CookieMode::Prefix) || !response_sets(cfg, headers)
@@ -451,6 +474,16 @@ mod tests {
         h.append(header::SET_COOKIE, "SRV=app123".parse().unwrap());
         rewrite_response(&cfg(CookieMode::Prefix), &mut h, "s1");
         assert_eq!(h.get(header::SET_COOKIE).unwrap(), "SRV=s1~app123");
+    }
+
+    #[test]
+    fn insert_mode_removes_the_servers_own_cookie() {
+        let mut h = HeaderMap::new();
+        h.append(header::SET_COOKIE, "SRV=mine; Path=/".parse().unwrap());
+        h.append(header::SET_COOKIE, "other=1".parse().unwrap());
+        remove_response_cookie(&cfg(CookieMode::Insert), &mut h);
+        let all: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(all, ["other=1"]);
     }
 
     #[test]
