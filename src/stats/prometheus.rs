@@ -1,6 +1,6 @@
 //! Metrics in the Prometheus text format, HAProxy's shapes under the `lbd_` prefix.
 
-use crate::backend::state::Admin;
+use crate::backend::state::{Admin, BUCKETS_US};
 use crate::graph::Graph;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -51,11 +51,12 @@ pub fn prometheus(g: &Graph) -> String {
     let _ = writeln!(o, "# TYPE lbd_server_status gauge");
     for b in &g.backends {
         for s in &b.servers {
+            // As on the stats page: a drained server that is DOWN shows DOWN.
             let cur = match (s.state.admin(), s.state.is_up()) {
                 (Admin::Maint, _) => "MAINT",
-                (Admin::Drain, _) => "DRAIN",
-                (Admin::Ready, true) => "UP",
-                (Admin::Ready, false) => "DOWN",
+                (Admin::Drain, true) => "DRAIN",
+                (_, true) => "UP",
+                (_, false) => "DOWN",
             };
             for st in ["DOWN", "UP", "MAINT", "DRAIN"] {
                 let _ = writeln!(
@@ -110,6 +111,70 @@ pub fn prometheus(g: &Graph) -> String {
                 b.name,
                 s.name,
                 s.state.total.load(Relaxed)
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "# HELP lbd_server_check_failures_total Total number of failed individual health checks."
+    );
+    let _ = writeln!(o, "# TYPE lbd_server_check_failures_total counter");
+    for b in &g.backends {
+        for s in &b.servers {
+            let c = s.state.check.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                o,
+                "lbd_server_check_failures_total{{proxy=\"{}\",server=\"{}\"}} {}",
+                b.name, s.name, c.failed_checks
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "# HELP lbd_server_check_up_down_total Total number of UP->DOWN transitions."
+    );
+    let _ = writeln!(o, "# TYPE lbd_server_check_up_down_total counter");
+    for b in &g.backends {
+        for s in &b.servers {
+            let c = s.state.check.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(
+                o,
+                "lbd_server_check_up_down_total{{proxy=\"{}\",server=\"{}\"}} {}",
+                b.name, s.name, c.down_transitions
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "# HELP lbd_server_response_time_seconds Time from the server connection being ready to the response head."
+    );
+    let _ = writeln!(o, "# TYPE lbd_server_response_time_seconds histogram");
+    for b in &g.backends {
+        for s in &b.servers {
+            let rt = &s.state.rt;
+            let labels = format!("proxy=\"{}\",server=\"{}\"", b.name, s.name);
+            let mut acc = 0u64;
+            for (i, ub) in BUCKETS_US.iter().enumerate() {
+                acc += rt.buckets[i].load(Relaxed);
+                let _ = writeln!(
+                    o,
+                    "lbd_server_response_time_seconds_bucket{{{labels},le=\"{}\"}} {acc}",
+                    *ub as f64 / 1e6
+                );
+            }
+            acc += rt.buckets[BUCKETS_US.len()].load(Relaxed);
+            let _ = writeln!(
+                o,
+                "lbd_server_response_time_seconds_bucket{{{labels},le=\"+Inf\"}} {acc}"
+            );
+            let _ = writeln!(
+                o,
+                "lbd_server_response_time_seconds_sum{{{labels}}} {}",
+                rt.sum_us.load(Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                o,
+                "lbd_server_response_time_seconds_count{{{labels}}} {acc}"
             );
         }
     }
