@@ -204,3 +204,30 @@ async fn no_server_503_counts_on_the_frontend_and_as_no_server() {
     let j = json(&get(lb.port2, "/stats;json").await.body);
     assert_eq!(named(&j["backends"], "web")["no_server"], 3);
 }
+
+#[tokio::test]
+async fn http_mode_counts_bytes_on_the_frontend_servers_and_backend() {
+    let a = HttpOrigin::start("a").await;
+    let dir = SockDir::new();
+    let sock = dir.path("lbd.sock");
+    let lb = Lbd::start(&config(&sock, &[("a", a.hostport())])).await;
+    let body = "x".repeat(5000);
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri("/echo")
+        .header("host", "lbd.test")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+        .unwrap();
+    let r = send(lb.port, req).await;
+    assert_eq!(r.status, 200);
+    let csv = Csv::parse(&cli(&sock, "show stat").await);
+    let fe_in = csv.num("fe", "FRONTEND", "bin");
+    let fe_out = csv.num("fe", "FRONTEND", "bout");
+    assert!(fe_in >= 5000, "frontend bytes in {fe_in}");
+    assert!(fe_out >= 5000, "frontend bytes out {fe_out} (the echo)");
+    let (s_in, s_out) = (csv.num("web", "a", "bin"), csv.num("web", "a", "bout"));
+    assert_eq!(s_in, 5000, "request body bytes sent to the server");
+    assert!(s_out >= 5000, "response body bytes from the server {s_out}");
+    assert_eq!(csv.num("web", "BACKEND", "bin"), s_in);
+    assert_eq!(csv.num("web", "BACKEND", "bout"), s_out);
+}

@@ -68,10 +68,6 @@ pub struct BackendShared {
     pub total: AtomicU64,
     /// Requests answered 503 because no server was available.
     pub no_server: AtomicU64,
-    /// Bytes from clients to servers.
-    pub bytes_in: AtomicU64,
-    /// Bytes from servers to clients.
-    pub bytes_out: AtomicU64,
 }
 
 /// A backend (or the backend half of a `listen`).

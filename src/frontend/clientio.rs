@@ -88,12 +88,18 @@ impl Drop for InFlight {
 pub struct TrackedIo {
     inner: TcpStream,
     phase: Arc<Phase>,
+    counters: Arc<super::FrontendShared>,
 }
 
 impl TrackedIo {
     /// Wraps a client stream.
-    pub fn new(inner: TcpStream, phase: Arc<Phase>) -> Self {
-        TrackedIo { inner, phase }
+    /// Wraps a client stream; bytes read and written count into the frontend.
+    pub fn new(inner: TcpStream, phase: Arc<Phase>, counters: Arc<super::FrontendShared>) -> Self {
+        TrackedIo {
+            inner,
+            phase,
+            counters,
+        }
     }
 }
 
@@ -106,6 +112,9 @@ impl AsyncRead for TrackedIo {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.counters
+                .bytes_in
+                .fetch_add((buf.filled().len() - before) as u64, Relaxed);
             let s = self.phase.state.load(Relaxed);
             if s == FIRST || s == IDLE {
                 self.phase.set(HEAD);
@@ -121,14 +130,22 @@ impl AsyncWrite for TrackedIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.counters.bytes_out.fetch_add(n as u64, Relaxed);
+        }
+        r
     }
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            self.counters.bytes_out.fetch_add(n as u64, Relaxed);
+        }
+        r
     }
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()

@@ -99,7 +99,10 @@ pub async fn serve(
         .keep_alive(fe.options.http_conn != HttpConnMode::Close)
         .header_read_timeout(None);
     let conn = b
-        .serve_connection(TokioIo::new(TrackedIo::new(stream, phase.clone())), svc)
+        .serve_connection(
+            TokioIo::new(TrackedIo::new(stream, phase.clone(), fe.shared.clone())),
+            svc,
+        )
         .with_upgrades();
     tokio::pin!(conn);
     if *stopping.borrow() {

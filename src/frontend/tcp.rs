@@ -123,8 +123,6 @@ pub async fn serve(
     st.bytes_out.fetch_add(down, Relaxed);
     fe.shared.bytes_in.fetch_add(up, Relaxed);
     fe.shared.bytes_out.fetch_add(down, Relaxed);
-    be.shared.bytes_in.fetch_add(up, Relaxed);
-    be.shared.bytes_out.fetch_add(down, Relaxed);
     let name = slot.server.name.clone();
     drop(slot);
     tcplog(&name, tc, down, "--", 0);

@@ -187,7 +187,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
         .backends
         .iter()
         .map(|b| {
-            let servers = b
+            let servers: Vec<ServerSnap> = b
                 .servers
                 .iter()
                 .map(|sv| {
@@ -232,6 +232,10 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 })
                 .collect();
             let (act, bck) = b.usable_counts();
+            // A backend's bytes are its servers' (counted once, in tcp and http mode).
+            let bytes = servers.iter().fold((0, 0), |(i, o), s: &ServerSnap| {
+                (i + s.bytes.0, o + s.bytes.1)
+            });
             BackendSnap {
                 name: b.name.clone(),
                 servers,
@@ -239,10 +243,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 bck,
                 total: b.shared.total.load(Relaxed),
                 queued: b.shared.queued.load(Relaxed),
-                bytes: (
-                    b.shared.bytes_in.load(Relaxed),
-                    b.shared.bytes_out.load(Relaxed),
-                ),
+                bytes,
                 no_server: b.shared.no_server.load(Relaxed),
             }
         })

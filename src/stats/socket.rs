@@ -123,7 +123,11 @@ pub fn execute(
                 for (si, s) in b.servers.iter().enumerate() {
                     let st = &s.state;
                     let c = st.check.lock().unwrap_or_else(|e| e.into_inner());
-                    let op = if st.is_up() { 2 } else { 0 };
+                    let op = if st.is_up() && st.admin() != Admin::Maint {
+                        2
+                    } else {
+                        0
+                    };
                     let adm = match st.admin() {
                         Admin::Ready => 0,
                         Admin::Maint => 1,
