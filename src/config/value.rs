@@ -11,6 +11,17 @@ use nom::IResult;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+thread_local! {
+    static OFFLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Stops `resolve` from asking the system resolver, on the calling thread only: a
+/// hostname then resolves to 127.0.0.1, except names under `.invalid`, which fail. For
+/// the fuzzer: real lookups send arbitrary names to DNS and can wait 5 s for a timeout.
+pub fn set_offline_resolution(on: bool) {
+    OFFLINE.with(|o| o.set(on));
+}
+
 fn number(i: &str) -> IResult<&str, u64> {
     map_res(digit1, str::parse::<u64>)(i)
 }
@@ -162,6 +173,12 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
+    }
+    if OFFLINE.with(|o| o.get()) {
+        if host.ends_with(".invalid") {
+            return Err(format!("could not resolve address '{host}'"));
+        }
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
     (host, port)
         .to_socket_addrs()
@@ -394,6 +411,19 @@ mod tests {
         assert!(server_addr("no-such-host.invalid:80")
             .unwrap_err()
             .contains("could not resolve"));
+    }
+
+    #[test]
+    fn offline_resolution_answers_without_dns() {
+        set_offline_resolution(true);
+        let (_, a, _) = server_addr("app.internal:8080").unwrap();
+        assert_eq!(a, "127.0.0.1:8080".parse().unwrap());
+        assert!(server_addr("no-such-host.invalid:80").is_err());
+        assert_eq!(
+            server_addr("10.1.2.3:80").unwrap().1,
+            "10.1.2.3:80".parse().unwrap()
+        );
+        set_offline_resolution(false);
     }
 
     #[test]
