@@ -72,6 +72,17 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
             listeners.push((p.name.clone(), l));
         }
     }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // Signal handlers before the pidfile and READY=1: a signal sent as soon as either
+    // appears must reach lbd, not kill it.
+    let sigs = {
+        let _rt = rt.enter();
+        lifecycle::Signals::install()
+    };
     let pidfile = args
         .pidfile
         .clone()
@@ -85,11 +96,6 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
             )
         })?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let n_listeners = listeners.len();
     let quiet = args.quiet;
     let result = rt.block_on(async move {
@@ -103,7 +109,7 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
             ));
         }
         lifecycle::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id()));
-        lifecycle::signals(daemon).await;
+        lifecycle::signals(daemon, sigs).await;
         Ok::<(), String>(())
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -54,6 +54,21 @@ struct Listener {
     task: JoinHandle<()>,
 }
 
+impl Listener {
+    /// Stops listening now: connections are refused from the moment this returns.
+    /// Aborting the accept task alone would close the socket only when the runtime
+    /// gets to drop the task, a moment later; until then the kernel kept completing
+    /// handshakes on a bind the new configuration no longer has (and the port could
+    /// not be bound again by the next reload).
+    fn close(self) {
+        use std::os::fd::AsRawFd;
+        self.task.abort();
+        // SAFETY: shutdown(2) on the listening socket we still own (`self.socket`);
+        // the descriptor stays open until the last `Arc` is dropped.
+        unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
 /// The running daemon.
 pub struct Daemon {
     args: Args,
@@ -213,7 +228,7 @@ impl Daemon {
                 .collect();
             for a in gone {
                 if let Some(l) = map.remove(&a) {
-                    l.task.abort();
+                    l.close();
                 }
             }
             // An address that moved to another frontend keeps its socket, new owner.
@@ -251,14 +266,14 @@ impl Daemon {
     /// are closed), return when none remain or `hard-stop-after` expires.
     pub async fn soft_stop(&self) {
         sd_notify("STOPPING=1");
-        log::notice("Stopping: closing listeners and waiting for connections to finish.");
-        let _ = self.stopping.send(true);
         {
             let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
             for (_, l) in map.drain() {
-                l.task.abort();
+                l.close();
             }
         }
+        log::notice("Stopping: closing listeners and waiting for connections to finish.");
+        let _ = self.stopping.send(true);
         self.checks.stop();
         let limit = self.handle.load().config.global.hard_stop_after;
         let start = Instant::now();
@@ -272,6 +287,15 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Hard stop requested while a soft stop drains: close what remains now.
+    fn stop_during_drain(&self) {
+        log::warning(&format!(
+            "Stopping now: closing {} remaining connections.",
+            self.active()
+        ));
+        self.checks.stop();
     }
 
     /// Hard stop: stop at once.
@@ -310,18 +334,43 @@ fn summarize(old: &Graph, new: &Graph) -> String {
     )
 }
 
+/// The signals lbd handles, caught from the moment [`Signals::install`] returns.
+pub struct Signals {
+    usr2: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+    usr1: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime's context). Must happen before the
+    /// pidfile is written and before `READY=1`: until then SIGUSR1/SIGUSR2/SIGHUP keep
+    /// their default action, which kills the process, so a `systemctl reload` or a
+    /// `kill -USR2 $(cat pidfile)` sent right after start would stop the service.
+    pub fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mk = |k| signal(k).ok();
+        Signals {
+            usr2: mk(SignalKind::user_defined2()),
+            hup: mk(SignalKind::hangup()),
+            usr1: mk(SignalKind::user_defined1()),
+            term: mk(SignalKind::terminate()),
+            int: mk(SignalKind::interrupt()),
+        }
+    }
+}
+
 /// Runs until a stop signal: SIGUSR2/SIGHUP reload, SIGUSR1 soft stop, SIGTERM/SIGINT
 /// hard stop.
-pub async fn signals(d: Arc<Daemon>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mk = |k| signal(k).ok();
-    let (mut usr2, mut hup, mut usr1, mut term, mut int) = (
-        mk(SignalKind::user_defined2()),
-        mk(SignalKind::hangup()),
-        mk(SignalKind::user_defined1()),
-        mk(SignalKind::terminate()),
-        mk(SignalKind::interrupt()),
-    );
+pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
+    let Signals {
+        mut usr2,
+        mut hup,
+        mut usr1,
+        mut term,
+        mut int,
+    } = sigs;
     async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
         match s {
             Some(s) => {
@@ -346,7 +395,16 @@ pub async fn signals(d: Arc<Daemon>) {
         tokio::select! {
             _ = recv(&mut usr2) => { let _ = d.reload(); }
             _ = recv(&mut hup) => { let _ = d.reload(); }
-            _ = recv(&mut usr1) => { d.soft_stop().await; return; }
+            _ = recv(&mut usr1) => {
+                // SIGTERM/SIGINT still stop at once during the drain (systemd sends
+                // SIGTERM when its stop timeout runs out).
+                tokio::select! {
+                    _ = d.soft_stop() => {}
+                    _ = recv(&mut term) => d.stop_during_drain(),
+                    _ = recv(&mut int) => d.stop_during_drain(),
+                }
+                return;
+            }
             _ = recv(&mut term) => { d.hard_stop(); return; }
             _ = recv(&mut int) => { d.hard_stop(); return; }
         }

@@ -137,6 +137,8 @@ pub async fn accept_loop(
                 backoff_logged = false;
                 x
             }
+            // The listener was shut down (removed by a reload, or soft stop).
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
             Err(e) => {
                 if !backoff_logged {
                     crate::log::alert(&format!(

@@ -841,3 +841,266 @@ impl Prng {
         }
     }
 }
+
+/// How to start lbd beyond the config text (for the service tests): extra environment
+/// variables and extra command-line arguments. `@DIR@` in an argument becomes the
+/// scratch directory (e.g. `-p @DIR@/lbd.pid`).
+#[derive(Debug, Clone, Default)]
+pub struct StartOpts {
+    /// Environment variables set for lbd (e.g. `NOTIFY_SOCKET`).
+    pub env: Vec<(String, String)>,
+    /// Arguments after `-f cfg`.
+    pub args: Vec<String>,
+}
+
+impl Lbd {
+    /// Starts lbd like [`Lbd::start`] with extra environment and arguments.
+    pub async fn start_with(config: &str, opts: &StartOpts) -> Lbd {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let (port, port2) = (free_port(), free_port());
+            let text = config
+                .replace("@FE@", &port.to_string())
+                .replace("@FE2@", &port2.to_string());
+            match Lbd::try_start_with(&text, port, port2, opts).await {
+                Ok(l) => return l,
+                Err(e) if e.contains("cannot bind socket") && config.contains("@FE") => last = e,
+                Err(e) => panic!("lbd did not start.\nconfig:\n{text}\nstderr:\n{e}"),
+            }
+        }
+        panic!("lbd could not bind its ports after 5 attempts:\n{last}");
+    }
+
+    async fn try_start_with(
+        text: &str,
+        port: u16,
+        port2: u16,
+        opts: &StartOpts,
+    ) -> Result<Lbd, String> {
+        let n = SEQ.fetch_add(1, SeqCst);
+        let dir = std::env::temp_dir().join(format!("lbd-svc-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        let cfg = dir.join("lbd.cfg");
+        std::fs::write(&cfg, text).expect("write config");
+        let stderr_path = dir.join("stderr");
+        let err = std::fs::File::create(&stderr_path).expect("create stderr file");
+        let dir_text = dir.to_string_lossy().into_owned();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lbd"));
+        cmd.arg("-f").arg(&cfg);
+        for a in &opts.args {
+            cmd.arg(a.replace("@DIR@", &dir_text));
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn lbd");
+        let mut lbd = Lbd {
+            child,
+            dir,
+            stderr_path,
+            port,
+            port2,
+        };
+        let end = Instant::now() + DEADLINE;
+        loop {
+            if lbd.stderr().contains(" started: ") {
+                return Ok(lbd);
+            }
+            if let Ok(Some(status)) = lbd.child.try_wait() {
+                return Err(format!("{}(exit status: {status})", lbd.stderr()));
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{}(no 'started' line within {DEADLINE:?})",
+                    lbd.stderr()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The scratch directory (config, stderr; removed on drop).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The path of the `-f` config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("lbd.cfg")
+    }
+
+    /// Replaces the config file (atomically: write then rename, so a reload never
+    /// reads half a file); `@FE@`/`@FE2@` become this instance's ports.
+    pub fn write_config(&self, config: &str) {
+        let text = config
+            .replace("@FE@", &self.port.to_string())
+            .replace("@FE2@", &self.port2.to_string());
+        let tmp = self.dir.join("lbd.cfg.new");
+        std::fs::write(&tmp, text).expect("write new config");
+        std::fs::rename(&tmp, self.config_path()).expect("replace config");
+    }
+
+    /// Sends `sig` (e.g. `libc::SIGUSR2`) to lbd.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of our own child, which we have not reaped yet.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig}) failed", self.child.id());
+    }
+
+    /// How many times `needle` occurs in stderr so far.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.stderr().matches(needle).count()
+    }
+
+    /// Writes `config`, sends SIGUSR2 and waits for the outcome; returns the
+    /// `Reload complete: ...` or `Reload failed...` line.
+    pub async fn reload(&self, config: &str) -> String {
+        let before = self.count_log("Reload complete: ") + self.count_log("Reload failed");
+        self.write_config(config);
+        self.signal(libc::SIGUSR2);
+        wait_until(DEADLINE, "lbd logs the end of a reload", || {
+            self.count_log("Reload complete: ") + self.count_log("Reload failed") > before
+        })
+        .await;
+        self.stderr()
+            .lines()
+            .rev()
+            .find(|l| l.contains("Reload complete: ") || l.contains("Reload failed"))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The exit status if lbd has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("try_wait on lbd")
+    }
+
+    /// Waits (polling) for lbd to exit; panics after `limit`.
+    pub async fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.try_wait() {
+                return s;
+            }
+            if Instant::now() >= end {
+                panic!("lbd did not exit within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// The outcome of one request of a load loop, never a panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A complete response: status and body.
+    Ok(u16, String),
+    /// The connection could not be opened (e.g. refused).
+    Connect(String),
+    /// The exchange failed (reset, closed early, timed out).
+    Exchange(String),
+}
+
+/// Sends `GET path` over a fresh connection; never panics.
+pub async fn try_get(port: u16, path: &str) -> Outcome {
+    let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let stream = match tokio::time::timeout(DEADLINE, TcpStream::connect(to)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Outcome::Connect(e.to_string()),
+        Err(_) => return Outcome::Connect("connect timed out".into()),
+    };
+    let fut = async move {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let resp = sender
+            .send_request(get_req(path))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok::<_, String>((parts.status.as_u16(), body))
+    };
+    match tokio::time::timeout(DEADLINE, fut).await {
+        Ok(Ok((s, b))) => Outcome::Ok(s, String::from_utf8_lossy(&b).into_owned()),
+        Ok(Err(e)) => Outcome::Exchange(e),
+        Err(_) => Outcome::Exchange("timed out".into()),
+    }
+}
+
+/// A keep-alive client that reports failures instead of panicking.
+pub struct TryKeepAlive {
+    sender: hyper::client::conn::http1::SendRequest<ClientBody>,
+    conn: JoinHandle<()>,
+}
+
+impl TryKeepAlive {
+    /// Opens the connection.
+    pub async fn connect(port: u16) -> Result<TryKeepAlive, Outcome> {
+        let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let stream = match tokio::time::timeout(DEADLINE, TcpStream::connect(to)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(Outcome::Connect(e.to_string())),
+            Err(_) => return Err(Outcome::Connect("connect timed out".into())),
+        };
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Outcome::Connect(e.to_string()))?;
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(TryKeepAlive { sender, conn })
+    }
+
+    /// `GET path` on the connection.
+    pub async fn get(&mut self, path: &str) -> Outcome {
+        let fut = async {
+            self.sender.ready().await.map_err(|e| e.to_string())?;
+            let resp = self
+                .sender
+                .send_request(get_req(path))
+                .await
+                .map_err(|e| e.to_string())?;
+            let (parts, body) = resp.into_parts();
+            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok::<_, String>((parts.status.as_u16(), body))
+        };
+        match tokio::time::timeout(DEADLINE, fut).await {
+            Ok(Ok((s, b))) => Outcome::Ok(s, String::from_utf8_lossy(&b).into_owned()),
+            Ok(Err(e)) => Outcome::Exchange(e),
+            Err(_) => Outcome::Exchange("timed out".into()),
+        }
+    }
+}
+
+impl Drop for TryKeepAlive {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+/// Whether a TCP connect to 127.0.0.1:`port` is refused right now: `Some(true)`
+/// refused, `Some(false)` accepted, `None` another error. An accepted connection is
+/// closed with a reset (linger 0), so that connect loops leave no TIME_WAIT behind
+/// and never run out of local ports.
+pub fn connect_refused(port: u16) -> Option<bool> {
+    let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    match std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)) {
+        Ok(s) => {
+            let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+            Some(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Some(true),
+        Err(e) => {
+            eprintln!("connect to 127.0.0.1:{port}: {e}");
+            None
+        }
+    }
+}
