@@ -1674,3 +1674,45 @@ fn refused_values_name_the_problem() {
         ["Proxy 'be': 'stick' rule needs a 'stick-table' in this proxy or a 'table' argument."]
     );
 }
+
+#[test]
+fn redirect_keyword_and_http_request_redirect() {
+    let c = ok("defaults\n mode http\n timeout client 1s\nfrontend fe\n bind 127.0.0.1:1\n redirect scheme https code 301 if !{ ssl_fc }\n http-request redirect prefix /v2 drop-query append-slash set-cookie SEEN=1 clear-cookie OLD\n http-request redirect location /x\n");
+    let rules = &px(&c, "fe").http_request;
+    assert_eq!(rules.len(), 3);
+    let HttpAction::Redirect(r) = &rules[0].action else {
+        panic!("{:?}", rules[0])
+    };
+    assert_eq!(
+        (r.kind, r.to.as_str(), r.code),
+        (RedirectKind::Scheme, "https", 301)
+    );
+    let cond = rules[0].cond.as_ref().unwrap();
+    assert!(cond.any_of[0][0].negate);
+    assert!(
+        matches!(&cond.any_of[0][0].acl, TermAcl::Anonymous(a) if a.criterion == Criterion::SslFc)
+    );
+    let HttpAction::Redirect(r) = &rules[1].action else {
+        panic!()
+    };
+    assert_eq!(
+        (r.kind, r.drop_query, r.append_slash),
+        (RedirectKind::Prefix, true, true)
+    );
+    assert_eq!(
+        (r.set_cookie.as_deref(), r.clear_cookie.as_deref()),
+        (Some("SEEN=1"), Some("OLD"))
+    );
+    let HttpAction::Redirect(r) = &rules[2].action else {
+        panic!()
+    };
+    assert_eq!((r.kind, r.code), (RedirectKind::Location, 302));
+    assert!(alerts(
+        "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:1\n redirect scheme https code 300\n"
+    )[0]
+    .contains("unsupported HTTP code '300'"));
+    assert!(
+        alerts("defaults\n mode http\nfrontend fe\n bind 127.0.0.1:1\n redirect to /x\n")[0]
+            .contains("expects 'location', 'prefix' or 'scheme'")
+    );
+}

@@ -99,7 +99,8 @@ impl KillSwitch {
 /// log-scale histogram (for percentiles and the Prometheus histogram).
 #[derive(Debug)]
 pub struct ResponseTimes {
-    ring: Box<[AtomicU32]>,
+    /// Allocated at the first response, so idle servers of big configs cost nothing.
+    ring: std::sync::OnceLock<Box<[AtomicU32]>>,
     next: AtomicU64,
     /// Counts per bucket; bucket `i` holds times up to `BUCKETS_US[i]` microseconds.
     pub buckets: [AtomicU64; BUCKETS_US.len() + 1],
@@ -116,7 +117,7 @@ pub const BUCKETS_US: [u64; 14] = [
 impl Default for ResponseTimes {
     fn default() -> Self {
         ResponseTimes {
-            ring: (0..1024).map(|_| AtomicU32::new(0)).collect(),
+            ring: std::sync::OnceLock::new(),
             next: AtomicU64::new(0),
             buckets: Default::default(),
             sum_us: AtomicU64::new(0),
@@ -128,8 +129,11 @@ impl ResponseTimes {
     /// Records one response time.
     pub fn record(&self, d: std::time::Duration) {
         let us = d.as_micros().min(u32::MAX as u128) as u64;
+        let ring = self
+            .ring
+            .get_or_init(|| (0..1024).map(|_| AtomicU32::new(0)).collect());
         let i = self.next.fetch_add(1, Relaxed);
-        self.ring[(i % 1024) as usize].store(us as u32, Relaxed);
+        ring[(i % 1024) as usize].store(us as u32, Relaxed);
         let b = BUCKETS_US
             .iter()
             .position(|&ub| us <= ub)
@@ -149,8 +153,10 @@ impl ResponseTimes {
         if n == 0 {
             return 0.0;
         }
-        let sum: u64 = self
-            .ring
+        let Some(ring) = self.ring.get() else {
+            return 0.0;
+        };
+        let sum: u64 = ring
             .iter()
             .take(n as usize)
             .map(|v| v.load(Relaxed) as u64)

@@ -9,7 +9,6 @@ use super::value;
 
 /// Fetches HAProxy has that lbd does not evaluate (so a condition using one is refused).
 const KNOWN_FETCHES: &[&str] = &[
-    "ssl_fc",
     "ssl_fc_sni",
     "ssl_c_used",
     "ssl_c_verify",
@@ -189,6 +188,7 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
         "method" => Criterion::Method,
         "always_true" => Criterion::AlwaysTrue,
         "always_false" => Criterion::AlwaysFalse,
+        "ssl_fc" => Criterion::SslFc,
         f if KNOWN_FETCHES.contains(&f)
             || [
                 "sc", "lua.", "src_", "ssl_", "req.", "res.", "fc_", "bc_", "txn.",
@@ -224,7 +224,15 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
             .collect::<Result<Vec<_>, _>>()?,
         _ => raw.into_iter().map(AclValue::Str).collect(),
     };
-    if values.is_empty() && !matches!(criterion, Criterion::AlwaysTrue | Criterion::AlwaysFalse) {
+    if matches!(criterion, Criterion::SslFc) && !values.is_empty() {
+        return Err("fetch method 'ssl_fc' is a boolean and takes no pattern".to_string());
+    }
+    if values.is_empty()
+        && !matches!(
+            criterion,
+            Criterion::AlwaysTrue | Criterion::AlwaysFalse | Criterion::SslFc
+        )
+    {
         return Err("no pattern to match".to_string());
     }
     Ok(Acl {
@@ -436,7 +444,11 @@ mod tests {
         assert!(parse_acl("a", &w("nosuch x"), &loc())
             .unwrap_err()
             .contains("unknown fetch method 'nosuch'"));
-        assert!(parse_acl("a", &w("ssl_fc"), &loc())
+        assert_eq!(
+            parse_acl("a", &w("ssl_fc"), &loc()).unwrap().criterion,
+            Criterion::SslFc
+        );
+        assert!(parse_acl("a", &w("ssl_fc_sni x"), &loc())
             .unwrap_err()
             .contains("not supported by lbd"));
         assert!(parse_acl("a", &w("path -m reg ^/x"), &loc())

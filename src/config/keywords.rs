@@ -189,7 +189,7 @@ pub fn proxy_known(kw: &str) -> Option<Known> {
     use Known::*;
     Some(match kw {
         "tcp-request" | "tcp-response" | "errorfile" | "errorfiles" | "errorloc"
-        | "errorloc302" | "errorloc303" | "http-error" | "redirect" | "compression"
+        | "errorloc302" | "errorloc303" | "http-error" | "compression"
         | "filter" | "server-template" | "dispatch" | "source" | "monitor-uri" | "monitor"
         | "use-server" | "force-persist" | "ignore-persist" | "persist" | "http-after-response"
         | "tcp-check" | "external-check" | "dynamic-cookie-key" | "http-reuse"

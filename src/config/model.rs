@@ -326,6 +326,8 @@ pub enum Criterion {
     AlwaysTrue,
     /// `always_false`.
     AlwaysFalse,
+    /// `ssl_fc`: the client connection is TLS. lbd terminates no TLS: always false.
+    SslFc,
 }
 
 /// A parsed acl pattern.
@@ -724,6 +726,38 @@ pub enum HttpAction {
     Deny(u16),
     /// `use-service prometheus-exporter`.
     UseServicePrometheus,
+    /// `redirect location|prefix|scheme ...` (also the `redirect` keyword).
+    Redirect(Redirect),
+}
+
+/// A redirect rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// What `to` means.
+    pub kind: RedirectKind,
+    /// Location, prefix or scheme.
+    pub to: String,
+    /// 301, 302 (default), 303, 307 or 308.
+    pub code: u16,
+    /// `drop-query`.
+    pub drop_query: bool,
+    /// `append-slash`.
+    pub append_slash: bool,
+    /// `set-cookie NAME[=VALUE]`.
+    pub set_cookie: Option<String>,
+    /// `clear-cookie NAME[=]`.
+    pub clear_cookie: Option<String>,
+}
+
+/// The kinds of redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// The Location is the string itself.
+    Location,
+    /// The Location is the prefix followed by the request's path.
+    Prefix,
+    /// The Location is `SCHEME://HOST` followed by the request's path.
+    Scheme,
 }
 
 /// `cookie NAME insert|rewrite|prefix ...`.

@@ -935,6 +935,13 @@ impl<'e> Parser<'e> {
                     self.http_check(&w[1..], t)?;
                 }
             }
+            "redirect" => {
+                // `redirect ...` is `http-request redirect ...`.
+                let mut words = vec!["http-request".to_string()];
+                words.extend(w.iter().cloned());
+                let rule = self.http_rule(&words, t)?;
+                self.px(t).http_request.push(rule);
+            }
             "http-request" | "http-response" => {
                 let rule = self.http_rule(w, t)?;
                 let p = self.px(t);
@@ -1651,6 +1658,7 @@ impl<'e> Parser<'e> {
                 }
                 HttpAction::Return { status, content_type, body, headers }
             }
+            "redirect" if !response => HttpAction::Redirect(parse_redirect(kw, args)?),
             "use-service" if !response => match args.first().map(String::as_str) {
                 Some("prometheus-exporter") => HttpAction::UseServicePrometheus,
                 Some(s) => return Err(format!("'http-request use-service {s}' is not supported by lbd; only 'prometheus-exporter' is.")),
@@ -1658,7 +1666,7 @@ impl<'e> Parser<'e> {
             },
             a => {
                 const KNOWN: &[&str] = &[
-                    "redirect", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
+                    "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
                     "unset-var", "set-log-level", "set-tos", "set-mark", "set-src", "set-dst", "set-nice",
                     "replace-header", "replace-value", "replace-path", "replace-pathq", "replace-uri",
                     "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
@@ -1878,6 +1886,63 @@ impl<'e> Parser<'e> {
         }
         Ok(())
     }
+}
+
+fn parse_redirect(kw: &str, args: &[String]) -> Result<Redirect, String> {
+    let (kind, to) = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("location"), Some(t)) => (RedirectKind::Location, t.clone()),
+        (Some("prefix"), Some(t)) => (RedirectKind::Prefix, t.clone()),
+        (Some("scheme"), Some(t)) => (RedirectKind::Scheme, t.clone()),
+        _ => {
+            return Err(format!(
+                "'{kw} redirect' expects 'location', 'prefix' or 'scheme' followed by a value."
+            ))
+        }
+    };
+    if to.contains("%[") {
+        return Err(format!(
+            "'{kw} redirect' : log-format expressions are not supported by lbd (in '{to}')."
+        ));
+    }
+    let mut r = Redirect {
+        kind,
+        to,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+        set_cookie: None,
+        clear_cookie: None,
+    };
+    let mut i = 2;
+    while i < args.len() {
+        let v = args.get(i + 1);
+        match (args[i].as_str(), v) {
+            ("code", Some(c)) => {
+                r.code = match c.parse::<u16>() {
+                    Ok(c @ (301 | 302 | 303 | 307 | 308)) => c,
+                    _ => return Err(format!("'{kw} redirect' : unsupported HTTP code '{c}' (expects 301, 302, 303, 307 or 308).")),
+                };
+                i += 1;
+            }
+            ("drop-query", _) => r.drop_query = true,
+            ("append-slash", _) => r.append_slash = true,
+            ("set-cookie", Some(c)) => {
+                r.set_cookie = Some(c.clone());
+                i += 1;
+            }
+            ("clear-cookie", Some(c)) => {
+                r.clear_cookie = Some(c.trim_end_matches('=').to_string());
+                i += 1;
+            }
+            (x, _) => {
+                return Err(format!(
+                    "'{kw} redirect' : unknown or incomplete option '{x}'."
+                ))
+            }
+        }
+        i += 1;
+    }
+    Ok(r)
 }
 
 fn parse_balance(w: &[String]) -> Result<Balance, String> {

@@ -121,11 +121,22 @@ pub async fn serve(
             _ => None,
         };
         let deadline = limit.map(|l| since + l);
+        // `timeout client` also bounds a client that stops reading what lbd sends.
+        let blocked = phase.blocked_since();
+        let write_deadline = blocked.zip(fe.timeouts.client).map(|(b, l)| b + l);
+        let next = match (deadline, write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = phase.changed.notified() => continue,
-            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
-                if phase.snapshot() != (state, since) {
+            _ = async { match next { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                let now = tokio::time::Instant::now();
+                if write_deadline.is_some_and(|d| d <= now) && phase.blocked_since() == blocked {
+                    return;
+                }
+                if deadline.is_none_or(|d| d > now) || phase.snapshot() != (state, since) {
                     continue;
                 }
                 if state != clientio::IDLE {
@@ -228,6 +239,7 @@ fn apply_rules(
     rules: &[super::route::Rule],
     method: &Method,
     path: &str,
+    query: Option<&str>,
     src: std::net::IpAddr,
     target: &mut HeaderMap,
     cond_headers: Option<&HeaderMap>,
@@ -280,6 +292,7 @@ fn apply_rules(
                 }
                 return Some(resp);
             }
+            Action::Redirect(r) => return Some(redirect(r, path, query, target)),
             Action::Prometheus => {
                 let mut resp = Response::new(ProxyBody::full(crate::stats::prometheus(graph)));
                 resp.headers_mut().insert(
@@ -291,6 +304,66 @@ fn apply_rules(
         }
     }
     None
+}
+
+/// Builds a redirect response as HAProxy does (empty body, `Cache-Control: no-cache`).
+fn redirect(
+    r: &crate::config::model::Redirect,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response<ProxyBody> {
+    use crate::config::model::RedirectKind;
+    let mut tail = path.to_string();
+    if r.append_slash && !tail.ends_with('/') {
+        tail.push('/');
+    }
+    if let (Some(q), false) = (query, r.drop_query) {
+        tail.push('?');
+        tail.push_str(q);
+    }
+    let location = match r.kind {
+        RedirectKind::Location => {
+            let mut l = r.to.clone();
+            if r.append_slash && !l.ends_with('/') {
+                l.push('/');
+            }
+            l
+        }
+        RedirectKind::Prefix if r.to == "/" => tail,
+        RedirectKind::Prefix => format!("{}{tail}", r.to.trim_end_matches('/')),
+        RedirectKind::Scheme => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            format!("{}://{host}{tail}", r.to)
+        }
+    };
+    let mut resp = Response::new(ProxyBody::empty());
+    *resp.status_mut() = StatusCode::from_u16(r.code).unwrap_or(StatusCode::FOUND);
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    if let Some(c) = &r.set_cookie {
+        let v = if c.contains('=') {
+            format!("{c}; path=/")
+        } else {
+            format!("{c}=; path=/")
+        };
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    if let Some(c) = &r.clear_cookie {
+        if let Ok(v) = HeaderValue::from_str(&format!("{c}=; Max-Age=0; path=/")) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    resp
 }
 
 fn status_text(status: u16) -> (&'static str, &'static str) {
@@ -436,16 +509,19 @@ fn hash_key(
     }
 }
 
-/// Checks a request head beyond what the HTTP parser enforces (RFC 9112 §3.2): an
-/// HTTP/1.1 request needs exactly one `Host`; an absolute-form target routes on its
-/// authority, which replaces `Host`. Returns the status to answer on failure.
+/// Checks a request head beyond what the HTTP parser enforces: the framing rules of
+/// [`check_request_framing`]; an HTTP/1.1 request needs exactly one `Host` (RFC 9112
+/// §3.2); an absolute-form target routes on its authority, which replaces `Host`.
+/// Returns the status to answer on failure.
 pub fn validate_head(parts: &mut hyper::http::request::Parts) -> Result<(), u16> {
+    check_request_framing(parts.version, &mut parts.headers)?;
     let hosts = parts.headers.get_all(header::HOST).iter().count();
     if let Some(auth) = parts.uri.authority() {
         if parts
             .uri
             .scheme_str()
             .is_some_and(|s| !s.eq_ignore_ascii_case("http") && !s.eq_ignore_ascii_case("https"))
+            || auth.as_str().contains('@')
         {
             return Err(400);
         }
@@ -465,6 +541,172 @@ pub fn validate_head(parts: &mut hyper::http::request::Parts) -> Result<(), u16>
         return Err(400);
     }
     Ok(())
+}
+
+/// Request framing (RFC 9112 §6.1–6.3), also enforced when the HTTP parser already did:
+/// `Transfer-Encoding` only in HTTP/1.1 and only as exactly one `chunked` (its final
+/// coding not `chunked`, or `chunked` twice: 400; another coding before it: 501, since
+/// lbd forwards the body de-chunked and could not keep that coding); with it, any
+/// `Content-Length` is removed. Without it, every `Content-Length` is `1*DIGIT`
+/// (fitting 64 bits) and all are equal (400 otherwise); one copy is kept.
+pub fn check_request_framing(version: Version, h: &mut HeaderMap) -> Result<(), u16> {
+    if h.contains_key(header::TRANSFER_ENCODING) {
+        if version != Version::HTTP_11 {
+            return Err(400);
+        }
+        te_is_chunked(h)?;
+        h.remove(header::CONTENT_LENGTH);
+        return Ok(());
+    }
+    let mut len = None;
+    for v in h.get_all(header::CONTENT_LENGTH) {
+        let n = content_length(v.as_bytes()).ok_or(400u16)?;
+        if len.is_some_and(|l| l != n) {
+            return Err(400);
+        }
+        len = Some(n);
+    }
+    if let Some(n) = len {
+        if h.get_all(header::CONTENT_LENGTH).iter().count() > 1 {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+    Ok(())
+}
+
+/// A `Content-Length` value: `1*DIGIT` that fits in 64 bits (no sign, no spaces, no
+/// list).
+fn content_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Whether the `Transfer-Encoding` fields (all lines, comma lists, empty elements
+/// ignored) say exactly `chunked`. Err(400): the final coding is not `chunked` or it is
+/// there twice; Err(501): another coding comes before it.
+fn te_is_chunked(h: &HeaderMap) -> Result<(), u16> {
+    let mut codings = 0usize;
+    let mut chunked = 0usize;
+    let mut last_chunked = false;
+    for v in h.get_all(header::TRANSFER_ENCODING) {
+        let s = v.to_str().map_err(|_| 400u16)?;
+        for t in s.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+            if t.is_empty() {
+                continue;
+            }
+            codings += 1;
+            last_chunked = t.eq_ignore_ascii_case("chunked");
+            chunked += usize::from(last_chunked);
+        }
+    }
+    match (last_chunked, chunked, codings) {
+        (true, 1, 1) => Ok(()),
+        (true, 1, _) => Err(501),
+        _ => Err(400),
+    }
+}
+
+/// Checks a server's response framing beyond the HTTP parser (RFC 9112 §6.3), for a
+/// response that has a body: a `Transfer-Encoding` other than exactly `chunked` is
+/// refused (the parser would read a close-delimited body, and lbd would forward it
+/// without its coding); with `chunked`, any `Content-Length` is removed so that the
+/// client never sees both.
+fn check_response_framing(method: &Method, status: StatusCode, h: &mut HeaderMap) -> bool {
+    let bodyless = method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if bodyless || !h.contains_key(header::TRANSFER_ENCODING) {
+        return true;
+    }
+    if te_is_chunked(h).is_err() {
+        return false;
+    }
+    h.remove(header::CONTENT_LENGTH);
+    true
+}
+
+/// The longest request target the HTTP parser accepts (longer: 414).
+const MAX_URI_LEN: usize = (u16::MAX - 1) as usize;
+
+/// Runs on raw bytes the checks a request head meets in lbd, without a connection: the
+/// `httparse` parse hyper's server uses (with the default `tune.bufsize` 16384 and
+/// `tune.http.maxhdr` 101), the parser's own framing rules, then [`validate_head`].
+/// `Ok(None)`: the head is not complete yet. Err: the status lbd answers. For tests and
+/// fuzzing; the server itself runs hyper.
+pub fn check_request_bytes(bytes: &[u8]) -> Result<Option<hyper::http::request::Parts>, u16> {
+    const BUFSIZE: usize = 16384;
+    const MAX_HEADERS: usize = 101;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) if n > BUFSIZE => return Err(431),
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) if bytes.len() >= BUFSIZE => return Err(431),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(431),
+        Err(_) => return Err(400),
+    }
+    let (Some(m), Some(path), Some(v)) = (req.method, req.path, req.version) else {
+        return Err(400);
+    };
+    if path.len() > MAX_URI_LEN {
+        return Err(414);
+    }
+    let method = Method::from_bytes(m.as_bytes()).map_err(|_| 400u16)?;
+    let uri: hyper::Uri = path.parse().map_err(|_| 400u16)?;
+    let version = if v == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    // The parser's framing: `Transfer-Encoding` drops any `Content-Length` (before it:
+    // removed; after it: skipped unread); differing lengths are refused.
+    let mut map = HeaderMap::new();
+    let (mut te, mut te_chunked, mut cl) = (false, false, None);
+    for hd in req.headers.iter() {
+        let name = HeaderName::from_bytes(hd.name.as_bytes()).map_err(|_| 400u16)?;
+        let value = HeaderValue::from_bytes(hd.value).map_err(|_| 400u16)?;
+        if name == header::TRANSFER_ENCODING {
+            if version != Version::HTTP_11 {
+                return Err(400);
+            }
+            te = true;
+            if cl.take().is_some() {
+                map.remove(header::CONTENT_LENGTH);
+            }
+            te_chunked = value
+                .to_str()
+                .ok()
+                .and_then(|s| s.rsplit(',').next())
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        } else if name == header::CONTENT_LENGTH {
+            if te {
+                continue;
+            }
+            let n = content_length(value.as_bytes()).ok_or(400u16)?;
+            match cl {
+                Some(prev) if prev != n => return Err(400),
+                Some(_) => continue,
+                None => cl = Some(n),
+            }
+        }
+        map.append(name, value);
+    }
+    if te && !te_chunked {
+        return Err(400);
+    }
+    let mut b = Request::builder().method(method).uri(uri).version(version);
+    if let Some(h) = b.headers_mut() {
+        *h = map;
+    }
+    let mut parts = b.body(()).map_err(|_| 400u16)?.into_parts().0;
+    validate_head(&mut parts)?;
+    Ok(Some(parts))
 }
 
 /// Why an upstream exchange failed.
@@ -594,6 +836,7 @@ async fn proxy(
         &fe.rules.request,
         &parts.method,
         parts.uri.path(),
+        parts.uri.query(),
         src,
         &mut parts.headers,
         None,
@@ -640,6 +883,7 @@ async fn proxy(
             &be.rules.request,
             &parts.method,
             parts.uri.path(),
+            parts.uri.query(),
             src,
             &mut parts.headers,
             None,
@@ -775,6 +1019,12 @@ async fn proxy(
         }
         Err(Fail::ClientBody) => return error_response(400, None, json),
     };
+    if !check_response_framing(&parts.method, resp.status(), resp.headers_mut()) {
+        // Dropping `sender` and the body closes the connection: it is never pooled.
+        slot.server.state.resp_errors.fetch_add(1, Relaxed);
+        check::observe(be, &slot.server, Observation::L7Invalid);
+        return error_response(502, Some(&be.name), json);
+    }
     let status = resp.status();
     slot.server.state.count_status(status.as_u16());
     check::observe(be, &slot.server, Observation::for_status(status.as_u16()));
@@ -872,6 +1122,7 @@ async fn proxy(
             &rs.response,
             &m,
             p,
+            None,
             src,
             &mut rparts.headers,
             Some(h),
@@ -1027,7 +1278,8 @@ async fn exchange(
                     slot = Some(s);
                     continue;
                 }
-                if reused && !replayed {
+                // An invalid response is an answer: never sent again.
+                if reused && !replayed && !e.error().is_parse() {
                     if let Some((m, u, h)) = head.clone() {
                         // An idle connection closed under us; the request had no body.
                         replayed = true;
@@ -1099,6 +1351,129 @@ mod tests {
             validate_head(&mut parts("GET ftp://x/y HTTP/1.1\nHost: x")),
             Err(400)
         );
+    }
+
+    /// The status lbd answers for a raw head (`Ok(200)`: accepted).
+    fn check(raw: &str) -> Result<u16, u16> {
+        check_request_bytes(raw.as_bytes()).map(|p| if p.is_some() { 200 } else { 0 })
+    }
+
+    #[test]
+    fn request_framing() {
+        let ok = |h: &str| check(&format!("POST / HTTP/1.1\r\nHost: a\r\n{h}\r\n"));
+        assert_eq!(ok("Content-Length: 5\r\n"), Ok(200));
+        assert_eq!(ok("Content-Length: 5\r\nContent-Length: 5\r\n"), Ok(200));
+        for bad in [
+            "+5",
+            "-5",
+            "0x10",
+            "5 5",
+            "5, 5",
+            "",
+            "99999999999999999999",
+            "5a",
+        ] {
+            assert_eq!(
+                ok(&format!("Content-Length: {bad}\r\n")),
+                Err(400),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(ok("Content-Length: 5\r\nContent-Length: 6\r\n"), Err(400));
+        assert_eq!(ok("Transfer-Encoding: chunked\r\n"), Ok(200));
+        assert_eq!(ok("Transfer-Encoding: Chunked\r\n"), Ok(200));
+        for bad in [
+            "gzip",
+            "xchunked",
+            "chunked, gzip",
+            "chunked;x",
+            "",
+            "chunked, chunked",
+        ] {
+            assert_eq!(
+                ok(&format!("Transfer-Encoding: {bad}\r\n")),
+                Err(400),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            ok("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
+            Err(400)
+        );
+        assert_eq!(ok("Transfer-Encoding: gzip, chunked\r\n"), Err(501));
+        assert_eq!(ok("Transfer-Encoding: chun\x01ked\r\n"), Err(400));
+        assert_eq!(
+            check("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(400)
+        );
+        // CL and TE: Content-Length is dropped whichever comes first.
+        for h in [
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        ] {
+            let raw = format!("POST / HTTP/1.1\r\nHost: a\r\n{h}\r\n");
+            let p = check_request_bytes(raw.as_bytes()).unwrap().unwrap();
+            assert!(!p.headers.contains_key(header::CONTENT_LENGTH));
+        }
+    }
+
+    #[test]
+    fn request_syntax() {
+        for bad in [
+            "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nX: a\nb\r\n\r\n",
+            "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(check(bad), Err(400), "{bad:?}");
+        }
+        assert_eq!(check("GET / HTTP/1.1\r\nHost: a\r\n"), Ok(0));
+        let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(20000));
+        assert_eq!(check(&long), Err(431));
+        let many: String = (0..102).map(|i| format!("X-{i}: 1\r\n")).collect();
+        assert_eq!(check(&format!("GET / HTTP/1.1\r\n{many}\r\n")), Err(431));
+    }
+
+    #[test]
+    fn response_framing() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert!(check_response_framing(&Method::GET, StatusCode::OK, &mut h));
+        assert!(!h.contains_key(header::CONTENT_LENGTH));
+        for bad in [
+            "garbage",
+            "gzip, chunked",
+            "chunked, chunked",
+            "chunked, gzip",
+        ] {
+            h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static(bad));
+            assert!(!check_response_framing(
+                &Method::GET,
+                StatusCode::OK,
+                &mut h
+            ));
+            assert!(check_response_framing(
+                &Method::HEAD,
+                StatusCode::OK,
+                &mut h
+            ));
+            assert!(check_response_framing(
+                &Method::GET,
+                StatusCode::NOT_MODIFIED,
+                &mut h
+            ));
+        }
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub enum Action {
     Deny(u16),
     /// Serve Prometheus metrics.
     Prometheus,
+    /// Answer with a redirect.
+    Redirect(crate::config::model::Redirect),
 }
 
 /// A compiled rule.
@@ -137,6 +139,7 @@ impl RuleSet {
             HttpAction::DelHeader(n) => Action::DelHeader(hn(n)?),
             HttpAction::Deny(s) => Action::Deny(*s),
             HttpAction::UseServicePrometheus => Action::Prometheus,
+            HttpAction::Redirect(r) => Action::Redirect(r.clone()),
             HttpAction::Return {
                 status,
                 content_type,
@@ -264,7 +267,7 @@ impl Matcher {
     fn matches(&self, r: &ReqInfo) -> bool {
         match &self.criterion {
             Criterion::AlwaysTrue => true,
-            Criterion::AlwaysFalse => false,
+            Criterion::AlwaysFalse | Criterion::SslFc => false,
             Criterion::Src => self.nets.iter().any(|(net, len)| in_net(r.src, *net, *len)),
             Criterion::Method => self.str_match(r.method),
             Criterion::Path
