@@ -37,11 +37,48 @@ pub struct CheckCell {
     pub failed_checks: u64,
     /// UP to DOWN transitions.
     pub down_transitions: u64,
+    /// Failed checks since the last passed one.
+    pub consecutive_failures: u32,
+    /// Since when the server is DOWN, if it is.
+    pub down_since: Option<Instant>,
+    /// Time spent DOWN before `down_since`.
+    pub downtime_before: Duration,
     /// Wakes the check task when `on-error` wants the next check within `fastinter`.
     pub hurry: Arc<tokio::sync::Notify>,
 }
 
 impl CheckCell {
+    /// Books one check result (active, or simulated by `observe`) and the transition
+    /// it caused: failure counters, time of the last change, DOWN transitions, downtime.
+    pub fn book(&mut self, ok: bool, t: Option<Transition>) {
+        if ok {
+            self.consecutive_failures = 0;
+        } else {
+            self.failed_checks += 1;
+            self.consecutive_failures += 1;
+        }
+        if let Some(t) = t {
+            let now = Instant::now();
+            self.last_change = now;
+            match t {
+                Transition::Down => {
+                    self.down_transitions += 1;
+                    self.down_since = Some(now);
+                }
+                Transition::Up => {
+                    if let Some(d) = self.down_since.take() {
+                        self.downtime_before += now - d;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Total time spent DOWN.
+    pub fn downtime(&self) -> Duration {
+        self.downtime_before + self.down_since.map_or(Duration::ZERO, |d| d.elapsed())
+    }
+
     /// A cell for a server with these settings.
     pub fn new(health: Health) -> Self {
         CheckCell {
@@ -52,6 +89,9 @@ impl CheckCell {
             last_change: Instant::now(),
             failed_checks: 0,
             down_transitions: 0,
+            consecutive_failures: 0,
+            down_since: (!health.is_up()).then(Instant::now),
+            downtime_before: Duration::ZERO,
             hurry: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -263,15 +303,9 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
         )),
         duration: Duration::ZERO,
     };
-    c.failed_checks += 1;
+    c.book(false, t);
     let report = prev != (c.health.value(), Some(outcome.reason));
     let health = c.health;
-    if let Some(t) = t {
-        c.last_change = Instant::now();
-        if t == Transition::Down {
-            c.down_transitions += 1;
-        }
-    }
     c.last = Some(outcome.clone());
     drop(c);
     let log_checks = be.options.log_health_checks;
@@ -408,17 +442,11 @@ async fn run(
                 c.errors = 0;
                 c.health.success()
             } else {
-                c.failed_checks += 1;
                 c.health.failure()
             };
+            c.book(outcome.ok, t);
             if c.health.is_settled() {
                 c.force_fast = false;
-            }
-            if let Some(t) = t {
-                c.last_change = Instant::now();
-                if t == Transition::Down {
-                    c.down_transitions += 1;
-                }
             }
             let report = prev != (c.health.value(), Some(outcome.reason));
             c.last = Some(outcome.clone());
@@ -460,5 +488,33 @@ async fn pause(s: &ServerRt, d: Duration, fast: Duration) {
                 until = until.min(tokio::time::Instant::now() + fast);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod book_tests {
+    use super::*;
+    use crate::config::model::InitState;
+
+    #[test]
+    fn booking_counts_failures_transitions_and_downtime() {
+        let mut c = CheckCell::new(Health::new(2, 3, InitState::Up));
+        assert_eq!(c.downtime(), Duration::ZERO);
+        c.book(false, None);
+        c.book(false, Some(Transition::Down));
+        assert_eq!(
+            (c.failed_checks, c.consecutive_failures, c.down_transitions),
+            (2, 2, 1)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(c.downtime() >= Duration::from_millis(20));
+        c.book(true, Some(Transition::Up));
+        assert_eq!(c.consecutive_failures, 0);
+        let d = c.downtime();
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(c.downtime(), d, "no downtime while UP");
+        assert!(CheckCell::new(Health::new(2, 3, InitState::FullyDown))
+            .down_since
+            .is_some());
     }
 }

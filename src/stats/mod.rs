@@ -83,6 +83,10 @@ pub struct ServerSnap {
     pub chkfail: u64,
     /// UP→DOWN transitions.
     pub chkdown: u64,
+    /// Failed checks since the last passed one.
+    pub consecutive_failures: u32,
+    /// Seconds spent DOWN.
+    pub downtime: u64,
     /// Consecutive passive errors.
     pub errors: u32,
     /// Seconds since the last state change.
@@ -221,6 +225,8 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         }),
                         chkfail: c.failed_checks,
                         chkdown: c.down_transitions,
+                        consecutive_failures: c.consecutive_failures,
+                        downtime: c.downtime().as_secs(),
                         errors: c.errors,
                         lastchg: c.last_change.elapsed().as_secs(),
                         avg_ms: st.rt.avg_ms(),
@@ -349,6 +355,7 @@ pub fn csv(s: &Snapshot) -> String {
                 .set("chkfail", sv.chkfail)
                 .set("chkdown", sv.chkdown)
                 .set("lastchg", sv.lastchg)
+                .set("downtime", sv.downtime)
                 .set("pid", pid)
                 .set("iid", iid + 1)
                 .set("sid", sid + 1)
@@ -462,11 +469,11 @@ pub fn json(s: &Snapshot) -> String {
             };
             let _ = write!(
                 o,
-                "{{\"name\":{},\"status\":{},\"backup\":{},\"weight\":{},\"cur\":{},\"max\":{},\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"econ\":{},\"eresp\":{},\"retries\":{},\"redispatches\":{},\"hrsp\":[{},{},{},{},{},{}],\"check\":{check},\"chkfail\":{},\"chkdown\":{},\"consecutive_errors\":{},\"lastchg_s\":{},\"avg_ms\":{:.3},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"queued\":{}}}",
+                "{{\"name\":{},\"status\":{},\"backup\":{},\"weight\":{},\"cur\":{},\"max\":{},\"total\":{},\"bytes_in\":{},\"bytes_out\":{},\"econ\":{},\"eresp\":{},\"retries\":{},\"redispatches\":{},\"hrsp\":[{},{},{},{},{},{}],\"check\":{check},\"chkfail\":{},\"chkdown\":{},\"consecutive_failures\":{},\"downtime_s\":{},\"consecutive_errors\":{},\"lastchg_s\":{},\"avg_ms\":{:.3},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"queued\":{}}}",
                 json_str(&sv.name), json_str(&sv.status), sv.backup, sv.weight, sv.cur, sv.max, sv.total,
                 sv.bytes.0, sv.bytes.1, sv.econ, sv.eresp, sv.retries.0, sv.retries.1,
                 sv.hrsp[0], sv.hrsp[1], sv.hrsp[2], sv.hrsp[3], sv.hrsp[4], sv.hrsp[5],
-                sv.chkfail, sv.chkdown, sv.errors, sv.lastchg, sv.avg_ms, sv.p50_ms, sv.p99_ms, sv.queued
+                sv.chkfail, sv.chkdown, sv.consecutive_failures, sv.downtime, sv.errors, sv.lastchg, sv.avg_ms, sv.p50_ms, sv.p99_ms, sv.queued
             );
         }
         o.push_str("]}");

@@ -176,13 +176,13 @@ function render(d){{
   var now=Date.now()/1000, dt=prevT?now-prevT:0, h='';
   d.backends.forEach(function(b){{
     h+='<h2>'+esc(b.name)+' <small>('+b.active+' active, '+b.backup+' backup up)</small></h2>';
-    h+='<table><tr><th>server</th><th>status</th><th>weight</th><th>cur</th><th>total</th><th>req/s</th><th>errors</th><th>avg ms</th><th>p99 ms</th><th>last check</th><th>fails</th><th>since change</th></tr>';
+    h+='<table><tr><th>server</th><th>status</th><th>weight</th><th>cur</th><th>total</th><th>req/s</th><th>errors</th><th>avg ms</th><th>p99 ms</th><th>last check</th><th>consec. fails</th><th>downtime</th><th>since change</th></tr>';
     b.servers.forEach(function(s){{
       var key=b.name+'/'+s.name, rate='';
       if(dt>0&&prev[key]!==undefined) rate=((s.total-prev[key])/dt).toFixed(1);
       prev[key]=s.total;
       var chk=s.check?esc(s.check.status+(s.check.code?' '+s.check.code:'')+' in '+s.check.duration_ms+'ms'):'-';
-      h+='<tr class="'+cls(s.status)+'" id="'+esc(key)+'"><td class="n">'+esc(s.name)+(s.backup?' (backup)':'')+'</td><td class="st">'+esc(s.status)+'</td><td>'+s.weight+'</td><td>'+s.cur+'</td><td>'+s.total+'</td><td>'+rate+'</td><td>'+(s.econ+s.eresp)+'</td><td>'+s.avg_ms.toFixed(1)+'</td><td>'+s.p99_ms.toFixed(1)+'</td><td class="n" title="'+(s.check?esc(s.check.desc):'')+'">'+chk+'</td><td>'+s.chkfail+'</td><td>'+age(s.lastchg_s)+'</td></tr>';
+      h+='<tr class="'+cls(s.status)+'" id="'+esc(key)+'"><td class="n">'+esc(s.name)+(s.backup?' (backup)':'')+'</td><td class="st">'+esc(s.status)+'</td><td>'+s.weight+'</td><td>'+s.cur+'</td><td>'+s.total+'</td><td>'+rate+'</td><td>'+(s.econ+s.eresp)+'</td><td>'+s.avg_ms.toFixed(1)+'</td><td>'+s.p99_ms.toFixed(1)+'</td><td class="n" title="'+(s.check?esc(s.check.desc):'')+'">'+chk+'</td><td title="'+s.chkfail+' failed checks in total">'+s.consecutive_failures+'</td><td>'+age(s.downtime_s)+'</td><td>'+age(s.lastchg_s)+'</td></tr>';
     }});
     h+='</table>';
   }});
