@@ -4,6 +4,8 @@
 //!
 //! The IO wrapper marks the start of a head when bytes arrive on an idle connection;
 //! the service marks a request in flight; the response body's guard marks the end.
+//! The wrapper also notes when a write to the client blocks and when one makes
+//! progress again, so that `timeout client` can close a client that stops reading.
 
 use std::io;
 use std::pin::Pin;
@@ -31,6 +33,8 @@ pub struct Phase {
     state: AtomicU8,
     since_ms: AtomicU64,
     inflight: AtomicU32,
+    /// Since when (ms since `start`, plus 1) writes to the client are blocked; 0: not.
+    blocked_ms: AtomicU64,
     start: Instant,
     /// Signalled on every phase change.
     pub changed: Notify,
@@ -43,6 +47,7 @@ impl Phase {
             state: AtomicU8::new(FIRST),
             since_ms: AtomicU64::new(0),
             inflight: AtomicU32::new(0),
+            blocked_ms: AtomicU64::new(0),
             start: Instant::now(),
             changed: Notify::new(),
         })
@@ -62,6 +67,28 @@ impl Phase {
             s,
             self.start + Duration::from_millis(self.since_ms.load(Relaxed)),
         )
+    }
+
+    /// Since when writes to the client have been blocked (the client does not read).
+    pub fn blocked_since(&self) -> Option<Instant> {
+        match self.blocked_ms.load(Relaxed) {
+            0 => None,
+            ms => Some(self.start + Duration::from_millis(ms - 1)),
+        }
+    }
+
+    fn write_blocked(&self) {
+        if self.blocked_ms.load(Relaxed) == 0 {
+            self.blocked_ms
+                .store(self.start.elapsed().as_millis() as u64 + 1, Relaxed);
+            self.changed.notify_one();
+        }
+    }
+
+    fn write_progress(&self) {
+        if self.blocked_ms.load(Relaxed) != 0 {
+            self.blocked_ms.store(0, Relaxed);
+        }
     }
 
     /// A request head was parsed: the request is in flight until the guard drops.
@@ -103,6 +130,20 @@ impl TrackedIo {
     }
 }
 
+impl TrackedIo {
+    /// Counts bytes written and notes whether writing is blocked.
+    fn wrote(&self, r: &Poll<io::Result<usize>>) {
+        match r {
+            Poll::Ready(Ok(n)) => {
+                self.counters.bytes_out.fetch_add(*n as u64, Relaxed);
+                self.phase.write_progress();
+            }
+            Poll::Pending => self.phase.write_blocked(),
+            Poll::Ready(Err(_)) => {}
+        }
+    }
+}
+
 impl AsyncRead for TrackedIo {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -131,9 +172,7 @@ impl AsyncWrite for TrackedIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.counters.bytes_out.fetch_add(n as u64, Relaxed);
-        }
+        self.wrote(&r);
         r
     }
     fn poll_write_vectored(
@@ -142,9 +181,7 @@ impl AsyncWrite for TrackedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = r {
-            self.counters.bytes_out.fetch_add(n as u64, Relaxed);
-        }
+        self.wrote(&r);
         r
     }
     fn is_write_vectored(&self) -> bool {
@@ -180,5 +217,12 @@ mod tests {
         assert_eq!(p.snapshot().0, BUSY);
         drop(g);
         assert_eq!(p.snapshot().0, IDLE);
+        assert_eq!(p.blocked_since(), None);
+        p.write_blocked();
+        let since = p.blocked_since().unwrap();
+        p.write_blocked();
+        assert_eq!(p.blocked_since(), Some(since), "the first block counts");
+        p.write_progress();
+        assert_eq!(p.blocked_since(), None);
     }
 }

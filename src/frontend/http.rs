@@ -97,6 +97,9 @@ pub async fn serve(
         .max_buf_size(graph.bufsize.max(8192))
         .max_headers(graph.max_headers)
         .keep_alive(fe.options.http_conn != HttpConnMode::Close)
+        // A client may shut down its sending side once its request is out (`nc -N`,
+        // HTTP/1.0 scripts): it still gets its answer, as with HAProxy.
+        .half_close(true)
         .header_read_timeout(None);
     let conn = b
         .serve_connection(
