@@ -15,7 +15,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Waiting for the first request (no byte yet).
@@ -36,8 +35,6 @@ pub struct Phase {
     /// Since when (ms since `start`, plus 1) writes to the client are blocked; 0: not.
     blocked_ms: AtomicU64,
     start: Instant,
-    /// Signalled on every phase change.
-    pub changed: Notify,
 }
 
 impl Phase {
@@ -49,15 +46,16 @@ impl Phase {
             inflight: AtomicU32::new(0),
             blocked_ms: AtomicU64::new(0),
             start: Instant::now(),
-            changed: Notify::new(),
         })
     }
 
     fn set(&self, s: u8) {
-        self.since_ms
-            .store(self.start.elapsed().as_millis() as u64, Relaxed);
+        // Only waiting phases have a deadline, so only they need the clock.
+        if s != BUSY {
+            self.since_ms
+                .store(self.start.elapsed().as_millis() as u64, Relaxed);
+        }
         self.state.store(s, Relaxed);
-        self.changed.notify_one();
     }
 
     /// (phase, when it began).
@@ -81,7 +79,6 @@ impl Phase {
         if self.blocked_ms.load(Relaxed) == 0 {
             self.blocked_ms
                 .store(self.start.elapsed().as_millis() as u64 + 1, Relaxed);
-            self.changed.notify_one();
         }
     }
 

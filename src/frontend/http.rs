@@ -23,11 +23,14 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Per-connection context.
 struct ConnCtx {
@@ -111,56 +114,148 @@ pub async fn serve(
     if *stopping.borrow() {
         conn.as_mut().graceful_shutdown();
     }
-    // `timeout http-request` bounds the wait for a complete head (408); `timeout
-    // http-keep-alive` the idle time between requests (silent close). Both fall back to
-    // `timeout http-request`, then `timeout client`.
-    let head_limit = fe.timeouts.http_request.or(fe.timeouts.client);
-    let idle_limit = fe.timeouts.http_keep_alive.or(head_limit);
-    loop {
-        let (state, since) = phase.snapshot();
-        let limit = match state {
-            clientio::FIRST | clientio::HEAD => head_limit,
-            clientio::IDLE => idle_limit,
-            _ => None,
-        };
-        let deadline = limit.map(|l| since + l);
-        // `timeout client` also bounds a client that stops reading what lbd sends.
-        let blocked = phase.blocked_since();
-        let write_deadline = blocked.zip(fe.timeouts.client).map(|(b, l)| b + l);
-        let next = match (deadline, write_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = phase.changed.notified() => continue,
-            _ = async { match next { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
-                let now = tokio::time::Instant::now();
-                if write_deadline.is_some_and(|d| d <= now) && phase.blocked_since() == blocked {
-                    return;
-                }
-                if deadline.is_none_or(|d| d > now) || phase.snapshot() != (state, since) {
-                    continue;
-                }
-                if state != clientio::IDLE {
-                    // SAFETY: `fd` belongs to the stream owned by `conn`, alive here; a
-                    // non-blocking send of a few bytes on an idle socket.
-                    unsafe {
-                        libc::send(fd, clientio::RESPONSE_408.as_ptr().cast(), clientio::RESPONSE_408.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT);
-                    }
-                    fe.shared.count_status(408);
-                }
+    let limits = ClientTimeouts::new(&fe.timeouts);
+    let stop = async move {
+        while stopping.changed().await.is_ok() {
+            if *stopping.borrow() {
                 return;
             }
-            changed = stopping.changed() => {
-                if changed.is_err() || *stopping.borrow() {
-                    // Soft stop: finish the request in flight, close when idle.
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.as_mut().await;
+        }
+    };
+    tokio::pin!(stop);
+    let sleep = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(sleep);
+    let mut timer = ConnTimer {
+        sleep: sleep.as_mut(),
+        armed: None,
+    };
+    enum Event {
+        Done,
+        Timer,
+        Stop,
+    }
+    loop {
+        let event = std::future::poll_fn(|cx| {
+            if conn.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Done);
+            }
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Stop);
+            }
+            if timer.poll(limits.next(&phase), cx) {
+                return Poll::Ready(Event::Timer);
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Done => return,
+            Event::Stop => {
+                // Soft stop: finish the request in flight, close when idle.
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.as_mut().await;
+                return;
+            }
+            Event::Timer => {
+                let now = Instant::now();
+                if limits.write(&phase).is_some_and(|d| d <= now) {
+                    return;
+                }
+                let (state, since) = phase.snapshot();
+                if limits.phase((state, since)).is_some_and(|d| d <= now) {
+                    if state != clientio::IDLE {
+                        // SAFETY: `fd` belongs to the stream owned by `conn`, alive
+                        // here; a non-blocking send of a few bytes on an idle socket.
+                        unsafe {
+                            libc::send(
+                                fd,
+                                clientio::RESPONSE_408.as_ptr().cast(),
+                                clientio::RESPONSE_408.len(),
+                                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                            );
+                        }
+                        fe.shared.count_status(408);
+                    }
                     return;
                 }
             }
         }
+    }
+}
+
+/// The client timeouts of a connection.
+#[derive(Clone, Copy)]
+struct ClientTimeouts {
+    /// `timeout http-request`, else `timeout client`: the wait for a complete head (408).
+    head: Option<std::time::Duration>,
+    /// `timeout http-keep-alive`, else the head limit: idle time between requests
+    /// (silent close).
+    idle: Option<std::time::Duration>,
+    /// `timeout client`, which also bounds a client that stops reading what lbd sends.
+    client: Option<std::time::Duration>,
+}
+
+impl ClientTimeouts {
+    fn new(t: &crate::config::model::Timeouts) -> Self {
+        let head = t.http_request.or(t.client);
+        ClientTimeouts {
+            head,
+            idle: t.http_keep_alive.or(head),
+            client: t.client,
+        }
+    }
+
+    /// The deadline of a waiting phase (none while a request is served).
+    fn phase(&self, (state, since): (u8, Instant)) -> Option<Instant> {
+        use super::clientio;
+        match state {
+            clientio::FIRST | clientio::HEAD => self.head,
+            clientio::IDLE => self.idle,
+            _ => None,
+        }
+        .map(|l| since + l)
+    }
+
+    /// The deadline of a write that blocks because the client does not read.
+    fn write(&self, phase: &super::clientio::Phase) -> Option<Instant> {
+        phase.blocked_since().zip(self.client).map(|(b, l)| b + l)
+    }
+
+    /// The earliest deadline.
+    fn next(&self, phase: &super::clientio::Phase) -> Option<Instant> {
+        match (self.phase(phase.snapshot()), self.write(phase)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One timer for the whole connection. The phase only changes while hyper is polled
+/// (it reads, writes, calls the service and drops finished bodies there), so the
+/// deadline is recomputed after each poll rather than on a wake-up per change. The
+/// timer only ever moves earlier; when it fires before the real deadline (which moved
+/// later) it is set again: at most once per timeout period instead of on every
+/// request.
+struct ConnTimer<'a> {
+    sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    armed: Option<Instant>,
+}
+
+impl ConnTimer<'_> {
+    /// Arms the timer for `want` when that is earlier than what is armed; true when it
+    /// fired.
+    fn poll(&mut self, want: Option<Instant>, cx: &mut std::task::Context<'_>) -> bool {
+        if let Some(d) = want {
+            if self.armed.is_none_or(|a| d < a) {
+                self.sleep.as_mut().reset(d);
+                self.armed = Some(d);
+            }
+        }
+        if self.armed.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+            self.armed = None;
+            return true;
+        }
+        false
     }
 }
 
@@ -198,9 +293,35 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// Position of a hop-by-hop header name in `HOP_BY_HOP`.
+fn hop_index(n: &HeaderName) -> Option<usize> {
+    Some(match n.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "te" => 3,
+        "trailer" => 4,
+        "transfer-encoding" => 5,
+        "upgrade" => 6,
+        _ => return None,
+    })
+}
+
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in
 /// `Connection`. Returns whether the message asked for an upgrade.
+///
+/// One pass over the names finds which are present; most messages carry none or only
+/// `Connection`, so nothing is looked up or removed for the others.
 fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
+    let mut present = 0u8;
+    for k in h.keys() {
+        if let Some(i) = hop_index(k) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
+        return false;
+    }
     let mut upgrade = false;
     let mut named: Vec<HeaderName> = Vec::new();
     for v in h.get_all(header::CONNECTION) {
@@ -208,25 +329,28 @@ fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
             for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                 if tok.eq_ignore_ascii_case("upgrade") {
                     upgrade = true;
-                } else if let Ok(n) = HeaderName::from_bytes(tok.to_ascii_lowercase().as_bytes()) {
-                    named.push(n);
+                } else if let Ok(n) = HeaderName::from_bytes(tok.as_bytes()) {
+                    // `HeaderName::from_bytes` lowercases; hop-by-hop names go below.
+                    if hop_index(&n).is_none() && h.contains_key(&n) {
+                        named.push(n);
+                    }
                 }
             }
         }
     }
-    upgrade &= h.contains_key(header::UPGRADE);
+    upgrade &= present & (1 << 6) != 0;
     for n in named {
-        if n != header::UPGRADE {
-            h.remove(n);
-        }
+        h.remove(n);
     }
     let up = if upgrade && keep_upgrade {
         h.remove(header::UPGRADE)
     } else {
         None
     };
-    for n in HOP_BY_HOP.iter() {
-        h.remove(n);
+    for (i, n) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            h.remove(n);
+        }
     }
     if let Some(u) = up {
         h.insert(header::UPGRADE, u);
@@ -724,9 +848,12 @@ enum Fail {
 /// What the access log needs to know about how a request was served.
 #[derive(Default)]
 struct Trace {
+    /// Whether the access log wants timings (else only what statistics need is read).
+    timed: bool,
     backend: Option<Arc<Backend>>,
-    server: Option<String>,
-    /// Slot acquired (end of queue wait).
+    /// Index of the server in `backend`.
+    server: Option<usize>,
+    /// Slot acquired (end of queue wait); only when `timed`.
     picked: Option<std::time::Instant>,
     /// Connection ready.
     connected: Option<std::time::Instant>,
@@ -740,15 +867,22 @@ async fn handle_request(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<P
     let fe = &graph.frontends[fe_idx];
     fe.shared.requests.fetch_add(1, Relaxed);
     let logging = fe.options.httplog && !fe.logs.is_empty();
-    let start = std::time::Instant::now();
-    let accepted = std::time::SystemTime::now();
-    let request_line =
-        logging.then(|| format!("{} {} {:?}", req.method(), req.uri(), req.version()));
-    let mut trace = Trace::default();
+    // Clocks and the request line only when an access log line will be written.
+    let timing = logging.then(|| {
+        (
+            std::time::Instant::now(),
+            std::time::SystemTime::now(),
+            format!("{} {} {:?}", req.method(), req.uri(), req.version()),
+        )
+    });
+    let mut trace = Trace {
+        timed: logging,
+        ..Trace::default()
+    };
     let mut resp = proxy(&ctx, &graph, fe, req, &mut trace).await;
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
-    if let Some(rl) = request_line {
+    if let Some((start, accepted, rl)) = timing {
         let ms = |a: Option<std::time::Instant>, b: std::time::Instant| {
             a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
         };
@@ -771,12 +905,13 @@ async fn handle_request(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Response<P
             ),
             None => (fe.name.as_str(), 0),
         };
-        let srv = trace.server.as_deref().unwrap_or("<NOSRV>");
-        let srv_cur = trace
+        let server = trace
             .backend
             .as_ref()
-            .and_then(|b| b.servers.iter().find(|s| s.name == srv))
-            .map_or(0, |s| s.state.cur.load(Relaxed));
+            .zip(trace.server)
+            .and_then(|(b, i)| b.servers.get(i));
+        let srv = server.map_or("<NOSRV>", |s| s.name.as_str());
+        let srv_cur = server.map_or(0, |s| s.state.cur.load(Relaxed));
         let head = format!(
             "{}:{} [{}] {} {be_name}/{srv} 0/{tw}/{tc}/{tr}/",
             ctx.peer.ip(),
@@ -1177,8 +1312,10 @@ async fn exchange(
             (Some(s), _) | (None, Some(s)) => s,
             (None, None) => be.acquire(key, exclude).await.map_err(|_| Fail::NoServer)?,
         };
-        trace.picked.get_or_insert_with(std::time::Instant::now);
-        trace.server = Some(s.server.name.clone());
+        if trace.timed {
+            trace.picked.get_or_insert_with(std::time::Instant::now);
+        }
+        trace.server = Some(s.index);
         trace.retries = attempts;
         if let ProxyBody::Request(_, c) = up.body_mut() {
             *c = Some(s.server.state.clone());
