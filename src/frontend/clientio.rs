@@ -6,10 +6,16 @@
 //! the service marks a request in flight; the response body's guard marks the end.
 //! The wrapper also notes when a write to the client blocks and when one makes
 //! progress again, so that `timeout client` can close a client that stops reading.
+//!
+//! The phase also tells when hyper's state for a connection can be dropped while it
+//! waits (`Phase::parkable`): before the first byte, or between requests once the last
+//! response is flushed and no request body or upgrade may still be in progress. A
+//! parked connection keeps only its socket; hyper's read and write buffers (8 KiB
+//! each) are allocated again when the next request arrives.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,6 +40,11 @@ pub struct Phase {
     inflight: AtomicU32,
     /// Since when (ms since `start`, plus 1) writes to the client are blocked; 0: not.
     blocked_ms: AtomicU64,
+    /// The last request had a body or asked for an upgrade (or the stream was shut
+    /// down): hyper may still own bytes of it, so the connection is not parked.
+    sticky: AtomicBool,
+    /// The last response has been flushed to the socket entirely.
+    flushed: AtomicBool,
     start: Instant,
 }
 
@@ -45,6 +56,8 @@ impl Phase {
             since_ms: AtomicU64::new(0),
             inflight: AtomicU32::new(0),
             blocked_ms: AtomicU64::new(0),
+            sticky: AtomicBool::new(false),
+            flushed: AtomicBool::new(true),
             start: Instant::now(),
         })
     }
@@ -89,10 +102,23 @@ impl Phase {
     }
 
     /// A request head was parsed: the request is in flight until the guard drops.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
+    /// `sticky`: the request has a body or asks for an upgrade.
+    pub fn begin(self: &Arc<Self>, sticky: bool) -> InFlight {
         self.inflight.fetch_add(1, Relaxed);
+        self.sticky.store(sticky, Relaxed);
         self.set(BUSY);
         InFlight(self.clone())
+    }
+
+    /// Whether the connection waits for a request with nothing of the previous one left
+    /// in hyper: no byte read yet, or idle after a flushed response to a request that
+    /// had no body and no upgrade.
+    pub fn parkable(&self) -> bool {
+        match self.state.load(Relaxed) {
+            FIRST => !self.sticky.load(Relaxed),
+            IDLE => self.flushed.load(Relaxed) && !self.sticky.load(Relaxed),
+            _ => false,
+        }
     }
 }
 
@@ -103,6 +129,7 @@ pub struct InFlight(Arc<Phase>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.inflight.fetch_sub(1, Relaxed) == 1 {
+            self.0.flushed.store(false, Relaxed);
             self.0.set(IDLE);
         }
     }
@@ -113,17 +140,34 @@ pub struct TrackedIo {
     inner: TcpStream,
     phase: Arc<Phase>,
     counters: Arc<super::FrontendShared>,
+    /// Bytes hyper had read but not parsed when its state was dropped; read first.
+    prefix: bytes::Bytes,
 }
 
 impl TrackedIo {
-    /// Wraps a client stream.
     /// Wraps a client stream; bytes read and written count into the frontend.
     pub fn new(inner: TcpStream, phase: Arc<Phase>, counters: Arc<super::FrontendShared>) -> Self {
         TrackedIo {
             inner,
             phase,
             counters,
+            prefix: bytes::Bytes::new(),
         }
+    }
+
+    /// The socket.
+    pub fn stream(&self) -> &TcpStream {
+        &self.inner
+    }
+
+    /// Bytes to hand out before reading the socket again.
+    pub fn set_prefix(&mut self, prefix: bytes::Bytes) {
+        self.prefix = prefix;
+    }
+
+    /// Whether bytes read ahead are waiting.
+    pub fn has_prefix(&self) -> bool {
+        !self.prefix.is_empty()
     }
 }
 
@@ -147,6 +191,16 @@ impl AsyncRead for TrackedIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            // Already counted when first read: the start of the next request.
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix.split_to(n));
+            let s = self.phase.state.load(Relaxed);
+            if s == FIRST || s == IDLE {
+                self.phase.set(HEAD);
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -185,9 +239,15 @@ impl AsyncWrite for TrackedIo {
         self.inner.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        // hyper flushes the socket only once its own buffer is empty.
+        if matches!(r, Poll::Ready(Ok(()))) && self.phase.state.load(Relaxed) == IDLE {
+            self.phase.flushed.store(true, Relaxed);
+        }
+        r
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.phase.sticky.store(true, Relaxed);
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -210,7 +270,7 @@ mod tests {
     async fn phases() {
         let p = Phase::new();
         assert_eq!(p.snapshot().0, FIRST);
-        let g = p.begin();
+        let g = p.begin(false);
         assert_eq!(p.snapshot().0, BUSY);
         drop(g);
         assert_eq!(p.snapshot().0, IDLE);
@@ -221,5 +281,23 @@ mod tests {
         assert_eq!(p.blocked_since(), Some(since), "the first block counts");
         p.write_progress();
         assert_eq!(p.blocked_since(), None);
+    }
+
+    #[tokio::test]
+    async fn parkable_only_when_nothing_is_pending() {
+        let p = Phase::new();
+        assert!(p.parkable(), "no byte yet");
+        let g = p.begin(false);
+        assert!(!p.parkable(), "a request is being served");
+        drop(g);
+        assert!(!p.parkable(), "not before the response is flushed");
+        p.flushed.store(true, Relaxed);
+        assert!(p.parkable());
+        drop(p.begin(true));
+        p.flushed.store(true, Relaxed);
+        assert!(!p.parkable(), "a request body may still be unread");
+        drop(p.begin(false));
+        p.flushed.store(true, Relaxed);
+        assert!(p.parkable(), "the next request had no body");
     }
 }

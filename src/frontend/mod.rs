@@ -164,7 +164,9 @@ pub async fn accept_loop(
         tokio::spawn(async move {
             match fe.mode {
                 Mode::Http => http::serve(stream, peer, local, graph, idx, handle, stopping).await,
-                Mode::Tcp => tcp::serve(stream, peer, local, graph, idx).await,
+                // Boxed: a task is as large as its largest future, and idle http
+                // connections are the ones to keep small.
+                Mode::Tcp => Box::pin(tcp::serve(stream, peer, local, graph, idx)).await,
             }
             fe.shared.cur.fetch_sub(1, Relaxed);
             drop((fe_permit, global_permit));
