@@ -10,11 +10,13 @@
 use crate::backend::{pool, proxy_proto, NoServer, Retry, Slot};
 use crate::check::{self, Observation};
 use crate::graph::Graph;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -224,30 +226,50 @@ where
 {
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
+    // One timer per direction for the whole relay, re-armed lazily: it is moved earlier
+    // only when the deadline is (the other side finished and `fin` is shorter); when
+    // it fires before the real deadline (bytes moved since), it is set again. A timer
+    // per read would be registered and removed for every message.
+    let sleep = tokio::time::sleep_until(start);
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    let deadline = || {
+        let limit = if other.load(Relaxed) {
+            fin.or(idle)
+        } else {
+            idle
+        };
+        limit.map(|l| start + Duration::from_millis(last.load(Relaxed)) + l)
+    };
     loop {
-        let n = loop {
-            let limit = if other.load(Relaxed) {
-                fin.or(idle)
-            } else {
-                idle
-            };
-            let Some(limit) = limit else {
-                break r.read(&mut buf).await;
-            };
-            let since = Duration::from_millis(last.load(Relaxed));
-            let deadline = start + since + limit;
-            match tokio::time::timeout_at(deadline, r.read(&mut buf)).await {
-                Ok(res) => break res,
-                Err(_) => {
-                    // Expired unless the other direction moved bytes meanwhile.
-                    let now_since = Duration::from_millis(last.load(Relaxed));
-                    if start + now_since + limit <= Instant::now() {
-                        mine.store(true, Relaxed);
-                        let _ = w.shutdown().await;
-                        return total;
-                    }
+        let n = std::future::poll_fn(|cx| {
+            let mut rb = tokio::io::ReadBuf::new(&mut buf);
+            if let Poll::Ready(res) = std::pin::Pin::new(&mut *r).poll_read(cx, &mut rb) {
+                return Poll::Ready(Some(res.map(|()| rb.filled().len())));
+            }
+            loop {
+                let Some(d) = deadline() else {
+                    return Poll::Pending;
+                };
+                if armed.is_none_or(|a| d < a) {
+                    sleep.as_mut().reset(d);
+                    armed = Some(d);
+                }
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                armed = None;
+                // Expired unless a direction moved bytes meanwhile.
+                if deadline().is_some_and(|d| d <= Instant::now()) {
+                    return Poll::Ready(None);
                 }
             }
+        })
+        .await;
+        let Some(n) = n else {
+            mine.store(true, Relaxed);
+            let _ = w.shutdown().await;
+            return total;
         };
         match n {
             Ok(0) | Err(_) => {
