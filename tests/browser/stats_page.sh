@@ -40,7 +40,7 @@ if [ ! -f "$HERE/node_modules/playwright-core/package.json" ]; then
 fi
 log "cargo build"
 (cd "$ROOT" && cargo build --quiet)
-LBD="$ROOT/target/debug/lbd"
+LBD="${CARGO_TARGET_DIR:-$ROOT/target}/debug/lbd"
 [ -x "$LBD" ] || fail "no binary at $LBD"
 
 # --- processes -----------------------------------------------------------------
