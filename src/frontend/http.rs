@@ -969,6 +969,8 @@ pub fn check_request_bytes(bytes: &[u8]) -> Result<Option<hyper::http::request::
             match cl {
                 Some(prev) if prev != n => return Err(400),
                 Some(_) => continue,
+                // The parser keeps the two top values as markers (chunked, close).
+                None if n > u64::MAX - 2 => return Err(431),
                 None => cl = Some(n),
             }
         }
@@ -1670,6 +1672,13 @@ mod tests {
             );
         }
         assert_eq!(ok("Content-Length: 5\r\nContent-Length: 6\r\n"), Err(400));
+        // Found by the `chunked` fuzz target: hyper refuses the two top values with 431.
+        assert_eq!(ok("Content-Length: 18446744073709551613\r\n"), Ok(200));
+        assert_eq!(ok("Content-Length: 18446744073709551614\r\n"), Err(431));
+        assert_eq!(
+            ok("Content-Length:000000000000000018446744073709551615\r\n"),
+            Err(431)
+        );
         assert_eq!(ok("Transfer-Encoding: chunked\r\n"), Ok(200));
         assert_eq!(ok("Transfer-Encoding: Chunked\r\n"), Ok(200));
         for bad in [
