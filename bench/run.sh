@@ -273,12 +273,14 @@ mem_kb() { # field pids...
     echo $t
 }
 
-# CPU seconds of this shell's reaped children (to charge wrk its own CPU).
+# CPU seconds of this shell's reaped children (to charge wrk its own CPU), in
+# CHILD_CPU. No command substitution: `times` in a subshell sees only its children.
 child_cpu() {
-    times | tail -1 | awk '{
+    times >"$out/.times"
+    CHILD_CPU=$(tail -1 "$out/.times" | awk '{
         s = 0
         for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
-        print s }'
+        print s }')
 }
 
 wait_http() { # port
@@ -367,10 +369,12 @@ run_one() { # round scenario target
     c0=$(cpu_ticks $pids)
     o0=$(cpu_ticks $ORIGIN_PIDS)
     b0=$(busy_ticks)
-    w0=$(child_cpu)
+    child_cpu
+    w0=$CHILD_CPU
     wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency -s "$here/wrk_report.lua" \
         "${args[@]}" "$url" >"$file" 2>&1 || true
-    w1=$(child_cpu)
+    child_cpu
+    w1=$CHILD_CPU
     b1=$(busy_ticks)
     o1=$(cpu_ticks $ORIGIN_PIDS)
     c1=$(cpu_ticks $pids)
