@@ -993,8 +993,9 @@ enum Fail {
     NoServer,
     Connect,
     Response(bool),
-    /// The client's own request body was malformed or cut (e.g. a bad chunk).
-    ClientBody,
+    /// The client's own request body was malformed or cut (e.g. a bad chunk), or
+    /// (true) stalled for `timeout client`.
+    ClientBody(bool),
 }
 
 /// What the access log needs to know about how a request was served.
@@ -1274,7 +1275,15 @@ async fn proxy(
     let bodyless = body_is_empty(&body, &headers);
     let method = parts.method.clone();
     let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
-    let mut up = Request::new(ProxyBody::Request(body, None));
+    // `timeout client` bounds each wait for the client's body bytes.
+    let (timer, progress) = match fe.timeouts.client.filter(|_| !bodyless) {
+        Some(t) => {
+            let (timer, progress) = pool::BodyTimer::new(t);
+            (Some(timer), Some(progress))
+        }
+        None => (None, None),
+    };
+    let mut up = Request::new(ProxyBody::Request(body, None, timer));
     *up.method_mut() = method;
     *up.uri_mut() = uri;
     *up.version_mut() = if version == Version::HTTP_10 {
@@ -1294,6 +1303,7 @@ async fn proxy(
         head,
         server_close,
         is_upgrade,
+        progress.as_deref(),
         trace,
     )
     .await;
@@ -1307,7 +1317,9 @@ async fn proxy(
         Err(Fail::Response(timeout)) => {
             return error_response(if timeout { 504 } else { 502 }, Some(&be.name), json)
         }
-        Err(Fail::ClientBody) => return error_response(400, None, json),
+        Err(Fail::ClientBody(timeout)) => {
+            return error_response(if timeout { 408 } else { 400 }, None, json)
+        }
     };
     if !check_response_framing(&parts.method, resp.status(), resp.headers_mut()) {
         // Dropping `sender` and the body closes the connection: it is never pooled.
@@ -1436,6 +1448,25 @@ fn body_is_empty(b: &Incoming, h: &HeaderMap) -> bool {
         || (b.size_hint().exact() == Some(0) && !h.contains_key(header::TRANSFER_ENCODING))
 }
 
+/// Waits for a server's response head for `timeout server` of server silence. While
+/// lbd still uploads the request body, the server is not the one being waited on: the
+/// timer runs from the body's last bytes, and not at all while the client is the one
+/// that is late (`timeout client` bounds that wait). `None`: the server timed out.
+async fn server_wait<F: Future>(
+    send: F,
+    t: std::time::Duration,
+    upload: Option<&pool::BodyProgress>,
+) -> Option<F::Output> {
+    tokio::pin!(send);
+    let mut deadline = tokio::time::Instant::now() + t;
+    loop {
+        match tokio::time::timeout_at(deadline, send.as_mut()).await {
+            Ok(r) => return Some(r),
+            Err(_) => deadline = upload?.server_deadline(t)?,
+        }
+    }
+}
+
 type Exchange = (
     Response<Incoming>,
     Slot,
@@ -1452,6 +1483,7 @@ async fn exchange(
     head: Option<(Method, hyper::Uri, HeaderMap)>,
     no_pool: bool,
     upgrade: bool,
+    upload: Option<&pool::BodyProgress>,
     trace: &mut Trace,
 ) -> Result<Exchange, Fail> {
     let mut attempts = 0u32;
@@ -1469,7 +1501,7 @@ async fn exchange(
         }
         trace.server = Some(s.index);
         trace.retries = attempts;
-        if let ProxyBody::Request(_, c) = up.body_mut() {
+        if let ProxyBody::Request(_, c, _) = up.body_mut() {
             *c = Some(s.server.state.clone());
         }
         let proxy_hdr = s.server.cfg.send_proxy;
@@ -1527,9 +1559,9 @@ async fn exchange(
         trace.connected = Some(std::time::Instant::now());
         let send = sender.try_send_request(up);
         let res = match be.timeouts.server {
-            Some(t) => match tokio::time::timeout(t, send).await {
-                Ok(r) => r,
-                Err(_) => {
+            Some(t) => match server_wait(send, t, upload).await {
+                Some(r) => r,
+                None => {
                     s.server.state.resp_errors.fetch_add(1, Relaxed);
                     check::observe(be, &s.server, Observation::L7Timeout);
                     return Err(Fail::Response(true));
@@ -1585,9 +1617,9 @@ async fn exchange(
                     }
                 }
                 if e.error().is_user() {
-                    // The request body from the client failed (bad chunk, cut
-                    // upload): the client's fault, not the server's.
-                    return Err(Fail::ClientBody);
+                    // The request body from the client failed (bad chunk, cut or
+                    // stalled upload): the client's fault, not the server's.
+                    return Err(Fail::ClientBody(pool::is_client_timeout(e.error())));
                 }
                 s.server.state.resp_errors.fetch_add(1, Relaxed);
                 check::observe(be, &s.server, Observation::L7Invalid);
