@@ -13,6 +13,7 @@ pub mod frontend;
 pub mod graph;
 pub mod lifecycle;
 pub mod log;
+pub mod shard;
 pub mod stats;
 
 use config::model::Config;
@@ -72,11 +73,15 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
             listeners.push((p.name.clone(), l));
         }
     }
+    // The control plane (signals, reload, checks, runtime sockets) on one thread; the
+    // data plane on one single-threaded runtime per thread (see `shard`).
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
+        .worker_threads(1)
+        .thread_name("lbd-control")
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let shards = shard::Shards::start(threads)?;
     // Signal handlers before the pidfile and READY=1: a signal sent as soon as either
     // appears must reach lbd, not kill it.
     let sigs = {
@@ -101,7 +106,7 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
     let result = rt.block_on(async move {
         let (n_fe, n_be) = (cfg.frontends().count(), cfg.backends().count());
         let graph = graph::Graph::build(cfg, None);
-        let daemon = lifecycle::Daemon::start(args.clone(), graph, listeners, maxconn)?;
+        let daemon = lifecycle::Daemon::start(args.clone(), graph, listeners, maxconn, shards)?;
         if !quiet {
             log::notice(&format!(
                 "lbd {} started: {n_fe} frontends, {n_be} backends, {n_listeners} listeners, maxconn {maxconn}.",

@@ -88,6 +88,7 @@ impl Daemon {
         graph: Graph,
         sockets: Vec<(String, std::net::TcpListener)>,
         maxconn: u32,
+        shards: crate::shard::Shards,
     ) -> Result<Arc<Daemon>, String> {
         let handle: GraphHandle = Arc::new(arc_swap::ArcSwap::from_pointee(graph));
         let (stopping, _) = tokio::sync::watch::channel(false);
@@ -98,6 +99,7 @@ impl Daemon {
             limits: Limits {
                 global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
                 stopping: stopping.subscribe(),
+                shards,
             },
             maxconn,
             listeners: Mutex::new(HashMap::new()),
@@ -123,7 +125,7 @@ impl Daemon {
                     .local_addr()
                     .map_err(|e| format!("cannot read listener address: {e}"))?;
                 let socket = Arc::new(
-                    TcpListener::from_std(l)
+                    d.register(l)
                         .map_err(|e| format!("cannot register listener: {e}"))?,
                 );
                 let task = d.spawn_accept(&name, &socket);
@@ -141,8 +143,20 @@ impl Daemon {
         Ok(d)
     }
 
+    /// Registers a listening socket with the shard that will accept on it (chosen by
+    /// descriptor number, as `spawn_accept` does, to spread listeners over shards).
+    fn register(&self, l: std::net::TcpListener) -> std::io::Result<TcpListener> {
+        use std::os::fd::AsRawFd;
+        let shard = self.limits.shards.for_listener(l.as_raw_fd() as usize);
+        let _in = shard.enter();
+        TcpListener::from_std(l)
+    }
+
+    /// Starts the accept loop of a listener on the shard its socket is registered with.
     fn spawn_accept(&self, name: &str, socket: &Arc<TcpListener>) -> JoinHandle<()> {
-        tokio::spawn(frontend::accept_loop(
+        use std::os::fd::AsRawFd;
+        let shard = self.limits.shards.for_listener(socket.as_raw_fd() as usize);
+        shard.spawn(frontend::accept_loop(
             socket.clone(),
             name.to_string(),
             self.handle.clone(),
@@ -202,7 +216,7 @@ impl Daemon {
         {
             let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
             for (name, addr, l) in fresh {
-                let socket = match TcpListener::from_std(l) {
+                let socket = match self.register(l) {
                     Ok(s) => Arc::new(s),
                     Err(e) => {
                         log::alert(&format!("cannot register listener {addr}: {e}"));
@@ -237,12 +251,7 @@ impl Daemon {
                     if owner != l.frontend {
                         l.task.abort();
                         l.frontend = owner.to_string();
-                        l.task = tokio::spawn(frontend::accept_loop(
-                            l.socket.clone(),
-                            owner.to_string(),
-                            self.handle.clone(),
-                            self.limits.clone(),
-                        ));
+                        l.task = self.spawn_accept(owner, &l.socket);
                     }
                 }
             }

@@ -470,7 +470,10 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
 
 #[tokio::test]
 async fn invalid_upstream_framing_is_502_and_the_connection_is_never_reused() {
-    let (lbd, o) = setup().await;
+    // One data-plane thread: idle upstream connections are kept per thread, and this
+    // test counts them.
+    let o = RawOrigin::start(Behavior::Reply(OK_REPLY.to_vec())).await;
+    let lbd = Lbd::start(&config(&o.hostport(), "nbthread 1")).await;
     // Control: valid answers reuse one upstream connection.
     for _ in 0..3 {
         assert_eq!(exchange(lbd.port, GET, T).await.status(), 200);

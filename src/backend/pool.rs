@@ -326,10 +326,24 @@ impl Body for PooledBody {
 
 use std::future::Future;
 
-/// Idle connections of one server.
-#[derive(Debug, Default)]
+/// Idle connections of one server, one list per shard: a connection is driven by the
+/// shard that opened it, so only that shard reuses it.
+#[derive(Debug)]
 pub struct Pool {
-    idle: Mutex<Vec<(SendRequest<ProxyBody>, Instant)>>,
+    idle: Box<[IdleList]>,
+}
+
+/// One shard's idle connections, with the time each was returned.
+type IdleList = Mutex<Vec<(SendRequest<ProxyBody>, Instant)>>;
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            idle: (0..crate::shard::count())
+                .map(|_| Mutex::default())
+                .collect(),
+        }
+    }
 }
 
 /// Idle connections kept per server.
@@ -338,9 +352,13 @@ const MAX_IDLE: usize = 256;
 const IDLE_TTL: Duration = Duration::from_secs(30);
 
 impl Pool {
-    /// Takes an idle connection that is still open and ready.
+    fn mine(&self) -> &IdleList {
+        &self.idle[crate::shard::current() % self.idle.len()]
+    }
+
+    /// Takes an idle connection of this shard that is still open and ready.
     pub fn take(&self) -> Option<SendRequest<ProxyBody>> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.mine().lock().unwrap_or_else(|e| e.into_inner());
         while let Some((c, at)) = idle.pop() {
             if c.is_ready() && !c.is_closed() && at.elapsed() < IDLE_TTL {
                 return Some(c);
@@ -354,7 +372,7 @@ impl Pool {
         if c.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.mine().lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push((c, Instant::now()));
         }
@@ -362,7 +380,10 @@ impl Pool {
 
     /// Number of idle connections.
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().map(|v| v.len()).unwrap_or(0)
+        self.idle
+            .iter()
+            .map(|m| m.lock().map(|v| v.len()).unwrap_or(0))
+            .sum()
     }
 }
 

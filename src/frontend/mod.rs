@@ -105,6 +105,8 @@ pub struct Limits {
     pub global: Arc<Semaphore>,
     /// Becomes true at soft stop: idle keep-alive connections close.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The runtimes that serve connections.
+    pub shards: crate::shard::Shards,
 }
 
 /// Accepts connections on one listener for the frontend named `name`, for as long as
@@ -161,7 +163,7 @@ pub async fn accept_loop(
         fe.shared.total.fetch_add(1, Relaxed);
         let handle = handle.clone();
         let stopping = limits.stopping.clone();
-        tokio::spawn(async move {
+        limits.shards.dispatch(stream, move |stream| async move {
             match fe.mode {
                 Mode::Http => http::serve(stream, peer, local, graph, idx, handle, stopping).await,
                 // Boxed: a task is as large as its largest future, and idle http
