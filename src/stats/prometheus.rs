@@ -5,40 +5,75 @@ use crate::graph::Graph;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// Writes the `# HELP` and `# TYPE` lines of a metric family.
+fn header(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}");
+    let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// A metric family with one sample per frontend.
+fn per_frontend(
+    o: &mut String,
+    g: &Graph,
+    (name, kind, help): (&str, &str, &str),
+    value: impl Fn(&crate::frontend::FrontendRt) -> u64,
+) {
+    header(o, name, kind, help);
+    for f in &g.frontends {
+        let _ = writeln!(o, "{name}{{proxy=\"{}\"}} {}", f.name, value(f));
+    }
+}
+
+/// A metric family with one sample per server.
+fn per_server(
+    o: &mut String,
+    g: &Graph,
+    (name, kind, help): (&str, &str, &str),
+    value: impl Fn(&crate::backend::ServerRt) -> u64,
+) {
+    header(o, name, kind, help);
+    for b in &g.backends {
+        for s in &b.servers {
+            let _ = writeln!(
+                o,
+                "{name}{{proxy=\"{}\",server=\"{}\"}} {}",
+                b.name,
+                s.name,
+                value(s)
+            );
+        }
+    }
+}
+
 /// Renders the metrics of a graph.
 pub fn prometheus(g: &Graph) -> String {
     let mut o = String::with_capacity(4096);
-    let _ = writeln!(
-        o,
-        "# HELP lbd_frontend_http_requests_total Total number of HTTP requests received."
+    per_frontend(
+        &mut o,
+        g,
+        (
+            "lbd_frontend_http_requests_total",
+            "counter",
+            "Total number of HTTP requests received.",
+        ),
+        |f| f.shared.requests.load(Relaxed),
     );
-    let _ = writeln!(o, "# TYPE lbd_frontend_http_requests_total counter");
-    for f in &g.frontends {
-        let _ = writeln!(
-            o,
-            "lbd_frontend_http_requests_total{{proxy=\"{}\"}} {}",
-            f.name,
-            f.shared.requests.load(Relaxed)
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_frontend_current_sessions Number of current sessions."
+    per_frontend(
+        &mut o,
+        g,
+        (
+            "lbd_frontend_current_sessions",
+            "gauge",
+            "Number of current sessions.",
+        ),
+        |f| f.shared.cur.load(Relaxed).into(),
     );
-    let _ = writeln!(o, "# TYPE lbd_frontend_current_sessions gauge");
-    for f in &g.frontends {
-        let _ = writeln!(
-            o,
-            "lbd_frontend_current_sessions{{proxy=\"{}\"}} {}",
-            f.name,
-            f.shared.cur.load(Relaxed)
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_backend_active_servers Number of active UP servers."
+    header(
+        &mut o,
+        "lbd_backend_active_servers",
+        "gauge",
+        "Number of active UP servers.",
     );
-    let _ = writeln!(o, "# TYPE lbd_backend_active_servers gauge");
     for b in &g.backends {
         let _ = writeln!(
             o,
@@ -47,8 +82,12 @@ pub fn prometheus(g: &Graph) -> String {
             b.usable_counts().0
         );
     }
-    let _ = writeln!(o, "# HELP lbd_server_status Current status of the server.");
-    let _ = writeln!(o, "# TYPE lbd_server_status gauge");
+    header(
+        &mut o,
+        "lbd_server_status",
+        "gauge",
+        "Current status of the server.",
+    );
     for b in &g.backends {
         for s in &b.servers {
             // As on the stats page: a drained server that is DOWN shows DOWN.
@@ -69,86 +108,62 @@ pub fn prometheus(g: &Graph) -> String {
             }
         }
     }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_server_current_sessions Number of current sessions."
+    per_server(
+        &mut o,
+        g,
+        (
+            "lbd_server_current_sessions",
+            "gauge",
+            "Number of current sessions.",
+        ),
+        |s| s.state.cur.load(Relaxed).into(),
     );
-    let _ = writeln!(o, "# TYPE lbd_server_current_sessions gauge");
-    for b in &g.backends {
-        for s in &b.servers {
-            let _ = writeln!(
-                o,
-                "lbd_server_current_sessions{{proxy=\"{}\",server=\"{}\"}} {}",
-                b.name,
-                s.name,
-                s.state.cur.load(Relaxed)
-            );
-        }
-    }
-    let _ = writeln!(o, "# HELP lbd_server_weight Service weight.");
-    let _ = writeln!(o, "# TYPE lbd_server_weight gauge");
-    for b in &g.backends {
-        for s in &b.servers {
-            let _ = writeln!(
-                o,
-                "lbd_server_weight{{proxy=\"{}\",server=\"{}\"}} {}",
-                b.name,
-                s.name,
-                s.state.weight()
-            );
-        }
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_server_sessions_total Total number of sessions."
+    per_server(
+        &mut o,
+        g,
+        ("lbd_server_weight", "gauge", "Service weight."),
+        |s| s.state.weight().into(),
     );
-    let _ = writeln!(o, "# TYPE lbd_server_sessions_total counter");
-    for b in &g.backends {
-        for s in &b.servers {
-            let _ = writeln!(
-                o,
-                "lbd_server_sessions_total{{proxy=\"{}\",server=\"{}\"}} {}",
-                b.name,
-                s.name,
-                s.state.total.load(Relaxed)
-            );
-        }
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_server_check_failures_total Total number of failed individual health checks."
+    per_server(
+        &mut o,
+        g,
+        (
+            "lbd_server_sessions_total",
+            "counter",
+            "Total number of sessions.",
+        ),
+        |s| s.state.total.load(Relaxed),
     );
-    let _ = writeln!(o, "# TYPE lbd_server_check_failures_total counter");
-    for b in &g.backends {
-        for s in &b.servers {
-            let c = s.state.check.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(
-                o,
-                "lbd_server_check_failures_total{{proxy=\"{}\",server=\"{}\"}} {}",
-                b.name, s.name, c.failed_checks
-            );
-        }
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_server_check_up_down_total Total number of UP->DOWN transitions."
+    let check = |s: &crate::backend::ServerRt| {
+        let c = s.state.check.lock().unwrap_or_else(|e| e.into_inner());
+        (c.failed_checks, c.down_transitions)
+    };
+    per_server(
+        &mut o,
+        g,
+        (
+            "lbd_server_check_failures_total",
+            "counter",
+            "Total number of failed individual health checks.",
+        ),
+        |s| check(s).0,
     );
-    let _ = writeln!(o, "# TYPE lbd_server_check_up_down_total counter");
-    for b in &g.backends {
-        for s in &b.servers {
-            let c = s.state.check.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(
-                o,
-                "lbd_server_check_up_down_total{{proxy=\"{}\",server=\"{}\"}} {}",
-                b.name, s.name, c.down_transitions
-            );
-        }
-    }
-    let _ = writeln!(
-        o,
-        "# HELP lbd_server_response_time_seconds Time from the server connection being ready to the response head."
+    per_server(
+        &mut o,
+        g,
+        (
+            "lbd_server_check_up_down_total",
+            "counter",
+            "Total number of UP->DOWN transitions.",
+        ),
+        |s| check(s).1,
     );
-    let _ = writeln!(o, "# TYPE lbd_server_response_time_seconds histogram");
+    header(
+        &mut o,
+        "lbd_server_response_time_seconds",
+        "histogram",
+        "Time from the server connection being ready to the response head.",
+    );
     for b in &g.backends {
         for s in &b.servers {
             let rt = &s.state.rt;
@@ -183,25 +198,27 @@ pub fn prometheus(g: &Graph) -> String {
 }
 
 fn process(o: &mut String, g: &Graph) {
-    let pid = std::process::id();
-    let _ = writeln!(
+    header(
         o,
-        "# HELP lbd_process_start_time_seconds Start time of the process since the epoch."
+        "lbd_process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the epoch.",
     );
-    let _ = writeln!(o, "# TYPE lbd_process_start_time_seconds gauge");
     let _ = writeln!(o, "lbd_process_start_time_seconds {}", super::start_epoch());
-    let _ = writeln!(
+    header(
         o,
-        "# HELP lbd_process_uptime_seconds How long the process has been running."
+        "lbd_process_uptime_seconds",
+        "gauge",
+        "How long the process has been running.",
     );
-    let _ = writeln!(o, "# TYPE lbd_process_uptime_seconds gauge");
     let _ = writeln!(o, "lbd_process_uptime_seconds {}", super::uptime_s());
     let cur: u32 = g.frontends.iter().map(|f| f.shared.cur.load(Relaxed)).sum();
-    let _ = writeln!(
+    header(
         o,
-        "# HELP lbd_process_current_connections Number of active client connections."
+        "lbd_process_current_connections",
+        "gauge",
+        "Number of active client connections.",
     );
-    let _ = writeln!(o, "# TYPE lbd_process_current_connections gauge");
     let _ = writeln!(o, "lbd_process_current_connections {cur}");
     if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
         if let Some(rss) = statm
@@ -211,21 +228,22 @@ fn process(o: &mut String, g: &Graph) {
         {
             // SAFETY: sysconf has no memory-safety preconditions.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
-            let _ = writeln!(
+            header(
                 o,
-                "# HELP lbd_process_resident_memory_bytes Resident memory size in bytes."
+                "lbd_process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
             );
-            let _ = writeln!(o, "# TYPE lbd_process_resident_memory_bytes gauge");
             let _ = writeln!(o, "lbd_process_resident_memory_bytes {}", rss * page);
         }
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        let _ = writeln!(
+        header(
             o,
-            "# HELP lbd_process_open_fds Number of open file descriptors."
+            "lbd_process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
         );
-        let _ = writeln!(o, "# TYPE lbd_process_open_fds gauge");
         let _ = writeln!(o, "lbd_process_open_fds {}", fds.count());
     }
-    let _ = (pid,);
 }
