@@ -37,7 +37,9 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
 #[tokio::test]
 async fn global_maxconn_keeps_the_rest_in_the_backlog_until_slots_free() {
     let o = HttpOrigin::start("o").await;
-    let lbd = Lbd::start(&config("maxconn 50", &o.hostport())).await;
+    // One data-plane thread: idle upstream connections are kept per thread, so with
+    // more threads the origin also sees each thread's idle ones (not client slots).
+    let lbd = Lbd::start(&config("maxconn 50\n    nbthread 1", &o.hostport())).await;
     let pid = lbd.pid();
     let base = fd_count(pid);
     // 200 idle connections: the kernel completes every handshake (backlog 1024), lbd

@@ -47,7 +47,7 @@ async fn seven_requests_are_counted_exactly_in_show_stat_csv_and_json() {
     assert_eq!((a.stats.requests(), b.stats.requests()), (4, 3));
 
     // show info first: nothing else has touched lbd yet.
-    let info = cli(&sock, "show info").await;
+    let info = cli_until(&sock, "show info", |i| i.contains("\nCurrConns: 0\n")).await;
     assert!(info.contains("\nCumReq: 7\n"), "{info}");
     assert!(info.contains("\nCumConns: 7\n"), "{info}");
     assert!(info.contains("\nCurrConns: 0\n"), "{info}");
@@ -220,7 +220,12 @@ async fn http_mode_counts_bytes_on_the_frontend_servers_and_backend() {
         .unwrap();
     let r = send(lb.port, req).await;
     assert_eq!(r.status, 200);
-    let csv = Csv::parse(&cli(&sock, "show stat").await);
+    let text = cli_until(&sock, "show stat", |t| {
+        let c = Csv::parse(t);
+        c.num("web", "a", "bout") >= 5000 && c.num("fe", "FRONTEND", "bout") >= 5000
+    })
+    .await;
+    let csv = Csv::parse(&text);
     let fe_in = csv.num("fe", "FRONTEND", "bin");
     let fe_out = csv.num("fe", "FRONTEND", "bout");
     assert!(fe_in >= 5000, "frontend bytes in {fe_in}");

@@ -21,15 +21,13 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::{JoinHandle, JoinSet};
-
-static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// An HTTP/1 origin named `name` that can be stopped and restarted on its port.
 pub struct Origin {
@@ -271,48 +269,10 @@ pub fn set_cookies(resp: &Resp) -> Vec<String> {
         .collect()
 }
 
-/// A scratch directory for unix socket paths; removed on drop.
-pub struct SockDir(PathBuf);
-
-impl SockDir {
-    /// A fresh, empty directory (short path: unix socket paths are limited to 108 bytes).
-    pub fn new() -> SockDir {
-        let n = SEQ.fetch_add(1, SeqCst);
-        let d = std::env::temp_dir().join(format!("lbd-pe-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("create socket dir");
-        SockDir(d)
-    }
-
-    /// The path of the runtime socket inside the directory, as text for a config.
-    pub fn sock(&self) -> String {
-        self.0.join("admin.sock").to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for SockDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Sends one command line to the runtime socket at `path`; reads the answer to EOF.
-pub async fn cli(path: impl AsRef<Path>, cmd: &str) -> String {
-    let path = path.as_ref().to_path_buf();
-    let what = format!("runtime socket command {cmd:?}");
-    within(DEADLINE, &what, async move {
-        let mut s = tokio::net::UnixStream::connect(&path)
-            .await
-            .unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
-        s.write_all(format!("{cmd}\n").as_bytes())
-            .await
-            .expect("write command");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read answer");
-        out
-    })
-    .await
-}
+#[path = "sock.rs"]
+mod sock;
+#[allow(unused_imports)]
+pub use sock::{cli, cli_until, SockDir};
 
 /// One `show table` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
