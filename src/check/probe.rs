@@ -150,6 +150,9 @@ impl Probe {
             }
             Ok(Ok(s)) => s,
         };
+        // Closed with a reset, as HAProxy closes its checks: no FIN exchange and no
+        // TIME_WAIT socket left behind for each of thousands of checks a second.
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         let (request, matcher) = match self {
             Probe::Tcp => return out(true, "Layer4 check passed", None, None),
             Probe::Http { request, matcher } => (request, matcher),
@@ -267,6 +270,23 @@ fn parse_status(buf: &[u8]) -> Option<(u16, String, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_check_connection_is_closed_with_a_reset() {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let out = Probe::Tcp
+            .run(addr, Duration::from_secs(1), None, None)
+            .await;
+        assert!(out.ok, "{out:?}");
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let e = s
+            .read(&mut [0u8; 8])
+            .expect_err("a reset, not an orderly close");
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+    }
 
     #[test]
     fn status_lines() {
