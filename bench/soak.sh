@@ -24,10 +24,7 @@
 #        LBD=path (skip `cargo build --release`)  PORT_BASE=18390 (lbd, origin = +1)
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-out="$here/out/soak"
-mkdir -p "$out"
+. "$(dirname "$0")/lib.sh"
 
 SOAK_SECONDS=${SOAK_SECONDS:-600}
 DELAY_MS=${DELAY_MS:-10}
@@ -38,57 +35,8 @@ PORT_BASE=${PORT_BASE:-18390}
 LB_PORT=$PORT_BASE
 ORIGIN_PORT=$((PORT_BASE + 1))
 
-command -v wrk >/dev/null || { echo "soak.sh needs wrk" >&2; exit 2; }
-if [ -z "${LBD:-}" ]; then
-    (cd "$root" && cargo build --release --quiet)
-    LBD="$root/target/release/lbd"
-fi
-
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# Origin.
-if command -v nginx >/dev/null; then
-    mkdir -p "$out/tmp"
-    cat >"$out/origin.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $out/origin.pid;
-error_log $out/origin.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 2s;
-    client_body_temp_path $out/tmp; proxy_temp_path $out/tmp; fastcgi_temp_path $out/tmp;
-    uwsgi_temp_path $out/tmp; scgi_temp_path $out/tmp;
-    server {
-        listen 127.0.0.1:$ORIGIN_PORT;
-        location / { default_type text/plain; return 200 "0123456789012345678901234567890123456789012345678901234567890123"; }
-    }
-}
-EOF
-    nginx -c "$out/origin.conf" -e "$out/origin.err" >/dev/null 2>&1 &
-    pids+=($!)
-    origin="nginx"
-else
-    python3 - "$ORIGIN_PORT" >/dev/null 2>&1 <<'EOF' &
-import sys, http.server
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        b = b"x" * 64
-        self.send_response(200); self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-EOF
-    pids+=($!)
-    origin="python3 http.server"
-fi
+bench_setup soak
+start_origin "$ORIGIN_PORT" 2s
 
 cat >"$out/lbd.cfg" <<EOF
 global
