@@ -4,7 +4,7 @@
 //! connections and their idle pool (`backend::pool` keeps one pool per shard), so a
 //! keep-alive request never wakes another thread. Listeners are not duplicated: each
 //! bind keeps its one socket (reload and soft stop handle exactly that socket), and its
-//! accept loop hands new connections to the shards in turn.
+//! accept loop hands each new connection to the shard serving the fewest.
 //!
 //! The control plane (signals, reload, health checks, runtime sockets) runs on its own
 //! runtime, started by `lbd::run`.
@@ -34,7 +34,8 @@ pub fn current() -> usize {
 #[derive(Debug, Clone)]
 pub struct Shards {
     handles: Arc<[Handle]>,
-    next: Arc<AtomicUsize>,
+    /// Connections being served, per shard.
+    load: Arc<[AtomicUsize]>,
 }
 
 impl Shards {
@@ -62,7 +63,7 @@ impl Shards {
         }
         Ok(Shards {
             handles: handles.into(),
-            next: Arc::new(AtomicUsize::new(0)),
+            load: (0..n).map(|_| AtomicUsize::new(0)).collect(),
         })
     }
 
@@ -71,28 +72,79 @@ impl Shards {
         &self.handles[i % self.handles.len()]
     }
 
-    /// Runs the connection `stream` on the next shard in turn: `serve` is called there
+    /// Runs the connection `stream` on the shard with the fewest connections, the
+    /// calling one when no other has fewer (moving a connection to another thread
+    /// costs a deregistration, a registration and a wake-up): `serve` is called there
     /// with the stream registered on that shard's reactor.
     pub fn dispatch<F, Fut>(&self, stream: tokio::net::TcpStream, serve: F)
     where
         F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        let n = self.handles.len();
-        let i = if n == 1 {
-            0
-        } else {
-            self.next.fetch_add(1, Relaxed) % n
-        };
-        if i == current() {
-            tokio::spawn(serve(stream));
+        let here = current() % self.handles.len();
+        let pick = least_loaded(self.load.len(), |i| self.load[i].load(Relaxed), here);
+        let guard = Busy::new(self.load.clone(), pick);
+        if pick == here {
+            let fut = serve(stream);
+            tokio::spawn(async move {
+                fut.await;
+                drop(guard);
+            });
             return;
         }
         let Ok(std) = stream.into_std() else { return };
-        self.handles[i].spawn(async move {
+        self.handles[pick].spawn(async move {
             if let Ok(stream) = tokio::net::TcpStream::from_std(std) {
                 serve(stream).await;
             }
+            drop(guard);
         });
+    }
+}
+
+/// Of `n` shards whose loads `load` gives, the one with the smallest load: `here`
+/// unless another is strictly smaller.
+fn least_loaded(n: usize, load: impl Fn(usize) -> usize, here: usize) -> usize {
+    let (mut pick, mut least) = (here, load(here));
+    for i in 0..n {
+        let l = load(i);
+        if l < least {
+            (pick, least) = (i, l);
+        }
+    }
+    pick
+}
+
+/// One connection counted on a shard until dropped.
+struct Busy(Arc<[AtomicUsize]>, usize);
+
+impl Busy {
+    fn new(load: Arc<[AtomicUsize]>, i: usize) -> Busy {
+        load[i].fetch_add(1, Relaxed);
+        Busy(load, i)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0[self.1].fetch_sub(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::least_loaded;
+
+    #[test]
+    fn the_calling_shard_keeps_a_connection_unless_another_has_fewer() {
+        let pick = |l: &[usize], here| least_loaded(l.len(), |i| l[i], here);
+        assert_eq!(pick(&[0, 0], 0), 0);
+        assert_eq!(pick(&[0, 0], 1), 1);
+        assert_eq!(pick(&[3, 3, 3], 2), 2);
+        assert_eq!(pick(&[2, 1], 0), 1);
+        assert_eq!(pick(&[1, 2], 1), 0);
+        assert_eq!(pick(&[5, 1, 1, 4], 3), 1);
+        assert_eq!(pick(&[5, 1, 1, 4], 2), 2);
+        assert_eq!(pick(&[7], 0), 0);
     }
 }
