@@ -55,8 +55,8 @@ nginx -c "$out/origin-18081.conf" -e "$out/origin-18081.err" >/dev/null 2>&1 &
 pids+=("$!")
 sleep 0.5
 
-cpu_ticks() { # utime + stime of one process, in clock ticks
-    awk "{print \$14 + \$15}" "/proc/$1/stat"
+cpu_ticks() { # "utime stime" of one process, in clock ticks
+    awk '{print $14, $15}' "/proc/$1/stat"
 }
 hz=$(getconf CLK_TCK)
 
@@ -69,13 +69,13 @@ for t in $targets; do
     p=$!
     pids+=("$p")
     sleep "$warm"
-    a=$(cpu_ticks "$p")
+    read -r ua sa < <(cpu_ticks "$p")
     sleep "$secs"
-    b=$(cpu_ticks "$p")
+    read -r ub sb < <(cpu_ticks "$p")
     up=$(ss -tn state established '( dport = :18081 )' 2>/dev/null | tail -n +2 | wc -l)
-    pct=$(awk -v d=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.2f", 100 * d / hz / s }')
+    pct() { awk -v d="$1" -v hz="$hz" -v s="$secs" 'BEGIN { printf "%.2f", 100 * d / hz / s }'; }
     down=$(grep -c "is DOWN" "$out/checks.$t.log" || true)
-    echo "$t: $servers servers, check inter $inter: ${pct}% of one core over ${secs} s ($((b - a)) ticks); 'is DOWN' lines: $down; connections open to the origin at the end: $up"
+    echo "$t: $servers servers, check inter $inter: $(pct $((ub - ua + sb - sa)))% of one core over ${secs} s (user $(pct $((ub - ua)))%, system $(pct $((sb - sa)))%); 'is DOWN' lines: $down; connections open to the origin at the end: $up"
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
 done
