@@ -159,8 +159,10 @@ pub async fn accept_loop(
         // The newest graph (a reload may have happened while waiting in accept).
         let (graph, idx) = resolve(&handle, &name).unwrap_or((graph, idx));
         let fe = graph.frontends[idx].clone();
-        fe.shared.cur.fetch_add(1, Relaxed);
         fe.shared.total.fetch_add(1, Relaxed);
+        // Counted until the connection ends, however it ends (even if it never gets to
+        // be served: the slots and the count go with this closure).
+        let slot = (Current::new(&fe.shared), fe_permit, global_permit);
         let handle = handle.clone();
         let stopping = limits.stopping.clone();
         limits.shards.dispatch(stream, move |stream| async move {
@@ -170,9 +172,24 @@ pub async fn accept_loop(
                 // connections are the ones to keep small.
                 Mode::Tcp => Box::pin(tcp::serve(stream, peer, local, graph, idx)).await,
             }
-            fe.shared.cur.fetch_sub(1, Relaxed);
-            drop((fe_permit, global_permit));
+            drop(slot);
         });
+    }
+}
+
+/// One current connection of a frontend, counted until dropped.
+struct Current(Arc<FrontendShared>);
+
+impl Current {
+    fn new(shared: &Arc<FrontendShared>) -> Current {
+        shared.cur.fetch_add(1, Relaxed);
+        Current(shared.clone())
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        self.0.cur.fetch_sub(1, Relaxed);
     }
 }
 
