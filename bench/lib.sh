@@ -1,7 +1,8 @@
 # Shared by bench/soak.sh and bench/slowloris.sh (sourced, not run).
 #
-# bench_setup NAME: sets `out` (bench/out/NAME), builds lbd unless LBD is set, and
-#   installs an EXIT trap that stops every pid in `pids`.
+# bench_setup NAME: sets `out` (bench/out/NAME), `LB_PORT` (PORT_BASE) and
+#   `ORIGIN_PORT` (PORT_BASE + 1), builds lbd unless LBD is set, and installs an EXIT
+#   trap that stops every pid in `pids`.
 # start_origin PORT [KEEPALIVE_TIMEOUT]: a 64-byte origin on 127.0.0.1:PORT (nginx,
 #   one worker; python3's threading http.server when nginx is missing); sets `origin`
 #   to what runs.
@@ -11,6 +12,8 @@ bench_setup() {
     root=$(dirname "$here")
     out="$here/out/$1"
     mkdir -p "$out"
+    LB_PORT=$PORT_BASE
+    ORIGIN_PORT=$((PORT_BASE + 1))
     command -v wrk >/dev/null || { echo "$1.sh needs wrk" >&2; exit 2; }
     if [ -z "${LBD:-}" ]; then
         (cd "$root" && cargo build --release --quiet)

@@ -67,9 +67,10 @@ impl Shards {
         })
     }
 
-    /// The shard that runs the accept loop of listener number `i`.
-    pub fn for_listener(&self, i: usize) -> &Handle {
-        &self.handles[i % self.handles.len()]
+    /// The shard that registers and accepts on the listening socket with descriptor
+    /// `fd` (descriptor numbers spread several listeners over the shards).
+    pub fn for_listener(&self, fd: usize) -> &Handle {
+        &self.handles[fd % self.handles.len()]
     }
 
     /// Runs the connection `stream` on the shard with the fewest connections, the
