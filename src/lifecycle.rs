@@ -77,7 +77,7 @@ pub struct Daemon {
     limits: Limits,
     maxconn: u32,
     listeners: Mutex<HashMap<SocketAddr, Listener>>,
-    stopping: tokio::sync::watch::Sender<bool>,
+    stopping: Arc<crate::frontend::stop::Stopper>,
     sockets: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -91,14 +91,14 @@ impl Daemon {
         shards: crate::shard::Shards,
     ) -> Result<Arc<Daemon>, String> {
         let handle: GraphHandle = Arc::new(arc_swap::ArcSwap::from_pointee(graph));
-        let (stopping, _) = tokio::sync::watch::channel(false);
+        let stopping = crate::frontend::stop::Stopper::new();
         let d = Arc::new(Daemon {
             args,
             handle,
             checks: check::Checks::default(),
             limits: Limits {
                 global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
-                stopping: stopping.subscribe(),
+                stopping: stopping.clone(),
                 shards,
             },
             maxconn,
@@ -282,7 +282,7 @@ impl Daemon {
             }
         }
         log::notice("Stopping: closing listeners and waiting for connections to finish.");
-        let _ = self.stopping.send(true);
+        self.stopping.stop();
         self.checks.stop();
         let limit = self.handle.load().config.global.hard_stop_after;
         let start = Instant::now();

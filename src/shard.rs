@@ -10,8 +10,11 @@
 //! runtime, started by `lbd::run`.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use tokio::runtime::Handle;
 
 static COUNT: OnceLock<usize> = OnceLock::new();
@@ -77,29 +80,81 @@ impl Shards {
     /// calling one when no other has fewer (moving a connection to another thread
     /// costs a deregistration, a registration and a wake-up): `serve` is called there
     /// with the stream registered on that shard's reactor.
+    ///
+    /// The task holds `serve`'s future once: an `async` block awaiting it would store
+    /// it twice (the captured future and the one being awaited), and an idle
+    /// connection is mostly that future.
     pub fn dispatch<F, Fut>(&self, stream: tokio::net::TcpStream, serve: F)
     where
         F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = ()> + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let here = current() % self.handles.len();
         let pick = least_loaded(self.load.len(), |i| self.load[i].load(Relaxed), here);
         let guard = Busy::new(self.load.clone(), pick);
         if pick == here {
-            let fut = serve(stream);
-            tokio::spawn(async move {
-                fut.await;
-                drop(guard);
-            });
+            tokio::spawn(Guarded::new(serve(stream), guard));
             return;
         }
         let Ok(std) = stream.into_std() else { return };
-        self.handles[pick].spawn(async move {
-            if let Ok(stream) = tokio::net::TcpStream::from_std(std) {
-                serve(stream).await;
-            }
-            drop(guard);
-        });
+        self.handles[pick].spawn(Guarded::new(Launch::Start { serve, std }, guard));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that keeps `guard` until it is dropped (tokio drops a task's future as
+    /// soon as it completes).
+    pub struct Guarded<F, G> {
+        #[pin]
+        fut: F,
+        guard: G,
+    }
+}
+
+impl<F, G> Guarded<F, G> {
+    /// `fut`, holding `guard`.
+    pub fn new(fut: F, guard: G) -> Self {
+        Guarded { fut, guard }
+    }
+}
+
+impl<F: Future, G> Future for Guarded<F, G> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().fut.poll(cx)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection handed to another shard: registered on that shard's reactor and
+    /// started by its first poll there, then run in place.
+    #[project = LaunchProj]
+    #[project_replace = LaunchOwn]
+    enum Launch<F, Fut> {
+        Start { serve: F, std: std::net::TcpStream },
+        Run { #[pin] fut: Fut },
+        Done,
+    }
+}
+
+impl<F, Fut> Future for Launch<F, Fut>
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let LaunchProj::Run { fut } = self.as_mut().project() {
+            return fut.poll(cx);
+        }
+        let LaunchOwn::Start { serve, std } = self.as_mut().project_replace(Launch::Done) else {
+            return Poll::Ready(());
+        };
+        let Ok(stream) = tokio::net::TcpStream::from_std(std) else {
+            return Poll::Ready(());
+        };
+        self.set(Launch::Run { fut: serve(stream) });
+        self.poll(cx)
     }
 }
 

@@ -9,13 +9,16 @@ pub mod clientio;
 pub mod http;
 pub mod listener;
 pub mod route;
+pub mod stop;
 pub mod tcp;
 
 use crate::config::model::{Bind, Mode, Options, StatsCfg, Timeouts};
 use crate::graph::{Graph, GraphHandle};
 use route::{Cond, RuleSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -103,8 +106,8 @@ pub struct FrontendRt {
 pub struct Limits {
     /// Global `maxconn`.
     pub global: Arc<Semaphore>,
-    /// Becomes true at soft stop: idle keep-alive connections close.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Raised at soft stop: idle keep-alive connections close.
+    pub stopping: Arc<stop::Stopper>,
     /// The runtimes that serve connections.
     pub shards: crate::shard::Shards,
 }
@@ -164,16 +167,40 @@ pub async fn accept_loop(
         // be served: the slots and the count go with this closure).
         let slot = (Current::new(&fe.shared), fe_permit, global_permit);
         let handle = handle.clone();
-        let stopping = limits.stopping.clone();
-        limits.shards.dispatch(stream, move |stream| async move {
-            match fe.mode {
-                Mode::Http => http::serve(stream, peer, local, graph, idx, handle, stopping).await,
+        let stopping = limits.stopping.watch();
+        limits.shards.dispatch(stream, move |stream| {
+            let conn = match fe.mode {
+                Mode::Http => Conn::Http {
+                    fut: http::serve(stream, peer, local, graph, idx, handle, stopping),
+                },
                 // Boxed: a task is as large as its largest future, and idle http
                 // connections are the ones to keep small.
-                Mode::Tcp => Box::pin(tcp::serve(stream, peer, local, graph, idx)).await,
-            }
-            drop(slot);
+                Mode::Tcp => Conn::Tcp {
+                    fut: Box::pin(tcp::serve(stream, peer, local, graph, idx)),
+                },
+            };
+            crate::shard::Guarded::new(conn, slot)
         });
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One connection's future, by mode (an enum, not an `async` block awaiting one,
+    /// which would store it twice).
+    #[project = ConnProj]
+    enum Conn<H, T> {
+        Http { #[pin] fut: H },
+        Tcp { fut: std::pin::Pin<Box<T>> },
+    }
+}
+
+impl<H: Future<Output = ()>, T: Future<Output = ()>> Future for Conn<H, T> {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        match self.project() {
+            ConnProj::Http { fut } => fut.poll(cx),
+            ConnProj::Tcp { fut } => fut.as_mut().poll(cx),
+        }
     }
 }
 
