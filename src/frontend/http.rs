@@ -475,10 +475,14 @@ fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
             for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                 if tok.eq_ignore_ascii_case("upgrade") {
                     upgrade = true;
-                } else if let Ok(n) = HeaderName::from_bytes(tok.as_bytes()) {
-                    // `HeaderName::from_bytes` lowercases; hop-by-hop names go below.
-                    if hop_index(&n).is_none() && h.contains_key(&n) {
-                        named.push(n);
+                } else if h.contains_key(tok) {
+                    // Looked up first: a name is only allocated for a header that is
+                    // there (`close` and `keep-alive` usually are not; hop-by-hop
+                    // names go below). `HeaderName::from_bytes` lowercases.
+                    if let Ok(n) = HeaderName::from_bytes(tok.as_bytes()) {
+                        if hop_index(&n).is_none() {
+                            named.push(n);
+                        }
                     }
                 }
             }
@@ -1463,6 +1467,31 @@ async fn server_wait<F: Future>(
     }
 }
 
+/// Opens a new connection to the server of `s`: connect (`timeout connect`), the PROXY
+/// protocol header when the server has `send-proxy[-v2]`, then hyper's handshake.
+async fn open(
+    ctx: &ConnCtx,
+    be: &Backend,
+    s: &Slot,
+) -> Result<hyper::client::conn::http1::SendRequest<ProxyBody>, ConnectError> {
+    let target = s.server.target(ctx.local);
+    let mut c = pool::connect(target, be.timeouts.connect).await?;
+    if let Some(v) = s.server.cfg.send_proxy {
+        let h = if v == 2 {
+            proxy_proto::v2(ctx.peer, ctx.local)
+        } else {
+            proxy_proto::v1(ctx.peer, ctx.local)
+        };
+        if c.write_all(&h).await.is_err() {
+            return Err(ConnectError::Io(std::io::ErrorKind::BrokenPipe.into()));
+        }
+    }
+    check::observe(be, &s.server, Observation::L4Ok);
+    pool::handshake(c)
+        .await
+        .map_err(|_| ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into()))
+}
+
 type Exchange = (
     Response<Incoming>,
     Slot,
@@ -1510,35 +1539,9 @@ async fn exchange(
         let mut sender = match pooled {
             Some(c) => c,
             None => {
-                let target = s.server.target(ctx.local);
-                let conn = match pool::connect(target, be.timeouts.connect).await {
-                    Ok(mut c) => {
-                        if let Some(v) = proxy_hdr {
-                            let h = if v == 2 {
-                                proxy_proto::v2(ctx.peer, ctx.local)
-                            } else {
-                                proxy_proto::v1(ctx.peer, ctx.local)
-                            };
-                            if c.write_all(&h).await.is_err() {
-                                Err(ConnectError::Io(std::io::ErrorKind::BrokenPipe.into()))
-                            } else {
-                                Ok(c)
-                            }
-                        } else {
-                            Ok(c)
-                        }
-                    }
-                    Err(e) => Err(e),
-                };
-                let conn = match conn {
-                    Ok(c) => {
-                        check::observe(be, &s.server, Observation::L4Ok);
-                        pool::handshake(c).await.map_err(|_| {
-                            ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into())
-                        })
-                    }
-                    Err(e) => Err(e),
-                };
+                // Boxed: a new connection's futures are large and rarely needed, and a
+                // request's future is moved (copied) several times on every request.
+                let conn = Box::pin(open(ctx, be, &s)).await;
                 match conn {
                     Ok(c) => c,
                     Err(e) => {
@@ -1645,6 +1648,28 @@ mod tests {
             b = b.header(k.trim(), v.trim());
         }
         b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let h = |raw: &str| parts(&format!("GET / HTTP/1.1\n{raw}")).headers;
+        let mut m = h(
+            "Connection: Keep-Alive, X-Secret, close\nKeep-Alive: timeout=5\n\
+                       X-Secret: 1\nX-Other: 2\nTE: trailers\nConnection: x-gone",
+        );
+        assert!(!strip_hop_by_hop(&mut m, true));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m["x-other"], "2");
+        let mut m = h("Connection: Upgrade\nUpgrade: websocket\nX-A: 1");
+        assert!(strip_hop_by_hop(&mut m, true));
+        assert_eq!(m["upgrade"], "websocket");
+        assert_eq!(m["connection"], "upgrade");
+        let mut m = h("Connection: Upgrade\nUpgrade: websocket\nX-A: 1");
+        assert!(strip_hop_by_hop(&mut m, false));
+        assert_eq!(m.len(), 1);
+        let mut m = h("X-A: 1\nContent-Length: 3");
+        assert!(!strip_hop_by_hop(&mut m, true));
+        assert_eq!(m.len(), 2);
     }
 
     #[test]
