@@ -138,7 +138,7 @@ impl Probe {
             info,
             duration: start.elapsed(),
         };
-        let mut stream = match tokio::time::timeout(ctimeout, TcpStream::connect(addr)).await {
+        let mut stream = match tokio::time::timeout(ctimeout, connect(addr)).await {
             Err(_) => return out(false, "Layer4 timeout", None, None),
             Ok(Err(e)) => {
                 return out(
@@ -267,23 +267,68 @@ fn parse_status(buf: &[u8]) -> Option<(u16, String, &[u8])> {
     Some((code, phrase, body))
 }
 
+/// Connects as HAProxy's checks do: with delayed ACKs (`TCP_QUICKACK` off), so the last
+/// ACK of the handshake travels with the first request bytes, or never for a tcp check,
+/// which succeeds on the server's SYN-ACK and closes with a reset: the server's kernel
+/// never completes the connection and its application never accepts it.
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    let _ = socket2::SockRef::from(&sock).set_quickack(false);
+    sock.connect(addr).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_check_connection_is_closed_with_a_reset() {
-        use std::io::Read;
+    async fn a_tcp_check_succeeds_on_the_syn_ack_and_the_server_never_accepts_it() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let out = Probe::Tcp
             .run(addr, Duration::from_secs(1), None, None)
             .await;
         assert!(out.ok, "{out:?}");
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let e = s
-            .read(&mut [0u8; 8])
+        // The reset went out before any ACK: nothing reaches the accept queue, even
+        // after the 40 ms a delayed ACK could have waited.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let e = l.accept().expect_err("no connection to accept");
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    }
+
+    #[tokio::test]
+    async fn a_check_that_sent_bytes_is_closed_with_a_reset() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 512];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut b).unwrap();
+                assert!(n > 0, "the request arrives");
+                head.extend_from_slice(&b[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            s.read(&mut b)
+        });
+        let probe = Probe::Http {
+            request: b"GET / HTTP/1.0\r\n\r\n".to_vec(),
+            matcher: Matcher::Default,
+        };
+        let out = probe.run(addr, Duration::from_secs(2), None, None).await;
+        assert!(out.ok, "{out:?}");
+        let e = server
+            .join()
+            .unwrap()
             .expect_err("a reset, not an orderly close");
         assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
     }
