@@ -210,3 +210,34 @@ async fn a_reload_sent_as_soon_as_the_pidfile_appears_reloads_instead_of_killing
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_client_stalled_mid_request_does_not_hold_the_soft_stop() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = HttpOrigin::start("s1").await;
+    let cfg = format!(
+        "global\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    timeout http-request 1s\n    default_backend web\nbackend web\n    server s1 {}\n",
+        origin.hostport()
+    );
+    let mut lbd = Lbd::start(&cfg).await;
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", lbd.port))
+        .await
+        .unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n").await.unwrap();
+    // Connections are accepted in arrival order: once a later one is answered, the
+    // stalled one is being served.
+    let mut later = KeepAlive::connect(lbd.port).await;
+    assert_eq!(later.get("/").await.status, 200);
+    lbd.signal(libc::SIGUSR1);
+    lbd.wait_for_log("Stopping: closing listeners").await;
+    // Without a `hard-stop-after`, only the client's own timer can end this one.
+    let mut answer = Vec::new();
+    within(DEADLINE, "the 408", c.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let status = lbd.wait_exit(DEADLINE).await;
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(origin.stats.inflight(), 0);
+}

@@ -295,8 +295,8 @@ mod tests {
             .await;
         assert!(out.ok, "{out:?}");
         // The reset went out before any ACK: nothing reaches the accept queue, even
-        // after the 40 ms a delayed ACK could have waited.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // after the longest a delayed handshake ACK waits (200 ms, TCP_DELACK_MAX).
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let e = l.accept().expect_err("no connection to accept");
         assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
     }

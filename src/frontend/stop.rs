@@ -106,6 +106,11 @@ impl Drop for StopWatch {
             let mut s = self.stopper.slots.lock().unwrap_or_else(|e| e.into_inner());
             s.wakers[self.slot as usize] = None;
             s.free.push(self.slot);
+            if s.free.len() == s.wakers.len() {
+                // No connection left: give back what a burst of them made the lists grow to.
+                s.wakers = Vec::new();
+                s.free = Vec::new();
+            }
         }
     }
 }
@@ -139,6 +144,15 @@ mod tests {
         assert!(!c.poll_stopped(&cx));
         assert_eq!(c.slot, 1, "the dropped watch's slot is reused");
         assert_eq!(stopper.slots.lock().unwrap().wakers.len(), 2);
+        {
+            // Once every watch is gone, the lists are released.
+            let other = Stopper::new();
+            let mut w = other.watch();
+            assert!(!w.poll_stopped(&cx));
+            drop(w);
+            let s = other.slots.lock().unwrap();
+            assert_eq!((s.wakers.capacity(), s.free.capacity()), (0, 0));
+        }
         let idle = stopper.watch(); // never polled: nothing to wake
         stopper.stop();
         assert_eq!(count.0.load(SeqCst), 2);
