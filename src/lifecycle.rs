@@ -213,6 +213,9 @@ impl Daemon {
         let new = Arc::new(Graph::build(cfg, Some(&old)));
         let summary = summarize(&old, &new);
         self.handle.store(new.clone());
+        if new.config.global.cpu_map != old.config.global.cpu_map {
+            self.limits.shards.bind_cpus(&new.config.global.cpu_map);
+        }
         {
             let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
             for (name, addr, l) in fresh {

@@ -39,6 +39,8 @@ pub struct Shards {
     handles: Arc<[Handle]>,
     /// Connections being served, per shard.
     load: Arc<[AtomicUsize]>,
+    /// The CPUs the process could run on at start.
+    default_cpus: Arc<[usize]>,
 }
 
 impl Shards {
@@ -67,7 +69,30 @@ impl Shards {
         Ok(Shards {
             handles: handles.into(),
             load: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+            default_cpus: allowed_cpus().into(),
         })
+    }
+
+    /// Binds each thread to the CPUs `cpu-map` gives it, and a thread it does not
+    /// mention to the CPUs the process started with (so a reload can undo a binding).
+    /// Each thread binds itself; a failure is logged and leaves that thread as it was.
+    pub fn bind_cpus(&self, maps: &[crate::config::model::CpuMap]) {
+        for (i, cpus) in affinity(maps, self.handles.len()).into_iter().enumerate() {
+            let mapped = cpus.is_some();
+            let cpus = cpus.unwrap_or_else(|| self.default_cpus.to_vec());
+            self.handles[i].spawn(async move {
+                if let Err(e) = bind_current_thread(&cpus) {
+                    if mapped {
+                        crate::log::warning(&format!(
+                            "cpu-map: cannot bind thread {} to CPU(s) {:?}: {}",
+                            i + 1,
+                            cpus,
+                            crate::config::io_text(&e)
+                        ));
+                    }
+                }
+            });
+        }
     }
 
     /// The shard that registers and accepts on the listening socket with descriptor
@@ -158,6 +183,64 @@ where
     }
 }
 
+/// The CPUs each of `n` threads is bound to by `maps` (`None`: not mentioned). A later
+/// line wins; `auto:` gives the listed threads one CPU each, in order (cycling when
+/// all threads are mapped onto fewer CPUs).
+pub fn affinity(maps: &[crate::config::model::CpuMap], n: usize) -> Vec<Option<Vec<usize>>> {
+    let mut out = vec![None; n];
+    for m in maps {
+        let threads: Vec<usize> = match &m.threads {
+            None => (0..n).collect(),
+            Some(t) => t.iter().map(|&t| t as usize - 1).collect(),
+        };
+        for (k, t) in threads.into_iter().enumerate() {
+            if t < n {
+                out[t] = Some(if m.auto {
+                    vec![m.cpus[k % m.cpus.len()]]
+                } else {
+                    m.cpus.clone()
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+/// Binds the calling thread to `cpus` (nothing to do for an empty list).
+fn bind_current_thread(cpus: &[usize]) -> std::io::Result<()> {
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: `set` is a valid cpu_set_t; CPU numbers are below CPU_SETSIZE (the config
+    // parser checks it).
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Of `n` shards whose loads `load` gives, the one with the smallest load: `here`
 /// unless another is strictly smaller.
 fn least_loaded(n: usize, load: impl Fn(usize) -> usize, here: usize) -> usize {
@@ -190,6 +273,38 @@ impl Drop for Busy {
 #[cfg(test)]
 mod tests {
     use super::least_loaded;
+
+    #[test]
+    fn cpu_map_lines_give_each_thread_its_cpus() {
+        use super::affinity;
+        use crate::config::model::CpuMap;
+        let m = |auto, threads: Option<Vec<u32>>, cpus: Vec<usize>| CpuMap {
+            auto,
+            threads,
+            cpus,
+        };
+        assert_eq!(affinity(&[], 2), vec![None, None]);
+        assert_eq!(
+            affinity(&[m(false, None, vec![0, 1])], 2),
+            vec![Some(vec![0, 1]), Some(vec![0, 1])]
+        );
+        assert_eq!(
+            affinity(&[m(true, None, vec![2, 3])], 3),
+            vec![Some(vec![2]), Some(vec![3]), Some(vec![2])]
+        );
+        assert_eq!(
+            affinity(&[m(true, Some(vec![1, 2, 3, 4]), vec![4, 5, 6, 7])], 2),
+            vec![Some(vec![4]), Some(vec![5])]
+        );
+        // A later line wins; threads beyond nbthread are left out.
+        assert_eq!(
+            affinity(
+                &[m(false, None, vec![0]), m(false, Some(vec![2, 9]), vec![1])],
+                2
+            ),
+            vec![Some(vec![0]), Some(vec![1])]
+        );
+    }
 
     #[test]
     fn the_calling_shard_keeps_a_connection_unless_another_has_fewer() {

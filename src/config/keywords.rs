@@ -42,6 +42,7 @@ pub const GLOBAL: &[&str] = &[
     "log",
     "maxconn",
     "nbthread",
+    "cpu-map",
     "pidfile",
     "hard-stop-after",
     "spread-checks",
@@ -88,7 +89,6 @@ pub fn global_known(kw: &str) -> Option<Known> {
         | "ulimit-n"
         | "nbproc"
         | "master-worker"
-        | "cpu-map"
         | "quiet"
         | "zero-warning"
         | "ca-base"

@@ -56,6 +56,17 @@ impl Config {
     }
 }
 
+/// One `cpu-map` line: data-plane threads (numbered from 1) and the CPUs they run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuMap {
+    /// `auto:`: the threads take the CPUs one each, in order.
+    pub auto: bool,
+    /// The threads; `None`: all of them.
+    pub threads: Option<Vec<u32>>,
+    /// The CPUs, ascending, without duplicates.
+    pub cpus: Vec<usize>,
+}
+
 /// The `global` section.
 #[derive(Debug, Clone, Default)]
 pub struct Global {
@@ -63,6 +74,8 @@ pub struct Global {
     pub maxconn: Option<u32>,
     /// `nbthread`; `None` uses one thread per CPU.
     pub nbthread: Option<u32>,
+    /// `cpu-map` lines, in order (a later line wins for a thread).
+    pub cpu_map: Vec<CpuMap>,
     /// `pidfile`.
     pub pidfile: Option<String>,
     /// `hard-stop-after`: bounds the drain of a soft stop.

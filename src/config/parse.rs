@@ -492,6 +492,14 @@ impl<'e> Parser<'e> {
             "nbthread" => {
                 self.global.nbthread = Some(value::int_in(arg(1)?, 1, 4096, "'nbthread'")? as u32)
             }
+            "cpu-map" => match value::cpu_map(&w[1..])? {
+                Some(m) => self.global.cpu_map.push(m),
+                None => self.warn(format!(
+                    "'cpu-map {}': lbd runs one process with one thread group; \
+                     this line maps another one and is ignored.",
+                    w[1]
+                )),
+            },
             "pidfile" => self.global.pidfile = Some(arg(1)?.to_string()),
             "hard-stop-after" => {
                 self.global.hard_stop_after =

@@ -85,6 +85,88 @@ pub fn int_in(s: &str, lo: u64, hi: u64, what: &str) -> Result<u64, String> {
     }
 }
 
+/// A set of ids like `1`, `2-4` or `0,2,5-7` (each at most `max`), ascending and
+/// without duplicates.
+fn id_set(s: &str, max: usize, what: &str) -> Result<Vec<usize>, String> {
+    let bad = || {
+        format!("{what}: invalid set '{s}' (expected numbers or ranges like 0-3, comma separated)")
+    };
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let lo: usize = lo.parse().map_err(|_| bad())?;
+        let hi: usize = hi.parse().map_err(|_| bad())?;
+        if lo > hi {
+            return Err(bad());
+        }
+        if hi > max {
+            return Err(format!(
+                "{what}: '{hi}' is above the highest allowed ({max})"
+            ));
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// `cpu-map [auto:]<group>[/<threads>] <cpu-set>...` (the words after the keyword).
+/// `None`: the line maps a process or thread group other than lbd's one (group 1).
+pub fn cpu_map(w: &[String]) -> Result<Option<crate::config::model::CpuMap>, String> {
+    let (Some(spec), true) = (w.first(), w.len() >= 2) else {
+        return Err(
+            "'cpu-map' expects a thread set and a CPU set, e.g. 'cpu-map 1/all 0-3'.".into(),
+        );
+    };
+    let (auto, spec) = match spec.strip_prefix("auto:") {
+        Some(rest) => (true, rest),
+        None => (false, spec.as_str()),
+    };
+    let (group, threads) = match spec.split_once('/') {
+        Some((g, t)) => (g, Some(t)),
+        None => (spec, None),
+    };
+    if group != "all" && !id_set(group, 4096, "'cpu-map'")?.contains(&1) {
+        return Ok(None);
+    }
+    let threads = match threads {
+        None | Some("all") => None,
+        Some(t) => {
+            let ids = id_set(t, 4096, "'cpu-map'")?;
+            if ids.contains(&0) {
+                return Err("'cpu-map': threads are numbered from 1.".into());
+            }
+            Some(ids.into_iter().map(|i| i as u32).collect::<Vec<_>>())
+        }
+    };
+    let mut cpus = Vec::new();
+    for c in &w[1..] {
+        cpus.extend(id_set(c, libc::CPU_SETSIZE as usize - 1, "'cpu-map'")?);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    if auto {
+        if let Some(t) = &threads {
+            if t.len() != cpus.len() {
+                return Err(format!(
+                    "'cpu-map auto:' needs as many CPUs as threads ({} threads, {} CPUs).",
+                    t.len(),
+                    cpus.len()
+                ));
+            }
+        }
+    }
+    Ok(Some(crate::config::model::CpuMap {
+        auto,
+        threads,
+        cpus,
+    }))
+}
+
 fn port(i: &str) -> IResult<&str, u16> {
     map_res(digit1, str::parse::<u16>)(i)
 }
@@ -311,6 +393,38 @@ pub fn level(s: &str) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_maps() {
+        use crate::config::model::CpuMap;
+        let m = |s: &str| super::cpu_map(&s.split(' ').map(String::from).collect::<Vec<_>>());
+        let map = |auto, threads: Option<Vec<u32>>, cpus: Vec<usize>| {
+            Ok(Some(CpuMap {
+                auto,
+                threads,
+                cpus,
+            }))
+        };
+        assert_eq!(m("1/all 0-3"), map(false, None, vec![0, 1, 2, 3]));
+        assert_eq!(m("1 1"), map(false, None, vec![1]));
+        assert_eq!(m("all 2,0"), map(false, None, vec![0, 2]));
+        assert_eq!(m("1/2 3 1"), map(false, Some(vec![2]), vec![1, 3]));
+        assert_eq!(
+            m("auto:1/1-4 0-3"),
+            map(true, Some(vec![1, 2, 3, 4]), vec![0, 1, 2, 3])
+        );
+        assert_eq!(m("auto:1/all 0-1"), map(true, None, vec![0, 1]));
+        assert_eq!(m("2 2"), Ok(None), "another process");
+        assert_eq!(m("2/1-2 0"), Ok(None), "another thread group");
+        assert!(m("1/1").unwrap_err().contains("expects"));
+        assert!(m("1/0 1").unwrap_err().contains("numbered from 1"));
+        assert!(m("1/all 3-1").unwrap_err().contains("invalid set '3-1'"));
+        assert!(m("1/all x").unwrap_err().contains("invalid set 'x'"));
+        assert!(m("1/all 5000").unwrap_err().contains("above the highest"));
+        assert!(m("auto:1/1-2 0-3")
+            .unwrap_err()
+            .contains("2 threads, 4 CPUs"));
+    }
+
     use super::*;
 
     #[test]
