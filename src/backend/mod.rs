@@ -361,13 +361,18 @@ impl Backend {
         if let Some(slot) = self.try_pick(key, exclude)? {
             return Ok(slot);
         }
-        if self
-            .queue_limit()
-            .is_some_and(|l| self.shared.queued.load(Relaxed) >= l)
-        {
+        // Checked and taken in one step: two threads must not both take the last place.
+        let limit = self.queue_limit();
+        let entered = self
+            .shared
+            .queued
+            .fetch_update(Relaxed, Relaxed, |q| match limit {
+                Some(l) if q >= l => None,
+                _ => Some(q + 1),
+            });
+        if entered.is_err() {
             return Err(NoServer::QueueFull);
         }
-        self.shared.queued.fetch_add(1, Relaxed);
         let _dequeue = Dequeue(&self.shared);
         let deadline = self
             .timeouts
