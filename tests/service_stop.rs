@@ -174,7 +174,10 @@ async fn a_reload_sent_as_soon_as_the_pidfile_appears_reloads_instead_of_killing
     let cfg = dir.join("lbd.cfg");
     let pidfile = dir.join("lbd.pid");
     let err_path = dir.join("stderr");
-    for round in 0..5 {
+    let (mut round, mut attempts) = (0, 0);
+    while round < 5 {
+        attempts += 1;
+        assert!(attempts <= 20, "lbd could not bind a free port 15 times");
         let port = free_port();
         std::fs::write(&cfg, config("", &origin).replace("@FE@", &port.to_string()))
             .expect("config");
@@ -187,10 +190,20 @@ async fn a_reload_sent_as_soon_as_the_pidfile_appears_reloads_instead_of_killing
             .spawn()
             .expect("spawn lbd");
         let end = Instant::now() + DEADLINE;
+        let mut bind_race = false;
         while !pidfile.exists() {
             assert!(Instant::now() < end, "no pidfile");
-            assert!(child.try_wait().expect("try_wait").is_none(), "lbd exited");
+            if child.try_wait().expect("try_wait").is_some() {
+                let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+                // Another test took the free port between our probe and lbd's bind.
+                assert!(err.contains("cannot bind socket"), "lbd exited:\n{err}");
+                bind_race = true;
+                break;
+            }
             std::thread::sleep(Duration::from_micros(100));
+        }
+        if bind_race {
+            continue;
         }
         // SAFETY: kill(2) on our own child, not reaped yet.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGUSR2) };
@@ -207,6 +220,7 @@ async fn a_reload_sent_as_soon_as_the_pidfile_appears_reloads_instead_of_killing
         );
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let _ = child.wait();
+        round += 1;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
