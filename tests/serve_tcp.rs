@@ -134,3 +134,32 @@ async fn frontend_maxconn_holds_extra_clients_until_a_slot_frees() {
     // before it frees the slot, but the origin notices that close asynchronously, so
     // its own count can briefly include a connection lbd has already closed.
 }
+
+/// The PROXY v1 line lbd sends names the client and the address the client reached,
+/// whether lbd's bind names that address or is a wildcard.
+#[tokio::test]
+async fn send_proxy_names_the_client_and_the_address_it_reached() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    for bind in ["127.0.0.1", "0.0.0.0"] {
+        let cfg = tcp_config("", &format!("{} send-proxy", origin.hostport()))
+            .replace("bind 127.0.0.1:@FE@", &format!("bind {bind}:@FE@"));
+        let lb = Lbd::start(&cfg).await;
+        let mut s = connect(lb.port, None).await;
+        let client = s.local_addr().expect("local addr");
+        s.write_all(b"x").await.expect("write");
+        s.shutdown().await.expect("shutdown");
+        let mut got = Vec::new();
+        within(DEADLINE, "the echo", s.read_to_end(&mut got))
+            .await
+            .expect("read");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            format!(
+                "PROXY TCP4 127.0.0.1 127.0.0.1 {} {}\r\nx",
+                client.port(),
+                lb.port
+            ),
+            "bind {bind}"
+        );
+    }
+}

@@ -121,6 +121,12 @@ pub async fn accept_loop(
     limits: Limits,
 ) {
     let mut backoff_logged = false;
+    // A listener bound to one address accepts on that address: its connections' local
+    // address is known without a getsockname() each (a wildcard bind still asks).
+    let bound = listener
+        .local_addr()
+        .ok()
+        .filter(|a| !a.ip().is_unspecified());
     loop {
         let (graph, idx) = match resolve(&handle, &name) {
             Some(x) => x,
@@ -158,7 +164,10 @@ pub async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().unwrap_or(peer);
+        let local = match bound {
+            Some(a) => a,
+            None => stream.local_addr().unwrap_or(peer),
+        };
         // The newest graph (a reload may have happened while waiting in accept).
         let (graph, idx) = resolve(&handle, &name).unwrap_or((graph, idx));
         let fe = graph.frontends[idx].clone();
