@@ -82,7 +82,9 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let shards = shard::Shards::start(threads)?;
-    shards.bind_cpus(&cfg.global.cpu_map);
+    if !cfg.global.cpu_map.is_empty() {
+        shards.bind_cpus(&cfg.global.cpu_map);
+    }
     // Signal handlers before the pidfile and READY=1: a signal sent as soon as either
     // appears must reach lbd, not kill it.
     let sigs = {

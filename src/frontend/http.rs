@@ -190,14 +190,7 @@ pub fn serve(
         loop {
             // Boxed: a parked connection keeps none of it.
             let served = Box::pin(serving(
-                io,
-                svc,
-                &phase,
-                &settings,
-                &fe,
-                stop.is_stopped(),
-                &mut timer,
-                &mut stop,
+                io, svc, &phase, &settings, &fe, &mut timer, &mut stop,
             ))
             .await;
             (io, svc) = match served {
@@ -251,7 +244,6 @@ async fn serving<S>(
     phase: &super::clientio::Phase,
     settings: &ConnSettings,
     fe: &FrontendRt,
-    stopping_now: bool,
     timer: &mut ConnTimer<'_>,
     stop: &mut super::stop::StopWatch,
 ) -> Served<S>
@@ -267,7 +259,11 @@ where
         .builder()
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades();
-    if stopping_now {
+    // Soft stop: finish the request in flight, close when idle, never park. The
+    // client's timers still run: a client stalled mid-request does not hold the stop
+    // (it gets its 408 as it would have without the stop).
+    let mut draining = stop.is_stopped();
+    if draining {
         std::pin::Pin::new(&mut conn).graceful_shutdown();
     }
     enum Event {
@@ -280,11 +276,11 @@ where
             if std::pin::Pin::new(&mut conn).poll(cx).is_ready() {
                 return Poll::Ready(Event::Done);
             }
-            if stop.poll_stopped(cx) {
+            if !draining && stop.poll_stopped(cx) {
                 return Poll::Ready(Event::Stop);
             }
             let mut want = settings.limits.next(phase);
-            if phase.parkable() {
+            if !draining && phase.parkable() {
                 let park = phase.snapshot().1 + PARK_AFTER;
                 want = Some(want.map_or(park, |d| d.min(park)));
             }
@@ -297,31 +293,17 @@ where
         match event {
             Event::Done => return Served::Closed,
             Event::Stop => {
-                // Soft stop: finish the request in flight, close when idle. The client's
-                // timers still run: a client stalled mid-request does not hold the stop
-                // (it gets its 408 as it would have without the stop).
                 std::pin::Pin::new(&mut conn).graceful_shutdown();
-                loop {
-                    let timer_fired = std::future::poll_fn(|cx| {
-                        if std::pin::Pin::new(&mut conn).poll(cx).is_ready() {
-                            return Poll::Ready(false);
-                        }
-                        if timer.poll(settings.limits.next(phase), cx) {
-                            return Poll::Ready(true);
-                        }
-                        Poll::Pending
-                    })
-                    .await;
-                    if !timer_fired || settings.expired(phase, fe) {
-                        return Served::Closed;
-                    }
-                }
+                draining = true;
             }
             Event::Timer => {
                 if settings.expired(phase, fe) {
                     return Served::Closed;
                 }
-                if phase.parkable() && phase.snapshot().1 + PARK_AFTER <= Instant::now() {
+                if !draining
+                    && phase.parkable()
+                    && phase.snapshot().1 + PARK_AFTER <= Instant::now()
+                {
                     break;
                 }
             }
