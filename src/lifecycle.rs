@@ -16,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// systemd's notify protocol over `$NOTIFY_SOCKET` (abstract `@` names too).
@@ -50,7 +49,7 @@ fn monotonic_usec() -> u64 {
 
 struct Listener {
     frontend: String,
-    socket: Arc<TcpListener>,
+    socket: Arc<frontend::listener::Listening>,
     task: JoinHandle<()>,
 }
 
@@ -145,15 +144,24 @@ impl Daemon {
 
     /// Registers a listening socket with the shard that will accept on it (chosen by
     /// descriptor number, as `spawn_accept` does, to spread listeners over shards).
-    fn register(&self, l: std::net::TcpListener) -> std::io::Result<TcpListener> {
+    fn register(&self, l: std::net::TcpListener) -> std::io::Result<frontend::listener::Listening> {
         use std::os::fd::AsRawFd;
         let shard = self.limits.shards.for_listener(l.as_raw_fd() as usize);
         let _in = shard.enter();
-        TcpListener::from_std(l)
+        // SAFETY: a std listener owns its descriptor, open and the same until the
+        // `AsyncFd` drops it.
+        unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(l, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| e.into())
     }
 
     /// Starts the accept loop of a listener on the shard its socket is registered with.
-    fn spawn_accept(&self, name: &str, socket: &Arc<TcpListener>) -> JoinHandle<()> {
+    fn spawn_accept(
+        &self,
+        name: &str,
+        socket: &Arc<frontend::listener::Listening>,
+    ) -> JoinHandle<()> {
         use std::os::fd::AsRawFd;
         let shard = self.limits.shards.for_listener(socket.as_raw_fd() as usize);
         shard.spawn(frontend::accept_loop(

@@ -102,14 +102,14 @@ impl Shards {
     }
 
     /// Runs the connection `stream` on the shard with the fewest connections, the
-    /// calling one when no other has fewer (moving a connection to another thread
-    /// costs a deregistration, a registration and a wake-up): `serve` is called there
-    /// with the stream registered on that shard's reactor.
+    /// calling one when no other has fewer (handing a connection to another thread
+    /// costs a wake-up): `serve` is called there with the stream registered on that
+    /// shard's reactor (the stream comes unregistered, so it is registered once).
     ///
     /// The task holds `serve`'s future once: an `async` block awaiting it would store
     /// it twice (the captured future and the one being awaited), and an idle
     /// connection is mostly that future.
-    pub fn dispatch<F, Fut>(&self, stream: tokio::net::TcpStream, serve: F)
+    pub fn dispatch<F, Fut>(&self, std: std::net::TcpStream, serve: F)
     where
         F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -118,10 +118,12 @@ impl Shards {
         let pick = least_loaded(self.load.len(), |i| self.load[i].load(Relaxed), here);
         let guard = Busy::new(self.load.clone(), pick);
         if pick == here {
+            let Ok(stream) = tokio::net::TcpStream::from_std(std) else {
+                return;
+            };
             tokio::spawn(Guarded::new(serve(stream), guard));
             return;
         }
-        let Ok(std) = stream.into_std() else { return };
         self.handles[pick].spawn(Guarded::new(Launch::Start { serve, std }, guard));
     }
 }

@@ -1,7 +1,36 @@
-//! Listening sockets (socket2): SO_REUSEADDR, a backlog, `v4v6`/`v6only`.
+//! Listening sockets (socket2): SO_REUSEADDR, TCP_NODELAY, a backlog, `v4v6`/`v6only`,
+//! and accepting on them.
 
 use crate::config::model::Bind;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use std::net::SocketAddr;
+use tokio::io::unix::AsyncFd;
+
+/// A listening socket registered with the reactor of the thread that accepts on it.
+///
+/// Not a `tokio::net::TcpListener`: its `accept` registers each new connection with
+/// the accepting thread's reactor, and a connection served by another thread then
+/// costs a deregistration and a second registration (two `epoll_ctl` calls).
+pub type Listening = AsyncFd<std::net::TcpListener>;
+
+/// Waits for and accepts one connection, non-blocking and close-on-exec, registered
+/// with no reactor yet: the thread that serves it registers it.
+pub async fn accept(l: &Listening) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    loop {
+        let mut ready = l.readable().await?;
+        match ready.try_io(|l| {
+            let (s, addr) =
+                SockRef::from(l.get_ref()).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+            let addr = addr
+                .as_socket()
+                .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
+            Ok((std::net::TcpStream::from(s), addr))
+        }) {
+            Ok(r) => return r,
+            Err(_would_block) => continue,
+        }
+    }
+}
 
 /// Default listen backlog when the bind has no `backlog`.
 pub const DEFAULT_BACKLOG: i32 = 1024;
@@ -31,6 +60,9 @@ pub fn open(b: &Bind) -> Result<std::net::TcpListener, String> {
     }
     s.set_nonblocking(true)
         .map_err(|e| err("cannot set non-blocking mode", e))?;
+    // Accepted connections inherit it on Linux: no setsockopt per connection.
+    s.set_nodelay(true)
+        .map_err(|e| err("cannot set TCP_NODELAY", e))?;
     s.bind(&b.addr.into())
         .map_err(|e| err("cannot bind socket", e))?;
     let backlog = b
@@ -39,4 +71,47 @@ pub fn open(b: &Bind) -> Result<std::net::TcpListener, String> {
     s.listen(backlog)
         .map_err(|e| err("cannot listen to socket", e))?;
     Ok(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn bind_any() -> Bind {
+        Bind {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            v6only: None,
+            backlog: None,
+            name: None,
+            loc: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_are_nodelay_nonblocking_cloexec_and_unregistered() {
+        let std = open(&bind_any()).expect("open");
+        let addr = std.local_addr().unwrap();
+        // SAFETY: the listener owns its descriptor until the AsyncFd drops it.
+        let l = unsafe { AsyncFd::register_with_interest(std, tokio::io::Interest::READABLE) }
+            .expect("register");
+        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (s, peer) = accept(&l).await.expect("accept");
+        assert_eq!(peer, client.local_addr().unwrap());
+        // TCP_NODELAY inherited from the listening socket.
+        assert!(s.nodelay().unwrap(), "accepted socket without TCP_NODELAY");
+        // Non-blocking: nothing to read is WouldBlock, not a wait.
+        let mut buf = [0u8; 1];
+        let e = std::io::Read::read(&mut (&s), &mut buf).expect_err("read on an empty socket");
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        // Close-on-exec, so a reload's child or a check command does not inherit it.
+        // SAFETY: F_GETFD on a descriptor we own.
+        let flags = unsafe { libc::fcntl(s.as_raw_fd(), libc::F_GETFD) };
+        assert!(flags & libc::FD_CLOEXEC != 0, "no FD_CLOEXEC");
+        // Unregistered: the thread that serves it registers it.
+        let s = tokio::net::TcpStream::from_std(s).expect("register the connection");
+        client.try_write(b"x").expect("write");
+        s.readable().await.expect("readable");
+        assert_eq!(s.try_read(&mut buf).expect("read"), 1);
+    }
 }

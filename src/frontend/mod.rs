@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 /// Counters and limits of a frontend that outlive one graph (kept by name).
@@ -115,7 +114,7 @@ pub struct Limits {
 /// Accepts connections on one listener for the frontend named `name`, for as long as
 /// the listener lives. Each connection runs on the graph current at accept time.
 pub async fn accept_loop(
-    listener: Arc<TcpListener>,
+    listener: Arc<listener::Listening>,
     name: String,
     handle: GraphHandle,
     limits: Limits,
@@ -124,6 +123,7 @@ pub async fn accept_loop(
     // A listener bound to one address accepts on that address: its connections' local
     // address is known without a getsockname() each (a wildcard bind still asks).
     let bound = listener
+        .get_ref()
         .local_addr()
         .ok()
         .filter(|a| !a.ip().is_unspecified());
@@ -143,7 +143,7 @@ pub async fn accept_loop(
         let Ok(global_permit) = limits.global.clone().acquire_owned().await else {
             return;
         };
-        let (stream, peer) = match listener.accept().await {
+        let (stream, peer) = match listener::accept(&listener).await {
             Ok(x) => {
                 backoff_logged = false;
                 x
@@ -163,7 +163,7 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        // TCP_NODELAY comes from the listening socket.
         let local = match bound {
             Some(a) => a,
             None => stream.local_addr().unwrap_or(peer),
