@@ -35,8 +35,10 @@ use tokio::time::Instant;
 /// Per-connection context.
 struct ConnCtx {
     handle: GraphHandle,
-    pinned: arc_swap::ArcSwap<Graph>,
-    fe_index: std::sync::atomic::AtomicUsize,
+    /// The graph of the last request and this frontend's index in it. A mutex, not an
+    /// `ArcSwap`: only this connection's requests take it, one at a time, and an
+    /// `ArcSwap` costs a walk over every thread's debt slots when dropped.
+    pinned: std::sync::Mutex<(Arc<Graph>, usize)>,
     fe_name: Box<str>,
     peer: SocketAddr,
     local: SocketAddr,
@@ -47,16 +49,13 @@ impl ConnCtx {
     /// this frontend, else the one the connection started on.
     fn current(&self) -> (Arc<Graph>, usize) {
         let newest = self.handle.load();
-        let pinned = self.pinned.load_full();
-        if newest.generation != pinned.generation {
+        let mut pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if newest.generation != pinned.0.generation {
             if let Some(&i) = newest.fe_index.get(&*self.fe_name) {
-                let g = arc_swap::Guard::into_inner(newest);
-                self.pinned.store(g.clone());
-                self.fe_index.store(i, Relaxed);
-                return (g, i);
+                *pinned = (arc_swap::Guard::into_inner(newest), i);
             }
         }
-        (pinned, self.fe_index.load(Relaxed))
+        (pinned.0.clone(), pinned.1)
     }
 }
 
@@ -154,8 +153,7 @@ pub fn serve(
     let phase = Phase::new();
     let ctx = Arc::new(ConnCtx {
         handle,
-        pinned: arc_swap::ArcSwap::new(graph),
-        fe_index: fe_idx.into(),
+        pinned: std::sync::Mutex::new((graph, fe_idx)),
         fe_name: fe.name.clone().into_boxed_str(),
         peer,
         local,

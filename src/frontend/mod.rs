@@ -127,12 +127,19 @@ pub async fn accept_loop(
         .local_addr()
         .ok()
         .filter(|a| !a.ip().is_unspecified());
+    // The graph and this frontend's index in it, looked up again only when a reload
+    // has swapped the graph.
+    let Some(mut cur) = resolve(&handle, &name) else {
+        return;
+    };
     loop {
-        let (graph, idx) = match resolve(&handle, &name) {
-            Some(x) => x,
-            None => return, // the frontend is gone from the config
-        };
-        let fe = graph.frontends[idx].clone();
+        if handle.load().generation != cur.0.generation {
+            match resolve(&handle, &name) {
+                Some(x) => cur = x,
+                None => return, // the frontend is gone from the config
+            }
+        }
+        let fe = cur.0.frontends[cur.1].clone();
         let fe_permit = match &fe.shared.limit {
             Some(s) => match s.clone().acquire_owned().await {
                 Ok(p) => Some(p),
@@ -169,7 +176,12 @@ pub async fn accept_loop(
             None => stream.local_addr().unwrap_or(peer),
         };
         // The newest graph (a reload may have happened while waiting in accept).
-        let (graph, idx) = resolve(&handle, &name).unwrap_or((graph, idx));
+        if handle.load().generation != cur.0.generation {
+            if let Some(x) = resolve(&handle, &name) {
+                cur = x;
+            }
+        }
+        let (graph, idx) = cur.clone();
         let fe = graph.frontends[idx].clone();
         fe.shared.total.fetch_add(1, Relaxed);
         // Counted until the connection ends, however it ends (even if it never gets to
