@@ -258,6 +258,16 @@ cpu_ticks() {
     echo $t
 }
 
+# utime alone (user space), in clock ticks, summed over the given pids.
+user_ticks() {
+    local t=0 p v
+    for p in "$@"; do
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12}') || v=0
+        t=$((t + ${v:-0}))
+    done
+    echo $t
+}
+
 # Busy ticks of the whole machine (all CPUs).
 busy_ticks() {
     awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
@@ -364,9 +374,10 @@ run_one() { # round scenario target
     url=$(url_of "$s" "$t")
     [ "$s" = close ] && args=(-H 'Connection: close')
     wrk -t1 -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null 2>&1 || true
-    local c0 b0 o0 w0 c1 b1 o1 w1 hwm file
+    local c0 u0 b0 o0 w0 c1 u1 b1 o1 w1 hwm file
     file="$raw/r$r-$s-$t.txt"
     c0=$(cpu_ticks $pids)
+    u0=$(user_ticks $pids)
     o0=$(cpu_ticks $ORIGIN_PIDS)
     b0=$(busy_ticks)
     child_cpu
@@ -378,12 +389,13 @@ run_one() { # round scenario target
     b1=$(busy_ticks)
     o1=$(cpu_ticks $ORIGIN_PIDS)
     c1=$(cpu_ticks $pids)
+    u1=$(user_ticks $pids)
     hwm=$(mem_kb VmHWM $pids)
     local wrkjson
     wrkjson=$(sed -n 's/^RESULT //p' "$file")
     [ -n "$wrkjson" ] || wrkjson='{"requests":0,"duration_us":1}'
-    printf '{"round":%d,"scenario":"%s","target":"%s","load1":%s,"round_load1":%s,"round_quiet":%s,"hz":%d,"proxy_ticks":%d,"origin_ticks":%d,"busy_ticks":%d,"wrk_cpu_s":%s,"hwm_kb":%d,"wrk":%s}\n' \
-        "$r" "$s" "$t" "$load1" "$ROUND_START_LOAD" "$ROUND_QUIET" "$HZ" $((c1 - c0)) $((o1 - o0)) \
+    printf '{"round":%d,"scenario":"%s","target":"%s","load1":%s,"round_load1":%s,"round_quiet":%s,"hz":%d,"proxy_ticks":%d,"proxy_user_ticks":%d,"origin_ticks":%d,"busy_ticks":%d,"wrk_cpu_s":%s,"hwm_kb":%d,"wrk":%s}\n' \
+        "$r" "$s" "$t" "$load1" "$ROUND_START_LOAD" "$ROUND_QUIET" "$HZ" $((c1 - c0)) $((u1 - u0)) $((o1 - o0)) \
         $((b1 - b0)) "$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.2f", b - a}')" "$hwm" "$wrkjson" >>"$results"
     stop_proxy "$t"
     python3 - "$results" <<'EOF'
