@@ -58,6 +58,9 @@ def per_run(r, ncpu):
         if req and "proxy_user_ticks" in r
         else None,
         "rss": r["hwm_kb"] / 1024 if r["target"] != "direct" else None,
+        # What the whole machine spent per 100k requests (every process and the kernel).
+        "machine100k": (r["busy_ticks"] / hz) / req * 1e5 if req else None,
+        "busy": r["busy_ticks"] / hz / secs / ncpu * 100 if secs else None,
         "other": other,
     }
 
@@ -176,6 +179,46 @@ def ratios(meds, targets):
     return out
 
 
+def bound(meds, targets):
+    """For the saturated scenarios with a 1.10 target: what that ratio would leave the
+    proxy of the machine's CPU per request, beside each proxy's kernel work alone."""
+    out = []
+    for t in [t for t in targets if is_lbd(t)]:
+        for s, title in SCENARIOS:
+            mine = meds.get((s, t))
+            peers = {p: meds[(s, p)] for p in PEERS if (s, p) in meds}
+            if s not in ("keepalive", "tcp") or not mine or not peers:
+                continue
+            if mine.get("user100k") is None or mine.get("machine100k") is None:
+                continue
+            best = max(peers, key=lambda p: peers[p]["rps"])
+            ref = peers[best]["machine100k"]
+            rest = mine["machine100k"] - mine["cpu100k"]
+            allowed = ref / 1.10 - rest
+            kernels = ", ".join(
+                f"{p} {m['cpu100k'] - m['user100k']:.2f}"
+                for p, m in [(t, mine)] + sorted(peers.items())
+                if m.get("user100k") is not None
+            )
+            free = ref / (mine["machine100k"] - mine["user100k"])
+            out.append(
+                f"| {title} | {t} | {mine['busy']:.0f}% | {ref:.2f} ({best}) | {rest:.2f} | "
+                f"{allowed:.2f} | {kernels} | {free:.2f} |"
+            )
+    if not out:
+        return []
+    return [
+        "The machine is saturated in these scenarios, so req/s follows the CPU that one request",
+        "costs every process together (CPU s per 100k requests; *rest*: wrk, the origins and",
+        "anything else during lbd's run). *1.10× leaves the proxy*: what a 1.10 ratio would",
+        "leave lbd in all; *kernel*: each proxy's CPU minus its user space; *no user space*:",
+        "lbd's ratio if its user-space work cost nothing.",
+        "",
+        "| scenario | system | machine busy | best peer's machine cost | rest | 1.10× leaves the proxy | kernel | lbd / best with no user space |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
+    ] + out
+
+
 def svg(meds, targets, path, subtitle):
     panels = [
         ("keepalive", "rps", "http keep-alive", "req/s"),
@@ -277,6 +320,10 @@ def main():
     lines += t
     lines.append("")
     lines += ratios(meds, targets)
+    b = bound(meds, targets)
+    if b:
+        lines.append("")
+        lines += b
     text = "\n".join(lines) + "\n"
     print(text)
     if a.md:
