@@ -14,7 +14,8 @@ use tokio::io::unix::AsyncFd;
 pub type Listening = AsyncFd<std::net::TcpListener>;
 
 /// Waits for and accepts one connection, non-blocking and close-on-exec, registered
-/// with no reactor yet: the thread that serves it registers it.
+/// with no reactor yet: the thread that serves it registers it. A connection that
+/// failed between the handshake and `accept` is skipped (see [`retry_accept`]).
 pub async fn accept(l: &Listening) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
     loop {
         let mut ready = l.readable().await?;
@@ -26,10 +27,34 @@ pub async fn accept(l: &Listening) -> std::io::Result<(std::net::TcpStream, Sock
                 .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT))?;
             Ok((std::net::TcpStream::from(s), addr))
         }) {
+            Ok(Err(e)) if retry_accept(&e) => continue,
             Ok(r) => return r,
             Err(_would_block) => continue,
         }
     }
+}
+
+/// Whether an `accept` error concerns only the connection being accepted, so the next
+/// one can be accepted at once: an interrupted call, a connection aborted while it
+/// waited, and the network errors Linux passes on from a pending connection (accept(2):
+/// "treat them like EAGAIN by retrying"). Anything else (out of descriptors or memory)
+/// makes the accept loop log it and back off.
+pub fn retry_accept(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EINTR
+                | libc::ECONNABORTED
+                | libc::EPROTO
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH
+        )
+    )
 }
 
 /// Default listen backlog when the bind has no `backlog`.
@@ -86,6 +111,29 @@ mod tests {
             name: None,
             loc: Default::default(),
         }
+    }
+
+    #[test]
+    fn accept_retries_errors_of_one_connection_and_backs_off_on_the_others() {
+        use std::io::Error;
+        for e in [
+            libc::ECONNABORTED,
+            libc::EINTR,
+            libc::EPROTO,
+            libc::ENETUNREACH,
+        ] {
+            assert!(retry_accept(&Error::from_raw_os_error(e)), "{e}");
+        }
+        for e in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOBUFS,
+            libc::ENOMEM,
+            libc::EINVAL,
+        ] {
+            assert!(!retry_accept(&Error::from_raw_os_error(e)), "{e}");
+        }
+        assert!(!retry_accept(&Error::other("not from the system")));
     }
 
     #[tokio::test]
