@@ -248,25 +248,21 @@ family() {
     pgrep -P "$p" 2>/dev/null || true
 }
 
-# utime+stime in clock ticks, summed over the given pids.
-cpu_ticks() {
-    local t=0 p v
+# Clock ticks from /proc/PID/stat summed over the given pids: FIELDS is an awk
+# expression over the fields after the command name ($12 utime, $13 stime).
+stat_ticks() { # fields pids...
+    local f=$1 t=0 p v
+    shift
     for p in "$@"; do
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk "{print $f}") || v=0
         t=$((t + ${v:-0}))
     done
     echo $t
 }
 
-# utime alone (user space), in clock ticks, summed over the given pids.
-user_ticks() {
-    local t=0 p v
-    for p in "$@"; do
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12}') || v=0
-        t=$((t + ${v:-0}))
-    done
-    echo $t
-}
+# utime+stime, and utime alone (user space).
+cpu_ticks() { stat_ticks '$12 + $13' "$@"; }
+user_ticks() { stat_ticks '$12' "$@"; }
 
 # Busy ticks of the whole machine (all CPUs).
 busy_ticks() {

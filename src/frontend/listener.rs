@@ -39,7 +39,7 @@ pub async fn accept(l: &Listening) -> std::io::Result<(std::net::TcpStream, Sock
 /// waited, and the network errors Linux passes on from a pending connection (accept(2):
 /// "treat them like EAGAIN by retrying"). Anything else (out of descriptors or memory)
 /// makes the accept loop log it and back off.
-pub fn retry_accept(e: &std::io::Error) -> bool {
+fn retry_accept(e: &std::io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(

@@ -133,11 +133,8 @@ pub async fn accept_loop(
         return;
     };
     loop {
-        if handle.load().generation != cur.0.generation {
-            match resolve(&handle, &name) {
-                Some(x) => cur = x,
-                None => return, // the frontend is gone from the config
-            }
+        if !refresh(&handle, &name, &mut cur) {
+            return; // the frontend is gone from the config
         }
         let fe = cur.0.frontends[cur.1].clone();
         let fe_permit = match &fe.shared.limit {
@@ -175,12 +172,9 @@ pub async fn accept_loop(
             Some(a) => a,
             None => stream.local_addr().unwrap_or(peer),
         };
-        // The newest graph (a reload may have happened while waiting in accept).
-        if handle.load().generation != cur.0.generation {
-            if let Some(x) = resolve(&handle, &name) {
-                cur = x;
-            }
-        }
+        // The newest graph (a reload may have happened while waiting in accept); if it
+        // no longer has this frontend, the connection is served on the one it came in on.
+        refresh(&handle, &name, &mut cur);
         let (graph, idx) = cur.clone();
         let fe = graph.frontends[idx].clone();
         fe.shared.total.fetch_add(1, Relaxed);
@@ -238,6 +232,21 @@ impl Current {
 impl Drop for Current {
     fn drop(&mut self) {
         self.0.cur.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Moves `cur` to the newest graph when a reload has swapped it. False when the newest
+/// graph has no frontend `name` (then `cur` is left as it was).
+fn refresh(handle: &GraphHandle, name: &str, cur: &mut (Arc<Graph>, usize)) -> bool {
+    if handle.load().generation == cur.0.generation {
+        return true;
+    }
+    match resolve(handle, name) {
+        Some(x) => {
+            *cur = x;
+            true
+        }
+        None => false,
     }
 }
 
