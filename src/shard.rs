@@ -7,7 +7,7 @@
 //! accept loop hands each new connection to the shard serving the fewest.
 //!
 //! The control plane (signals, reload, health checks, runtime sockets) runs on its own
-//! runtime, started by `lbd::run`.
+//! runtime, started by `lifecycle::run`.
 
 use std::cell::Cell;
 use std::future::Future;

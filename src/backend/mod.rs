@@ -7,10 +7,12 @@
 //! (bounded by `maxqueue` and `timeout queue`) for the first slot to free up.
 
 pub mod balance;
+pub mod health;
 pub mod persist;
 pub mod pool;
 pub mod proxy_proto;
 pub mod state;
+pub mod status;
 
 use crate::config::model::{self, Mode, Options, ServerSettings, Timeouts};
 use balance::{Balancer, View};
@@ -93,7 +95,7 @@ pub struct Backend {
     pub options: Options,
     /// Compiled acls and `http-request`/`http-response` rules (empty for a listen,
     /// whose rules run in its frontend half).
-    pub rules: crate::frontend::route::RuleSet,
+    pub rules: crate::rules::RuleSet,
     /// Kept across reloads.
     pub shared: Arc<BackendShared>,
     /// `log` targets of this backend.
@@ -112,21 +114,21 @@ pub struct Stick {
     /// The table (kept across reloads).
     pub table: Arc<persist::Table>,
     /// Rules in order: kind and optional condition.
-    pub rules: Vec<(model::StickKind, Option<crate::frontend::route::Cond>)>,
+    pub rules: Vec<(model::StickKind, Option<crate::rules::Cond>)>,
     /// Acls for the conditions.
-    pub conds: crate::frontend::route::RuleSet,
+    pub conds: crate::rules::RuleSet,
 }
 
 impl Stick {
     /// Whether a matching rule looks the client up.
-    pub fn matches(&self, info: &crate::frontend::route::ReqInfo) -> bool {
+    pub fn matches(&self, info: &crate::rules::ReqInfo) -> bool {
         self.rules.iter().any(|(k, c)| {
             matches!(k, model::StickKind::On | model::StickKind::Match)
                 && self.conds.eval_opt(c, info)
         })
     }
     /// Whether a matching rule stores the client's server.
-    pub fn stores(&self, info: &crate::frontend::route::ReqInfo) -> bool {
+    pub fn stores(&self, info: &crate::rules::ReqInfo) -> bool {
         self.rules.iter().any(|(k, c)| {
             matches!(k, model::StickKind::On | model::StickKind::StoreRequest)
                 && self.conds.eval_opt(c, info)
@@ -314,10 +316,10 @@ impl Backend {
         attempts: &mut u32,
     ) -> Retry {
         let obs = match err {
-            pool::ConnectError::Timeout => crate::check::Observation::L4Timeout,
-            pool::ConnectError::Io(_) => crate::check::Observation::L4Error,
+            pool::ConnectError::Timeout => status::Observation::L4Timeout,
+            pool::ConnectError::Io(_) => status::Observation::L4Error,
         };
-        crate::check::observe(self, &slot.server, obs);
+        status::observe(self, &slot.server, obs);
         let st = &slot.server.state;
         st.conn_errors.fetch_add(1, Relaxed);
         *attempts += 1;

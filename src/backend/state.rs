@@ -54,7 +54,7 @@ pub struct ServerState {
     /// Requests waiting for a slot on this server's backend because of it.
     pub queued: AtomicU32,
     /// Health counter and check results (active and passive).
-    pub check: std::sync::Mutex<crate::check::CheckCell>,
+    pub check: std::sync::Mutex<super::status::CheckCell>,
     /// Response times (time to the response head).
     pub rt: ResponseTimes,
     /// Closes this server's open sessions (`on-marked-down shutdown-sessions`,
@@ -212,8 +212,8 @@ impl ServerState {
             queued: AtomicU32::new(0),
             rt: ResponseTimes::default(),
             kill: KillSwitch::default(),
-            check: std::sync::Mutex::new(crate::check::CheckCell::new(
-                crate::check::health::Health::new(
+            check: std::sync::Mutex::new(super::status::CheckCell::new(
+                super::health::Health::new(
                     2,
                     3,
                     if up {
@@ -235,9 +235,9 @@ impl ServerState {
         } else {
             InitState::FullyUp
         };
-        let health = crate::check::health::Health::new(s.rise, s.fall, init);
+        let health = super::health::Health::new(s.rise, s.fall, init);
         let mut st = ServerState::new(health.is_up(), s.disabled, s.weight);
-        st.check = std::sync::Mutex::new(crate::check::CheckCell::new(health));
+        st.check = std::sync::Mutex::new(super::status::CheckCell::new(health));
         st
     }
 

@@ -4,50 +4,12 @@
 //! Timeouts: the connect is bounded by `timeout connect` (at most `inter`); the
 //! response by `timeout check` when set, else by what remains of `inter`.
 
+use crate::backend::status::Outcome;
 use crate::config::model::{Expect, ExpectKind, HttpCheck};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// The reason of a result simulated by passive observation (`on-error`).
-pub const HEALTH_ANALYZE: &str = "Health analyze";
-
-/// The result of one check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// Passed.
-    pub ok: bool,
-    /// HAProxy's reason, e.g. `Layer4 connection problem`.
-    pub reason: &'static str,
-    /// HTTP status, for http checks that got one.
-    pub code: Option<u16>,
-    /// Detail, e.g. `Connection refused` or the reason phrase.
-    pub info: Option<String>,
-    /// How long the check took.
-    pub duration: Duration,
-}
-
-impl Outcome {
-    /// `reason: X, code: N, info: "Y", check duration: Nms` as in HAProxy's messages.
-    pub fn describe(&self) -> String {
-        let mut s = format!("reason: {}", self.reason);
-        if let Some(c) = self.code {
-            s.push_str(&format!(", code: {c}"));
-        }
-        if let Some(i) = &self.info {
-            s.push_str(&format!(", info: \"{i}\""));
-        }
-        // A passive result (`Health analyze`) has no duration in HAProxy's lines.
-        if self.reason != HEALTH_ANALYZE {
-            s.push_str(&format!(
-                ", check duration: {}ms",
-                self.duration.as_millis()
-            ));
-        }
-        s
-    }
-}
 
 /// A compiled `http-check expect`.
 #[derive(Debug, Clone)]

@@ -139,14 +139,18 @@ impl Drop for InFlight {
 pub struct TrackedIo {
     inner: TcpStream,
     phase: Arc<Phase>,
-    counters: Arc<super::FrontendShared>,
+    counters: Arc<crate::graph::FrontendShared>,
     /// Bytes hyper had read but not parsed when its state was dropped; read first.
     prefix: bytes::Bytes,
 }
 
 impl TrackedIo {
     /// Wraps a client stream; bytes read and written count into the frontend.
-    pub fn new(inner: TcpStream, phase: Arc<Phase>, counters: Arc<super::FrontendShared>) -> Self {
+    pub fn new(
+        inner: TcpStream,
+        phase: Arc<Phase>,
+        counters: Arc<crate::graph::FrontendShared>,
+    ) -> Self {
         TrackedIo {
             inner,
             phase,

@@ -11,13 +11,13 @@
 //! `retries`), 502 invalid or failed response, 504 `timeout server`; hyper itself
 //! answers 400 (malformed), 414 and 431 (head over `tune.bufsize`).
 
-use super::route::{Action, ReqInfo, RuleSet};
-use super::FrontendRt;
 use crate::backend::pool::{self, ConnectError, PooledBody, ProxyBody};
+use crate::backend::status::{self as check, Observation};
 use crate::backend::{proxy_proto, Backend, Retry, Slot};
-use crate::check::{self, Observation};
 use crate::config::model::{Balance, HttpConnMode};
+use crate::graph::FrontendRt;
 use crate::graph::{Graph, GraphHandle};
+use crate::rules::{Action, ReqInfo, RuleSet};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
@@ -508,7 +508,7 @@ fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn apply_rules(
     rs: &RuleSet,
-    rules: &[super::route::Rule],
+    rules: &[crate::rules::Rule],
     method: &Method,
     path: &str,
     query: Option<&str>,
@@ -1250,7 +1250,7 @@ async fn proxy(
         let skip = (ff.if_none && headers.contains_key(ff.header.as_str()))
             || ff
                 .except
-                .is_some_and(|(net, len)| super::route::in_net(src, net, len));
+                .is_some_and(|(net, len)| crate::rules::in_net(src, net, len));
         if !skip {
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(ff.header.as_bytes()),

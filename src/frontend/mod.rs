@@ -8,97 +8,17 @@
 pub mod clientio;
 pub mod http;
 pub mod listener;
-pub mod route;
 pub mod stop;
 pub mod tcp;
 
-use crate::config::model::{Bind, Mode, Options, StatsCfg, Timeouts};
-use crate::graph::{Graph, GraphHandle};
-use route::{Cond, RuleSet};
+use crate::config::model::Mode;
+use crate::graph::{FrontendShared, Graph, GraphHandle};
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-
-/// Counters and limits of a frontend that outlive one graph (kept by name).
-#[derive(Debug)]
-pub struct FrontendShared {
-    /// The `maxconn` the limit was made for.
-    pub maxconn: Option<u32>,
-    /// Frontend `maxconn` (None: only the global limit applies).
-    pub limit: Option<Arc<Semaphore>>,
-    /// Current connections.
-    pub cur: AtomicU32,
-    /// Total connections accepted.
-    pub total: AtomicU64,
-    /// HTTP requests.
-    pub requests: AtomicU64,
-    /// Requests denied by rules.
-    pub denied: AtomicU64,
-    /// Responses by class 1xx..5xx, other.
-    pub status: [AtomicU64; 6],
-    /// Bytes from clients.
-    pub bytes_in: AtomicU64,
-    /// Bytes to clients.
-    pub bytes_out: AtomicU64,
-}
-
-impl FrontendShared {
-    /// New counters with an optional connection limit.
-    pub fn new(maxconn: Option<u32>) -> Self {
-        FrontendShared {
-            maxconn,
-            limit: maxconn.map(|m| Arc::new(Semaphore::new(m as usize))),
-            cur: AtomicU32::new(0),
-            total: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            denied: AtomicU64::new(0),
-            status: Default::default(),
-            bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
-        }
-    }
-
-    /// Counts one response status.
-    pub fn count_status(&self, status: u16) {
-        let idx = match status {
-            100..=599 => (status / 100 - 1) as usize,
-            _ => 5,
-        };
-        self.status[idx].fetch_add(1, Relaxed);
-    }
-}
-
-/// A frontend (or the frontend half of a `listen`) at runtime.
-#[derive(Debug)]
-pub struct FrontendRt {
-    /// Name.
-    pub name: String,
-    /// Index of the proxy in the config (a `listen` has the same id on both halves).
-    pub proxy_id: usize,
-    /// `mode`.
-    pub mode: Mode,
-    /// Addresses to listen on.
-    pub binds: Vec<Bind>,
-    /// Compiled acls and http rules.
-    pub rules: RuleSet,
-    /// `use_backend` rules: condition and backend index.
-    pub switching: Vec<(Cond, usize)>,
-    /// `default_backend` (or the listen's own servers).
-    pub default_backend: Option<usize>,
-    /// Timeouts.
-    pub timeouts: Timeouts,
-    /// Options.
-    pub options: Options,
-    /// Stats page settings.
-    pub stats: StatsCfg,
-    /// Counters and limits.
-    pub shared: Arc<FrontendShared>,
-    /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
-    pub logs: Vec<crate::log::Target>,
-}
 
 /// Connection limits shared by every listener.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@
 //! the smaller of `timeout client` and `timeout server`); once one side has closed, the
 //! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
 
+use crate::backend::status::{self as check, Observation};
 use crate::backend::{pool, proxy_proto, NoServer, Retry, Slot};
-use crate::check::{self, Observation};
 use crate::graph::Graph;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,7 +36,7 @@ pub async fn serve(
     let start = Instant::now();
     let be_idx = {
         let headers = hyper::HeaderMap::new();
-        let info = super::route::ReqInfo {
+        let info = crate::rules::ReqInfo {
             method: "",
             path: "",
             headers: &headers,
@@ -79,7 +79,7 @@ pub async fn serve(
         );
         crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
     };
-    let info = super::route::ReqInfo {
+    let info = crate::rules::ReqInfo {
         method: "",
         path: "",
         headers: &hyper::HeaderMap::new(),

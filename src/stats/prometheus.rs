@@ -16,7 +16,7 @@ fn per_frontend(
     o: &mut String,
     g: &Graph,
     (name, kind, help): (&str, &str, &str),
-    value: impl Fn(&crate::frontend::FrontendRt) -> u64,
+    value: impl Fn(&crate::graph::FrontendRt) -> u64,
 ) {
     header(o, name, kind, help);
     for f in &g.frontends {

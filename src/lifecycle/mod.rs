@@ -7,6 +7,10 @@
 //! and after keeps its very socket; new binds open before removed ones close; live
 //! connections finish on the graph they started with.
 
+mod start;
+
+pub use start::{derived_maxconn, run};
+
 use crate::cli::Args;
 use crate::config::{self, Level};
 use crate::frontend::{self, Limits};

@@ -4,13 +4,15 @@
 //! backend, name and address keeps its `Arc<ServerState>`; a backend or frontend that
 //! still exists keeps its shared counters and limits. Everything else starts fresh.
 
+mod frontend;
+
 use crate::backend::balance::Balancer;
 use crate::backend::state::ServerState;
 use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
 use crate::config::model::{Config, ProxyKind};
-use crate::frontend::route::RuleSet;
-use crate::frontend::{FrontendRt, FrontendShared};
+use crate::rules::RuleSet;
 use arc_swap::ArcSwap;
+pub use frontend::{FrontendRt, FrontendShared};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;

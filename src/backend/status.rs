@@ -1,0 +1,422 @@
+//! A server's health as checks and traffic see it: the check cell kept in its
+//! `ServerState`, the results that feed it (active check outcomes and passive
+//! observations) and the one place that applies a result: the health counter, the
+//! counters shown by `show stat`, and the UP/DOWN lines operators grep for, in
+//! HAProxy's words.
+//!
+//! Active checks (`check::run`) and passive observation (`observe`, called by the data
+//! path) both end in [`record`], so a transition is booked and logged the same way
+//! whichever noticed it.
+
+use super::health::{Health, Transition};
+use super::state::ServerState;
+use super::{Backend, ServerRt};
+use crate::config::model::{Observe, OnError};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The reason of a result simulated by passive observation (`on-error`).
+pub const HEALTH_ANALYZE: &str = "Health analyze";
+
+/// The result of one check (active, or simulated by passive observation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Passed.
+    pub ok: bool,
+    /// HAProxy's reason, e.g. `Layer4 connection problem`.
+    pub reason: &'static str,
+    /// HTTP status, for http checks that got one.
+    pub code: Option<u16>,
+    /// Detail, e.g. `Connection refused` or the reason phrase.
+    pub info: Option<String>,
+    /// How long the check took.
+    pub duration: Duration,
+}
+
+impl Outcome {
+    /// `reason: X, code: N, info: "Y", check duration: Nms` as in HAProxy's messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!("reason: {}", self.reason);
+        if let Some(c) = self.code {
+            s.push_str(&format!(", code: {c}"));
+        }
+        if let Some(i) = &self.info {
+            s.push_str(&format!(", info: \"{i}\""));
+        }
+        // A passive result (`Health analyze`) has no duration in HAProxy's lines.
+        if self.reason != HEALTH_ANALYZE {
+            s.push_str(&format!(
+                ", check duration: {}ms",
+                self.duration.as_millis()
+            ));
+        }
+        s
+    }
+}
+
+/// Check state of one server (kept in its `ServerState`, so it survives reloads).
+#[derive(Debug)]
+pub struct CheckCell {
+    /// The health counter.
+    pub health: Health,
+    /// Consecutive errors seen by passive observation.
+    pub errors: u32,
+    /// `on-error` asked for `fastinter` until the server settles.
+    pub force_fast: bool,
+    /// The last result.
+    pub last: Option<Outcome>,
+    /// When the operational state last changed.
+    pub last_change: Instant,
+    /// Checks failed in total.
+    pub failed_checks: u64,
+    /// UP to DOWN transitions.
+    pub down_transitions: u64,
+    /// Failed checks since the last passed one.
+    pub consecutive_failures: u32,
+    /// Since when the server is DOWN, if it is.
+    pub down_since: Option<Instant>,
+    /// Time spent DOWN before `down_since`.
+    pub downtime_before: Duration,
+    /// Wakes the check task when `on-error` wants the next check within `fastinter`.
+    pub hurry: Arc<tokio::sync::Notify>,
+}
+
+impl CheckCell {
+    /// A cell for a server with this counter.
+    pub fn new(health: Health) -> Self {
+        CheckCell {
+            health,
+            errors: 0,
+            force_fast: false,
+            last: None,
+            last_change: Instant::now(),
+            failed_checks: 0,
+            down_transitions: 0,
+            consecutive_failures: 0,
+            down_since: (!health.is_up()).then(Instant::now),
+            downtime_before: Duration::ZERO,
+            hurry: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Books one result and the transition it caused: failure counters, time of the
+    /// last change, DOWN transitions, downtime.
+    pub fn book(&mut self, ok: bool, t: Option<Transition>) {
+        if ok {
+            self.consecutive_failures = 0;
+        } else {
+            self.failed_checks += 1;
+            self.consecutive_failures += 1;
+        }
+        if let Some(t) = t {
+            let now = Instant::now();
+            self.last_change = now;
+            match t {
+                Transition::Down => {
+                    self.down_transitions += 1;
+                    self.down_since = Some(now);
+                }
+                Transition::Up => {
+                    if let Some(d) = self.down_since.take() {
+                        self.downtime_before += now - d;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Total time spent DOWN.
+    pub fn downtime(&self) -> Duration {
+        self.downtime_before + self.down_since.map_or(Duration::ZERO, |d| d.elapsed())
+    }
+}
+
+/// The check cell of a server, locked (a poisoned lock is still usable: the cell holds
+/// plain counters).
+pub fn cell(state: &ServerState) -> std::sync::MutexGuard<'_, CheckCell> {
+    state.check.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the data path saw on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// Connected.
+    L4Ok,
+    /// Connect refused or failed.
+    L4Error,
+    /// Connect timed out.
+    L4Timeout,
+    /// A response HAProxy counts as good.
+    L7Ok,
+    /// 500, 502, 503, 504 or >= 506.
+    L7Status,
+    /// Invalid or truncated response.
+    L7Invalid,
+    /// `timeout server` while waiting for the response.
+    L7Timeout,
+}
+
+impl Observation {
+    /// HAProxy's words for it (`last one was: ...`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Observation::L4Ok => "L4 successful connection",
+            Observation::L4Error => "L4 unsuccessful connection",
+            // HAProxy reports connect timeouts as connect errors too.
+            Observation::L4Timeout => "L4 unsuccessful connection",
+            Observation::L7Ok => "Correct http response",
+            Observation::L7Status => "Wrong http response",
+            Observation::L7Invalid => "Invalid http response",
+            Observation::L7Timeout => "Read timeout (http)",
+        }
+    }
+
+    /// The observation for an HTTP status.
+    pub fn for_status(code: u16) -> Self {
+        match code {
+            500 | 502 | 503 | 504 => Observation::L7Status,
+            c if c >= 506 => Observation::L7Status,
+            _ => Observation::L7Ok,
+        }
+    }
+
+    fn is_error(self) -> bool {
+        !matches!(self, Observation::L4Ok | Observation::L7Ok)
+    }
+
+    fn is_l4(self) -> bool {
+        matches!(
+            self,
+            Observation::L4Ok | Observation::L4Error | Observation::L4Timeout
+        )
+    }
+}
+
+/// How a result moves the health counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// An active check passed (`true`) or failed.
+    Check(bool),
+    /// Passive observation reached `error-limit`: `on-error fail-check`,
+    /// `sudden-death` or `mark-down` (`fastinter` never gets here).
+    OnError(OnError),
+}
+
+/// The cell after [`record`]: what the check task needs to plan its next check.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded {
+    /// The counter.
+    pub health: Health,
+    /// `on-error` asked for `fastinter`.
+    pub force_fast: bool,
+}
+
+/// Applies one result to server `s` of `be`: moves its health counter per `step`,
+/// books it, logs it under `option log-health-checks` (only when the health or the
+/// kind of result changed), and applies and logs an UP/DOWN transition.
+/// `counts` is the backend whose usable servers the messages count (the newest graph's
+/// version of `be` when a reload happened meanwhile).
+pub fn record(
+    be: &Backend,
+    s: &ServerRt,
+    outcome: Outcome,
+    step: Step,
+    counts: &Backend,
+) -> Recorded {
+    let (t, report, rec) = {
+        let mut c = cell(&s.state);
+        let prev = (c.health.value(), c.last.as_ref().map(|o| o.reason));
+        let t = match step {
+            Step::Check(true) => {
+                c.errors = 0;
+                c.health.success()
+            }
+            Step::Check(false) | Step::OnError(OnError::FailCheck | OnError::FastInter) => {
+                c.health.failure()
+            }
+            Step::OnError(OnError::SuddenDeath) => c.health.sudden_death(),
+            Step::OnError(OnError::MarkDown) => c.health.mark_down(),
+        };
+        c.book(outcome.ok, t);
+        if matches!(step, Step::Check(_)) && c.health.is_settled() {
+            c.force_fast = false;
+        }
+        let report = prev != (c.health.value(), Some(outcome.reason));
+        c.last = Some(outcome.clone());
+        let rec = Recorded {
+            health: c.health,
+            force_fast: c.force_fast,
+        };
+        (t, report, rec)
+    };
+    let log_checks = be.options.log_health_checks;
+    if log_checks && report {
+        log_check(be, s, &outcome, &rec.health);
+    }
+    if let Some(t) = t {
+        let what = outcome.describe();
+        transition(be, s, t, (!log_checks).then_some(what.as_str()), counts);
+    }
+    rec
+}
+
+/// Reports a data-path outcome for `observe`: consecutive errors reaching
+/// `error-limit` apply `on-error`.
+pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
+    let Some(mode) = s.cfg.observe else { return };
+    if mode == Observe::Layer4 && !obs.is_l4() {
+        return;
+    }
+    if mode == Observe::Layer7 && obs == Observation::L4Ok {
+        return;
+    }
+    let n = {
+        let mut c = cell(&s.state);
+        if !obs.is_error() {
+            c.errors = 0;
+            return;
+        }
+        c.errors += 1;
+        if c.errors < s.cfg.error_limit {
+            return;
+        }
+        let n = c.errors;
+        c.errors = 0;
+        // Every action forces `fastinter` and wakes the check task so that the next
+        // check comes within `fastinter`, not after the rest of `inter` (HAProxy does
+        // the same).
+        c.force_fast = true;
+        c.hurry.notify_one();
+        n
+    };
+    if s.cfg.on_error == OnError::FastInter {
+        return;
+    }
+    // The other actions simulate a failed check with status `Health analyze`.
+    let outcome = Outcome {
+        ok: false,
+        reason: HEALTH_ANALYZE,
+        code: None,
+        info: Some(format!(
+            "Detected {n} consecutive errors, last one was: {}",
+            obs.text()
+        )),
+        duration: Duration::ZERO,
+    };
+    record(be, s, outcome, Step::OnError(s.cfg.on_error), be);
+}
+
+/// Applies a transition to the server and logs HAProxy's lines. `what` is the cause
+/// (`reason: ...`); HAProxy leaves it out when `option log-health-checks` already
+/// logged the check that caused the change.
+fn transition(be: &Backend, s: &ServerRt, t: Transition, what: Option<&str>, counts: &Backend) {
+    let state = &s.state;
+    state.set_up(t == Transition::Up);
+    if t == Transition::Down && s.cfg.shutdown_on_down {
+        state.kill.fire();
+    }
+    if t == Transition::Up && s.cfg.shutdown_backup_on_up && !s.cfg.backup {
+        for b in be.servers.iter().filter(|b| b.cfg.backup) {
+            b.state.kill.fire();
+        }
+    }
+    let kind = if s.cfg.backup {
+        "Backup Server"
+    } else {
+        "Server"
+    };
+    let what = what.map(|w| format!(", {w}")).unwrap_or_default();
+    let (act, bck) = counts.usable_counts();
+    let queued = counts.shared.queued.load(Relaxed);
+    let on_backup = if act == 0 && bck > 0 {
+        " Running on backup."
+    } else {
+        ""
+    };
+    match t {
+        Transition::Down => {
+            let msg = format!(
+                "{kind} {}/{} is DOWN{what}. {act} active and {bck} backup servers left.{on_backup} {} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name,
+                s.name,
+                state.cur.load(Relaxed)
+            );
+            crate::log::warning(&msg);
+            crate::log::send(&be.logs, crate::log::severity::ALERT, &msg);
+            if act == 0 && bck == 0 {
+                crate::log::alert(&format!("backend '{}' has no server available!", be.name));
+                // HAProxy's syslog form has no quotes.
+                crate::log::send(
+                    &be.logs,
+                    crate::log::severity::EMERG,
+                    &format!("backend {} has no server available!", be.name),
+                );
+            }
+        }
+        Transition::Up => {
+            let msg = format!(
+                "{kind} {}/{} is UP{what}. {act} active and {bck} backup servers online.{on_backup} 0 sessions requeued, {queued} total in queue.",
+                be.name, s.name
+            );
+            crate::log::warning(&msg);
+            crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
+        }
+    }
+}
+
+/// `option log-health-checks`: `Health check for server web/s1 failed, reason: ...,
+/// status: 2/3 UP.` HAProxy logs a check only when it changed the health or the kind
+/// of result (`reason`), so steady checks stay quiet.
+fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
+    let state = if !health.is_up() {
+        "DOWN"
+    } else if s.state.weight() == 0 {
+        "DRAIN"
+    } else {
+        "UP"
+    };
+    let (n, of) = if health.is_up() {
+        (health.value() - health.rise() + 1, health.fall())
+    } else {
+        (health.value(), health.rise())
+    };
+    let msg = format!(
+        "Health check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
+        if s.cfg.backup { "backup " } else { "" },
+        be.name,
+        s.name,
+        if outcome.ok { "succeeded" } else { "failed" },
+        outcome.describe(),
+    );
+    crate::log::warning(&msg);
+    crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::InitState;
+
+    #[test]
+    fn booking_counts_failures_transitions_and_downtime() {
+        let mut c = CheckCell::new(Health::new(2, 3, InitState::Up));
+        assert_eq!(c.downtime(), Duration::ZERO);
+        c.book(false, None);
+        c.book(false, Some(Transition::Down));
+        assert_eq!(
+            (c.failed_checks, c.consecutive_failures, c.down_transitions),
+            (2, 2, 1)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(c.downtime() >= Duration::from_millis(20));
+        c.book(true, Some(Transition::Up));
+        assert_eq!(c.consecutive_failures, 0);
+        let d = c.downtime();
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(c.downtime(), d, "no downtime while UP");
+        assert!(CheckCell::new(Health::new(2, 3, InitState::FullyDown))
+            .down_since
+            .is_some());
+    }
+}
