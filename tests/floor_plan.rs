@@ -9,8 +9,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const MAX_LINES: usize = 850;
-
 /// The layers, left (top) to right (bottom), from src/lib.rs.
 fn floor_plan(src: &Path) -> Vec<Vec<String>> {
     let lib = std::fs::read_to_string(src.join("lib.rs")).expect("src/lib.rs");
