@@ -309,6 +309,65 @@ impl View for StaticView<'_> {
     }
 }
 
+/// The hash key of an HTTP request for hash-based balancing (`source`, `uri`,
+/// `url_param`, `hdr()`); `None` for the other algorithms or when the request lacks
+/// what the algorithm hashes.
+pub fn request_key(
+    balance: &Balance,
+    uri: &hyper::Uri,
+    headers: &hyper::HeaderMap,
+    peer: std::net::SocketAddr,
+) -> Option<u64> {
+    match balance {
+        Balance::Source => Some(source_key(peer.ip())),
+        Balance::Uri { whole, len, depth } => {
+            let mut s = if *whole {
+                uri.path_and_query().map_or("/", |p| p.as_str())
+            } else {
+                uri.path()
+            };
+            if *depth > 0 {
+                if let Some((p, _)) = s.match_indices('/').nth(*depth) {
+                    s = &s[..p];
+                }
+            }
+            if *len > 0 && s.len() > *len {
+                let mut end = *len;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s = &s[..end];
+            }
+            Some(hash(s.as_bytes()))
+        }
+        Balance::UrlParam(name) => uri.query().and_then(|q| {
+            q.split('&').find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                (k == name).then(|| hash(v.as_bytes()))
+            })
+        }),
+        Balance::Hdr { name, domain_only } => {
+            let v = headers.get(name.as_str())?.to_str().ok()?;
+            if v.is_empty() {
+                return None;
+            }
+            if *domain_only {
+                let host = v.split(':').next().unwrap_or(v);
+                let labels: Vec<&str> = host.split('.').collect();
+                let dom = if labels.len() >= 2 {
+                    labels[labels.len() - 2]
+                } else {
+                    host
+                };
+                Some(hash(dom.as_bytes()))
+            } else {
+                Some(hash(v.as_bytes()))
+            }
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@
 //! (bounded by `maxqueue` and `timeout queue`) for the first slot to free up.
 
 pub mod balance;
+pub mod connect;
 pub mod health;
 pub mod persist;
 pub mod pool;
@@ -143,25 +144,17 @@ impl Backend {
     }
 }
 
-/// What to do after a failed connect (see `Backend::connect_failed`).
-#[derive(Debug)]
-pub enum Retry {
-    /// Try the same server again with this slot.
-    Same(Slot),
-    /// Try another server, excluding this index (`option redispatch`).
-    Redispatch(usize),
-    /// `retries` are exhausted.
-    GiveUp,
-}
-
 /// Why no server could be given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NoServer {
     /// No server is usable at all.
+    #[error("no server available")]
     Unavailable,
     /// Every usable server is full and the queue is full.
+    #[error("queue full")]
     QueueFull,
     /// The request waited `timeout queue` without a free slot.
+    #[error("timeout in queue")]
     QueueTimeout,
 }
 
@@ -305,33 +298,6 @@ impl Backend {
             total = total.saturating_add(s.cfg.maxqueue);
         }
         Some(total)
-    }
-
-    /// Records a failed connect to the slot's server and applies `retries` and `option
-    /// redispatch` (the last retry goes to another server). `attempts` counts failures.
-    pub fn connect_failed(
-        &self,
-        slot: Slot,
-        err: &pool::ConnectError,
-        attempts: &mut u32,
-    ) -> Retry {
-        let obs = match err {
-            pool::ConnectError::Timeout => status::Observation::L4Timeout,
-            pool::ConnectError::Io(_) => status::Observation::L4Error,
-        };
-        status::observe(self, &slot.server, obs);
-        let st = &slot.server.state;
-        st.conn_errors.fetch_add(1, Relaxed);
-        *attempts += 1;
-        if *attempts > self.retries {
-            return Retry::GiveUp;
-        }
-        st.retries.fetch_add(1, Relaxed);
-        if self.options.redispatch && *attempts == self.retries.max(1) {
-            st.redispatches.fetch_add(1, Relaxed);
-            return Retry::Redispatch(slot.index);
-        }
-        Retry::Same(slot)
     }
 
     /// Takes a slot on server `idx` for a persistent client (cookie or stick table) when

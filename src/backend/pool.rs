@@ -388,21 +388,14 @@ impl Pool {
 }
 
 /// Why connecting to a server failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    /// The OS refused or failed the connect.
+    /// The OS refused or failed the connect (or the PROXY header could not be sent).
+    #[error("{}", crate::config::io_text(.0))]
     Io(std::io::Error),
     /// `timeout connect` expired.
+    #[error("Connection timed out")]
     Timeout,
-}
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConnectError::Io(e) => f.write_str(&crate::config::io_text(e)),
-            ConnectError::Timeout => f.write_str("Connection timed out"),
-        }
-    }
 }
 
 /// Opens a TCP connection to a server with `timeout connect`.

@@ -5,6 +5,7 @@
 //! new connections wait in the kernel backlog. Accept errors such as EMFILE are logged
 //! once per burst and backed off, never spun on.
 
+pub mod access;
 pub mod clientio;
 pub mod http;
 pub mod listener;

@@ -7,12 +7,13 @@
 //! the smaller of `timeout client` and `timeout server`); once one side has closed, the
 //! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
 
-use crate::backend::status::{self as check, Observation};
-use crate::backend::{pool, proxy_proto, NoServer, Retry, Slot};
+use crate::backend::connect::{self, Attempts, Failure, Retry};
+use crate::backend::{Backend, NoServer, Slot};
 use crate::graph::Graph;
+use crate::rules::ReqInfo;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -34,57 +35,40 @@ pub async fn serve(
     let fe = &graph.frontends[fe_idx];
     let accepted = std::time::SystemTime::now();
     let start = Instant::now();
-    let be_idx = {
-        let headers = hyper::HeaderMap::new();
-        let info = crate::rules::ReqInfo {
-            method: "",
-            path: "",
-            headers: &headers,
-            src: peer.ip(),
-        };
-        fe.switching
-            .iter()
-            .find(|(c, _)| fe.rules.eval(c, &info))
-            .map(|(_, b)| *b)
-            .or(fe.default_backend)
+    let headers = hyper::HeaderMap::new();
+    let info = ReqInfo {
+        method: "",
+        path: "",
+        headers: &headers,
+        src: peer.ip(),
     };
+    let be_idx = fe
+        .switching
+        .iter()
+        .find(|(c, _)| fe.rules.eval(c, &info))
+        .map(|(_, b)| *b)
+        .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();
-    let key = be
-        .balancer
-        .wants_key()
-        .then(|| crate::backend::balance::source_key(peer.ip()));
-    let tcplog = |srv: &str, tc: i64, bytes: u64, term: &str, retries: u64| {
+    let log = |server, connect: i64, bytes: u64, term: &str| {
         if !fe.options.tcplog
             || fe.logs.is_empty()
             || (fe.options.dontlognull && bytes == 0 && term == "--")
         {
             return;
         }
-        let fe_cur = fe.shared.cur.load(Relaxed);
-        let be_cur: u32 = be.servers.iter().map(|s| s.state.cur.load(Relaxed)).sum();
-        let srv_cur = be
-            .servers
-            .iter()
-            .find(|s| s.name == srv)
-            .map_or(0, |s| s.state.cur.load(Relaxed));
-        let line = format!(
-            "{}:{} [{}] {} {}/{srv} 0/{tc}/{} {bytes} {term} {fe_cur}/{fe_cur}/{be_cur}/{srv_cur}/{retries} 0/0",
-            peer.ip(),
-            peer.port(),
-            crate::log::access_time(accepted),
-            fe.name,
-            be.name,
-            start.elapsed().as_millis()
+        let line = super::access::access(fe, Some(&be), server, peer, accepted, 0).tcp(
+            connect,
+            start.elapsed().as_millis(),
+            bytes,
+            term,
         );
         crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
     };
-    let info = crate::rules::ReqInfo {
-        method: "",
-        path: "",
-        headers: &hyper::HeaderMap::new(),
-        src: peer.ip(),
-    };
+    let key = be
+        .balancer
+        .wants_key()
+        .then(|| crate::backend::balance::source_key(peer.ip()));
     let pinned = be
         .stick
         .as_ref()
@@ -92,11 +76,11 @@ pub async fn serve(
         .and_then(|st| st.table.lookup(peer.ip()))
         .and_then(|n| be.server_index(&n));
     let store = be.stick.as_ref().is_some_and(|st| st.stores(&info));
-    let (server, slot) = match connect(&be, key, pinned, peer, local).await {
+    let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
-            tcplog("<NOSRV>", -1, 0, "SC", 0);
+            log(None, -1, 0, "SC");
             return;
         }
     };
@@ -125,60 +109,38 @@ pub async fn serve(
     st.bytes_out.fetch_add(down, Relaxed);
     fe.shared.bytes_in.fetch_add(up, Relaxed);
     fe.shared.bytes_out.fetch_add(down, Relaxed);
-    let name = slot.server.name.clone();
+    let server = slot.server.clone();
     drop(slot);
-    tcplog(&name, tc, down, "--", 0);
+    log(Some(&server), tc, down, "--");
 }
 
 /// Why no server connection could be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConnectFail {
     /// No server available.
-    NoServer(NoServer),
+    #[error("{0}")]
+    NoServer(#[from] NoServer),
     /// Every attempt failed.
+    #[error("connection to the server failed after the last retry")]
     Failed,
 }
 
 /// Picks a server and connects, with `retries` and `option redispatch`.
-async fn connect(
-    be: &Arc<crate::backend::Backend>,
-    key: Option<u64>,
-    mut pinned: Option<usize>,
+async fn open(
+    mut attempts: Attempts,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Result<(TcpStream, Slot), ConnectFail> {
-    let mut attempts = 0u32;
-    let mut exclude = None;
-    let mut slot: Option<Slot> = None;
+    let be: Arc<Backend> = attempts.backend().clone();
     loop {
-        let persisted = pinned.take().and_then(|i| be.try_persist(i));
-        let s = match (slot.take(), persisted) {
-            (Some(s), _) | (None, Some(s)) => s,
-            (None, None) => be
-                .acquire(key, exclude)
-                .await
-                .map_err(ConnectFail::NoServer)?,
-        };
-        match pool::connect(s.server.target(local), be.timeouts.connect).await {
-            Ok(mut c) => {
-                check::observe(be, &s.server, Observation::L4Ok);
-                if let Some(v) = s.server.cfg.send_proxy {
-                    let h = if v == 2 {
-                        proxy_proto::v2(peer, local)
-                    } else {
-                        proxy_proto::v1(peer, local)
-                    };
-                    if c.write_all(&h).await.is_err() {
-                        return Err(ConnectFail::Failed);
-                    }
+        let s = attempts.slot().await?;
+        match connect::connect(&be, &s, peer, local).await {
+            Ok(c) => return Ok((c, s)),
+            Err(e) => {
+                if let Retry::Exhausted(_) = attempts.failed(s, Failure::Connect(&e)) {
+                    return Err(ConnectFail::Failed);
                 }
-                return Ok((c, s));
             }
-            Err(e) => match be.connect_failed(s, &e, &mut attempts) {
-                Retry::GiveUp => return Err(ConnectFail::Failed),
-                Retry::Redispatch(i) => exclude = Some(i),
-                Retry::Same(s) => slot = Some(s),
-            },
         }
     }
 }
@@ -190,36 +152,78 @@ pub async fn relay(
     idle: Option<Duration>,
     fins: (Option<Duration>, Option<Duration>),
 ) -> (u64, u64) {
-    let start = Instant::now();
-    // Milliseconds since `start` of the last byte moved in either direction.
-    let last = AtomicU64::new(0);
+    let clock = Clock {
+        start: Instant::now(),
+        last: AtomicU64::new(0),
+        idle,
+    };
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
-    let up_done = std::sync::atomic::AtomicBool::new(false);
-    let down_done = std::sync::atomic::AtomicBool::new(false);
+    let up_done = AtomicBool::new(false);
+    let down_done = AtomicBool::new(false);
     let up = pump(
-        &mut cr, &mut sw, idle, fins.0, &last, start, &up_done, &down_done,
+        &mut cr,
+        &mut sw,
+        Side {
+            clock: &clock,
+            fin: fins.0,
+            mine: &up_done,
+            other: &down_done,
+        },
     );
     let down = pump(
-        &mut sr, &mut cw, idle, fins.1, &last, start, &down_done, &up_done,
+        &mut sr,
+        &mut cw,
+        Side {
+            clock: &clock,
+            fin: fins.1,
+            mine: &down_done,
+            other: &up_done,
+        },
     );
-    let (u, d) = tokio::join!(up, down);
-    (u, d)
+    tokio::join!(up, down)
 }
 
-/// One direction. `mine` is set when this direction has finished; `other` tells
-/// whether the opposite one has (then `fin` bounds this one).
-#[allow(clippy::too_many_arguments)]
-async fn pump<R, W>(
-    r: &mut R,
-    w: &mut W,
-    idle: Option<Duration>,
-    fin: Option<Duration>,
-    last: &AtomicU64,
+/// The idle clock both directions of a relay share.
+struct Clock {
     start: Instant,
-    mine: &std::sync::atomic::AtomicBool,
-    other: &std::sync::atomic::AtomicBool,
-) -> u64
+    /// Milliseconds since `start` of the last byte moved in either direction.
+    last: AtomicU64,
+    /// The idle limit while both directions are open.
+    idle: Option<Duration>,
+}
+
+impl Clock {
+    fn touch(&self) {
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Relaxed);
+    }
+}
+
+/// One direction of a relay. `mine` is set when this direction has finished; `other`
+/// tells whether the opposite one has (then `fin` bounds this one).
+struct Side<'a> {
+    clock: &'a Clock,
+    fin: Option<Duration>,
+    mine: &'a AtomicBool,
+    other: &'a AtomicBool,
+}
+
+impl Side<'_> {
+    /// When this direction expires, if it can.
+    fn deadline(&self) -> Option<Instant> {
+        let c = self.clock;
+        let limit = if self.other.load(Relaxed) {
+            self.fin.or(c.idle)
+        } else {
+            c.idle
+        };
+        limit.map(|l| c.start + Duration::from_millis(c.last.load(Relaxed)) + l)
+    }
+}
+
+/// Copies one direction until its end, an error or the idle limit; returns the bytes.
+async fn pump<R, W>(r: &mut R, w: &mut W, side: Side<'_>) -> u64
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -230,17 +234,9 @@ where
     // only when the deadline is (the other side finished and `fin` is shorter); when
     // it fires before the real deadline (bytes moved since), it is set again. A timer
     // per read would be registered and removed for every message.
-    let sleep = tokio::time::sleep_until(start);
+    let sleep = tokio::time::sleep_until(side.clock.start);
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
-    let deadline = || {
-        let limit = if other.load(Relaxed) {
-            fin.or(idle)
-        } else {
-            idle
-        };
-        limit.map(|l| start + Duration::from_millis(last.load(Relaxed)) + l)
-    };
     loop {
         let n = std::future::poll_fn(|cx| {
             let mut rb = tokio::io::ReadBuf::new(&mut buf);
@@ -248,7 +244,7 @@ where
                 return Poll::Ready(Some(res.map(|()| rb.filled().len())));
             }
             loop {
-                let Some(d) = deadline() else {
+                let Some(d) = side.deadline() else {
                     return Poll::Pending;
                 };
                 if armed.is_none_or(|a| d < a) {
@@ -260,31 +256,26 @@ where
                 }
                 armed = None;
                 // Expired unless a direction moved bytes meanwhile.
-                if deadline().is_some_and(|d| d <= Instant::now()) {
+                if side.deadline().is_some_and(|d| d <= Instant::now()) {
                     return Poll::Ready(None);
                 }
             }
         })
         .await;
-        let Some(n) = n else {
-            mine.store(true, Relaxed);
-            let _ = w.shutdown().await;
-            return total;
-        };
         match n {
-            Ok(0) | Err(_) => {
-                mine.store(true, Relaxed);
+            None | Some(Ok(0) | Err(_)) => {
+                side.mine.store(true, Relaxed);
                 let _ = w.shutdown().await;
                 return total;
             }
-            Ok(n) => {
-                last.store(start.elapsed().as_millis() as u64, Relaxed);
+            Some(Ok(n)) => {
+                side.clock.touch();
                 if w.write_all(&buf[..n]).await.is_err() {
-                    mine.store(true, Relaxed);
+                    side.mine.store(true, Relaxed);
                     return total;
                 }
                 total += n as u64;
-                last.store(start.elapsed().as_millis() as u64, Relaxed);
+                side.clock.touch();
             }
         }
     }

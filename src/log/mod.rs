@@ -8,6 +8,10 @@
 //! their `log` targets. A file target notices when logrotate moved or removed its file
 //! (checked at most once a second) and reopens the path, so no signal is needed.
 
+mod access;
+
+pub use access::{Access, Counts, HttpLog, HttpTimes};
+
 use crate::config::model::{LogDest, LogTarget};
 use std::collections::HashMap;
 use std::io::Write;
@@ -315,43 +319,6 @@ pub fn access_time(t: std::time::SystemTime) -> String {
         rem % 60,
         d.subsec_millis()
     )
-}
-
-/// An `option httplog` line waiting for its response to end (`%Ta` and `%B` are known
-/// only then). Sent when dropped.
-pub struct HttpLog {
-    /// Where it goes.
-    pub targets: Vec<Target>,
-    /// `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/`.
-    pub head: String,
-    /// `%ST`.
-    pub status: u16,
-    /// ` %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq "%r"` (with the leading space).
-    pub tail: String,
-    /// When the request started.
-    pub start: Instant,
-    /// `%B`: bytes sent to the client.
-    pub bytes: u64,
-}
-
-impl std::fmt::Debug for HttpLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HttpLog({})", self.head)
-    }
-}
-
-impl Drop for HttpLog {
-    fn drop(&mut self) {
-        let line = format!(
-            "{}{} {} {}{}",
-            self.head,
-            self.start.elapsed().as_millis(),
-            self.status,
-            self.bytes,
-            self.tail
-        );
-        send(&self.targets, severity::INFO, &line);
-    }
 }
 
 /// The current UTC time as RFC 3339 (`2026-11-20T22:08:39Z`).

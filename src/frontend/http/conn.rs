@@ -1,0 +1,432 @@
+//! A client connection in `mode http`: hyper serves it, and between requests it is
+//! parked (hyper's state dropped, only the socket kept) so that idle keep-alive
+//! connections cost little. The client timeouts (`http-request`, `http-keep-alive`,
+//! `client`) run on one timer per connection; the soft stop closes idle connections.
+
+use crate::backend::pool::{self, ProxyBody};
+use crate::config::model::HttpConnMode;
+use crate::graph::{FrontendRt, Graph, GraphHandle};
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Per-connection context.
+pub(super) struct ConnCtx {
+    /// Where the newest graph is (the stats page reads it too).
+    pub(super) handle: GraphHandle,
+    /// The graph of the last request and this frontend's index in it. A mutex, not an
+    /// `ArcSwap`: only this connection's requests take it, one at a time, and an
+    /// `ArcSwap` costs a walk over every thread's debt slots when dropped.
+    pinned: std::sync::Mutex<(Arc<Graph>, usize)>,
+    fe_name: Box<str>,
+    /// The client.
+    pub(super) peer: SocketAddr,
+    /// The address the client reached.
+    pub(super) local: SocketAddr,
+}
+
+impl ConnCtx {
+    /// The graph and frontend for the next request: the newest graph when it still has
+    /// this frontend, else the one the connection started on.
+    pub(super) fn current(&self) -> (Arc<Graph>, usize) {
+        let newest = self.handle.load();
+        let mut pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if newest.generation != pinned.0.generation {
+            if let Some(&i) = newest.fe_index.get(&*self.fe_name) {
+                *pinned = (arc_swap::Guard::into_inner(newest), i);
+            }
+        }
+        (pinned.0.clone(), pinned.1)
+    }
+}
+
+/// What a connection needs to start hyper again after parking; small and copied.
+#[derive(Clone, Copy)]
+struct ConnSettings {
+    bufsize: usize,
+    max_headers: usize,
+    keep_alive: bool,
+    fd: std::os::fd::RawFd,
+    limits: ClientTimeouts,
+}
+
+impl ConnSettings {
+    fn builder(&self) -> hyper::server::conn::http1::Builder {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .max_buf_size(self.bufsize.max(8192))
+            .max_headers(self.max_headers)
+            .keep_alive(self.keep_alive)
+            // A client may shut down its sending side once its request is out (`nc -N`,
+            // HTTP/1.0 scripts): it still gets its answer, as with HAProxy.
+            .half_close(true)
+            .header_read_timeout(None);
+        b
+    }
+
+    /// A timer fired: whether the connection is over (a client that stopped reading,
+    /// or a waiting phase that timed out, answered 408 unless idle between requests).
+    fn expired(&self, phase: &crate::frontend::clientio::Phase, fe: &FrontendRt) -> bool {
+        use crate::frontend::clientio;
+        let now = Instant::now();
+        if self.limits.write(phase).is_some_and(|d| d <= now) {
+            return true;
+        }
+        let (state, since) = phase.snapshot();
+        if self.limits.phase((state, since)).is_none_or(|d| d > now) {
+            return false;
+        }
+        if state != clientio::IDLE {
+            // SAFETY: `fd` belongs to the stream, which the caller still owns; a
+            // non-blocking send of a few bytes on an idle socket.
+            unsafe {
+                libc::send(
+                    self.fd,
+                    clientio::RESPONSE_408.as_ptr().cast(),
+                    clientio::RESPONSE_408.len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                );
+            }
+            fe.shared.count_status(408);
+        }
+        true
+    }
+}
+
+/// How one period of hyper serving a connection ended.
+enum Served<S> {
+    /// The connection is over.
+    Closed,
+    /// Waiting for a request: hyper's state is gone, the socket is back.
+    Parked(crate::frontend::clientio::TrackedIo, S),
+}
+
+/// Serves one accepted client connection in `mode http`.
+///
+/// A connection alternates between serving (hyper owns it, in a boxed future) and
+/// parked: after `PARK_AFTER` without a request, and when nothing of the previous one
+/// is left in hyper (`clientio::Phase::parkable`), hyper's state and buffers are
+/// dropped and only the socket, the timer and the stop signal are kept until the next
+/// bytes arrive. An idle keep-alive connection then costs about 2 KiB instead of
+/// about 19 KiB.
+///
+/// Not an `async fn`: its arguments would be stored twice in the future (as received
+/// and as moved into the state below); the returned block captures only that state.
+pub fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    graph: Arc<Graph>,
+    fe_idx: usize,
+    handle: GraphHandle,
+    mut stop: crate::frontend::stop::StopWatch,
+) -> impl Future<Output = ()> + Send {
+    use crate::frontend::clientio::{Phase, TrackedIo};
+    use std::os::fd::AsRawFd;
+    let fe = graph.frontends[fe_idx].clone();
+    let settings = ConnSettings {
+        bufsize: graph.bufsize,
+        max_headers: graph.max_headers,
+        keep_alive: fe.options.http_conn != HttpConnMode::Close,
+        fd: stream.as_raw_fd(),
+        limits: ClientTimeouts::new(&fe.timeouts),
+    };
+    let phase = Phase::new();
+    let ctx = Arc::new(ConnCtx {
+        handle,
+        pinned: std::sync::Mutex::new((graph, fe_idx)),
+        fe_name: fe.name.clone().into_boxed_str(),
+        peer,
+        local,
+    });
+    let svc_phase = phase.clone();
+    // Built in place by hyper (a method returning the future would add a copy of it).
+    let mut svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        use hyper::body::Body;
+        let ctx = ctx.clone();
+        // hyper may still hold bytes of a request body or an upgrade after the
+        // response: such a connection is not parked before its next request.
+        let sticky = !req.body().is_end_stream()
+            || req.method() == Method::CONNECT
+            || req.headers().contains_key(header::UPGRADE);
+        let inflight = svc_phase.begin(sticky);
+        async move {
+            let resp = super::request::handle(ctx, req).await;
+            Ok::<_, Infallible>(resp.map(|inner| ClientBody {
+                inner,
+                _inflight: inflight,
+            }))
+        }
+    });
+    let mut io = TrackedIo::new(stream, phase.clone(), fe.shared.clone());
+    async move {
+        let sleep = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(sleep);
+        let mut timer = ConnTimer {
+            sleep: sleep.as_mut(),
+            armed: None,
+        };
+        loop {
+            // Boxed: a parked connection keeps none of it.
+            let mut state = ConnState {
+                phase: &phase,
+                settings: &settings,
+                fe: &fe,
+                timer: &mut timer,
+                stop: &mut stop,
+            };
+            let served = Box::pin(serving(io, svc, &mut state)).await;
+            (io, svc) = match served {
+                Served::Closed => return,
+                Served::Parked(io, svc) => (io, svc),
+            };
+            if io.has_prefix() {
+                continue; // a pipelined request is already there
+            }
+            // Parked: wake up on the next bytes (or the end of the stream), a timeout or
+            // the soft stop.
+            enum Wake {
+                Ready,
+                Timer,
+                Stop,
+            }
+            loop {
+                let wake = std::future::poll_fn(|cx| {
+                    if io.stream().poll_read_ready(cx).is_ready() {
+                        return Poll::Ready(Wake::Ready);
+                    }
+                    if stop.poll_stopped(cx) {
+                        return Poll::Ready(Wake::Stop);
+                    }
+                    if timer.poll(settings.limits.next(&phase), cx) {
+                        return Poll::Ready(Wake::Timer);
+                    }
+                    Poll::Pending
+                })
+                .await;
+                match wake {
+                    Wake::Ready => break,
+                    Wake::Stop => return,
+                    Wake::Timer => {
+                        if settings.expired(&phase, &fe) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a connection keeps between its serving and parked periods.
+struct ConnState<'a, 't> {
+    phase: &'a crate::frontend::clientio::Phase,
+    settings: &'a ConnSettings,
+    fe: &'a FrontendRt,
+    timer: &'a mut ConnTimer<'t>,
+    stop: &'a mut crate::frontend::stop::StopWatch,
+}
+
+/// Lets hyper serve the connection until it ends, or until it has waited `PARK_AFTER`
+/// for a request with nothing of the previous one left.
+async fn serving<S>(
+    io: crate::frontend::clientio::TrackedIo,
+    svc: S,
+    state: &mut ConnState<'_, '_>,
+) -> Served<S>
+where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<ClientBody>,
+            Error = Infallible,
+        > + Unpin,
+    S::Future: Send + 'static,
+{
+    let ConnState {
+        phase,
+        settings,
+        fe,
+        timer,
+        stop,
+    } = state;
+    let (phase, settings, fe) = (*phase, *settings, *fe);
+    let mut conn = settings
+        .builder()
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades();
+    // Soft stop: finish the request in flight, close when idle, never park. The
+    // client's timers still run: a client stalled mid-request does not hold the stop
+    // (it gets its 408 as it would have without the stop).
+    let mut draining = stop.is_stopped();
+    if draining {
+        std::pin::Pin::new(&mut conn).graceful_shutdown();
+    }
+    enum Event {
+        Done,
+        Timer,
+        Stop,
+    }
+    loop {
+        let event = std::future::poll_fn(|cx| {
+            if std::pin::Pin::new(&mut conn).poll(cx).is_ready() {
+                return Poll::Ready(Event::Done);
+            }
+            if !draining && stop.poll_stopped(cx) {
+                return Poll::Ready(Event::Stop);
+            }
+            let mut want = settings.limits.next(phase);
+            if !draining && phase.parkable() {
+                let park = phase.snapshot().1 + PARK_AFTER;
+                want = Some(want.map_or(park, |d| d.min(park)));
+            }
+            if timer.poll(want, cx) {
+                return Poll::Ready(Event::Timer);
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Done => return Served::Closed,
+            Event::Stop => {
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                draining = true;
+            }
+            Event::Timer => {
+                if settings.expired(phase, fe) {
+                    return Served::Closed;
+                }
+                if !draining
+                    && phase.parkable()
+                    && phase.snapshot().1 + PARK_AFTER <= Instant::now()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    let Some(parts) = conn.into_parts() else {
+        return Served::Closed;
+    };
+    let mut io = parts.io.into_inner();
+    // Bytes hyper read ahead (a pipelined request) go to the next hyper first; an
+    // empty buffer is dropped here, with hyper's allocation behind it.
+    if !parts.read_buf.is_empty() {
+        io.set_prefix(parts.read_buf);
+    }
+    Served::Parked(io, parts.service)
+}
+
+/// How long a connection waits for its next request before hyper's state for it is
+/// dropped. Short, so that many idle keep-alive connections cost little memory; long
+/// enough that a busy connection does not park between two requests.
+const PARK_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The client timeouts of a connection.
+#[derive(Clone, Copy)]
+struct ClientTimeouts {
+    /// `timeout http-request`, else `timeout client`: the wait for a complete head (408).
+    head: Option<std::time::Duration>,
+    /// `timeout http-keep-alive`, else the head limit: idle time between requests
+    /// (silent close).
+    idle: Option<std::time::Duration>,
+    /// `timeout client`, which also bounds a client that stops reading what lbd sends.
+    client: Option<std::time::Duration>,
+}
+
+impl ClientTimeouts {
+    fn new(t: &crate::config::model::Timeouts) -> Self {
+        let head = t.http_request.or(t.client);
+        ClientTimeouts {
+            head,
+            idle: t.http_keep_alive.or(head),
+            client: t.client,
+        }
+    }
+
+    /// The deadline of a waiting phase (none while a request is served).
+    fn phase(&self, (state, since): (u8, Instant)) -> Option<Instant> {
+        use crate::frontend::clientio;
+        match state {
+            clientio::FIRST | clientio::HEAD => self.head,
+            clientio::IDLE => self.idle,
+            _ => None,
+        }
+        .map(|l| since + l)
+    }
+
+    /// The deadline of a write that blocks because the client does not read.
+    fn write(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
+        phase.blocked_since().zip(self.client).map(|(b, l)| b + l)
+    }
+
+    /// The earliest deadline.
+    fn next(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
+        match (self.phase(phase.snapshot()), self.write(phase)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// One timer for the whole connection. The phase only changes while hyper is polled
+/// (it reads, writes, calls the service and drops finished bodies there), so the
+/// deadline is recomputed after each poll rather than on a wake-up per change. The
+/// timer only ever moves earlier; when it fires before the real deadline (which moved
+/// later) it is set again: at most once per timeout period instead of on every
+/// request.
+struct ConnTimer<'a> {
+    sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    armed: Option<Instant>,
+}
+
+impl ConnTimer<'_> {
+    /// Arms the timer for `want` when that is earlier than what is armed; true when it
+    /// fired.
+    fn poll(&mut self, want: Option<Instant>, cx: &mut std::task::Context<'_>) -> bool {
+        if let Some(d) = want {
+            if self.armed.is_none_or(|a| d < a) {
+                self.sleep.as_mut().reset(d);
+                self.armed = Some(d);
+            }
+        }
+        if self.armed.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+            self.armed = None;
+            return true;
+        }
+        false
+    }
+}
+
+/// The body sent to a client: the response plus the marker of a request in flight.
+pub struct ClientBody {
+    /// The response body.
+    inner: ProxyBody,
+    /// Marks the request in flight until the body is done.
+    _inflight: crate::frontend::clientio::InFlight,
+}
+
+impl hyper::body::Body for ClientBody {
+    type Data = bytes::Bytes;
+    type Error = pool::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, pool::BoxError>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}

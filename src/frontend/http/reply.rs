@@ -1,0 +1,109 @@
+//! Answers lbd gives itself: HAProxy-style error pages (or JSON when the client
+//! prefers it).
+
+use crate::backend::pool::ProxyBody;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Response, StatusCode};
+
+/// HAProxy's title and text of an error page.
+fn status_text(status: u16) -> (&'static str, &'static str) {
+    match status {
+        400 => ("Bad request", "Your browser sent an invalid request."),
+        403 => ("Forbidden", "Request forbidden by administrative rules."),
+        408 => (
+            "Request Time-out",
+            "Your browser didn't send a complete request in time.",
+        ),
+        500 => (
+            "Internal Server Error",
+            "An internal server error occurred.",
+        ),
+        502 => (
+            "Bad Gateway",
+            "The server returned an invalid or incomplete response.",
+        ),
+        503 => (
+            "Service Unavailable",
+            "No server is available to handle this request.",
+        ),
+        504 => ("Gateway Time-out", "The server didn't respond in time."),
+        _ => ("Error", "The request could not be served."),
+    }
+}
+
+/// An error page in HAProxy's style, or JSON when the client prefers it.
+pub fn error_response(status: u16, backend: Option<&str>, json: bool) -> Response<ProxyBody> {
+    let (title, text) = status_text(status);
+    let (ct, body) = if json {
+        let be = match backend {
+            Some(b) => format!("\"{}\"", b.replace('\\', "\\\\").replace('"', "\\\"")),
+            None => "null".into(),
+        };
+        (
+            "application/json",
+            format!(
+                "{{\"status\":{status},\"backend\":{be},\"time\":\"{}\"}}\n",
+                crate::log::rfc3339_now()
+            ),
+        )
+    } else {
+        let extra = backend
+            .map(|b| format!("\n<p>backend: {b}</p>"))
+            .unwrap_or_default();
+        (
+            "text/html",
+            format!("<html><body><h1>{status} {title}</h1>\n{text}{extra}\n</body></html>\n"),
+        )
+    };
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// True when the client's `Accept` prefers JSON over HTML.
+pub(super) fn prefers_json(h: &HeaderMap) -> bool {
+    let Some(a) = h.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let q = |media: &str| -> f32 {
+        a.split(',')
+            .filter_map(|part| {
+                let mut it = part.split(';');
+                let m = it.next()?.trim();
+                if !m.eq_ignore_ascii_case(media) {
+                    return None;
+                }
+                let q = it
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|v| v.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some(q)
+            })
+            .fold(0.0, f32::max)
+    };
+    let j = q("application/json");
+    j > 0.0 && j >= q("text/html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_preference() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, "application/json".parse().unwrap());
+        assert!(prefers_json(&h));
+        h.insert(
+            header::ACCEPT,
+            "text/html,application/json;q=0.9".parse().unwrap(),
+        );
+        assert!(!prefers_json(&h));
+        h.insert(header::ACCEPT, "*/*".parse().unwrap());
+        assert!(!prefers_json(&h));
+    }
+}

@@ -1,0 +1,483 @@
+//! One request through the proxy, in named steps around one context ([`Req`]):
+//!
+//! 1. head checks and framing (`head`), the client's upgrade wish;
+//! 2. the frontend's `http-request` rules, then the stats page;
+//! 3. the backend (`use_backend`, `default_backend`, a listen's own servers) and its
+//!    `http-request` rules;
+//! 4. persistence (cookie, stick table) and the balancing key ([`Route`]);
+//! 5. the upstream request: hop-by-hop headers, `forwardfor`, connection mode;
+//! 6. pick + connect + retry (`upstream`), then the response (`response`);
+//! 7. the access-log line, sent when the response body ends.
+
+use super::actions::{self, RuleInput, RuleSite};
+use super::conn::ConnCtx;
+use super::head::{body_is_empty, strip_hop_by_hop, validate_head, wants_upgrade};
+use super::reply::{error_response, prefers_json};
+use super::upstream::{self, Upstream};
+use crate::backend::connect::Attempts;
+use crate::backend::pool::{self, ProxyBody};
+use crate::backend::{persist, Backend, NoServer};
+use crate::config::model::HttpConnMode;
+use crate::graph::{FrontendRt, Graph};
+use crate::rules::{in_net, ReqInfo};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, Response, Version};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// Why a request got no response from a server.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProxyError {
+    /// No server could be given (none usable, queue full or queue timeout).
+    #[error("{0}")]
+    NoServer(NoServer),
+    /// Every connect attempt failed.
+    #[error("connection to the server failed after the last retry")]
+    Connect,
+    /// `timeout server` expired before the response head.
+    #[error("server timeout")]
+    ServerTimeout,
+    /// The server's response was invalid or cut, or it closed without one.
+    #[error("invalid or missing response from the server")]
+    BadResponse,
+    /// The client's own request body was malformed or cut (e.g. a bad chunk).
+    #[error("invalid request body")]
+    ClientBody,
+    /// The client's request body stalled for `timeout client`.
+    #[error("client timeout while sending the body")]
+    ClientTimeout,
+}
+
+impl ProxyError {
+    /// The status lbd answers with, and whether the error page names the backend.
+    fn status(&self) -> (u16, bool) {
+        match self {
+            ProxyError::NoServer(_) | ProxyError::Connect => (503, true),
+            ProxyError::ServerTimeout => (504, true),
+            ProxyError::BadResponse => (502, true),
+            ProxyError::ClientBody => (400, false),
+            ProxyError::ClientTimeout => (408, false),
+        }
+    }
+}
+
+/// What the access log needs to know about how a request was served.
+#[derive(Default)]
+pub(super) struct Trace {
+    /// Whether the access log wants timings (else only what statistics need is read).
+    pub timed: bool,
+    /// The backend chosen.
+    pub backend: Option<Arc<Backend>>,
+    /// Index of the server in `backend`.
+    pub server: Option<usize>,
+    /// Slot acquired (end of queue wait); only when `timed`.
+    pub picked: Option<std::time::Instant>,
+    /// Connection ready.
+    pub connected: Option<std::time::Instant>,
+    /// Response head received.
+    pub responded: Option<std::time::Instant>,
+    /// Failed attempts before the last one.
+    pub retries: u32,
+}
+
+/// One request and what its steps share.
+pub(super) struct Req<'a> {
+    /// The client connection.
+    pub conn: &'a ConnCtx,
+    /// The graph the request runs on.
+    pub graph: &'a Graph,
+    /// The frontend that took it.
+    pub fe: &'a FrontendRt,
+    /// The client's address.
+    pub src: IpAddr,
+    /// Error pages in JSON (the client's `Accept` prefers it).
+    pub json: bool,
+    /// For the access log.
+    pub trace: Trace,
+}
+
+/// The backend a request goes to and how its server is chosen.
+pub(super) struct Route {
+    /// The backend.
+    pub be: Arc<Backend>,
+    /// The backend is the other half of the frontend's `listen` (its rules are the
+    /// frontend's).
+    pub same_proxy: bool,
+    /// A persisted server (cookie or stick table).
+    pub pinned: Option<usize>,
+    /// The persistence cookie the client sent, decoded.
+    pub seen: Option<persist::Seen>,
+    /// A stick rule stores the client's server.
+    pub stick_store: bool,
+    /// The balancing key (hash algorithms).
+    pub key: Option<u64>,
+}
+
+/// What the response step needs of the request once it is sent.
+pub(super) struct Sent {
+    /// The request method (framing of the response, `postonly` cookies).
+    pub method: Method,
+    /// Method, path and headers for response rules with conditions.
+    pub saved: Option<(Method, String, HeaderMap)>,
+    /// The server connection is not kept (`http-server-close`, `httpclose`).
+    pub server_close: bool,
+    /// The request is an upgrade both sides may agree to.
+    pub is_upgrade: bool,
+    /// The client's side of an upgrade.
+    pub client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+}
+
+/// The request for the server and what goes with it.
+struct Outgoing {
+    /// The request.
+    up: Request<ProxyBody>,
+    /// What the response step needs.
+    sent: Sent,
+    /// The client's upload progress (`timeout server` waits on it).
+    upload: Option<Arc<pool::BodyProgress>>,
+    /// A bodiless request's head, for a replay.
+    head: Option<(Method, hyper::Uri, HeaderMap)>,
+}
+
+/// Serves one request: the steps above, the status counted, the access log armed.
+pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (graph, fe_idx) = conn.current();
+    let fe = &graph.frontends[fe_idx];
+    fe.shared.requests.fetch_add(1, Relaxed);
+    let logging = fe.options.httplog && !fe.logs.is_empty();
+    // Clocks and the request line only when an access log line will be written.
+    let timing = logging.then(|| {
+        (
+            std::time::Instant::now(),
+            std::time::SystemTime::now(),
+            format!("{} {} {:?}", req.method(), req.uri(), req.version()),
+        )
+    });
+    let mut r = Req {
+        conn: &conn,
+        graph: &graph,
+        fe,
+        src: conn.peer.ip(),
+        json: prefers_json(req.headers()),
+        trace: Trace {
+            timed: logging,
+            ..Trace::default()
+        },
+    };
+    let mut resp = r.proxy(req).await;
+    let status = resp.status().as_u16();
+    fe.shared.count_status(status);
+    if let Some((start, accepted, line)) = timing {
+        r.log(&mut resp, status, start, accepted, &line);
+    }
+    resp
+}
+
+impl<'a> Req<'a> {
+    /// Where rules run.
+    pub(super) fn site(&self) -> RuleSite<'a> {
+        RuleSite {
+            graph: self.graph,
+            fe: self.fe,
+        }
+    }
+
+    /// What request rules read (headers apart: the rules change them).
+    fn input<'p>(&self, method: &'p Method, uri: &'p hyper::Uri) -> RuleInput<'p> {
+        RuleInput {
+            method,
+            path: uri.path(),
+            query: uri.query(),
+            src: self.src,
+            cond_headers: None,
+        }
+    }
+
+    fn info<'p>(&self, parts: &'p Parts) -> ReqInfo<'p> {
+        ReqInfo {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            headers: &parts.headers,
+            src: self.src,
+        }
+    }
+
+    /// The steps, in order; each may answer the request itself.
+    async fn proxy(&mut self, mut req: Request<Incoming>) -> Response<ProxyBody> {
+        let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        let (mut parts, body) = req.into_parts();
+        if let Err(status) = validate_head(&mut parts) {
+            return error_response(status, None, self.json);
+        }
+        let (fe, site) = (self.fe, self.site());
+        let input = self.input(&parts.method, &parts.uri);
+        if let Some(r) = actions::apply(
+            &fe.rules,
+            &fe.rules.request,
+            input,
+            &mut parts.headers,
+            site,
+        ) {
+            return r;
+        }
+        if let Some(r) = self.stats_page(&parts) {
+            return r;
+        }
+        let Some(be) = self.choose_backend(&parts) else {
+            return error_response(503, None, self.json);
+        };
+        self.trace.backend = Some(be.clone());
+        let same_proxy = be.proxy_id == fe.proxy_id;
+        if !same_proxy {
+            let input = self.input(&parts.method, &parts.uri);
+            if let Some(r) = actions::apply(
+                &be.rules,
+                &be.rules.request,
+                input,
+                &mut parts.headers,
+                site,
+            ) {
+                return r;
+            }
+        }
+        let route = self.persistence(be, same_proxy, &mut parts);
+        let Outgoing {
+            up,
+            sent,
+            upload,
+            head,
+        } = self.upstream_request(&route, parts, body, client_upgrade);
+        let attempts = Attempts::new(route.be.clone(), route.key, route.pinned);
+        let how = Upstream {
+            no_pool: sent.server_close,
+            upgrade: sent.is_upgrade,
+            head,
+            upload: upload.as_deref(),
+        };
+        match upstream::exchange(self.conn, attempts, up, how, &mut self.trace).await {
+            Ok(x) => self.respond(route, sent, x),
+            Err(e) => {
+                if let ProxyError::NoServer(_) = e {
+                    route.be.shared.no_server.fetch_add(1, Relaxed);
+                }
+                let (status, named) = e.status();
+                let be = named.then_some(route.be.name.as_str());
+                error_response(status, be, self.json)
+            }
+        }
+    }
+
+    /// The stats page answers before any backend is chosen.
+    fn stats_page(&self, parts: &Parts) -> Option<Response<ProxyBody>> {
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if !crate::stats::page::matches(&self.fe.stats, pq) {
+            return None;
+        }
+        let pq = pq.to_string();
+        Some(crate::stats::page::serve(
+            &self.fe.stats,
+            &pq,
+            &parts.headers,
+            &self.conn.handle,
+        ))
+    }
+
+    /// `use_backend` rules in order, then `default_backend` (a listen: its own).
+    fn choose_backend(&self, parts: &Parts) -> Option<Arc<Backend>> {
+        let info = self.info(parts);
+        let fe = self.fe;
+        let idx = fe
+            .switching
+            .iter()
+            .find(|(c, _)| fe.rules.eval(c, &info))
+            .map(|(_, b)| *b)
+            .or(fe.default_backend)?;
+        Some(self.graph.backends[idx].clone())
+    }
+
+    /// Persistence: a valid cookie or a stick-table entry pins the server; the
+    /// balancing key for hash algorithms. The persistence cookie is removed from the
+    /// request.
+    fn persistence(&self, be: Arc<Backend>, same_proxy: bool, parts: &mut Parts) -> Route {
+        let mut pinned: Option<usize> = None;
+        let mut seen: Option<persist::Seen> = None;
+        if let Some(ck) = &be.cookie {
+            if let Some(v) = persist::find(&parts.headers, &ck.name) {
+                seen = persist::decode(ck, v, persist::now_secs());
+            }
+            if let Some(sn) = seen.as_ref().filter(|s| !s.expired) {
+                pinned = be.cookie_index.get(&sn.server).copied();
+            }
+            persist::strip_request(ck, &mut parts.headers);
+        }
+        let mut stick_store = false;
+        if let Some(st) = &be.stick {
+            let info = self.info(parts);
+            if pinned.is_none() && st.matches(&info) {
+                pinned = st.table.lookup(self.src).and_then(|n| be.server_index(&n));
+            }
+            stick_store = st.stores(&info);
+        }
+        let key = if be.balancer.wants_key() {
+            crate::backend::balance::request_key(
+                &be.balance,
+                &parts.uri,
+                &parts.headers,
+                self.conn.peer,
+            )
+        } else {
+            None
+        };
+        Route {
+            be,
+            same_proxy,
+            pinned,
+            seen,
+            stick_store,
+            key,
+        }
+    }
+
+    /// Builds the request sent to the server: origin-form target, hop-by-hop headers
+    /// removed, `forwardfor`, the connection mode; the client's body streamed with
+    /// `timeout client` per wait. Also returns the upload progress and, for a bodiless
+    /// request, its head for a replay.
+    fn upstream_request(
+        &self,
+        route: &Route,
+        mut parts: Parts,
+        body: Incoming,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Outgoing {
+        let (fe, be, src) = (self.fe, &route.be, self.src);
+        let needs_resp_info = fe
+            .rules
+            .response
+            .iter()
+            .chain(be.rules.response.iter())
+            .any(|r| r.cond.is_some());
+        let saved = needs_resp_info.then(|| {
+            (
+                parts.method.clone(),
+                parts.uri.path().to_string(),
+                parts.headers.clone(),
+            )
+        });
+        let version = parts.version;
+        let uri: hyper::Uri = match parts.uri.path_and_query() {
+            Some(pq) if parts.uri.scheme().is_some() || parts.uri.authority().is_some() => pq
+                .as_str()
+                .parse()
+                .unwrap_or_else(|_| hyper::Uri::from_static("/")),
+            Some(_) => std::mem::take(&mut parts.uri),
+            None => hyper::Uri::from_static("/"),
+        };
+        let mut headers = std::mem::take(&mut parts.headers);
+        let is_upgrade = strip_hop_by_hop(&mut headers, true) && client_upgrade.is_some();
+        if let Some(ff) = fe
+            .options
+            .forwardfor
+            .as_ref()
+            .or(be.options.forwardfor.as_ref())
+        {
+            let skip = (ff.if_none && headers.contains_key(ff.header.as_str()))
+                || ff.except.is_some_and(|(net, len)| in_net(src, net, len));
+            if !skip {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(ff.header.as_bytes()),
+                    HeaderValue::from_str(&src.to_string()),
+                ) {
+                    headers.append(n, v);
+                }
+            }
+        }
+        let server_close = fe.options.http_conn != HttpConnMode::KeepAlive
+            || be.options.http_conn != HttpConnMode::KeepAlive;
+        if server_close && !is_upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        } else if version == Version::HTTP_10 && !is_upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+        let bodyless = body_is_empty(&body, &headers);
+        let method = parts.method;
+        let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
+        // `timeout client` bounds each wait for the client's body bytes.
+        let (timer, progress) = match fe.timeouts.client.filter(|_| !bodyless) {
+            Some(t) => {
+                let (timer, progress) = pool::BodyTimer::new(t);
+                (Some(timer), Some(progress))
+            }
+            None => (None, None),
+        };
+        let mut up = Request::new(ProxyBody::Request(body, None, timer));
+        *up.method_mut() = method.clone();
+        *up.uri_mut() = uri;
+        *up.version_mut() = if version == Version::HTTP_10 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        *up.headers_mut() = headers;
+        let sent = Sent {
+            method,
+            saved,
+            server_close,
+            is_upgrade,
+            client_upgrade,
+        };
+        Outgoing {
+            up,
+            sent,
+            upload: progress,
+            head,
+        }
+    }
+
+    /// Arms the `option httplog` line: sent when the response body ends.
+    fn log(
+        &self,
+        resp: &mut Response<ProxyBody>,
+        status: u16,
+        start: std::time::Instant,
+        accepted: std::time::SystemTime,
+        request_line: &str,
+    ) {
+        let t = &self.trace;
+        let ms = |a: Option<std::time::Instant>, b: std::time::Instant| {
+            a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
+        };
+        let times = crate::log::HttpTimes {
+            queue: ms(t.picked, start),
+            connect: match (t.connected, t.picked) {
+                (Some(c), Some(p)) => c.saturating_duration_since(p).as_millis() as i64,
+                _ => -1,
+            },
+            response: match (t.responded, t.connected) {
+                (Some(r), Some(c)) => r.saturating_duration_since(c).as_millis() as i64,
+                _ => -1,
+            },
+        };
+        let be = t.backend.as_deref();
+        let server = be.zip(t.server).and_then(|(b, i)| b.servers.get(i));
+        let access = crate::frontend::access::access(
+            self.fe,
+            be,
+            server.map(|s| &**s),
+            self.conn.peer,
+            accepted,
+            t.retries,
+        );
+        let mut log =
+            Box::new(access.http(self.fe.logs.clone(), times, status, request_line, start));
+        match resp.body_mut() {
+            ProxyBody::Response(p) => p.log = Some(log),
+            ProxyBody::Full(b) => {
+                log.bytes = b.as_ref().map_or(0, |b| b.len() as u64);
+            }
+            ProxyBody::Request(..) | ProxyBody::Channel(_) => {}
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The response step: the server's head checked (framing) and observed, an upgrade
+//! turned into a tunnel, persistence applied (cookie insert/rewrite, stick store),
+//! `http-response` rules (backend first, then frontend), and the body streamed back
+//! over a connection that returns to the pool when it ends.
+
+use super::actions::{self, RuleInput};
+use super::head::{check_response_framing, strip_hop_by_hop};
+use super::reply::error_response;
+use super::request::{Req, Route, Sent};
+use super::upstream::Exchange;
+use crate::backend::persist;
+use crate::backend::pool::{PooledBody, ProxyBody};
+use crate::backend::status::{self, Observation};
+use crate::backend::Slot;
+use crate::config::model::{CookieMode, HttpConnMode};
+use crate::rules::RuleSet;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::atomic::Ordering::Relaxed;
+
+impl Req<'_> {
+    /// Turns the server's response head into the client's response.
+    pub(super) fn respond(&self, route: Route, sent: Sent, x: Exchange) -> Response<ProxyBody> {
+        let (mut resp, slot, sender) = x;
+        let be = &route.be;
+        if check_response_framing(&sent.method, resp.status(), resp.headers_mut()).is_err() {
+            // Dropping `sender` and the body closes the connection: it is never pooled.
+            slot.server.state.resp_errors.fetch_add(1, Relaxed);
+            status::observe(be, &slot.server, Observation::L7Invalid);
+            return error_response(502, Some(&be.name), self.json);
+        }
+        let code = resp.status();
+        slot.server.state.count_status(code.as_u16());
+        status::observe(be, &slot.server, Observation::for_status(code.as_u16()));
+        if code == StatusCode::SWITCHING_PROTOCOLS {
+            let Some(client_up) = sent.client_upgrade.filter(|_| sent.is_upgrade) else {
+                return error_response(502, Some(&be.name), self.json);
+            };
+            let server_up = hyper::upgrade::on(&mut resp);
+            tunnel(client_up, server_up, slot, sender, be.timeouts.tunnel);
+            let (parts, _) = resp.into_parts();
+            return Response::from_parts(parts, ProxyBody::empty());
+        }
+        let (mut rparts, incoming) = resp.into_parts();
+        strip_hop_by_hop(&mut rparts.headers, false);
+        self.persist(&route, &sent, &slot, &mut rparts.headers);
+        let keep = if sent.server_close { None } else { sender };
+        let body = ProxyBody::Response(Box::new(PooledBody::new(
+            incoming,
+            keep,
+            slot,
+            be.timeouts.server,
+        )));
+        // Response rules: backend first, then frontend.
+        let empty = HeaderMap::new();
+        let (m, p, h) = match &sent.saved {
+            Some((m, p, h)) => (m.clone(), p.as_str(), h),
+            None => (Method::GET, "", &empty),
+        };
+        let fe = self.fe;
+        let sets: &[&RuleSet] = if route.same_proxy {
+            &[&fe.rules]
+        } else {
+            &[&be.rules, &fe.rules]
+        };
+        let input = RuleInput {
+            method: &m,
+            path: p,
+            query: None,
+            src: self.src,
+            cond_headers: Some(h),
+        };
+        for rs in sets {
+            if let Some(r) =
+                actions::apply(rs, &rs.response, input, &mut rparts.headers, self.site())
+            {
+                return r;
+            }
+        }
+        if fe.options.http_conn == HttpConnMode::Close {
+            rparts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Response::from_parts(rparts, body)
+    }
+
+    /// Cookie persistence on the response (insert, rewrite, prefix) and the stick
+    /// table's store.
+    fn persist(&self, route: &Route, sent: &Sent, slot: &Slot, headers: &mut HeaderMap) {
+        let be = &route.be;
+        if let (Some(ck), Some(value)) = (&be.cookie, &slot.server.cfg.cookie) {
+            match ck.mode {
+                CookieMode::Insert => {
+                    if !ck.preserve {
+                        persist::remove_response_cookie(ck, headers);
+                    }
+                    let same = route
+                        .seen
+                        .as_ref()
+                        .filter(|s| &s.server == value && !s.expired);
+                    let refresh = ck.maxidle.is_some();
+                    let blocked = (ck.postonly && sent.method != Method::POST)
+                        || (ck.preserve && persist::response_sets(ck, headers));
+                    if (same.is_none() || refresh) && !blocked {
+                        let first = same.and_then(|s| s.first);
+                        if let Some(v) = persist::set_cookie(ck, value, persist::now_secs(), first)
+                        {
+                            headers.append(header::SET_COOKIE, v);
+                            if ck.nocache {
+                                headers.insert(
+                                    header::CACHE_CONTROL,
+                                    HeaderValue::from_static("private"),
+                                );
+                            }
+                        }
+                    }
+                }
+                CookieMode::Rewrite | CookieMode::Prefix => {
+                    persist::rewrite_response(ck, headers, value)
+                }
+                CookieMode::Passive => {}
+            }
+        }
+        if route.stick_store {
+            if let Some(st) = &be.stick {
+                st.table.store(self.src, &slot.server.name);
+            }
+        }
+    }
+}
+
+/// Copies an upgraded connection both ways (`timeout tunnel` bounds it) in a task of
+/// its own; the server slot is held until it ends.
+fn tunnel(
+    client_up: hyper::upgrade::OnUpgrade,
+    server_up: hyper::upgrade::OnUpgrade,
+    slot: Slot,
+    sender: Option<SendRequest<ProxyBody>>,
+    timeout: Option<std::time::Duration>,
+) {
+    tokio::spawn(async move {
+        let _sender = sender;
+        let server_state = slot.server.state.clone();
+        let _slot = slot;
+        let gen = server_state.kill.generation();
+        if let (Ok(c), Ok(s)) = (client_up.await, server_up.await) {
+            let mut c = TokioIo::new(c);
+            let mut s = TokioIo::new(s);
+            let copy = async {
+                tokio::select! {
+                    r = tokio::io::copy_bidirectional(&mut c, &mut s) => r.map(|_| ()),
+                    _ = server_state.kill.wait(gen) => Ok(()),
+                }
+            };
+            match timeout {
+                Some(t) => {
+                    let _ = tokio::time::timeout(t, copy).await;
+                }
+                None => {
+                    let _ = copy.await;
+                }
+            }
+        }
+    });
+}

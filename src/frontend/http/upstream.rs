@@ -1,0 +1,179 @@
+//! Pick, connect, retry: sends one request to a server of its backend and waits for
+//! the response head.
+//!
+//! The server comes from the shared connect path (`backend::connect`): the pinned
+//! server first, else the balancer, with `retries` and `option redispatch`. A pooled
+//! idle connection is reused when the request may go over one; a request that was
+//! never written (the connection closed first) is sent again; a bodiless request
+//! whose reused connection died under it is replayed once on a fresh one.
+
+use super::conn::ConnCtx;
+use super::request::{ProxyError, Trace};
+use crate::backend::connect::{self, Attempts, Failure, Retry};
+use crate::backend::pool::{self, ConnectError, ProxyBody};
+use crate::backend::status::{self, Observation};
+use crate::backend::{Backend, Slot};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HeaderMap;
+use hyper::{Method, Request, Response};
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A response head, the slot it was served on and the connection to pool afterwards.
+pub(super) type Exchange = (Response<Incoming>, Slot, Option<SendRequest<ProxyBody>>);
+
+/// How a request may travel to its server.
+pub(super) struct Upstream<'a> {
+    /// Never reuse or pool a connection (`http-server-close`, `httpclose`).
+    pub no_pool: bool,
+    /// The request is an upgrade (WebSocket): a connection of its own.
+    pub upgrade: bool,
+    /// A bodiless request's head, to replay it once when a reused connection fails.
+    pub head: Option<(Method, hyper::Uri, HeaderMap)>,
+    /// How far the client's body upload has got (`timeout server` waits on it).
+    pub upload: Option<&'a pool::BodyProgress>,
+}
+
+/// Waits for a server's response head for `timeout server` of server silence. While
+/// lbd still uploads the request body, the server is not the one being waited on: the
+/// timer runs from the body's last bytes, and not at all while the client is the one
+/// that is late (`timeout client` bounds that wait). `None`: the server timed out.
+async fn server_wait<F: Future>(
+    send: F,
+    t: std::time::Duration,
+    upload: Option<&pool::BodyProgress>,
+) -> Option<F::Output> {
+    tokio::pin!(send);
+    let mut deadline = tokio::time::Instant::now() + t;
+    loop {
+        match tokio::time::timeout_at(deadline, send.as_mut()).await {
+            Ok(r) => return Some(r),
+            Err(_) => deadline = upload?.server_deadline(t)?,
+        }
+    }
+}
+
+/// Opens a new connection to the server of `s` (connect, PROXY header), then hyper's
+/// handshake.
+async fn open(
+    ctx: &ConnCtx,
+    be: &Backend,
+    s: &Slot,
+) -> Result<SendRequest<ProxyBody>, ConnectError> {
+    let c = connect::connect(be, s, ctx.peer, ctx.local).await?;
+    pool::handshake(c)
+        .await
+        .map_err(|_| ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into()))
+}
+
+/// Sends `up` to a server of the attempts' backend and returns its response head.
+pub(super) async fn exchange(
+    ctx: &ConnCtx,
+    mut attempts: Attempts,
+    mut up: Request<ProxyBody>,
+    how: Upstream<'_>,
+    trace: &mut Trace,
+) -> Result<Exchange, ProxyError> {
+    let be = attempts.backend().clone();
+    let mut replayed = false;
+    loop {
+        let s = attempts.slot().await.map_err(ProxyError::NoServer)?;
+        if trace.timed {
+            trace.picked.get_or_insert_with(std::time::Instant::now);
+        }
+        trace.server = Some(s.index);
+        trace.retries = attempts.failures();
+        if let ProxyBody::Request(_, c, _) = up.body_mut() {
+            *c = Some(s.server.state.clone());
+        }
+        let pooled = if how.no_pool || how.upgrade || s.server.cfg.send_proxy.is_some() {
+            None
+        } else {
+            s.server.pool.take()
+        };
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(c) => c,
+            None => {
+                // Boxed: a new connection's futures are large and rarely needed, and a
+                // request's future is moved (copied) several times on every request.
+                match Box::pin(open(ctx, &be, &s)).await {
+                    Ok(c) => c,
+                    Err(e) => match attempts.failed(s, Failure::Connect(&e)) {
+                        Retry::Again => continue,
+                        Retry::Exhausted(_) => return Err(ProxyError::Connect),
+                    },
+                }
+            }
+        };
+        trace.connected = Some(std::time::Instant::now());
+        let send = sender.try_send_request(up);
+        let res = match be.timeouts.server {
+            Some(t) => match server_wait(send, t, how.upload).await {
+                Some(r) => r,
+                None => {
+                    s.server.state.resp_errors.fetch_add(1, Relaxed);
+                    status::observe(&be, &s.server, Observation::L7Timeout);
+                    return Err(ProxyError::ServerTimeout);
+                }
+            },
+            None => send.await,
+        };
+        let mut e = match res {
+            Ok(resp) => {
+                let now = std::time::Instant::now();
+                if let Some(c) = trace.connected {
+                    s.server.state.rt.record(now.saturating_duration_since(c));
+                }
+                trace.responded = Some(now);
+                return Ok((resp, s, Some(sender)));
+            }
+            Err(e) => e,
+        };
+        if let Some(back) = e.take_message() {
+            // Never written: safe to send again on a fresh connection. A pooled
+            // connection that closed while idle costs nothing; a fresh one that closed
+            // at once is a failed attempt, so a server that accepts and hangs up is
+            // retried `retries` times, not forever.
+            up = back;
+            if reused {
+                attempts.again(s);
+                continue;
+            }
+            match attempts.failed(s, Failure::Closed) {
+                Retry::Again => continue,
+                Retry::Exhausted(s) => {
+                    s.server.state.resp_errors.fetch_add(1, Relaxed);
+                    return Err(ProxyError::BadResponse);
+                }
+            }
+        }
+        // An invalid response is an answer: never sent again.
+        if reused && !replayed && !e.error().is_parse() {
+            if let Some((m, u, h)) = how.head.clone() {
+                // An idle connection closed under us; the request had no body.
+                replayed = true;
+                let mut again = Request::new(ProxyBody::empty());
+                *again.method_mut() = m;
+                *again.uri_mut() = u;
+                *again.headers_mut() = h;
+                up = again;
+                attempts.again(s);
+                continue;
+            }
+        }
+        if e.error().is_user() {
+            // The request body from the client failed (bad chunk, cut or stalled
+            // upload): the client's fault, not the server's.
+            return Err(if pool::is_client_timeout(e.error()) {
+                ProxyError::ClientTimeout
+            } else {
+                ProxyError::ClientBody
+            });
+        }
+        s.server.state.resp_errors.fetch_add(1, Relaxed);
+        status::observe(&be, &s.server, Observation::L7Invalid);
+        return Err(ProxyError::BadResponse);
+    }
+}
