@@ -60,13 +60,28 @@ fn retry_accept(e: &std::io::Error) -> bool {
 /// Default listen backlog when the bind has no `backlog`.
 pub const DEFAULT_BACKLOG: i32 = 1024;
 
+/// Why a listening socket could not be opened: the step that failed, the system's
+/// error and the address. Displayed in HAProxy's words: `cannot bind socket (Address
+/// already in use) [127.0.0.1:80]`.
+#[derive(Debug, thiserror::Error)]
+#[error("{step} ({}) [{addr}]", crate::config::io_text(.source))]
+pub struct ListenError {
+    /// What lbd was doing, e.g. `cannot bind socket`.
+    pub step: &'static str,
+    /// The address of the `bind`.
+    pub addr: std::net::SocketAddr,
+    /// The system's error.
+    pub source: std::io::Error,
+}
+
 /// Opens a listening socket for a `bind` address.
-///
-/// The error text is HAProxy's: `cannot bind socket (Address already in use)
-/// [127.0.0.1:80]`.
-pub fn open(b: &Bind) -> Result<std::net::TcpListener, String> {
-    let err = |what: &str, e: std::io::Error| {
-        format!("{what} ({}) [{}]", crate::config::io_text(&e), b.addr)
+pub fn open(b: &Bind) -> Result<std::net::TcpListener, ListenError> {
+    let err = |step: &'static str| {
+        move |source: std::io::Error| ListenError {
+            step,
+            addr: b.addr,
+            source,
+        }
     };
     let domain = if b.addr.is_ipv4() {
         Domain::IPV4
@@ -74,27 +89,23 @@ pub fn open(b: &Bind) -> Result<std::net::TcpListener, String> {
         Domain::IPV6
     };
     let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-        .map_err(|e| err("cannot create listening socket", e))?;
+        .map_err(err("cannot create listening socket"))?;
     s.set_reuse_address(true)
-        .map_err(|e| err("cannot set SO_REUSEADDR", e))?;
+        .map_err(err("cannot set SO_REUSEADDR"))?;
     if b.addr.is_ipv6() {
         if let Some(only) = b.v6only {
-            s.set_only_v6(only)
-                .map_err(|e| err("cannot set IPV6_V6ONLY", e))?;
+            s.set_only_v6(only).map_err(err("cannot set IPV6_V6ONLY"))?;
         }
     }
     s.set_nonblocking(true)
-        .map_err(|e| err("cannot set non-blocking mode", e))?;
+        .map_err(err("cannot set non-blocking mode"))?;
     // Accepted connections inherit it on Linux: no setsockopt per connection.
-    s.set_nodelay(true)
-        .map_err(|e| err("cannot set TCP_NODELAY", e))?;
-    s.bind(&b.addr.into())
-        .map_err(|e| err("cannot bind socket", e))?;
+    s.set_nodelay(true).map_err(err("cannot set TCP_NODELAY"))?;
+    s.bind(&b.addr.into()).map_err(err("cannot bind socket"))?;
     let backlog = b
         .backlog
         .map_or(DEFAULT_BACKLOG, |v| v.min(i32::MAX as u32) as i32);
-    s.listen(backlog)
-        .map_err(|e| err("cannot listen to socket", e))?;
+    s.listen(backlog).map_err(err("cannot listen to socket"))?;
     Ok(s.into())
 }
 
