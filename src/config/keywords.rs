@@ -213,7 +213,7 @@ impl<P: Copy> Keyword<P> {
 
 /// The entry for `word`: exact names first, then prefixes, in table order.
 pub fn find<'t, P: Copy>(table: &'t [Keyword<P>], word: &str) -> Option<&'t Keyword<P>> {
-    find_in(table, word, Caps(!0))
+    find_in(table, word, Caps(!0)) // anywhere
 }
 
 /// The entry for `word` among those allowed in `place` (e.g. [`Caps::RESPONSE`]).
@@ -222,10 +222,10 @@ pub fn find_in<'t, P: Copy>(
     word: &str,
     place: Caps,
 ) -> Option<&'t Keyword<P>> {
-    let here = |k: &&Keyword<P>| k.caps.meets(place);
-    let mut iter = table.iter().filter(here);
-    iter.find(|k| k.name == word)
-        .or_else(|| table.iter().filter(here).find(|k| k.matches(word)))
+    let here = || table.iter().filter(move |k| k.caps.meets(place));
+    here()
+        .find(|k| k.name == word)
+        .or_else(|| here().find(|k| k.matches(word)))
 }
 
 /// The supported names `did you mean` offers, in table order.

@@ -508,6 +508,7 @@ impl<'e> Parser<'e> {
     /// message (`'server s1' : `) for parameters on a line.
     fn refuse<P>(&mut self, at: &str, what: &str, how: &How<P>) -> R {
         match how {
+            // A supported keyword never gets here; refusing it is the safe answer.
             How::Parse(_) | How::Unsupported => {
                 Err(format!("{at}'{what}' is not supported by lbd."))
             }
@@ -582,7 +583,9 @@ fn arg(w: &[String], n: usize) -> Result<&str, String> {
 /// Where a proxy keyword lands.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Target {
+    /// A frontend, backend or listen: index into `proxies`.
     Proxy(usize),
+    /// A defaults section: index into `defaults`.
     Defaults(usize),
 }
 

@@ -254,9 +254,11 @@ fn use_backend(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     }
     let cond = match w.get(2).map(String::as_str) {
         Some(k @ ("if" | "unless")) => p.cond(t, k == "unless", &w[3..], "switching rule")?,
-        Some(x) => return Err(format!(
+        Some(x) => {
+            return Err(format!(
             "'use_backend {name}' expects 'if' or 'unless' followed by a condition (got '{x}')."
-        )),
+        ))
+        }
         None => Condition {
             unless: false,
             any_of: vec![vec![]],
