@@ -1,19 +1,305 @@
-//! The keyword catalogue: what lbd supports, which HAProxy keywords it knows but does
-//! not implement, and which HAProxy removed.
+//! The shape every keyword table shares, and the helpers that read across tables.
+//!
+//! Each keyword is declared once, in the table of the file that parses it (see
+//! `parse`): its name, where it may appear ([`Caps`]), how lbd treats it ([`How`]),
+//! how many value words it takes and where the README documents it. Dispatch, the
+//! unknown-keyword error, `did you mean`, the capability checks and the
+//! unsupported/ignored/removed messages all read those tables; [`all`] lists them for
+//! the test that holds the README to them.
 //!
 //! A known keyword that lbd does not implement is an ALERT when ignoring it would change
 //! traffic (the operator would get a different proxy than they wrote) and a WARNING when
 //! it would not (process management, logging details, tuning).
 
-/// How lbd treats a keyword it does not implement.
+use super::model::ProxyKind;
+use super::parse::{bind, global, http_rules, options, proxy, server, timeouts};
+
+/// Where a keyword may appear, as flags: proxy kinds (`listen` has both the frontend and
+/// the backend capability), rule directions, and two markers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
-    /// Ignoring it would change traffic: refuse the config.
+pub struct Caps(u8);
+
+impl Caps {
+    const D: u8 = 1;
+    const F: u8 = 2;
+    const B: u8 = 4;
+    const REQ: u8 = 8;
+    const RES: u8 = 16;
+    const HARD: u8 = 32;
+    const NO_HINT: u8 = 64;
+
+    /// Every proxy kind: defaults, frontend, backend, listen (no check).
+    pub const DFBL: Caps = Caps(Self::D | Self::F | Self::B);
+    /// Defaults and proxies with the frontend capability.
+    pub const DFL: Caps = Caps(Self::D | Self::F);
+    /// Defaults and proxies with the backend capability.
+    pub const DBL: Caps = Caps(Self::D | Self::B);
+    /// Frontends and listens.
+    pub const FL: Caps = Caps(Self::F);
+    /// Backends and listens.
+    pub const BL: Caps = Caps(Self::B);
+    /// Frontends, backends and listens (not defaults).
+    pub const FBL: Caps = Caps(Self::F | Self::B);
+    /// `http-request` rules only.
+    pub const REQUEST: Caps = Caps(Self::REQ);
+    /// `http-request` and `http-response` rules.
+    pub const RULES: Caps = Caps(Self::REQ | Self::RES);
+    /// `http-response` rules only.
+    pub const RESPONSE: Caps = Caps(Self::RES);
+
+    /// The same places, but the wrong proxy is an ALERT, not a warning.
+    pub const fn hard(self) -> Caps {
+        Caps(self.0 | Self::HARD)
+    }
+
+    /// Accepted, but not offered by `did you mean` (as it never was).
+    pub const fn no_hint(self) -> Caps {
+        Caps(self.0 | Self::NO_HINT)
+    }
+
+    /// Allowed in `defaults`.
+    pub fn defaults(self) -> bool {
+        self.0 & Self::D != 0
+    }
+
+    /// Allowed in a proxy with the frontend capability.
+    pub fn frontend(self) -> bool {
+        self.0 & Self::F != 0
+    }
+
+    /// Allowed in a proxy with the backend capability.
+    pub fn backend(self) -> bool {
+        self.0 & Self::B != 0
+    }
+
+    /// Allowed in `http-request` rules.
+    pub fn request(self) -> bool {
+        self.0 & Self::REQ != 0
+    }
+
+    /// Allowed in `http-response` rules.
+    pub fn response(self) -> bool {
+        self.0 & Self::RES != 0
+    }
+
+    /// The wrong proxy is an ALERT.
+    pub fn is_hard(self) -> bool {
+        self.0 & Self::HARD != 0
+    }
+
+    /// Offered by `did you mean`.
+    pub fn hinted(self) -> bool {
+        self.0 & Self::NO_HINT == 0
+    }
+
+    /// Shares a place (proxy kind or rule direction) with `other`.
+    pub fn meets(self, other: Caps) -> bool {
+        self.0 & other.0 & (Self::D | Self::F | Self::B | Self::REQ | Self::RES) != 0
+    }
+
+    /// The proxy kinds as the README's tables write them: `d f b l`, `f l`...
+    pub fn letters(self) -> String {
+        let mut v = Vec::new();
+        for (has, l) in [
+            (self.defaults(), "d"),
+            (self.frontend(), "f"),
+            (self.backend(), "b"),
+            (self.frontend() || self.backend(), "l"),
+        ] {
+            if has {
+                v.push(l);
+            }
+        }
+        v.join(" ")
+    }
+
+    /// Allowed in a proxy of this kind.
+    pub fn allows(self, kind: ProxyKind) -> bool {
+        match kind {
+            ProxyKind::Defaults => self.defaults(),
+            ProxyKind::Frontend => self.frontend(),
+            ProxyKind::Backend => self.backend(),
+            ProxyKind::Listen => self.frontend() || self.backend(),
+        }
+    }
+}
+
+/// How lbd treats a keyword.
+#[derive(Debug, Clone, Copy)]
+pub enum How<P> {
+    /// Implemented by this parser.
+    Parse(P),
+    /// Known, not implemented, and ignoring it would change traffic: refuse the config.
     Unsupported,
-    /// Harmless to ignore: warn.
+    /// Known, not implemented, harmless to ignore: warn.
     Ignored,
     /// HAProxy itself removed it; the text says what to use.
     Removed(&'static str),
+}
+
+/// One keyword of one table.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyword<P> {
+    /// The keyword; a trailing `*` makes it a prefix (`tune.*`).
+    pub name: &'static str,
+    /// Where it may appear.
+    pub caps: Caps,
+    /// Value words after it, for parameters on one line (`server`, `bind`).
+    pub args: u8,
+    /// What lbd does with it.
+    pub how: How<P>,
+    /// The README section (anchor) that documents it.
+    pub doc: &'static str,
+}
+
+/// The README section for every known but unsupported keyword.
+pub const KNOWN_DOC: &str = "known-but-unsupported-keywords";
+
+impl<P: Copy> Keyword<P> {
+    /// A supported keyword, parsed by `parse`, documented at `doc`.
+    pub const fn new(name: &'static str, caps: Caps, parse: P, doc: &'static str) -> Self {
+        Keyword {
+            name,
+            caps,
+            args: 0,
+            how: How::Parse(parse),
+            doc,
+        }
+    }
+
+    /// A keyword that would change traffic if ignored: an ALERT.
+    pub const fn unsupported(name: &'static str) -> Self {
+        Self::known(name, How::Unsupported)
+    }
+
+    /// A harmless keyword: a WARNING.
+    pub const fn ignored(name: &'static str) -> Self {
+        Self::known(name, How::Ignored)
+    }
+
+    /// A keyword HAProxy removed; `why` names the replacement.
+    pub const fn removed(name: &'static str, why: &'static str) -> Self {
+        Self::known(name, How::Removed(why))
+    }
+
+    const fn known(name: &'static str, how: How<P>) -> Self {
+        Keyword {
+            name,
+            caps: Caps::DFBL,
+            args: 0,
+            how,
+            doc: KNOWN_DOC,
+        }
+    }
+
+    /// The same keyword taking `n` value words.
+    pub const fn args(self, n: u8) -> Self {
+        Keyword { args: n, ..self }
+    }
+
+    /// The same keyword in other places.
+    pub const fn caps(self, caps: Caps) -> Self {
+        Keyword { caps, ..self }
+    }
+
+    /// `word` is this keyword (or starts with this prefix).
+    pub fn matches(&self, word: &str) -> bool {
+        match self.name.strip_suffix('*') {
+            Some(prefix) => word.starts_with(prefix),
+            None => self.name == word,
+        }
+    }
+}
+
+/// The entry for `word`: exact names first, then prefixes, in table order.
+pub fn find<'t, P: Copy>(table: &'t [Keyword<P>], word: &str) -> Option<&'t Keyword<P>> {
+    find_in(table, word, Caps(!0)) // anywhere
+}
+
+/// The entry for `word` among those allowed in `place` (e.g. [`Caps::RESPONSE`]).
+pub fn find_in<'t, P: Copy>(
+    table: &'t [Keyword<P>],
+    word: &str,
+    place: Caps,
+) -> Option<&'t Keyword<P>> {
+    let here = || table.iter().filter(move |k| k.caps.meets(place));
+    here()
+        .find(|k| k.name == word)
+        .or_else(|| here().find(|k| k.matches(word)))
+}
+
+/// The supported names `did you mean` offers, in table order.
+pub fn hints<P: Copy>(
+    table: &[Keyword<P>],
+    place: Caps,
+) -> impl Iterator<Item = &'static str> + '_ {
+    table
+        .iter()
+        .filter(move |k| matches!(k.how, How::Parse(_)) && k.caps.hinted() && k.caps.meets(place))
+        .map(|k| k.name)
+}
+
+/// A keyword's support class, without its parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// lbd implements it.
+    Supported,
+    /// Refused with an ALERT.
+    Unsupported,
+    /// Ignored with a WARNING.
+    Ignored,
+    /// Removed from HAProxy; refused with the replacement's name.
+    Removed,
+}
+
+impl<P> How<P> {
+    /// The support class.
+    pub fn class(&self) -> Class {
+        match self {
+            How::Parse(_) => Class::Supported,
+            How::Unsupported => Class::Unsupported,
+            How::Ignored => Class::Ignored,
+            How::Removed(_) => Class::Removed,
+        }
+    }
+}
+
+/// One row of the keyword catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// The table: `global`, `proxy`, `option`, `server`, `bind`, `timeout`, `http-request`.
+    pub section: &'static str,
+    /// The keyword (a trailing `*` marks a prefix).
+    pub name: &'static str,
+    /// How lbd treats it.
+    pub class: Class,
+    /// Where it may appear.
+    pub caps: Caps,
+    /// The README anchor that documents it.
+    pub doc: &'static str,
+}
+
+fn rows<P: Copy>(section: &'static str, table: &'static [Keyword<P>]) -> impl Iterator<Item = Row> {
+    table.iter().map(move |k| Row {
+        section,
+        name: k.name,
+        class: k.how.class(),
+        caps: k.caps,
+        doc: k.doc,
+    })
+}
+
+/// Every keyword of every table.
+pub fn all() -> Vec<Row> {
+    let mut v: Vec<Row> = Vec::new();
+    v.extend(rows("global", global::KEYWORDS));
+    v.extend(rows("proxy", proxy::KEYWORDS));
+    v.extend(rows("option", options::KEYWORDS));
+    v.extend(rows("server", server::KEYWORDS));
+    v.extend(rows("bind", bind::KEYWORDS));
+    v.extend(rows("timeout", timeouts::KEYWORDS));
+    v.extend(rows("http-request", http_rules::ACTIONS));
+    v
 }
 
 /// Section keywords.
@@ -37,522 +323,61 @@ pub const OTHER_SECTIONS: &[&str] = &[
     "namespace_list",
 ];
 
-/// `global` keywords lbd implements.
-pub const GLOBAL: &[&str] = &[
-    "log",
-    "maxconn",
-    "nbthread",
-    "cpu-map",
-    "pidfile",
-    "hard-stop-after",
-    "spread-checks",
-    "stats",
-    "tune.bufsize",
-    "tune.http.maxhdr",
-    "log-tag",
-    "setenv",
-    "presetenv",
-    "unsetenv",
-    "resetenv",
-    "description",
-    "node",
-];
-
-/// `global` keywords known and classified.
-pub fn global_known(kw: &str) -> Option<Known> {
-    use Known::*;
-    Some(match kw {
-        "lua-load"
-        | "lua-load-per-thread"
-        | "lua-prepend-path"
-        | "ssl-engine"
-        | "ssl-mode-async"
-        | "external-check"
-        | "insecure-fork-wanted"
-        | "set-dumpable"
-        | "expose-experimental-directives"
-        | "httpclient.resolvers.id"
-        | "wurfl-data-file"
-        | "51degrees-data-file"
-        | "deviceatlas-json-file"
-        | "localpeer"
-        | "h1-case-adjust"
-        | "h1-case-adjust-file"
-        | "server-state-file"
-        | "server-state-base" => Unsupported,
-        "daemon"
-        | "chroot"
-        | "user"
-        | "group"
-        | "uid"
-        | "gid"
-        | "ulimit-n"
-        | "nbproc"
-        | "master-worker"
-        | "quiet"
-        | "zero-warning"
-        | "ca-base"
-        | "crt-base"
-        | "ssl-default-bind-ciphers"
-        | "ssl-default-bind-ciphersuites"
-        | "ssl-default-bind-options"
-        | "ssl-default-server-ciphers"
-        | "ssl-default-server-ciphersuites"
-        | "ssl-default-server-options"
-        | "ssl-dh-param-file"
-        | "ssl-server-verify"
-        | "default-path"
-        | "log-send-hostname"
-        | "noepoll"
-        | "nopoll"
-        | "nosplice"
-        | "nogetaddrinfo"
-        | "noreuseport"
-        | "maxsslconn"
-        | "maxconnrate"
-        | "maxsessrate"
-        | "maxcomprate"
-        | "maxpipes"
-        | "maxzlibmem"
-        | "busy-polling"
-        | "max-spread-checks"
-        | "stats-file"
-        | "numa-cpu-mapping"
-        | "thread-groups"
-        | "thread-group"
-        | "pp2-never-send-local"
-        | "unix-bind"
-        | "strict-limits"
-        | "hash-balance-factor"
-        | "profiling.tasks"
-        | "grace"
-        | "description-file"
-        | "ssl-load-extra-files"
-        | "ssl-propquery"
-        | "ssl-provider"
-        | "ssl-skip-self-issued-ca"
-        | "issuers-chain-path"
-        | "log-format"
-        | "mworker-max-reloads"
-        | "localpeer-name"
-        | "cluster-secret"
-        | "ssl-default-sigalgs"
-        | "ssl-default-client-sigalgs"
-        | "ssl-default-bind-curves"
-        | "ssl-default-server-curves"
-        | "limited-quic"
-        | "tune.ssl.default-dh-param"
-        | "numa"
-        | "node-id" => Ignored,
-        k if k.starts_with("tune.") && !GLOBAL.contains(&k) => Ignored,
-        // lbd has no internal HTTP client (HAProxy's serves Lua and ACME).
-        k if k.starts_with("httpclient.") => Ignored,
-        "debug" => {
-            Removed("The 'debug' directive is not supported; use '-d' on the command line instead.")
-        }
-        _ => return None,
-    })
-}
-
-/// Proxy keywords lbd implements.
-pub const PROXY: &[&str] = &[
-    "mode",
-    "bind",
-    "default_backend",
-    "use_backend",
-    "acl",
-    "balance",
-    "hash-type",
-    "server",
-    "default-server",
-    "timeout",
-    "maxconn",
-    "retries",
-    "option",
-    "http-check",
-    "http-request",
-    "http-response",
-    "cookie",
-    "stick-table",
-    "stick",
-    "stats",
-    "log",
-    "description",
-    "no",
-    "disabled",
-    "enabled",
-    "id",
-];
-
-/// Proxy keywords known and classified.
-pub fn proxy_known(kw: &str) -> Option<Known> {
-    use Known::*;
-    Some(match kw {
-        "tcp-request" | "tcp-response" | "errorfile" | "errorfiles" | "errorloc"
-        | "errorloc302" | "errorloc303" | "http-error" | "compression"
-        | "filter" | "server-template" | "dispatch" | "source" | "monitor-uri" | "monitor"
-        | "use-server" | "force-persist" | "ignore-persist" | "persist" | "http-after-response"
-        | "tcp-check" | "external-check" | "dynamic-cookie-key" | "http-reuse"
-        | "http-send-name-header" | "rate-limit" | "hash-balance-factor" | "load-server-state-from-file"
-        | "server-state-file-name" | "email-alert" | "declare" | "unique-id-format"
-        | "unique-id-header" | "use-fcgi-app" | "http-restrict-req-hdr-names" | "max-keep-alive-queue"
-        | "max-session-srv-conns" | "guid" | "retry-on" | "stick-table-expire" | "appsession"
-        | "transparent" => Unsupported,
-        "capture" | "log-format" | "log-format-sd" | "error-log-format" | "log-tag"
-        | "bind-process" | "grace" | "backlog" | "clitcpka-cnt" | "clitcpka-idle"
-        | "clitcpka-intvl" | "srvtcpka-cnt" | "srvtcpka-idle" | "srvtcpka-intvl"
-        | "minconn" | "log-steps" | "fullconn" => Ignored,
-        "block" => Removed("The 'block' directive is not supported anymore since HAProxy 2.2. Use 'http-request deny' which uses the exact same syntax."),
-        "reqadd" | "reqrep" | "reqirep" | "reqdel" | "reqidel" | "reqdeny" | "reqideny"
-        | "reqpass" | "reqipass" | "reqallow" | "reqiallow" | "reqtarpit" | "reqitarpit"
-        | "reqsetbe" | "reqisetbe" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'http-request' instead."),
-        "rspadd" | "rsprep" | "rspirep" | "rspdel" | "rspidel" | "rspdeny" | "rspideny" => {
-            Removed("This directive is not supported anymore since HAProxy 2.1. Use 'http-response' instead.")
-        }
-        "contimeout" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'timeout connect' instead."),
-        "clitimeout" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'timeout client' instead."),
-        "srvtimeout" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'timeout server' instead."),
-        "redispatch" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'option redispatch' instead."),
-        "reqtimeout" => Removed("This directive is not supported anymore since HAProxy 2.1. Use 'timeout http-request' instead."),
-        _ => return None,
-    })
-}
-
-/// `option` names lbd implements.
-pub const OPTIONS: &[&str] = &[
-    "httpchk",
-    "tcp-check",
-    "forwardfor",
-    "redispatch",
-    "allbackups",
-    "httplog",
-    "tcplog",
-    "http-server-close",
-    "httpclose",
-    "http-keep-alive",
-    "log-health-checks",
-    "dontlognull",
-    "forceclose",
-    "http-tunnel",
-];
-
-/// `option` names known and classified.
-pub fn option_known(name: &str) -> Option<Known> {
-    use Known::*;
-    Some(match name {
-        "ssl-hello-chk"
-        | "mysql-check"
-        | "pgsql-check"
-        | "redis-check"
-        | "smtpchk"
-        | "ldap-check"
-        | "spop-check"
-        | "external-check"
-        | "persist"
-        | "forwarded"
-        | "originalto"
-        | "accept-invalid-http-request"
-        | "accept-invalid-http-response"
-        | "accept-unsafe-violations-in-http-request"
-        | "accept-unsafe-violations-in-http-response"
-        | "http-use-proxy-header"
-        | "http-restrict-req-hdr-names"
-        | "transparent"
-        | "prefer-last-server"
-        | "h1-case-adjust-bogus-client"
-        | "h1-case-adjust-bogus-server"
-        | "disable-h2-upgrade"
-        | "http-drop-request-trailers"
-        | "http-drop-response-trailers" => Unsupported,
-        "clitcpka"
-        | "srvtcpka"
-        | "tcpka"
-        | "logasap"
-        | "dontlog-normal"
-        | "log-separate-errors"
-        | "contstats"
-        | "socket-stats"
-        | "checkcache"
-        | "tcp-smart-accept"
-        | "tcp-smart-connect"
-        | "splice-auto"
-        | "splice-request"
-        | "splice-response"
-        | "http-pretend-keepalive"
-        | "abortonclose"
-        | "http-buffer-request"
-        | "http-ignore-probes"
-        | "http-use-htx"
-        | "nolinger"
-        | "independent-streams"
-        | "http-no-delay"
-        | "idle-close-on-response"
-        | "httpslog"
-        | "http_proxy"
-        | "http-proxy"
-        | "log-health-check"
-        | "allbackup" => Ignored,
-        _ => return None,
-    })
-}
-
-/// `server` / `default-server` keywords lbd implements.
-pub const SERVER: &[&str] = &[
-    "check",
-    "no-check",
-    "inter",
-    "fastinter",
-    "downinter",
-    "rise",
-    "fall",
-    "port",
-    "addr",
-    "weight",
-    "backup",
-    "no-backup",
-    "disabled",
-    "enabled",
-    "maxconn",
-    "maxqueue",
-    "slowstart",
-    "observe",
-    "error-limit",
-    "on-error",
-    "on-marked-down",
-    "on-marked-up",
-    "init-state",
-    "cookie",
-    "send-proxy",
-    "send-proxy-v2",
-    "no-send-proxy",
-    "no-send-proxy-v2",
-    "id",
-];
-
-/// `server` keywords known and classified.
-pub fn server_known(kw: &str) -> Option<Known> {
-    use Known::*;
-    Some(match kw {
-        "ssl"
-        | "verify"
-        | "verifyhost"
-        | "ca-file"
-        | "crl-file"
-        | "crt"
-        | "sni"
-        | "alpn"
-        | "npn"
-        | "check-ssl"
-        | "check-sni"
-        | "check-alpn"
-        | "check-proto"
-        | "proto"
-        | "agent-check"
-        | "agent-port"
-        | "agent-inter"
-        | "agent-addr"
-        | "agent-send"
-        | "resolvers"
-        | "resolve-prefer"
-        | "resolve-net"
-        | "resolve-opts"
-        | "init-addr"
-        | "track"
-        | "redir"
-        | "source"
-        | "usesrc"
-        | "namespace"
-        | "check-send-proxy"
-        | "send-proxy-v2-ssl"
-        | "send-proxy-v2-ssl-cn"
-        | "proxy-v2-options"
-        | "non-stick"
-        | "socks4"
-        | "ws"
-        | "allow-0rtt"
-        | "set-proxy-v2-tlv-fmt"
-        | "ciphers"
-        | "ciphersuites"
-        | "force-sslv3"
-        | "force-tlsv10"
-        | "force-tlsv11"
-        | "force-tlsv12"
-        | "force-tlsv13"
-        | "ssl-min-ver"
-        | "ssl-max-ver"
-        | "check-via-socks4"
-        | "on-marked-down-sessions"
-        | "guid"
-        | "hash-key"
-        | "shard"
-        | "max-reuse" => Unsupported,
-        "tfo"
-        | "pool-max-conn"
-        | "pool-purge-delay"
-        | "pool-low-conn"
-        | "pool-conn-name"
-        | "minconn"
-        | "no-ssl"
-        | "no-sslv3"
-        | "no-tlsv10"
-        | "no-tlsv11"
-        | "no-tlsv12"
-        | "no-tlsv13"
-        | "no-ssl-reuse"
-        | "no-tls-tickets"
-        | "tls-tickets"
-        | "ssl-reuse"
-        | "no-verifyhost"
-        | "no-agent-check"
-        | "no-check-ssl"
-        | "log-proto"
-        | "tcp-ut"
-        | "curves"
-        | "sigalgs"
-        | "client-sigalgs"
-        | "ws-check"
-        | "check-pool-conn-name"
-        | "no-tfo"
-        | "stick"
-        | "no-stick" => Ignored,
-        _ => return None,
-    })
-}
-
-/// `bind` parameters lbd implements.
-pub const BIND: &[&str] = &["v4v6", "v6only", "name", "backlog", "id", "maxconn"];
-
-/// `bind` parameters known and classified.
-pub fn bind_known(kw: &str) -> Option<Known> {
-    use Known::*;
-    Some(match kw {
-        "ssl"
-        | "crt"
-        | "crt-list"
-        | "ca-file"
-        | "alpn"
-        | "npn"
-        | "verify"
-        | "accept-proxy"
-        | "transparent"
-        | "interface"
-        | "namespace"
-        | "crl-file"
-        | "strict-sni"
-        | "ciphers"
-        | "ciphersuites"
-        | "ssl-min-ver"
-        | "ssl-max-ver"
-        | "quic-cc-algo"
-        | "proto"
-        | "accept-netscaler-cip"
-        | "ca-ignore-err"
-        | "crt-ignore-err"
-        | "generate-certificates"
-        | "ecdhe"
-        | "curves"
-        | "no-ca-names"
-        | "allow-0rtt"
-        | "force-sslv3"
-        | "force-tlsv10"
-        | "force-tlsv11"
-        | "force-tlsv12"
-        | "force-tlsv13"
-        | "ca-sign-file"
-        | "ca-verify-file"
-        | "no-alpn"
-        | "mss"
-        | "ssl_fc"
-        | "ssl-passphrase"
-        | "guid-prefix"
-        | "shards" => Unsupported,
-        "tfo"
-        | "defer-accept"
-        | "nice"
-        | "process"
-        | "thread"
-        | "level"
-        | "severity-output"
-        | "mode"
-        | "user"
-        | "group"
-        | "uid"
-        | "gid"
-        | "no-sslv3"
-        | "no-tlsv10"
-        | "no-tlsv11"
-        | "no-tlsv12"
-        | "no-tlsv13"
-        | "no-tls-tickets"
-        | "tls-ticket-keys"
-        | "prefer-client-ciphers"
-        | "expose-fd"
-        | "tcp-ut"
-        | "idle-ping"
-        | "label" => Ignored,
-        _ => return None,
-    })
-}
-
-/// The `timeout` names lbd implements.
-pub const TIMEOUTS: &[&str] = &[
-    "connect",
-    "client",
-    "server",
-    "http-request",
-    "http-keep-alive",
-    "queue",
-    "tunnel",
-    "check",
-    "client-fin",
-    "server-fin",
-];
-
-/// `timeout` names known and classified.
-pub fn timeout_known(name: &str) -> Option<Known> {
-    match name {
-        "tarpit" | "retry" | "resolve" => Some(Known::Ignored),
-        "clitimeout" | "srvtimeout" | "contimeout" | "appsession" => Some(Known::Unsupported),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn class(section: &str, name: &str) -> Option<Class> {
+        all()
+            .into_iter()
+            .find(|r| r.section == section && r.name == name)
+            .map(|r| r.class)
+    }
+
     #[test]
-    fn supported_keywords_are_not_also_classified_as_unsupported() {
-        for k in PROXY {
-            assert_eq!(proxy_known(k), None, "{k}");
-        }
-        for k in GLOBAL {
-            assert_eq!(global_known(k), None, "{k}");
-        }
-        for k in OPTIONS {
-            assert_eq!(option_known(k), None, "{k}");
-        }
-        for k in SERVER {
-            assert_eq!(server_known(k), None, "{k}");
-        }
-        for k in BIND {
-            assert_eq!(bind_known(k), None, "{k}");
+    fn a_keyword_is_declared_once_per_table() {
+        let rows = all();
+        for (i, r) in rows.iter().enumerate() {
+            // `use-service` is supported in requests and refused in responses.
+            if r.name == "use-service" {
+                continue;
+            }
+            assert!(
+                !rows[..i]
+                    .iter()
+                    .any(|q| q.section == r.section && q.name == r.name),
+                "{} {}",
+                r.section,
+                r.name
+            );
         }
     }
 
     #[test]
     fn traffic_changing_keywords_are_alerts_and_process_ones_warnings() {
-        assert_eq!(proxy_known("errorfile"), Some(Known::Unsupported));
-        assert_eq!(proxy_known("bind-process"), Some(Known::Ignored));
-        assert_eq!(global_known("lua-load"), Some(Known::Unsupported));
-        assert_eq!(global_known("chroot"), Some(Known::Ignored));
-        assert_eq!(
-            global_known("tune.ssl.default-dh-param"),
-            Some(Known::Ignored)
-        );
-        assert!(matches!(proxy_known("reqrep"), Some(Known::Removed(_))));
-        assert_eq!(server_known("ssl"), Some(Known::Unsupported));
-        assert_eq!(bind_known("ssl"), Some(Known::Unsupported));
-        assert_eq!(option_known("clitcpka"), Some(Known::Ignored));
+        assert_eq!(class("proxy", "errorfile"), Some(Class::Unsupported));
+        assert_eq!(class("proxy", "bind-process"), Some(Class::Ignored));
+        assert_eq!(class("global", "lua-load"), Some(Class::Unsupported));
+        assert_eq!(class("global", "chroot"), Some(Class::Ignored));
+        assert_eq!(class("global", "tune.*"), Some(Class::Ignored));
+        assert_eq!(class("proxy", "reqrep"), Some(Class::Removed));
+        assert_eq!(class("server", "ssl"), Some(Class::Unsupported));
+        assert_eq!(class("bind", "ssl"), Some(Class::Unsupported));
+        assert_eq!(class("option", "clitcpka"), Some(Class::Ignored));
+    }
+
+    #[test]
+    fn exact_names_win_over_prefixes() {
+        let t = global::KEYWORDS;
+        assert!(matches!(
+            find(t, "tune.bufsize").unwrap().how,
+            How::Parse(_)
+        ));
+        assert!(matches!(find(t, "tune.foo").unwrap().how, How::Ignored));
+        assert!(matches!(
+            find(t, "httpclient.resolvers.id").unwrap().how,
+            How::Unsupported
+        ));
+        assert!(find(t, "tune").is_none());
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! `lex` splits lines into words, `parse` turns words into the typed `model` (with
 //! `acl` conditions and nom `value` parsers), `validate` checks what spans proxies, and
-//! `diag` holds the messages.
+//! `diag` holds the messages. Each keyword is declared once, in a table next to its
+//! parser (see `parse`); `keywords` holds the tables' shared shape and lists them.
 
 pub mod acl;
 pub mod diag;

@@ -1,0 +1,260 @@
+//! Options, checks, HTTP rules, persistence (cookie, stick) and the stats page.
+
+use super::*;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Source network that does not get the header.
+    pub except: Option<(IpAddr, u8)>,
+    /// Header name (X-Forwarded-For).
+    pub header: String,
+    /// Only add when absent.
+    pub if_none: bool,
+}
+
+/// HTTP connection handling chosen by options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpConnMode {
+    /// `option http-keep-alive` (default).
+    #[default]
+    KeepAlive,
+    /// `option http-server-close`: keep the client side, close the server side.
+    ServerClose,
+    /// `option httpclose`: close both sides after each exchange.
+    Close,
+}
+
+/// `option` flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+    /// `option redispatch`.
+    pub redispatch: bool,
+    /// `option allbackups`.
+    pub allbackups: bool,
+    /// `option httplog`.
+    pub httplog: bool,
+    /// `option tcplog`.
+    pub tcplog: bool,
+    /// Connection mode from http-keep-alive / http-server-close / httpclose.
+    pub http_conn: HttpConnMode,
+    /// `option log-health-checks`.
+    pub log_health_checks: bool,
+    /// `option dontlognull`.
+    pub dontlognull: bool,
+    /// `option tcp-check`.
+    pub tcp_check: bool,
+}
+
+/// `option httpchk` / `http-check send|expect`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// HTTP checks are on (`option httpchk`).
+    pub enabled: bool,
+    /// Method (OPTIONS).
+    pub method: String,
+    /// URI (/).
+    pub uri: String,
+    /// Version (HTTP/1.0).
+    pub version: String,
+    /// Extra headers from `http-check send hdr` (or the old `\r\n` version trick).
+    pub headers: Vec<(String, String)>,
+    /// Request body from `http-check send body`.
+    pub body: Option<String>,
+    /// `http-check expect`; none = 2xx/3xx pass.
+    pub expect: Option<Expect>,
+}
+
+/// `http-check expect [!] status|rstatus|string`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// `!`.
+    pub negate: bool,
+    /// What is expected.
+    pub kind: ExpectKind,
+}
+
+/// The matcher of an `http-check expect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectKind {
+    /// Inclusive status ranges.
+    Status(Vec<(u16, u16)>),
+    /// Regex on the status code text (kept as written; compiled by the check layer).
+    RStatus(String),
+    /// Substring of the body.
+    String(String),
+}
+
+/// An `http-request` / `http-response` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRule {
+    /// What to do.
+    pub action: HttpAction,
+    /// `if`/`unless`.
+    pub cond: Option<Condition>,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+/// Actions lbd performs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAction {
+    /// `set-header NAME VALUE`.
+    SetHeader(String, String),
+    /// `add-header NAME VALUE`.
+    AddHeader(String, String),
+    /// `del-header NAME`.
+    DelHeader(String),
+    /// `return [status N] [content-type T] [string S|lf-string S]`.
+    Return {
+        /// Status (200).
+        status: u16,
+        /// Content type.
+        content_type: Option<String>,
+        /// Body.
+        body: Option<String>,
+        /// Extra headers (`hdr NAME VALUE`).
+        headers: Vec<(String, String)>,
+    },
+    /// `deny [deny_status N]`.
+    Deny(u16),
+    /// `use-service prometheus-exporter`.
+    UseServicePrometheus,
+    /// `redirect location|prefix|scheme ...` (also the `redirect` keyword).
+    Redirect(Redirect),
+}
+
+/// A redirect rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// What `to` means.
+    pub kind: RedirectKind,
+    /// Location, prefix or scheme.
+    pub to: String,
+    /// 301, 302 (default), 303, 307 or 308.
+    pub code: u16,
+    /// `drop-query`.
+    pub drop_query: bool,
+    /// `append-slash`.
+    pub append_slash: bool,
+    /// `set-cookie NAME[=VALUE]`.
+    pub set_cookie: Option<String>,
+    /// `clear-cookie NAME[=]`.
+    pub clear_cookie: Option<String>,
+}
+
+/// The kinds of redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// The Location is the string itself.
+    Location,
+    /// The Location is the prefix followed by the request's path.
+    Prefix,
+    /// The Location is `SCHEME://HOST` followed by the request's path.
+    Scheme,
+}
+
+/// `cookie NAME insert|rewrite|prefix ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieCfg {
+    /// Cookie name.
+    pub name: String,
+    /// Mode.
+    pub mode: CookieMode,
+    /// `indirect`.
+    pub indirect: bool,
+    /// `nocache`.
+    pub nocache: bool,
+    /// `postonly`.
+    pub postonly: bool,
+    /// `preserve`.
+    pub preserve: bool,
+    /// `httponly`.
+    pub httponly: bool,
+    /// `secure`.
+    pub secure: bool,
+    /// `domain D` (several allowed).
+    pub domains: Vec<String>,
+    /// `maxidle`.
+    pub maxidle: Option<Duration>,
+    /// `maxlife`.
+    pub maxlife: Option<Duration>,
+    /// `attr V`.
+    pub attrs: Vec<String>,
+}
+
+/// Cookie persistence mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// lbd sets the cookie.
+    Insert,
+    /// The server sets it, lbd rewrites the value.
+    Rewrite,
+    /// lbd prefixes the server's cookie value.
+    Prefix,
+    /// No mode given: the application sets the cookie; lbd only reads it.
+    Passive,
+}
+
+/// `stick-table type ip size N [expire T]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickTable {
+    /// Maximum entries.
+    pub size: u64,
+    /// Entry expiry.
+    pub expire: Option<Duration>,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+/// `stick on|match|store-request src [table T] [if|unless COND]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickRule {
+    /// Which kind.
+    pub kind: StickKind,
+    /// Table proxy name (None = this proxy).
+    pub table: Option<String>,
+    /// Condition.
+    pub cond: Option<Condition>,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+/// The kinds of `stick` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickKind {
+    /// match + store.
+    On,
+    /// lookup only.
+    Match,
+    /// store only.
+    StoreRequest,
+}
+
+/// `stats` settings of a proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsCfg {
+    /// `stats enable` (or implied by uri/auth/refresh).
+    pub enabled: bool,
+    /// `stats uri` (/haproxy?stats).
+    pub uri: Option<String>,
+    /// `stats refresh`.
+    pub refresh: Option<Duration>,
+    /// `stats auth user:pass`.
+    pub auth: Vec<(String, String)>,
+    /// `stats realm`.
+    pub realm: Option<String>,
+    /// `stats admin if ...` was given (accepted; the page is read-only).
+    pub admin: bool,
+}
+
+impl StatsCfg {
+    /// The effective URI prefix.
+    pub fn uri(&self) -> &str {
+        self.uri.as_deref().unwrap_or("/haproxy?stats")
+    }
+}

@@ -1,0 +1,189 @@
+//! Servers, their settings, and timeouts.
+
+use super::*;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// A `server` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// Name, unique in its backend.
+    pub name: String,
+    /// The address as written (hostname or IP).
+    pub host: String,
+    /// Resolved address; port 0 when the line had none (use the client's port).
+    pub addr: SocketAddr,
+    /// The line had an explicit port.
+    pub has_port: bool,
+    /// Settings (from `default-server` then the line).
+    pub settings: ServerSettings,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+impl Server {
+    /// Address active checks connect to (`addr`/`port` override the server's).
+    pub fn check_addr(&self) -> SocketAddr {
+        let ip = self.settings.check_addr.unwrap_or(self.addr.ip());
+        let port = self.settings.check_port.unwrap_or(self.addr.port());
+        SocketAddr::new(ip, port)
+    }
+}
+
+/// `init-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitState {
+    /// Health = rise: UP, one failure marks DOWN (HAProxy's default).
+    #[default]
+    Up,
+    /// Health = rise + fall - 1.
+    FullyUp,
+    /// Health = rise - 1: DOWN, one success marks UP.
+    Down,
+    /// Health = 0.
+    FullyDown,
+}
+
+/// `observe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observe {
+    /// Connection outcomes.
+    Layer4,
+    /// Connection and HTTP response outcomes.
+    Layer7,
+}
+
+/// `on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Only switch to fastinter.
+    FastInter,
+    /// Simulate one failed check (default).
+    #[default]
+    FailCheck,
+    /// The next failure marks the server DOWN.
+    SuddenDeath,
+    /// Mark the server DOWN at once.
+    MarkDown,
+}
+
+/// Settings a `server` line can carry (also `default-server`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// `check`.
+    pub check: bool,
+    /// `inter` (2s).
+    pub inter: Duration,
+    /// `fastinter` (falls back to inter).
+    pub fastinter: Option<Duration>,
+    /// `downinter` (falls back to inter).
+    pub downinter: Option<Duration>,
+    /// `rise` (2).
+    pub rise: u32,
+    /// `fall` (3).
+    pub fall: u32,
+    /// `port`: check port.
+    pub check_port: Option<u16>,
+    /// `addr`: check address.
+    pub check_addr: Option<IpAddr>,
+    /// `weight` (1, 0..=256).
+    pub weight: u32,
+    /// `backup`.
+    pub backup: bool,
+    /// `disabled`: start in maintenance.
+    pub disabled: bool,
+    /// `maxconn` (0 = unlimited).
+    pub maxconn: u32,
+    /// `maxqueue` (0 = unlimited).
+    pub maxqueue: u32,
+    /// `slowstart`.
+    pub slowstart: Option<Duration>,
+    /// `observe`.
+    pub observe: Option<Observe>,
+    /// `error-limit` (10).
+    pub error_limit: u32,
+    /// `on-error`.
+    pub on_error: OnError,
+    /// `on-marked-down shutdown-sessions`.
+    pub shutdown_on_down: bool,
+    /// `on-marked-up shutdown-backup-sessions`.
+    pub shutdown_backup_on_up: bool,
+    /// `init-state`.
+    pub init_state: InitState,
+    /// `cookie VALUE`.
+    pub cookie: Option<String>,
+    /// `send-proxy` (1) / `send-proxy-v2` (2).
+    pub send_proxy: Option<u8>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            check: false,
+            inter: Duration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            rise: 2,
+            fall: 3,
+            check_port: None,
+            check_addr: None,
+            weight: 1,
+            backup: false,
+            disabled: false,
+            maxconn: 0,
+            maxqueue: 0,
+            slowstart: None,
+            observe: None,
+            error_limit: 10,
+            on_error: OnError::FailCheck,
+            shutdown_on_down: false,
+            shutdown_backup_on_up: false,
+            init_state: InitState::Up,
+            cookie: None,
+            send_proxy: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Interval while changing state or not yet checked.
+    pub fn fastinter(&self) -> Duration {
+        self.fastinter.unwrap_or(self.inter)
+    }
+    /// Interval while fully DOWN.
+    pub fn downinter(&self) -> Duration {
+        self.downinter.unwrap_or(self.inter)
+    }
+}
+
+/// Every `timeout`; `None` is infinite.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `timeout connect`.
+    pub connect: Option<Duration>,
+    /// `timeout client`.
+    pub client: Option<Duration>,
+    /// `timeout server`.
+    pub server: Option<Duration>,
+    /// `timeout http-request`.
+    pub http_request: Option<Duration>,
+    /// `timeout http-keep-alive`.
+    pub http_keep_alive: Option<Duration>,
+    /// `timeout queue` (falls back to connect).
+    pub queue: Option<Duration>,
+    /// `timeout tunnel`.
+    pub tunnel: Option<Duration>,
+    /// `timeout check`.
+    pub check: Option<Duration>,
+    /// `timeout client-fin`.
+    pub client_fin: Option<Duration>,
+    /// `timeout server-fin`.
+    pub server_fin: Option<Duration>,
+}
+
+impl Timeouts {
+    /// Effective queue timeout.
+    pub fn queue(&self) -> Option<Duration> {
+        self.queue.or(self.connect)
+    }
+}

@@ -1,0 +1,246 @@
+//! The `global` section: its keyword table and parsers.
+
+use super::{arg, Parser, R};
+use crate::config::diag::did_you_mean;
+use crate::config::keywords::{self, Caps, How, Keyword};
+use crate::config::value;
+use std::collections::HashSet;
+
+/// A `global` keyword's parser: the words of the line, keyword first.
+pub(crate) type GlobalFn = fn(&mut Parser<'_>, &[String]) -> R;
+
+const DOC: &str = "global-keywords";
+
+const fn kw(name: &'static str, parse: GlobalFn) -> Keyword<GlobalFn> {
+    Keyword::new(name, Caps::DFBL, parse, DOC)
+}
+
+type K = Keyword<GlobalFn>;
+
+/// The `global` keywords: supported first (in `did you mean` order), then known ones.
+pub(crate) static KEYWORDS: &[K] = &[
+    kw("log", log),
+    kw("maxconn", maxconn),
+    kw("nbthread", nbthread),
+    kw("cpu-map", cpu_map),
+    kw("pidfile", pidfile),
+    kw("hard-stop-after", hard_stop_after),
+    kw("spread-checks", spread_checks),
+    kw("stats", stats),
+    kw("tune.bufsize", bufsize),
+    kw("tune.http.maxhdr", maxhdr),
+    kw("log-tag", log_tag),
+    kw("setenv", setenv),
+    kw("presetenv", setenv),
+    kw("unsetenv", unsetenv),
+    kw("resetenv", resetenv),
+    kw("description", nothing),
+    kw("node", nothing),
+    K::unsupported("lua-load"),
+    K::unsupported("lua-load-per-thread"),
+    K::unsupported("lua-prepend-path"),
+    K::unsupported("ssl-engine"),
+    K::unsupported("ssl-mode-async"),
+    K::unsupported("external-check"),
+    K::unsupported("insecure-fork-wanted"),
+    K::unsupported("set-dumpable"),
+    K::unsupported("expose-experimental-directives"),
+    K::unsupported("httpclient.resolvers.id"),
+    K::unsupported("wurfl-data-file"),
+    K::unsupported("51degrees-data-file"),
+    K::unsupported("deviceatlas-json-file"),
+    K::unsupported("localpeer"),
+    K::unsupported("h1-case-adjust"),
+    K::unsupported("h1-case-adjust-file"),
+    K::unsupported("server-state-file"),
+    K::unsupported("server-state-base"),
+    K::ignored("daemon"),
+    K::ignored("chroot"),
+    K::ignored("user"),
+    K::ignored("group"),
+    K::ignored("uid"),
+    K::ignored("gid"),
+    K::ignored("ulimit-n"),
+    K::ignored("nbproc"),
+    K::ignored("master-worker"),
+    K::ignored("quiet"),
+    K::ignored("zero-warning"),
+    K::ignored("ca-base"),
+    K::ignored("crt-base"),
+    K::ignored("ssl-default-bind-ciphers"),
+    K::ignored("ssl-default-bind-ciphersuites"),
+    K::ignored("ssl-default-bind-options"),
+    K::ignored("ssl-default-server-ciphers"),
+    K::ignored("ssl-default-server-ciphersuites"),
+    K::ignored("ssl-default-server-options"),
+    K::ignored("ssl-dh-param-file"),
+    K::ignored("ssl-server-verify"),
+    K::ignored("default-path"),
+    K::ignored("log-send-hostname"),
+    K::ignored("noepoll"),
+    K::ignored("nopoll"),
+    K::ignored("nosplice"),
+    K::ignored("nogetaddrinfo"),
+    K::ignored("noreuseport"),
+    K::ignored("maxsslconn"),
+    K::ignored("maxconnrate"),
+    K::ignored("maxsessrate"),
+    K::ignored("maxcomprate"),
+    K::ignored("maxpipes"),
+    K::ignored("maxzlibmem"),
+    K::ignored("busy-polling"),
+    K::ignored("max-spread-checks"),
+    K::ignored("stats-file"),
+    K::ignored("numa-cpu-mapping"),
+    K::ignored("thread-groups"),
+    K::ignored("thread-group"),
+    K::ignored("pp2-never-send-local"),
+    K::ignored("unix-bind"),
+    K::ignored("strict-limits"),
+    K::ignored("hash-balance-factor"),
+    K::ignored("profiling.tasks"),
+    K::ignored("grace"),
+    K::ignored("description-file"),
+    K::ignored("ssl-load-extra-files"),
+    K::ignored("ssl-propquery"),
+    K::ignored("ssl-provider"),
+    K::ignored("ssl-skip-self-issued-ca"),
+    K::ignored("issuers-chain-path"),
+    K::ignored("log-format"),
+    K::ignored("mworker-max-reloads"),
+    K::ignored("localpeer-name"),
+    K::ignored("cluster-secret"),
+    K::ignored("ssl-default-sigalgs"),
+    K::ignored("ssl-default-client-sigalgs"),
+    K::ignored("ssl-default-bind-curves"),
+    K::ignored("ssl-default-server-curves"),
+    K::ignored("limited-quic"),
+    K::ignored("numa"),
+    K::ignored("node-id"),
+    K::ignored("tune.*"),
+    // lbd has no internal HTTP client (HAProxy's serves Lua and ACME).
+    K::ignored("httpclient.*"),
+    K::removed(
+        "debug",
+        "The 'debug' directive is not supported; use '-d' on the command line instead.",
+    ),
+];
+
+impl<'e> Parser<'e> {
+    /// One line of the `global` section.
+    pub(super) fn global_kw(&mut self, w: &[String]) -> R {
+        let kw = w[0].as_str();
+        match keywords::find(KEYWORDS, kw) {
+            Some(Keyword {
+                how: How::Parse(parse),
+                ..
+            }) => parse(self, w),
+            Some(k) => self.refuse("", kw, &k.how),
+            None => Err(format!(
+                "unknown keyword '{kw}' in 'global' section{}",
+                did_you_mean(kw, keywords::hints(KEYWORDS, Caps::DFBL))
+            )),
+        }
+    }
+}
+
+fn maxconn(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.maxconn = Some(value::int_in(arg(w, 1)?, 1, u32::MAX as u64, "'maxconn'")? as u32);
+    Ok(())
+}
+
+fn nbthread(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.nbthread = Some(value::int_in(arg(w, 1)?, 1, 4096, "'nbthread'")? as u32);
+    Ok(())
+}
+
+fn cpu_map(p: &mut Parser<'_>, w: &[String]) -> R {
+    match value::cpu_map(&w[1..])? {
+        Some(m) => p.global.cpu_map.push(m),
+        None => p.warn(format!(
+            "'cpu-map {}': lbd runs one process with one thread group; \
+             this line maps another one and is ignored.",
+            w[1]
+        )),
+    }
+    Ok(())
+}
+
+fn pidfile(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.pidfile = Some(arg(w, 1)?.to_string());
+    Ok(())
+}
+
+fn hard_stop_after(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.hard_stop_after =
+        Some(value::time(arg(w, 1)?).map_err(|e| format!("'{}': {e}", w[0]))?);
+    Ok(())
+}
+
+fn spread_checks(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.spread_checks = value::int_in(arg(w, 1)?, 0, 50, "'spread-checks'")? as u32;
+    Ok(())
+}
+
+fn bufsize(p: &mut Parser<'_>, w: &[String]) -> R {
+    let kw = &w[0];
+    let v = value::size(arg(w, 1)?).map_err(|e| format!("'{kw}': {e}"))?;
+    if !(1024..=1 << 30).contains(&v) {
+        return Err(format!(
+            "'{kw}' must be between 1024 and 1073741824 (got '{v}')"
+        ));
+    }
+    p.global.bufsize = v as usize;
+    Ok(())
+}
+
+fn maxhdr(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.max_headers = value::int_in(arg(w, 1)?, 1, 32767, "'tune.http.maxhdr'")? as usize;
+    Ok(())
+}
+
+fn log_tag(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global.log_tag = Some(arg(w, 1)?.to_string());
+    Ok(())
+}
+
+fn nothing(_: &mut Parser<'_>, _: &[String]) -> R {
+    Ok(())
+}
+
+fn log(p: &mut Parser<'_>, w: &[String]) -> R {
+    if w.get(1).map(String::as_str) == Some("global") {
+        return Err("'log global' is only allowed in proxies, not in 'global'.".into());
+    }
+    if let Some(t) = p.log_target(&w[1..])? {
+        p.global.logs.push(t);
+    }
+    Ok(())
+}
+
+fn stats(p: &mut Parser<'_>, w: &[String]) -> R {
+    p.global_stats(w)
+}
+
+/// `setenv` and `presetenv`.
+fn setenv(p: &mut Parser<'_>, w: &[String]) -> R {
+    let (name, val) = (arg(w, 1)?.to_string(), arg(w, 2)?.to_string());
+    if w[0] == "setenv" || p.getenv(&name).is_none() {
+        p.env_overrides.insert(name, Some(val));
+    }
+    Ok(())
+}
+
+fn unsetenv(p: &mut Parser<'_>, w: &[String]) -> R {
+    for n in &w[1..] {
+        p.env_overrides.insert(n.clone(), None);
+    }
+    Ok(())
+}
+
+fn resetenv(p: &mut Parser<'_>, w: &[String]) -> R {
+    let keep: HashSet<String> = w[1..].iter().cloned().collect();
+    p.env_overrides.retain(|k, _| keep.contains(k));
+    p.env_cleared = Some(keep);
+    Ok(())
+}

@@ -1,0 +1,434 @@
+//! `http-request` and `http-response` rules (the action table and its parsers),
+//! `redirect`, and `http-check`.
+
+use super::{Parser, Target, R};
+use crate::config::diag::did_you_mean;
+use crate::config::keywords::{self, Caps, How, Keyword};
+use crate::config::model::*;
+use crate::config::value;
+
+/// The rule an action parser reads: `http-request` or `http-response`, the action name.
+pub(crate) struct Rule<'a> {
+    kw: &'a str,
+    action: &'a str,
+    response: bool,
+}
+
+/// An action's parser: the rule and the words between the action and the condition.
+pub(crate) type ActionFn = fn(&Rule<'_>, &[String]) -> Result<HttpAction, String>;
+
+const DOC: &str = "http-request-and-http-response-actions";
+
+type K = Keyword<ActionFn>;
+
+const fn kw(name: &'static str, caps: Caps, parse: ActionFn) -> K {
+    Keyword::new(name, caps, parse, DOC)
+}
+
+/// The actions: supported first (in `did you mean` order), each for requests and/or
+/// responses, then known ones (all refused).
+pub(crate) static ACTIONS: &[K] = &[
+    kw("set-header", Caps::RULES, set_add_header),
+    kw("add-header", Caps::RULES, set_add_header),
+    kw("del-header", Caps::RULES, del_header),
+    kw("deny", Caps::RULES, deny),
+    kw("return", Caps::RULES, return_),
+    kw("use-service", Caps::REQUEST, use_service),
+    kw("redirect", Caps::REQUEST.no_hint(), redirect),
+    K::unsupported("set-path").caps(Caps::RULES),
+    K::unsupported("set-pathq").caps(Caps::RULES),
+    K::unsupported("set-query").caps(Caps::RULES),
+    K::unsupported("set-uri").caps(Caps::RULES),
+    K::unsupported("set-method").caps(Caps::RULES),
+    K::unsupported("set-var").caps(Caps::RULES),
+    K::unsupported("unset-var").caps(Caps::RULES),
+    K::unsupported("set-log-level").caps(Caps::RULES),
+    K::unsupported("set-tos").caps(Caps::RULES),
+    K::unsupported("set-mark").caps(Caps::RULES),
+    K::unsupported("set-src").caps(Caps::RULES),
+    K::unsupported("set-dst").caps(Caps::RULES),
+    K::unsupported("set-nice").caps(Caps::RULES),
+    K::unsupported("replace-header").caps(Caps::RULES),
+    K::unsupported("replace-value").caps(Caps::RULES),
+    K::unsupported("replace-path").caps(Caps::RULES),
+    K::unsupported("replace-pathq").caps(Caps::RULES),
+    K::unsupported("replace-uri").caps(Caps::RULES),
+    K::unsupported("sc-inc-gpc0").caps(Caps::RULES),
+    K::unsupported("sc-inc-gpc1").caps(Caps::RULES),
+    K::unsupported("sc-set-gpt0").caps(Caps::RULES),
+    K::unsupported("tarpit").caps(Caps::RULES),
+    K::unsupported("silent-drop").caps(Caps::RULES),
+    K::unsupported("reject").caps(Caps::RULES),
+    K::unsupported("auth").caps(Caps::RULES),
+    K::unsupported("allow").caps(Caps::RULES),
+    K::unsupported("capture").caps(Caps::RULES),
+    K::unsupported("cache-use").caps(Caps::RULES),
+    K::unsupported("cache-store").caps(Caps::RULES),
+    K::unsupported("send-spoe-group").caps(Caps::RULES),
+    K::unsupported("wait-for-body").caps(Caps::RULES),
+    K::unsupported("wait-for-handshake").caps(Caps::RULES),
+    K::unsupported("early-hint").caps(Caps::RULES),
+    K::unsupported("normalize-uri").caps(Caps::RULES),
+    K::unsupported("set-status").caps(Caps::RULES),
+    K::unsupported("strict-mode").caps(Caps::RULES),
+    K::unsupported("do-resolve").caps(Caps::RULES),
+    K::unsupported("add-acl").caps(Caps::RULES),
+    K::unsupported("del-acl").caps(Caps::RULES),
+    K::unsupported("set-map").caps(Caps::RULES),
+    K::unsupported("del-map").caps(Caps::RULES),
+    K::unsupported("set-timeout").caps(Caps::RULES),
+    K::unsupported("set-bandwidth-limit").caps(Caps::RULES),
+    K::unsupported("disable-l7-retry").caps(Caps::RULES),
+    // In a request, `use-service` is the supported entry above.
+    K::unsupported("use-service").caps(Caps::RESPONSE),
+    K::unsupported("set-fc-mark").caps(Caps::RULES),
+    K::unsupported("set-fc-tos").caps(Caps::RULES),
+    K::unsupported("set-priority-class").caps(Caps::RULES),
+    K::unsupported("set-priority-offset").caps(Caps::RULES),
+    K::unsupported("sc-add-gpc").caps(Caps::RULES),
+    K::unsupported("sc-inc-gpc").caps(Caps::RULES),
+    K::unsupported("sc-set-gpt").caps(Caps::RULES),
+    K::unsupported("set-retries").caps(Caps::RULES),
+    K::unsupported("pause").caps(Caps::RULES),
+    K::unsupported("unset-header").caps(Caps::RULES),
+    K::unsupported("set-var-fmt").caps(Caps::RULES),
+    K::unsupported("lua.*").caps(Caps::RULES),
+    K::unsupported("set-var(*").caps(Caps::RULES),
+    K::unsupported("unset-var(*").caps(Caps::RULES),
+    K::unsupported("track-sc*").caps(Caps::RULES),
+    K::unsupported("set-var-fmt(*").caps(Caps::RULES),
+];
+
+impl Rule<'_> {
+    /// Header values and `lf-string` are HAProxy log-format strings: `%%` is a
+    /// literal `%`; `%[...]`, `%{...}` and `%var` are expressions lbd does not
+    /// evaluate; any other `%` is an error in HAProxy too.
+    fn check_value(&self, v: &str) -> Result<String, String> {
+        let (kw, action_name) = (self.kw, self.action);
+        let mut out = String::with_capacity(v.len());
+        let mut chars = v.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            match chars.peek() {
+                Some('%') => {
+                    chars.next();
+                    out.push('%');
+                }
+                Some(n) if *n == '[' || *n == '{' || n.is_ascii_alphabetic() => {
+                    return Err(format!("'{kw} {action_name}' : log-format expressions ('%[...]') in values are not supported by lbd (in '{v}')."));
+                }
+                _ => {
+                    return Err(format!(
+                        "'{kw} {action_name}' : a literal '%' must be written '%%' (in '{v}')."
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `set-header` and `add-header`.
+fn set_add_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let (kw, action_name) = (r.kw, r.action);
+    let (Some(n), Some(v)) = (args.first(), args.get(1)) else {
+        return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
+    };
+    let v = r.check_value(v)?;
+    if args.len() > 2 {
+        return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
+    }
+    Ok(if action_name == "set-header" {
+        HttpAction::SetHeader(n.clone(), v)
+    } else {
+        HttpAction::AddHeader(n.clone(), v)
+    })
+}
+
+fn del_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let kw = r.kw;
+    let Some(n) = args.first() else {
+        return Err(format!("'{kw} del-header' expects at least 1 argument."));
+    };
+    if args.len() > 1 && !(args.len() == 3 && args[1] == "-m" && args[2] == "str") {
+        return Err(format!(
+            "'{kw} del-header' : matching methods other than '-m str' are not supported by lbd."
+        ));
+    }
+    Ok(HttpAction::DelHeader(n.clone()))
+}
+
+fn deny(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let kw = r.kw;
+    let mut status = if r.response { 502 } else { 403 };
+    let mut i = 0;
+    while i < args.len() {
+        match (args[i].as_str(), args.get(i + 1)) {
+            ("deny_status" | "status", Some(s)) => {
+                status = value::int_in(s, 200, 599, "'deny_status'")? as u16;
+            }
+            (x, _) => {
+                return Err(format!(
+                    "'{kw} deny' : '{x}' is not supported by lbd; only 'deny_status' is."
+                ))
+            }
+        }
+        i += 2;
+    }
+    Ok(HttpAction::Deny(status))
+}
+
+fn return_(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let kw = r.kw;
+    let mut status = 200;
+    let mut content_type = None;
+    let mut body = None;
+    let mut headers = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let need = |n: usize| {
+            args.get(i + n)
+                .cloned()
+                .ok_or_else(|| format!("'{kw} return' : '{}' expects an argument.", args[i]))
+        };
+        match args[i].as_str() {
+            "status" => status = value::int_in(&need(1)?, 200, 599, "'return status'")? as u16,
+            "content-type" => content_type = Some(need(1)?),
+            "string" => body = Some(need(1)?),
+            "lf-string" => {
+                body = Some(r.check_value(&need(1)?)?);
+            }
+            "hdr" => {
+                headers.push((need(1)?, r.check_value(&need(2)?)?));
+                i += 1;
+            }
+            x @ ("file" | "lf-file" | "errorfile" | "errorfiles" | "default-errorfiles") => {
+                return Err(format!("'{kw} return {x}' is not supported by lbd; use 'string'."))
+            }
+            x => return Err(format!("'{kw} return' : unknown argument '{x}'; expects 'status', 'content-type', 'string', 'lf-string' or 'hdr'.")),
+        }
+        i += 2;
+    }
+    if body.is_some() && content_type.is_none() {
+        return Err(format!(
+            "'{kw} return' : a 'content-type' is required with a body."
+        ));
+    }
+    Ok(HttpAction::Return {
+        status,
+        content_type,
+        body,
+        headers,
+    })
+}
+
+fn redirect(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    Ok(HttpAction::Redirect(parse_redirect(r.kw, args)?))
+}
+
+fn use_service(_: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    match args.first().map(String::as_str) {
+        Some("prometheus-exporter") => Ok(HttpAction::UseServicePrometheus),
+        Some(s) => Err(format!("'http-request use-service {s}' is not supported by lbd; only 'prometheus-exporter' is.")),
+        None => Err("'http-request use-service' expects a service name.".into()),
+    }
+}
+
+impl<'e> Parser<'e> {
+    /// `http-check send|expect|connect|comment ...`.
+    pub(super) fn http_check(&mut self, w: &[String], t: Target) -> R {
+        let Some(sub) = w.first() else {
+            return Err("'http-check' expects 'send', 'expect', 'connect' or 'comment'.".into());
+        };
+        match sub.as_str() {
+            "send" => {
+                let hc = &mut self.px(t).http_check;
+                let mut i = 1;
+                while i < w.len() {
+                    let val = w.get(i + 1).cloned();
+                    let need = || val.clone().ok_or_else(|| format!("'http-check send' : '{}' expects an argument.", w[i]));
+                    match w[i].as_str() {
+                        "meth" => hc.method = need()?,
+                        "uri" => hc.uri = need()?,
+                        "ver" => hc.version = need()?,
+                        "body" => hc.body = Some(need()?),
+                        "hdr" => {
+                            let n = need()?;
+                            let v = w.get(i + 2).cloned().ok_or_else(|| "'http-check send' : 'hdr' expects a name and a value.".to_string())?;
+                            hc.headers.push((n, v));
+                            i += 1;
+                        }
+                        x @ ("uri-lf" | "body-lf" | "comment") => {
+                            return Err(format!("'http-check send {x}' is not supported by lbd."))
+                        }
+                        x => return Err(format!("'http-check send' : unknown argument '{x}'; expects 'meth', 'uri', 'ver', 'hdr' or 'body'.")),
+                    }
+                    i += 2;
+                }
+            }
+            "expect" => {
+                let mut i = 1;
+                while i < w.len() && matches!(w[i].as_str(), "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success" | "on-error" | "status-code" | "comment") {
+                    if w[i] != "comment" {
+                        self.warn(format!("'http-check expect {}' is not supported by lbd and is ignored.", w[i]));
+                    }
+                    i += 2;
+                }
+                let mut negate = false;
+                if w.get(i).map(String::as_str) == Some("!") {
+                    negate = true;
+                    i += 1;
+                }
+                let (Some(kind), Some(pat)) = (w.get(i), w.get(i + 1)) else {
+                    return Err("'http-check expect' expects [!] 'status', 'rstatus' or 'string' followed by a pattern.".into());
+                };
+                let kind = match kind.as_str() {
+                    "status" => ExpectKind::Status(value::status_list(pat).map_err(|e| format!("'http-check expect status' : {e}"))?),
+                    "rstatus" => ExpectKind::RStatus(pat.clone()),
+                    "string" => ExpectKind::String(pat.clone()),
+                    x @ ("rstring" | "hdr" | "fhdr" | "string-lf" | "status-lf") => {
+                        return Err(format!("'http-check expect {x}' is not supported by lbd."))
+                    }
+                    x => return Err(format!("'http-check expect' : unknown matching method '{x}'; expects 'status', 'rstatus' or 'string'.")),
+                };
+                if let Some(extra) = w.get(i + 2) {
+                    return Err(format!("'http-check expect' : unexpected argument '{extra}'."));
+                }
+                self.px(t).http_check.expect = Some(Expect { negate, kind });
+            }
+            "comment" => {}
+            "connect" => {
+                if w.len() > 1 {
+                    return Err("'http-check connect' with options is not supported by lbd.".into());
+                }
+            }
+            "disable-on-404" | "send-state" | "set-var" | "unset-var" => {
+                return Err(format!("'http-check {sub}' is not supported by lbd."))
+            }
+            x => return Err(format!("'http-check' : unknown keyword '{x}'; expects 'send', 'expect', 'connect' or 'comment'.")),
+        }
+        Ok(())
+    }
+
+    /// `http-request ACTION ...` or `http-response ACTION ...`, with its condition; `None`
+    /// for an action that is ignored.
+    pub(super) fn http_rule(
+        &mut self,
+        w: &[String],
+        t: Target,
+    ) -> Result<Option<HttpRule>, String> {
+        let kw = w[0].as_str();
+        let Some(action) = w.get(1) else {
+            return Err(format!("'{kw}' expects an action."));
+        };
+        let action_name = action.as_str();
+        // Split off the condition.
+        let cond_at = w
+            .iter()
+            .skip(2)
+            .position(|x| x == "if" || x == "unless")
+            .map(|p| p + 2);
+        let args = &w[2..cond_at.unwrap_or(w.len())];
+        let ctx = format!("an '{kw} {action_name}' condition");
+        let cond = match cond_at {
+            Some(c) => Some(self.cond(t, w[c] == "unless", &w[c + 1..], &ctx)?),
+            None => None,
+        };
+        let response = kw == "http-response";
+        let place = if response {
+            Caps::RESPONSE
+        } else {
+            Caps::REQUEST
+        };
+        let action = match keywords::find_in(ACTIONS, action_name, place) {
+            Some(Keyword {
+                how: How::Parse(parse),
+                ..
+            }) => parse(
+                &Rule {
+                    kw,
+                    action: action_name,
+                    response,
+                },
+                args,
+            )?,
+            // An ignored action drops the rule (with its warning).
+            Some(k) => {
+                return self
+                    .refuse("", &format!("{kw} {action_name}"), &k.how)
+                    .map(|_| None)
+            }
+            None => {
+                return Err(format!(
+                    "'{kw}' : unknown action '{action_name}'{}",
+                    did_you_mean(action_name, keywords::hints(ACTIONS, place))
+                ))
+            }
+        };
+        Ok(Some(HttpRule {
+            action,
+            cond,
+            loc: self.loc.clone(),
+        }))
+    }
+}
+
+fn parse_redirect(kw: &str, args: &[String]) -> Result<Redirect, String> {
+    let (kind, to) = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("location"), Some(t)) => (RedirectKind::Location, t.clone()),
+        (Some("prefix"), Some(t)) => (RedirectKind::Prefix, t.clone()),
+        (Some("scheme"), Some(t)) => (RedirectKind::Scheme, t.clone()),
+        _ => {
+            return Err(format!(
+                "'{kw} redirect' expects 'location', 'prefix' or 'scheme' followed by a value."
+            ))
+        }
+    };
+    if to.contains("%[") {
+        return Err(format!(
+            "'{kw} redirect' : log-format expressions are not supported by lbd (in '{to}')."
+        ));
+    }
+    let mut r = Redirect {
+        kind,
+        to,
+        code: 302,
+        drop_query: false,
+        append_slash: false,
+        set_cookie: None,
+        clear_cookie: None,
+    };
+    let mut i = 2;
+    while i < args.len() {
+        let v = args.get(i + 1);
+        match (args[i].as_str(), v) {
+            ("code", Some(c)) => {
+                r.code = match c.parse::<u16>() {
+                    Ok(c @ (301 | 302 | 303 | 307 | 308)) => c,
+                    _ => return Err(format!("'{kw} redirect' : unsupported HTTP code '{c}' (expects 301, 302, 303, 307 or 308).")),
+                };
+                i += 1;
+            }
+            ("drop-query", _) => r.drop_query = true,
+            ("append-slash", _) => r.append_slash = true,
+            ("set-cookie", Some(c)) => {
+                r.set_cookie = Some(c.clone());
+                i += 1;
+            }
+            ("clear-cookie", Some(c)) => {
+                r.clear_cookie = Some(c.trim_end_matches('=').to_string());
+                i += 1;
+            }
+            (x, _) => {
+                return Err(format!(
+                    "'{kw} redirect' : unknown or incomplete option '{x}'."
+                ))
+            }
+        }
+        i += 1;
+    }
+    Ok(r)
+}

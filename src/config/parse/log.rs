@@ -1,0 +1,94 @@
+//! `log` targets, in `global` and in proxies.
+
+use super::Parser;
+use crate::config::diag::did_you_mean;
+use crate::config::model::*;
+use crate::config::value;
+
+impl<'e> Parser<'e> {
+    pub(super) fn log_target(&mut self, w: &[String]) -> Result<Option<LogTarget>, String> {
+        let Some(dest) = w.first() else {
+            return Err(
+                "'log' expects either <address[:port]> and <facility> or 'global' as arguments."
+                    .into(),
+            );
+        };
+        let dest = dest.as_str();
+        let dest = if let Some(p) = dest.strip_prefix("ring@") {
+            self.warn(format!(
+                "'log ring@{p}' is not supported by lbd and is ignored."
+            ));
+            return Ok(None);
+        } else if dest == "stdout" || dest == "fd@1" {
+            LogDest::Stdout
+        } else if dest == "stderr" || dest == "fd@2" {
+            LogDest::Stderr
+        } else if let Some(p) = dest.strip_prefix("unix@") {
+            LogDest::Path(p.to_string())
+        } else if dest.starts_with('/') {
+            LogDest::Path(dest.to_string())
+        } else if dest.starts_with("tcp@") || dest.starts_with("fd@") {
+            return Err(format!(
+                "'log {dest}' : this log target is not supported by lbd."
+            ));
+        } else {
+            let d = dest
+                .strip_prefix("udp@")
+                .or_else(|| dest.strip_prefix("udp4@"))
+                .or_else(|| dest.strip_prefix("udp6@"))
+                .or_else(|| dest.strip_prefix("ipv4@"))
+                .or_else(|| dest.strip_prefix("ipv6@"))
+                .unwrap_or(dest);
+            let (host, has_port_addr) = match value::server_addr(d) {
+                Ok((_, a, true)) => (a, true),
+                Ok((_, a, false)) => (a, false),
+                Err(e) => return Err(format!("'log' : {e}")),
+            };
+            let mut a = host;
+            if !has_port_addr {
+                a.set_port(514);
+            }
+            LogDest::Udp(a)
+        };
+        let mut i = 1;
+        while i < w.len() && matches!(w[i].as_str(), "len" | "format" | "sample" | "profile") {
+            if w[i] == "format" {
+                if let Some(f) = w.get(i + 1) {
+                    if !matches!(f.as_str(), "rfc3164" | "local" | "raw" | "short") {
+                        self.warn(format!(
+                            "'log ... format {f}' is not supported by lbd; rfc3164 is used."
+                        ));
+                    }
+                }
+            }
+            i += 2;
+        }
+        let Some(fac) = w.get(i) else {
+            return Err(format!(
+                "'log {}' : missing facility (e.g. 'local0').",
+                w[0]
+            ));
+        };
+        let facility = value::facility(fac).ok_or_else(|| {
+            format!(
+                "'log' : unknown log facility '{fac}'{}",
+                did_you_mean(fac, ["local0", "local1", "local2", "daemon", "user"])
+            )
+        })?;
+        let max_level = match w.get(i + 1) {
+            Some(l) => value::level(l)
+                .ok_or_else(|| format!("'log' : unknown optional log level '{l}'"))?,
+            None => 7,
+        };
+        if let Some(minl) = w.get(i + 2) {
+            value::level(minl)
+                .ok_or_else(|| format!("'log' : unknown optional minimum log level '{minl}'"))?;
+        }
+        Ok(Some(LogTarget {
+            dest,
+            facility,
+            max_level,
+            loc: self.loc.clone(),
+        }))
+    }
+}

@@ -1,0 +1,366 @@
+//! `server` and `default-server`: the parameter table and its parsers.
+
+use super::{Param, ParamFn, Parser, Target, R};
+use crate::config::keywords::{Caps, Keyword};
+use crate::config::model::*;
+use crate::config::value;
+use std::time::Duration;
+
+const DOC: &str = "server-and-default-server-parameters";
+
+type K = Keyword<ParamFn<ServerSettings>>;
+type S = ServerSettings;
+type A<'a> = Param<'a>;
+
+const fn kw(name: &'static str, args: u8, parse: ParamFn<S>) -> K {
+    Keyword::new(name, Caps::DFBL, parse, DOC).args(args)
+}
+
+/// The `server` / `default-server` parameters: supported first (in `did you mean`
+/// order), then known ones with the value words an ignored one skips.
+pub(crate) static KEYWORDS: &[K] = &[
+    kw("check", 0, check),
+    kw("no-check", 0, no_check),
+    kw("inter", 1, inter),
+    kw("fastinter", 1, fastinter),
+    kw("downinter", 1, downinter),
+    kw("rise", 1, rise),
+    kw("fall", 1, fall),
+    kw("port", 1, port),
+    kw("addr", 1, addr),
+    kw("weight", 1, weight),
+    kw("backup", 0, backup),
+    kw("no-backup", 0, no_backup),
+    kw("disabled", 0, disabled),
+    kw("enabled", 0, enabled),
+    kw("maxconn", 1, maxconn),
+    kw("maxqueue", 1, maxqueue),
+    kw("slowstart", 1, slowstart),
+    kw("observe", 1, observe),
+    kw("error-limit", 1, error_limit),
+    kw("on-error", 1, on_error),
+    kw("on-marked-down", 1, on_marked_down),
+    kw("on-marked-up", 1, on_marked_up),
+    kw("init-state", 1, init_state),
+    kw("cookie", 1, cookie),
+    kw("send-proxy", 0, send_proxy),
+    kw("send-proxy-v2", 0, send_proxy),
+    kw("no-send-proxy", 0, no_send_proxy),
+    kw("no-send-proxy-v2", 0, no_send_proxy),
+    kw("id", 1, id),
+    K::unsupported("ssl"),
+    K::unsupported("verify"),
+    K::unsupported("verifyhost"),
+    K::unsupported("ca-file"),
+    K::unsupported("crl-file"),
+    K::unsupported("crt"),
+    K::unsupported("sni"),
+    K::unsupported("alpn"),
+    K::unsupported("npn"),
+    K::unsupported("check-ssl"),
+    K::unsupported("check-sni"),
+    K::unsupported("check-alpn"),
+    K::unsupported("check-proto"),
+    K::unsupported("proto"),
+    K::unsupported("agent-check"),
+    K::unsupported("agent-port"),
+    K::unsupported("agent-inter"),
+    K::unsupported("agent-addr"),
+    K::unsupported("agent-send"),
+    K::unsupported("resolvers"),
+    K::unsupported("resolve-prefer"),
+    K::unsupported("resolve-net"),
+    K::unsupported("resolve-opts"),
+    K::unsupported("init-addr"),
+    K::unsupported("track"),
+    K::unsupported("redir"),
+    K::unsupported("source"),
+    K::unsupported("usesrc"),
+    K::unsupported("namespace"),
+    K::unsupported("check-send-proxy"),
+    K::unsupported("send-proxy-v2-ssl"),
+    K::unsupported("send-proxy-v2-ssl-cn"),
+    K::unsupported("proxy-v2-options"),
+    K::unsupported("non-stick"),
+    K::unsupported("socks4"),
+    K::unsupported("ws"),
+    K::unsupported("allow-0rtt"),
+    K::unsupported("set-proxy-v2-tlv-fmt"),
+    K::unsupported("ciphers"),
+    K::unsupported("ciphersuites"),
+    K::unsupported("force-sslv3"),
+    K::unsupported("force-tlsv10"),
+    K::unsupported("force-tlsv11"),
+    K::unsupported("force-tlsv12"),
+    K::unsupported("force-tlsv13"),
+    K::unsupported("ssl-min-ver"),
+    K::unsupported("ssl-max-ver"),
+    K::unsupported("check-via-socks4"),
+    K::unsupported("on-marked-down-sessions"),
+    K::unsupported("guid"),
+    K::unsupported("hash-key"),
+    K::unsupported("shard"),
+    K::unsupported("max-reuse"),
+    K::ignored("tfo"),
+    K::ignored("pool-max-conn").args(1),
+    K::ignored("pool-purge-delay").args(1),
+    K::ignored("pool-low-conn").args(1),
+    K::ignored("pool-conn-name").args(1),
+    K::ignored("minconn").args(1),
+    K::ignored("no-ssl"),
+    K::ignored("no-sslv3"),
+    K::ignored("no-tlsv10"),
+    K::ignored("no-tlsv11"),
+    K::ignored("no-tlsv12"),
+    K::ignored("no-tlsv13"),
+    K::ignored("no-ssl-reuse"),
+    K::ignored("no-tls-tickets"),
+    K::ignored("tls-tickets"),
+    K::ignored("ssl-reuse"),
+    K::ignored("no-verifyhost"),
+    K::ignored("no-agent-check"),
+    K::ignored("no-check-ssl"),
+    K::ignored("log-proto").args(1),
+    K::ignored("tcp-ut").args(1),
+    K::ignored("curves").args(1),
+    K::ignored("sigalgs").args(1),
+    K::ignored("client-sigalgs").args(1),
+    K::ignored("ws-check"),
+    K::ignored("check-pool-conn-name").args(1),
+    K::ignored("no-tfo"),
+    K::ignored("stick"),
+    K::ignored("no-stick"),
+];
+
+/// A positive time: `inter`, `fastinter`, `downinter`.
+fn time(a: &A<'_>) -> Result<Duration, String> {
+    let d = value::time(a.val).map_err(|e| format!("'{}' : '{}' : {e}", a.ctx, a.name))?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{}' : '{}' must be greater than zero.",
+            a.ctx, a.name
+        ));
+    }
+    Ok(d)
+}
+
+/// An integer in `lo..=hi`.
+fn int(a: &A<'_>, lo: u64, hi: u64) -> Result<u64, String> {
+    value::int_in(a.val, lo, hi, &format!("'{}' : '{}'", a.ctx, a.name))
+}
+
+fn check(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.check = true;
+    Ok(())
+}
+
+fn no_check(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.check = false;
+    Ok(())
+}
+
+fn backup(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.backup = true;
+    Ok(())
+}
+
+fn no_backup(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.backup = false;
+    Ok(())
+}
+
+fn disabled(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.disabled = true;
+    Ok(())
+}
+
+fn enabled(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.disabled = false;
+    Ok(())
+}
+
+/// `send-proxy` and `send-proxy-v2`.
+fn send_proxy(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.send_proxy = Some(if a.name == "send-proxy" { 1 } else { 2 });
+    Ok(())
+}
+
+fn no_send_proxy(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.send_proxy = None;
+    Ok(())
+}
+
+fn inter(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.inter = time(a)?;
+    Ok(())
+}
+
+fn fastinter(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.fastinter = Some(time(a)?);
+    Ok(())
+}
+
+fn downinter(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.downinter = Some(time(a)?);
+    Ok(())
+}
+
+fn slowstart(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.slowstart =
+        Some(value::time(a.val).map_err(|e| format!("'{}' : '{}' : {e}", a.ctx, a.name))?);
+    Ok(())
+}
+
+fn rise(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.rise = int(a, 1, 1_000_000)? as u32;
+    Ok(())
+}
+
+fn fall(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.fall = int(a, 1, 1_000_000)? as u32;
+    Ok(())
+}
+
+fn port(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.check_port = Some(int(a, 1, 65535)? as u16);
+    Ok(())
+}
+
+fn addr(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    let ip = value::resolve(a.val, 0).map_err(|e| format!("'{}' : 'addr' : {e}", a.ctx))?;
+    s.check_addr = Some(ip.ip());
+    Ok(())
+}
+
+fn weight(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.weight = int(a, 0, 256)? as u32;
+    Ok(())
+}
+
+fn maxconn(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.maxconn = int(a, 0, u32::MAX as u64)? as u32;
+    Ok(())
+}
+
+fn maxqueue(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.maxqueue = int(a, 0, u32::MAX as u64)? as u32;
+    Ok(())
+}
+
+fn error_limit(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.error_limit = int(a, 1, 1_000_000)? as u32;
+    Ok(())
+}
+
+fn id(_: &mut Parser<'_>, _: &mut S, a: &A<'_>) -> R {
+    int(a, 1, i32::MAX as u64)?;
+    Ok(())
+}
+
+fn cookie(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.cookie = Some(a.val.to_string());
+    Ok(())
+}
+
+fn observe(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.observe = match a.val {
+        "layer4" => Some(Observe::Layer4),
+        "layer7" => Some(Observe::Layer7),
+        "none" => None,
+        x => {
+            return Err(format!(
+                "'{}' : 'observe' expects one of 'none', 'layer4', 'layer7' but got '{x}'.",
+                a.ctx
+            ))
+        }
+    };
+    Ok(())
+}
+
+fn on_error(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.on_error = match a.val {
+        "fastinter" => OnError::FastInter,
+        "fail-check" => OnError::FailCheck,
+        "sudden-death" => OnError::SuddenDeath,
+        "mark-down" => OnError::MarkDown,
+        x => return Err(format!("'{}' : 'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '{x}'.", a.ctx)),
+    };
+    Ok(())
+}
+
+fn on_marked_down(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    match a.val {
+        "shutdown-sessions" => s.shutdown_on_down = true,
+        x => {
+            return Err(format!(
+                "'{}' : 'on-marked-down' expects 'shutdown-sessions' but got '{x}'.",
+                a.ctx
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn on_marked_up(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    match a.val {
+        "shutdown-backup-sessions" => s.shutdown_backup_on_up = true,
+        x => {
+            return Err(format!(
+                "'{}' : 'on-marked-up' expects 'shutdown-backup-sessions' but got '{x}'.",
+                a.ctx
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn init_state(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.init_state = match a.val {
+        "fully-up" => InitState::FullyUp,
+        "up" => InitState::Up,
+        "down" => InitState::Down,
+        "fully-down" => InitState::FullyDown,
+        x => return Err(format!("'{}' : 'init-state' expects one of 'fully-up', 'up', 'down' or 'fully-down' but got '{x}'.", a.ctx)),
+    };
+    Ok(())
+}
+
+impl<'e> Parser<'e> {
+    /// `server NAME ADDR [params]`.
+    pub(super) fn server(&mut self, w: &[String], t: Target) -> R {
+        let (Some(name), Some(addr)) = (w.get(1), w.get(2)) else {
+            return Err("'server' expects <name> and <addr>[:<port>] as arguments.".into());
+        };
+        let mut settings = self.px_ref(t).default_server.clone();
+        self.server_params(&w[3..], &mut settings, &format!("server {name}"))?;
+        let (host, resolved, has_port) =
+            value::server_addr(addr).map_err(|e| format!("'server {name}' : {e}"))?;
+        let line = self.loc.line;
+        if let Target::Proxy(i) = t {
+            if let Some(first) = self.states[i].server_names.get(name) {
+                let p = &self.proxies[i];
+                return Err(format!(
+                    "{} '{}' : duplicate server name '{name}' (first defined at line {first}).",
+                    p.kind.keyword(),
+                    p.name
+                ));
+            }
+            self.states[i].server_names.insert(name.clone(), line);
+        }
+        let loc = self.loc.clone();
+        self.px(t).servers.push(Server {
+            name: name.clone(),
+            host,
+            addr: resolved,
+            has_port,
+            settings,
+            loc,
+        });
+        Ok(())
+    }
+
+    /// The parameters of a `server` or `default-server` line.
+    pub(super) fn server_params(&mut self, w: &[String], s: &mut S, ctx: &str) -> R {
+        self.params(KEYWORDS, w, ctx, s)
+    }
+}
