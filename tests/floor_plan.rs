@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+const MAX_LINES: usize = 850;
+
 /// The layers, left (top) to right (bottom), from src/lib.rs.
 fn floor_plan(src: &Path) -> Vec<Vec<String>> {
     let lib = std::fs::read_to_string(src.join("lib.rs")).expect("src/lib.rs");
@@ -171,4 +173,26 @@ fn the_checker_sees_grouped_and_plain_imports() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(refs, want);
+}
+
+#[test]
+fn source_files_stay_small_and_without_too_many_arguments() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut wrong = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("readable source");
+        let n = text.lines().count();
+        if n > MAX_LINES {
+            wrong.push(format!("{}: {n} lines (at most {MAX_LINES})", f.display()));
+        }
+        if text.contains("too_many_arguments") {
+            wrong.push(format!(
+                "{}: allows clippy::too_many_arguments",
+                f.display()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
