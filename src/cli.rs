@@ -1,5 +1,5 @@
 //! The command line, HAProxy's way: `lbd -f FILE|DIR [-f ...] [-c] [-V] [-q] [-p PIDFILE]
-//! [-d|-db] [-v] [--help]`.
+//! [-d|-db] [-v|-vv] [-cc EXPR] [-L NAME] [--help]`.
 //!
 //! Parsed by hand because HAProxy's flags are multi-letter single-dash words (`-db`,
 //! `-vv`, `-Ws`) that argument libraries split into separate letters.
@@ -23,6 +23,12 @@ pub struct Args {
     pub debug: bool,
     /// `-v`: print the version.
     pub version: bool,
+    /// `-vv`: the version and the feature list.
+    pub features: bool,
+    /// `-cc EXPR`: evaluate a `.if` condition and exit 0 (true) or 1 (false).
+    pub condition: Option<String>,
+    /// `-L NAME`: the local peer name (`localpeer`).
+    pub local_peer: Option<String>,
     /// `-h` / `--help`.
     pub help: bool,
 }
@@ -37,7 +43,10 @@ pub const USAGE: &str =
         -p <pidfile> : write the process id to <pidfile>, removed at exit
         -d, -db : foreground debug mode (lbd always runs in the foreground)
         -v : print the version and exit
-        -W, -Ws, -D : accepted for compatibility with HAProxy unit files (no effect)
+        -vv : print the version and the feature list, and exit
+        -cc <expr> : evaluate a '.if' condition, exit 0 when true, 1 when false
+        -L <name> : local peer name
+        -W, -Ws, -D, -S <addr> : accepted for compatibility with HAProxy (no effect)
         -h, --help : this text";
 
 /// Parses arguments (without the program name).
@@ -54,7 +63,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "-V" => a.verbose = true,
             "-q" => a.quiet = true,
             "-d" | "-db" | "-dV" => a.debug = true,
-            "-v" | "-vv" | "--version" => a.version = true,
+            "-v" | "--version" => a.version = true,
+            "-vv" => a.features = true,
+            "-cc" => {
+                a.condition = Some(it.next().ok_or("option '-cc' requires an argument")?);
+            }
+            "-L" => a.local_peer = Some(it.next().ok_or("option '-L' requires an argument")?),
+            "-S" => {
+                it.next().ok_or("option '-S' requires an argument")?;
+            }
             "-h" | "--help" => a.help = true,
             "-W" | "-Ws" | "-D" => {}
             "--" => {
@@ -66,7 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             s => return Err(format!("unknown option '{s}'")),
         }
     }
-    if a.files.is_empty() && !a.version && !a.help {
+    if a.files.is_empty() && !a.version && !a.features && !a.help && a.condition.is_none() {
         return Err("No configuration file specified (use -f <file>).".into());
     }
     Ok(a)
@@ -88,6 +105,11 @@ mod tests {
         assert_eq!(a.pidfile, Some(PathBuf::from("/run/lbd.pid")));
         assert!(p("-Ws -f x.cfg").is_ok());
         assert!(p("-v").unwrap().version);
+        assert!(p("-vv").unwrap().features);
+        let a = p("-W -S fd@5 -L h1 -d -f x.cfg").unwrap();
+        assert_eq!(a.local_peer.as_deref(), Some("h1"));
+        assert_eq!(p("-cc 1").unwrap().condition.as_deref(), Some("1"));
+        assert!(p("-cc").unwrap_err().contains("requires an argument"));
     }
 
     #[test]

@@ -29,9 +29,26 @@ fn main() -> ExitCode {
         println!("{}", cli::USAGE);
         return ExitCode::SUCCESS;
     }
-    if args.version {
+    if args.version || args.features {
         println!("lbd version {}", env!("CARGO_PKG_VERSION"));
+        if args.features {
+            let list: Vec<String> = config::FEATURES
+                .iter()
+                .map(|(n, on)| format!("{}{n}", if *on { '+' } else { '-' }))
+                .collect();
+            println!("Feature list : {}", list.join(" "));
+        }
         return ExitCode::SUCCESS;
+    }
+    if let Some(expr) = &args.condition {
+        return match config::condition(expr, &|v| std::env::var(v).ok()) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("{} : {e}", config::prefix("ALERT", std::process::id()));
+                ExitCode::from(2)
+            }
+        };
     }
     let pid = std::process::id();
     let loaded = config::load(&args.files);

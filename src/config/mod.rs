@@ -18,7 +18,41 @@ pub mod value;
 
 pub use diag::{Diag, Level};
 pub use model::Config;
-pub use parse::Source;
+pub use parse::{condition, Source};
+
+/// What this build of lbd has, in the names of HAProxy's `Feature list` (`lbd -vv`,
+/// `.if feature(NAME)`): `true` only for what lbd really does.
+pub const FEATURES: &[(&str, bool)] = &[
+    ("51DEGREES", false),
+    ("ACCEPT4", true),
+    ("BACKTRACE", false),
+    ("CPU_AFFINITY", true),
+    ("DEVICEATLAS", false),
+    ("EPOLL", true),
+    ("GETADDRINFO", true),
+    ("LINUX_SPLICE", false),
+    ("LINUX_TPROXY", false),
+    ("LUA", false),
+    ("NS", false),
+    ("OPENSSL", false),
+    ("OT", false),
+    ("PCRE", false),
+    ("PCRE2", false),
+    ("PROMEX", true),
+    ("QUIC", false),
+    ("SLZ", false),
+    ("SYSTEMD", true),
+    ("TFO", false),
+    ("THREAD", true),
+    ("TPROXY", false),
+    ("WURFL", false),
+    ("ZLIB", false),
+];
+
+/// Whether this build has feature `name` (see [`FEATURES`]).
+pub fn has_feature(name: &str) -> bool {
+    FEATURES.iter().any(|(n, on)| *on && *n == name)
+}
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

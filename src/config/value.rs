@@ -243,6 +243,64 @@ pub fn bind_addrs(s: &str) -> Result<Vec<SocketAddr>, String> {
     Ok(out)
 }
 
+/// The kind of an inherited socket (`fd@N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inherited {
+    /// A TCP listening socket on this address.
+    Tcp(SocketAddr),
+    /// A unix stream listening socket.
+    Unix,
+}
+
+/// The descriptor systemd's socket activation passed under `name`: `LISTEN_FDNAMES`
+/// (colon-separated) names the `LISTEN_FDS` descriptors from 3 on, when `LISTEN_PID`
+/// is this process.
+fn listen_fd_named(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<i32> {
+    let pid: u32 = env("LISTEN_PID")?.trim().parse().ok()?;
+    if pid != std::process::id() {
+        return None;
+    }
+    let count: usize = env("LISTEN_FDS")?.trim().parse().ok()?;
+    let names = env("LISTEN_FDNAMES")?;
+    let idx = names.split(':').take(count).position(|n| n == name)?;
+    i32::try_from(3 + idx).ok()
+}
+
+/// Looks at the file descriptor of an `fd@N` address (`N` a number, or a name from
+/// systemd's `LISTEN_FDNAMES`): it must be an open stream socket, set up by the parent
+/// process. Only reads the descriptor's address and type; the socket is taken over
+/// when listeners open.
+pub fn inherited_fd(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(i32, Inherited), String> {
+    let fd: i32 = match text.parse::<i32>() {
+        Ok(n) if n >= 0 => n,
+        Ok(_) => return Err(format!("invalid file descriptor number in 'fd@{text}'")),
+        Err(_) => listen_fd_named(text, env).ok_or_else(|| {
+            format!("'fd@{text}': no socket named '{text}' was passed by systemd (LISTEN_FDNAMES)")
+        })?,
+    };
+    // SAFETY: the descriptor is only borrowed for getsockname/getsockopt; it is not
+    // closed here (`SockRef` never closes).
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let sock = socket2::SockRef::from(&borrowed);
+    let local = sock
+        .local_addr()
+        .map_err(|e| format!("cannot use 'fd@{fd}': {}", super::io_text(&e)))?;
+    match sock.r#type() {
+        Ok(socket2::Type::STREAM) => {}
+        _ => return Err(format!("'fd@{fd}' is not a stream socket")),
+    }
+    match local.as_socket() {
+        Some(a) => Ok((fd, Inherited::Tcp(a))),
+        None if local.is_unix() => Ok((fd, Inherited::Unix)),
+        None => Err(format!(
+            "'fd@{fd}' has an address family lbd does not support"
+        )),
+    }
+}
+
 /// Resolves a hostname (or IP) at load time.
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     if host.is_empty() {

@@ -74,7 +74,8 @@ pub struct ListenError {
     pub source: std::io::Error,
 }
 
-/// Opens a listening socket for a `bind` address.
+/// Opens a listening socket for a `bind` address, or takes over the inherited one of
+/// an `fd@N` bind.
 pub fn open(b: &Bind) -> Result<std::net::TcpListener, ListenError> {
     let err = |step: &'static str| {
         move |source: std::io::Error| ListenError {
@@ -83,6 +84,20 @@ pub fn open(b: &Bind) -> Result<std::net::TcpListener, ListenError> {
             source,
         }
     };
+    if let Some(fd) = b.fd {
+        // SAFETY: the parent process handed this descriptor to lbd for this bind (the
+        // config checked it is a TCP stream socket); lbd owns it from here on.
+        let s = unsafe { <Socket as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        s.set_cloexec(true).map_err(err("cannot set FD_CLOEXEC"))?;
+        s.set_nonblocking(true)
+            .map_err(err("cannot set non-blocking mode"))?;
+        s.set_nodelay(true).map_err(err("cannot set TCP_NODELAY"))?;
+        let backlog = b
+            .backlog
+            .map_or(DEFAULT_BACKLOG, |v| v.min(i32::MAX as u32) as i32);
+        s.listen(backlog).map_err(err("cannot listen to socket"))?;
+        return Ok(s.into());
+    }
     let domain = if b.addr.is_ipv4() {
         Domain::IPV4
     } else {
@@ -117,6 +132,7 @@ mod tests {
     fn bind_any() -> Bind {
         Bind {
             addr: "127.0.0.1:0".parse().unwrap(),
+            fd: None,
             v6only: None,
             backlog: None,
             name: None,

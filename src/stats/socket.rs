@@ -282,6 +282,9 @@ pub fn spawn(
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let level = cfg.level;
     let path = cfg.path.clone();
+    if let Some(n) = path.strip_prefix("fd@") {
+        return inherited(n, level, handle, reload);
+    }
     let tcp = path
         .strip_prefix("ipv4@")
         .or_else(|| path.strip_prefix("ipv6@"))
@@ -324,6 +327,45 @@ pub fn spawn(
             tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
         }
     }))
+}
+
+/// Serves a runtime socket on a listening socket inherited as `fd@N` (VTest's `cli`,
+/// systemd socket activation): TCP or unix stream.
+fn inherited(
+    n: &str,
+    level: StatsLevel,
+    handle: GraphHandle,
+    reload: ReloadFn,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    use crate::config::value::{inherited_fd, Inherited};
+    use std::os::fd::FromRawFd;
+    let (fd, kind) =
+        inherited_fd(n, &|v| std::env::var(v).ok()).map_err(|e| format!("stats socket: {e}"))?;
+    // SAFETY: the descriptor was passed to lbd for this socket and checked to be a
+    // stream socket; lbd owns it from here on.
+    let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+    sock.set_cloexec(true)
+        .and_then(|()| sock.set_nonblocking(true))
+        .map_err(|e| format!("stats socket fd@{fd}: {}", crate::config::io_text(&e)))?;
+    let err = |e: std::io::Error| format!("stats socket fd@{fd}: {}", crate::config::io_text(&e));
+    Ok(match kind {
+        Inherited::Tcp(_) => {
+            let l = tokio::net::TcpListener::from_std(sock.into()).map_err(err)?;
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+                }
+            })
+        }
+        Inherited::Unix => {
+            let l = tokio::net::UnixListener::from_std(sock.into()).map_err(err)?;
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+                }
+            })
+        }
+    })
 }
 
 #[cfg(test)]

@@ -276,8 +276,11 @@ pub struct Named {
 /// One listening address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
-    /// Address and port to listen on.
+    /// Address and port to listen on (for `fd@N`, the inherited socket's own).
     pub addr: SocketAddr,
+    /// `fd@N`: a listening socket inherited from the parent process (VTest, systemd);
+    /// lbd takes it over instead of opening one.
+    pub fd: Option<i32>,
     /// `v4v6` / `v6only` / neither (system default).
     pub v6only: Option<bool>,
     /// `backlog N`.

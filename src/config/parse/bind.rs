@@ -133,14 +133,31 @@ impl<'e> Parser<'e> {
                 "'bind' expects [addr1]:port1[-end1]{,[addr]:port[-end]}... as arguments.".into(),
             );
         };
-        let addrs = value::bind_addrs(spec).map_err(|e| format!("'bind {spec}' : {e}"))?;
+        let addrs: Vec<(std::net::SocketAddr, Option<i32>)> = match spec.strip_prefix("fd@") {
+            Some(n) => match value::inherited_fd(n, &|v| self.getenv(v))
+                .map_err(|e| format!("'bind {spec}' : {e}"))?
+            {
+                (fd, value::Inherited::Tcp(a)) => vec![(a, Some(fd))],
+                (_, value::Inherited::Unix) => {
+                    return Err(format!(
+                        "'bind {spec}' : unix socket binds are not supported by lbd"
+                    ))
+                }
+            },
+            None => value::bind_addrs(spec)
+                .map_err(|e| format!("'bind {spec}' : {e}"))?
+                .into_iter()
+                .map(|a| (a, None))
+                .collect(),
+        };
         let mut b = BindOpts::default();
         self.params(KEYWORDS, &w[2..], &format!("bind {spec}"), &mut b)?;
         let loc = self.loc.clone();
         let p = self.px(t);
-        for addr in addrs {
+        for (addr, fd) in addrs {
             p.binds.push(Bind {
                 addr,
+                fd,
                 v6only: b.v6only,
                 backlog: b.backlog,
                 name: b.name.clone(),

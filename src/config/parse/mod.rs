@@ -119,6 +119,13 @@ pub fn parse(
     (ok.then_some(config), p.diags)
 }
 
+/// Evaluates a `.if` condition (`lbd -cc EXPR`): terms such as `defined(VAR)`,
+/// `streq(a,b)`, `version_atleast(2.4)`, `feature(OPENSSL)`, joined by `&&`/`||`.
+pub fn condition(expr: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
+    let words: Vec<String> = expr.split_whitespace().map(String::from).collect();
+    Parser::new(env).eval_cond(&words)
+}
+
 impl<'e> Parser<'e> {
     fn new(env: &'e dyn Fn(&str) -> Option<String>) -> Self {
         Parser {
@@ -315,7 +322,8 @@ impl<'e> Parser<'e> {
         let two = || arg.split_once(',').map(|(a, b)| (a.trim(), b.trim()));
         Ok(match f {
             "defined" => self.getenv(arg).is_some(),
-            "feature" | "enabled" | "openssl_version_atleast" => false,
+            "feature" => super::has_feature(arg),
+            "enabled" | "openssl_version_atleast" => false,
             "openssl_version_before" => true,
             "streq" => two().is_some_and(|(a, b)| a == b),
             "strneq" => two().is_some_and(|(a, b)| a != b),

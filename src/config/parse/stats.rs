@@ -56,6 +56,10 @@ impl<'e> Parser<'e> {
                     }
                     i += 2;
                 }
+                if let Some(n) = s.path.strip_prefix("fd@") {
+                    value::inherited_fd(n, &|v| self.getenv(v))
+                        .map_err(|e| format!("'stats socket' : {e}"))?;
+                }
                 self.global.stats_sockets.push(s);
                 Ok(())
             }
