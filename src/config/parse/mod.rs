@@ -30,6 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) mod bind;
+mod cond;
 pub(crate) mod global;
 pub(crate) mod http_rules;
 mod log;
@@ -119,11 +120,14 @@ pub fn parse(
     (ok.then_some(config), p.diags)
 }
 
-/// Evaluates a `.if` condition (`lbd -cc EXPR`): terms such as `defined(VAR)`,
-/// `streq(a,b)`, `version_atleast(2.4)`, `feature(OPENSSL)`, joined by `&&`/`||`.
+/// Evaluates a condition given on the command line (`lbd -cc EXPR`): read like a
+/// config line (quotes, `$VAR` expansion), then as a `.if` condition. Empty is false.
 pub fn condition(expr: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
-    let words: Vec<String> = expr.split_whitespace().map(String::from).collect();
-    Parser::new(env).eval_cond(&words)
+    let words = lex::split_line(expr, env).map_err(|e| e.to_string())?;
+    if words.is_empty() {
+        return Ok(false);
+    }
+    cond::eval(&words.join(" "), env)
 }
 
 impl<'e> Parser<'e> {
@@ -286,51 +290,12 @@ impl<'e> Parser<'e> {
         Ok(())
     }
 
-    /// Evaluates a `.if` condition: terms joined by `&&`/`||` (left to right), each
-    /// maybe negated with `!`.
+    /// Evaluates a `.if` condition (the words of the line after the directive).
     fn eval_cond(&self, words: &[String]) -> Result<bool, String> {
-        let text = words.join(" ");
-        let mut result: Option<bool> = None;
-        let mut op = "";
-        for tok in text.split_whitespace() {
-            if tok == "&&" || tok == "||" {
-                op = if tok == "&&" { "&&" } else { "||" };
-                continue;
-            }
-            let (neg, t) = match tok.strip_prefix('!') {
-                Some(t) => (true, t),
-                None => (false, tok),
-            };
-            let v = self.eval_term(t)? != neg;
-            result = Some(match (result, op) {
-                (None, _) => v,
-                (Some(a), "&&") => a && v,
-                (Some(a), _) => a || v,
-            });
+        if words.is_empty() {
+            return Err("missing condition after '.if'".into());
         }
-        result.ok_or_else(|| "missing condition after '.if'".to_string())
-    }
-
-    fn eval_term(&self, t: &str) -> Result<bool, String> {
-        if let Ok(n) = t.parse::<i64>() {
-            return Ok(n != 0);
-        }
-        let (f, arg) = match t.split_once('(') {
-            Some((f, a)) => (f, a.strip_suffix(')').unwrap_or(a)),
-            None => (t, ""),
-        };
-        let two = || arg.split_once(',').map(|(a, b)| (a.trim(), b.trim()));
-        Ok(match f {
-            "defined" => self.getenv(arg).is_some(),
-            "feature" => super::has_feature(arg),
-            "enabled" | "openssl_version_atleast" => false,
-            "openssl_version_before" => true,
-            "streq" => two().is_some_and(|(a, b)| a == b),
-            "strneq" => two().is_some_and(|(a, b)| a != b),
-            "version_atleast" => version_cmp(arg) != std::cmp::Ordering::Greater,
-            "version_before" => version_cmp(arg) == std::cmp::Ordering::Greater,
-            _ => return Err(format!("unknown term '{t}' in '.if' condition")),
-        })
+        cond::eval(&words.join(" "), &|v| self.getenv(v))
     }
 
     fn line(&mut self, w: &[String]) {
@@ -595,13 +560,6 @@ pub(crate) enum Target {
     Proxy(usize),
     /// A defaults section: index into `defaults`.
     Defaults(usize),
-}
-
-fn version_cmp(v: &str) -> std::cmp::Ordering {
-    // lbd reads configs written for HAProxy 2.6 to 3.x; it answers version tests as 2.8.
-    let parse =
-        |s: &str| -> Vec<u32> { s.split(['.', '-']).filter_map(|p| p.parse().ok()).collect() };
-    parse(v).cmp(&vec![2, 8])
 }
 
 impl<'e> Parser<'e> {
