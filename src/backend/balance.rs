@@ -5,8 +5,11 @@
 //! set) has weight 0. Each algorithm keeps only its own small state (round-robin
 //! weights, a rotating offset, a hash ring), so picks never allocate.
 //!
-//! Hashes are stable across processes and machines (FNV-1a plus a 64-bit finaliser),
-//! so several lbd instances with the same config pick the same server for a key.
+//! Keys are HAProxy's: `sdbm` of the URI, parameter or header value, the client
+//! address's 32-bit words XORed for `source`. Map-based hashing takes the key modulo
+//! the total weight, so with equal weights a key lands on the server HAProxy picks.
+//! Consistent hashing places each server on a ring by name (FNV-1a plus a 64-bit
+//! finaliser). Either way, lbd instances with the same config pick the same server.
 
 use crate::config::model::{Balance, HashType};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -84,15 +87,34 @@ impl Swrr {
     }
 }
 
-/// The `balance source` key of a client address (IPv4-mapped IPv6 hashes as IPv4).
+/// The `balance source` key of a client address, as HAProxy computes it: the address's
+/// 32-bit words XORed together (an IPv4 address is its own key; IPv4-mapped IPv6 keys
+/// as IPv4). With map-based hashing the server is then the key modulo the weights.
 pub fn source_key(ip: std::net::IpAddr) -> u64 {
-    match ip {
-        std::net::IpAddr::V4(v) => hash(&v.octets()),
+    let key = match ip {
+        std::net::IpAddr::V4(v) => u32::from(v),
         std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
-            Some(v4) => hash(&v4.octets()),
-            None => hash(&v.octets()),
+            Some(v4) => u32::from(v4),
+            None => {
+                let b = u128::from(v);
+                (0..4).fold(0u32, |h, i| h ^ (b >> (32 * i)) as u32)
+            }
         },
-    }
+    };
+    u64::from(key)
+}
+
+/// HAProxy's default hash function (`sdbm`) for `balance uri`, `url_param` and
+/// `hdr()`: the same request key gives the same server as HAProxy with map-based
+/// hashing and the same servers.
+pub fn sdbm(data: &[u8]) -> u64 {
+    let h = data.iter().fold(0u32, |h, &c| {
+        u32::from(c)
+            .wrapping_add(h << 6)
+            .wrapping_add(h << 16)
+            .wrapping_sub(h)
+    });
+    u64::from(h)
 }
 
 /// Stable 64-bit hash of a key (FNV-1a with a splitmix64 finaliser).
@@ -258,6 +280,8 @@ impl Balancer {
                     if ring.is_empty() {
                         return None;
                     }
+                    // Keys are 32-bit (HAProxy's); spread them over the 64-bit ring.
+                    let h = mix(h);
                     let start = ring.partition_point(|(p, _)| *p < h);
                     (0..ring.len())
                         .map(|k| ring[(start + k) % ring.len()].1)
@@ -338,12 +362,12 @@ pub fn request_key(
                 }
                 s = &s[..end];
             }
-            Some(hash(s.as_bytes()))
+            Some(sdbm(s.as_bytes()))
         }
         Balance::UrlParam(name) => uri.query().and_then(|q| {
             q.split('&').find_map(|kv| {
                 let (k, v) = kv.split_once('=')?;
-                (k == name).then(|| hash(v.as_bytes()))
+                (k == name).then(|| sdbm(v.as_bytes()))
             })
         }),
         Balance::Hdr { name, domain_only } => {
@@ -359,9 +383,9 @@ pub fn request_key(
                 } else {
                     host
                 };
-                Some(hash(dom.as_bytes()))
+                Some(sdbm(dom.as_bytes()))
             } else {
-                Some(hash(v.as_bytes()))
+                Some(sdbm(v.as_bytes()))
             }
         }
         _ => None,
@@ -468,6 +492,30 @@ mod tests {
         assert_eq!(b.pick(&view, Some(4)), Some(1));
         assert_eq!(hash(b"10.0.0.1"), hash(b"10.0.0.1"));
         assert_ne!(hash(b"10.0.0.1"), hash(b"10.0.0.2"));
+    }
+
+    #[test]
+    fn keys_are_haproxys() {
+        // HAProxy's balance-uri reg-test: /url1../url4 on four equal servers.
+        let b = Balancer::new(
+            &Balance::Uri {
+                whole: false,
+                len: 0,
+                depth: 0,
+            },
+            HashType::MapBased,
+            &[1; 4],
+        );
+        let view = v(&[1; 4]);
+        let picks: Vec<_> = ["/url1", "/url2", "/url3", "/url4"]
+            .iter()
+            .map(|u| b.pick(&view, Some(sdbm(u.as_bytes()))))
+            .collect();
+        assert_eq!(picks, [Some(1), Some(2), Some(3), Some(0)]);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_key(ip("10.0.0.7")), 0x0a00_0007);
+        assert_eq!(source_key(ip("::ffff:10.0.0.7")), 0x0a00_0007);
+        assert_eq!(source_key(ip("2001:db8::1")), 0x2001_0db8 ^ 1);
     }
 
     #[test]
