@@ -63,7 +63,7 @@ async fn servers_state(sock: &str) -> std::collections::HashMap<String, Vec<Stri
         .filter(|l| !l.is_empty())
         .map(|l| {
             let f: Vec<String> = l.split(' ').map(str::to_string).collect();
-            assert_eq!(f.len(), 20, "20 fields: {l}");
+            assert_eq!(f.len(), 25, "25 fields (HAProxy 2.6): {l}");
             (f[3].clone(), f)
         })
         .collect()
@@ -122,15 +122,16 @@ async fn show_info_stat_servers_state_and_backend() {
 
     let all = servers_state(&s.admin).await;
     let fa = &all["a"];
+    // be_id is HAProxy's proxy id: the runtime sockets' internal proxy is 1, fe 2, web 3.
     assert_eq!(
         fa[..9],
-        ["1", "web", "1", "a", "127.0.0.1", "2", "0", "1", "1"]
+        ["3", "web", "1", "a", "127.0.0.1", "2", "0", "1", "1"]
     );
     assert_eq!(fa[18], a.addr.port().to_string(), "srv_port");
     let fb = &all["b"];
     assert_eq!(
         fb[..9],
-        ["1", "web", "2", "b", "127.0.0.1", "2", "0", "7", "7"]
+        ["3", "web", "2", "b", "127.0.0.1", "2", "0", "7", "7"]
     );
     assert_eq!(fb[18], b.addr.port().to_string(), "srv_port");
     assert_eq!(

@@ -9,7 +9,7 @@
 //! whichever noticed it.
 
 use super::health::{Health, Transition};
-use super::state::ServerState;
+use super::state::{Admin, ServerState};
 use super::{Backend, ServerRt};
 use crate::config::model::{Observe, OnError};
 use std::sync::atomic::Ordering::Relaxed;
@@ -52,6 +52,23 @@ impl Outcome {
             ));
         }
         s
+    }
+}
+
+/// HAProxy's check status code (`enum healthcheck_status`: `srv_check_status` in
+/// `show servers state`) of a result's reason.
+pub fn check_status_code(reason: &str) -> u8 {
+    match reason {
+        HEALTH_ANALYZE => 4,
+        "Socket error" => 5,
+        "Layer4 check passed" => 6,
+        "Layer4 timeout" => 7,
+        "Layer4 connection problem" => 8,
+        "Layer7 timeout" => 12,
+        "Layer7 invalid response" => 13,
+        "Layer7 check passed" => 15,
+        "Layer7 wrong status" => 17,
+        _ => 0,
     }
 }
 
@@ -362,6 +379,72 @@ fn transition(be: &Backend, s: &ServerRt, t: Transition, what: Option<&str>, cou
             crate::log::warning(&msg);
             crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
         }
+    }
+}
+
+/// Logs an administrative state change of server `s` in HAProxy's words: entering
+/// maintenance (`is going DOWN for maintenance` with the servers left, or `was DOWN and
+/// now enters maintenance`), leaving it (`is UP/READY (leaving forced maintenance)`),
+/// entering or leaving drain.
+pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
+    if from == to {
+        return;
+    }
+    let kind = if s.cfg.backup {
+        "Backup Server"
+    } else {
+        "Server"
+    };
+    let (act, bck) = be.usable_counts();
+    let up = s.state.is_up();
+    let cur = s.state.cur.load(Relaxed);
+    let queued = be.shared.queued.load(Relaxed);
+    let (msg, level) = match to {
+        Admin::Maint if up => (
+            format!(
+                "{kind} {}/{} is going DOWN for maintenance. {act} active and {bck} backup servers left. {cur} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name, s.name
+            ),
+            crate::log::severity::ALERT,
+        ),
+        Admin::Maint => (
+            format!(
+                "{kind} {}/{} was DOWN and now enters maintenance. {act} active and {bck} backup servers left. {cur} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name, s.name
+            ),
+            crate::log::severity::NOTICE,
+        ),
+        Admin::Drain => (
+            format!(
+                "{kind} {}/{} enters drain state. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+                be.name, s.name
+            ),
+            crate::log::severity::NOTICE,
+        ),
+        Admin::Ready => (
+            format!(
+                "{kind} {}/{} is {}/READY (leaving {}).",
+                be.name,
+                s.name,
+                if up { "UP" } else { "DOWN" },
+                if from == Admin::Maint {
+                    "forced maintenance"
+                } else {
+                    "forced drain"
+                }
+            ),
+            crate::log::severity::NOTICE,
+        ),
+    };
+    crate::log::warning(&msg);
+    crate::log::send(&be.logs, level, &msg);
+    if to == Admin::Maint && up && act == 0 && bck == 0 {
+        crate::log::alert(&format!("backend '{}' has no server available!", be.name));
+        crate::log::send(
+            &be.logs,
+            crate::log::severity::EMERG,
+            &format!("backend {} has no server available!", be.name),
+        );
     }
 }
 

@@ -68,6 +68,14 @@ fn stick(cfg: &Config, p: &crate::config::model::Proxy) -> Option<crate::backend
 }
 
 impl Graph {
+    /// HAProxy's proxy id (`iid`, `be_id`) of the proxy at `proxy_id` in the config:
+    /// proxies are numbered from 1 in declaration order (a listen's two halves share
+    /// one), after the internal proxy of the runtime sockets, which takes 1 when the
+    /// `global` section declares a `stats socket`.
+    pub fn uuid(&self, proxy_id: usize) -> usize {
+        proxy_id + 1 + usize::from(!self.config.global.stats_sockets.is_empty())
+    }
+
     /// Builds a graph, carrying state over from `prev`.
     pub fn build(cfg: Config, prev: Option<&Graph>) -> Graph {
         let mut old_servers: HashMap<(&str, &str), &ServerRt> = HashMap::new();

@@ -33,6 +33,76 @@ const HELP: &str = "The following commands are valid at this level:
   reload                                  : reload the configuration files
 ";
 
+/// One line of `show servers state`, HAProxy 2.6's 25 fields.
+fn server_state_line(
+    g: &crate::graph::Graph,
+    b: &crate::backend::Backend,
+    si: usize,
+    s: &crate::backend::ServerRt,
+) -> String {
+    let st = &s.state;
+    let c = crate::backend::status::cell(st);
+    let admin = st.admin();
+    // srv_op_state: SRV_ST_STOPPED 0, SRV_ST_RUNNING 2.
+    let op = if st.is_up() && admin != Admin::Maint {
+        2
+    } else {
+        0
+    };
+    // srv_admin_state: SRV_ADMF_FMAINT 0x01, SRV_ADMF_FDRAIN 0x08.
+    let adm = match admin {
+        Admin::Ready => 0,
+        Admin::Maint => 1,
+        Admin::Drain => 8,
+    };
+    // srv_check_status (HCHK_STATUS_*; INI 1 before the first result), srv_check_result
+    // (CHK_RES_UNKNOWN 0, FAILED 2, PASSED 3), srv_check_state (CHK_ST_CONFIGURED 0x2 |
+    // CHK_ST_ENABLED 0x4, PAUSED 0x8 in maintenance).
+    let (status, result, state) = if s.cfg.check {
+        let (status, result) = match &c.last {
+            Some(o) => (
+                crate::backend::status::check_status_code(o.reason),
+                if o.ok { 3 } else { 2 },
+            ),
+            None => (1, 0),
+        };
+        let paused = if admin == Admin::Maint { 8 } else { 0 };
+        (status, result, 6 | paused)
+    } else {
+        (1, 0, 0)
+    };
+    format!(
+        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} 0 0 0 - {} - 0 {} {} - 0\n",
+        g.uuid(b.proxy_id),
+        b.name,
+        si + 1,
+        s.name,
+        s.addr.ip(),
+        st.weight(),
+        st.config_weight.load(Relaxed),
+        c.last_change.elapsed().as_secs(),
+        // An unchecked server's health stays at `rise`, as in HAProxy.
+        if s.cfg.check {
+            c.health.value()
+        } else {
+            c.health.rise()
+        },
+        s.addr.port(),
+        s.cfg.check_port.unwrap_or(0),
+        s.cfg.check_addr.map_or("-".to_string(), |a| a.to_string()),
+    )
+}
+
+/// Sets a server's administrative state and logs the change in HAProxy's words.
+fn set_admin(g: &crate::graph::Graph, s: &crate::backend::ServerRt, to: Admin) -> String {
+    let from = s.state.admin();
+    s.state.set_admin(to);
+    if let Some(&bi) = g.be_index.get(&s.backend) {
+        crate::backend::status::admin_change(&g.backends[bi], s, from, to);
+    }
+    String::new()
+}
+
 /// Executes one command line; returns the response text.
 pub fn execute(
     line: &str,
@@ -115,44 +185,13 @@ pub fn execute(
             if only.is_some_and(|b| !g.be_index.contains_key(b)) {
                 return "Can't find backend.\n".into();
             }
-            let mut o = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord\n".to_string();
-            for (bi, b) in g.backends.iter().enumerate() {
+            let mut o = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n".to_string();
+            for b in &g.backends {
                 if only.is_some_and(|n| n != b.name) {
                     continue;
                 }
                 for (si, s) in b.servers.iter().enumerate() {
-                    let st = &s.state;
-                    let c = st.check.lock().unwrap_or_else(|e| e.into_inner());
-                    let op = if st.is_up() && st.admin() != Admin::Maint {
-                        2
-                    } else {
-                        0
-                    };
-                    let adm = match st.admin() {
-                        Admin::Ready => 0,
-                        Admin::Maint => 1,
-                        Admin::Drain => 8,
-                    };
-                    o.push_str(&format!(
-                        "{} {} {} {} {} {op} {adm} {} {} {} {} {} {} {} 0 0 0 - {} -\n",
-                        bi + 1,
-                        b.name,
-                        si + 1,
-                        s.name,
-                        s.addr.ip(),
-                        st.weight(),
-                        st.config_weight.load(Relaxed),
-                        c.last_change.elapsed().as_secs(),
-                        if s.cfg.check { 6 } else { 0 },
-                        match &c.last {
-                            Some(o) if o.ok => 3,
-                            Some(_) => 1,
-                            None => 0,
-                        },
-                        c.health.value(),
-                        if s.cfg.check { 6 } else { 0 },
-                        s.addr.port()
-                    ));
+                    o.push_str(&server_state_line(&g, b, si, s));
                 }
             }
             o
@@ -183,33 +222,18 @@ pub fn execute(
             o
         }
         ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
-            Ok(s) => {
-                s.state.set_admin(Admin::Maint);
-                String::new()
-            }
+            Ok(s) => set_admin(&g, &s, Admin::Maint),
             Err(e) => e,
         }),
         ["enable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
-            Ok(s) => {
-                s.state.set_admin(Admin::Ready);
-                String::new()
-            }
+            Ok(s) => set_admin(&g, &s, Admin::Ready),
             Err(e) => e,
         }),
         ["set", "server", spec, "state", st] => admin().unwrap_or_else(|| match find(spec) {
             Ok(s) => match *st {
-                "ready" => {
-                    s.state.set_admin(Admin::Ready);
-                    String::new()
-                }
-                "drain" => {
-                    s.state.set_admin(Admin::Drain);
-                    String::new()
-                }
-                "maint" => {
-                    s.state.set_admin(Admin::Maint);
-                    String::new()
-                }
+                "ready" => set_admin(&g, &s, Admin::Ready),
+                "drain" => set_admin(&g, &s, Admin::Drain),
+                "maint" => set_admin(&g, &s, Admin::Maint),
                 _ => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
             },
             Err(e) => e,
@@ -385,6 +409,22 @@ mod tests {
     }
 
     #[test]
+    fn servers_state_has_haproxys_25_fields_and_proxy_ids() {
+        let h = handle();
+        let out = execute("show servers state", StatsLevel::User, &h, None);
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("1"));
+        assert_eq!(lines.next().map(|l| l.split(' ').count()), Some(26));
+        // frontend f is proxy 1, backend web proxy 2 (no stats socket in this config).
+        let f: Vec<&str> = lines.next().unwrap().split(' ').collect();
+        assert_eq!(f.len(), 25);
+        assert_eq!(&f[..4], ["2", "web", "1", "s1"]);
+        // Not checked: INI, no result, no check state; srv_use_ssl .. srv_agent_port.
+        assert_eq!(&f[10..14], ["1", "0", "2", "0"]);
+        assert_eq!(&f[20..], ["0", "0", "-", "-", "0"]);
+    }
+
+    #[test]
     fn admin_commands_change_state() {
         let h = handle();
         let s = h.load().backends[0].servers[0].clone();
@@ -445,7 +485,7 @@ mod tests {
             .starts_with("Unknown command: 'frobnicate'"));
         assert!(execute("show stat", StatsLevel::User, &h, None).starts_with("# pxname,svname,"));
         assert!(execute("show servers state", StatsLevel::User, &h, None)
-            .contains("\n1 web 1 s1 127.0.0.1 2 0 10 10 "));
+            .contains("\n2 web 1 s1 127.0.0.1 2 0 10 10 "));
         assert_eq!(
             execute("show backend", StatsLevel::User, &h, None),
             "# name\nweb\n"
