@@ -577,3 +577,44 @@ async fn two_lbd_processes_route_the_same_cookie_to_the_same_server() {
     // The second lbd's own balancing was untouched: a fresh client starts at a.
     assert_eq!(get(two.port, "/").await.body, "a");
 }
+
+/// `option httplog`'s termination state carries HAProxy's cookie flags (`%tsc`): the
+/// client's cookie (`N`one, `V`alid, `I`nvalid) and what the response did (`I`nserted,
+/// `N`othing): `--NI` for a new visitor, `--VN` for a pinned one, `--II` for a cookie
+/// naming no server (HAProxy's reg-test http-cookies/cookie_insert_indirect).
+#[tokio::test]
+async fn access_log_shows_haproxys_cookie_flags() {
+    let s1 = Origin::start("s1").await;
+    let dir = std::env::temp_dir().join(format!("lbd-cookie-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let cfg = config(None, "cookie SRVID insert indirect", &[&s1]).replace(
+        "frontend fe\n",
+        &format!(
+            "frontend fe\n    option httplog\n    log {} local0\n",
+            log.display()
+        ),
+    );
+    let lb = Lbd::start(&cfg).await;
+    let mut jar = Jar::new();
+    let r = send(lb.port, jar.request("GET", "/new")).await;
+    jar.absorb(&r);
+    assert_eq!(jar.0.get("SRVID").map(String::as_str), Some("s1"));
+    send(lb.port, jar.request("GET", "/pinned")).await;
+    let mut stale = Jar::new();
+    stale.set("SRVID", "gone");
+    send(lb.port, stale.request("GET", "/stale")).await;
+    let flags = |path: &str| -> Option<String> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let line = text.lines().find(|l| l.contains(&format!("\"GET {path} ")))?;
+        line.split(' ')
+            .find(|w| w.len() == 4 && w.starts_with("--"))
+            .map(str::to_string)
+    };
+    wait_until(DEADLINE, "three access lines", || flags("/stale").is_some()).await;
+    assert_eq!(flags("/new").as_deref(), Some("--NI"));
+    assert_eq!(flags("/pinned").as_deref(), Some("--VN"));
+    assert_eq!(flags("/stale").as_deref(), Some("--II"));
+    drop(lb);
+    let _ = std::fs::remove_dir_all(&dir);
+}

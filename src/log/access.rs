@@ -85,13 +85,15 @@ impl Access<'_> {
 
     /// An `option httplog` line for a response with `status`, sent to `targets` when
     /// the returned value is dropped (the end of the response body); `start` is when
-    /// the request began (for `%Ta`). `request` is the request line (`%r`).
+    /// the request began (for `%Ta`). `request` is the request line (`%r`), `state` the
+    /// termination state with cookie status (`%tsc`, e.g. `--NI`).
     pub fn http(
         &self,
         targets: Vec<Target>,
         times: HttpTimes,
         status: u16,
         request: &str,
+        state: &str,
         start: Instant,
     ) -> HttpLog {
         HttpLog {
@@ -105,7 +107,7 @@ impl Access<'_> {
             ),
             status,
             tail: format!(
-                " - - ----{} \"{}\"",
+                " - - {state}{} \"{}\"",
                 self.counts(),
                 request.replace('"', "\\\"")
             ),
@@ -191,8 +193,14 @@ mod tests {
             connect: 1,
             response: 4,
         };
-        let mut l =
-            access(Some("s1")).http(Vec::new(), times, 200, "GET /a\"b HTTP/1.1", Instant::now());
+        let mut l = access(Some("s1")).http(
+            Vec::new(),
+            times,
+            200,
+            "GET /a\"b HTTP/1.1",
+            "----",
+            Instant::now(),
+        );
         assert_eq!(
             l.head,
             "192.0.2.7:40000 [14/Nov/2023:22:13:20.123] fe be/s1 0/0/1/4/"

@@ -81,6 +81,11 @@ pub(super) struct Trace {
     pub responded: Option<std::time::Instant>,
     /// Failed attempts before the last one.
     pub retries: u32,
+    /// `%tsc`'s cookie characters: the client's persistence cookie (`N`one, `I`nvalid,
+    /// `D`own server, `V`alid, `E`xpired) and what the response did with it
+    /// (`N`othing, `I`nserted, `U`pdated, `P`rovided by the server, `R`ewritten);
+    /// `-` without `cookie` in the backend.
+    pub cookie: [u8; 2],
 }
 
 /// One request and what its steps share.
@@ -164,6 +169,7 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         json: prefers_json(req.headers()),
         trace: Trace {
             timed: logging,
+            cookie: *b"--",
             ..Trace::default()
         },
     };
@@ -301,16 +307,24 @@ impl<'a> Req<'a> {
     /// Persistence: a valid cookie or a stick-table entry pins the server; the
     /// balancing key for hash algorithms. The persistence cookie is removed from the
     /// request.
-    fn persistence(&self, be: Arc<Backend>, same_proxy: bool, parts: &mut Parts) -> Route {
+    fn persistence(&mut self, be: Arc<Backend>, same_proxy: bool, parts: &mut Parts) -> Route {
         let mut pinned: Option<usize> = None;
         let mut seen: Option<persist::Seen> = None;
         if let Some(ck) = &be.cookie {
-            if let Some(v) = persist::find(&parts.headers, &ck.name) {
+            let sent = persist::find(&parts.headers, &ck.name);
+            if let Some(v) = sent {
                 seen = persist::decode(ck, v, persist::now_secs());
             }
             if let Some(sn) = seen.as_ref().filter(|s| !s.expired) {
                 pinned = be.cookie_index.get(&sn.server).copied();
             }
+            self.trace.cookie[0] = match (&sent, &seen, pinned) {
+                (None, ..) => b'N',
+                (_, Some(sn), _) if sn.expired => b'E',
+                (_, _, Some(i)) if be.servers[i].state.is_up() => b'V',
+                (_, _, Some(_)) => b'D',
+                _ => b'I',
+            };
             persist::strip_request(ck, &mut parts.headers);
         }
         let mut stick_store = false;
@@ -470,8 +484,15 @@ impl<'a> Req<'a> {
             accepted,
             t.retries,
         );
-        let mut log =
-            Box::new(access.http(self.fe.logs.clone(), times, status, request_line, start));
+        let state = format!("--{}{}", t.cookie[0] as char, t.cookie[1] as char);
+        let mut log = Box::new(access.http(
+            self.fe.logs.clone(),
+            times,
+            status,
+            request_line,
+            &state,
+            start,
+        ));
         match resp.body_mut() {
             ProxyBody::Response(p) => p.log = Some(log),
             ProxyBody::Full(b) => {

@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 impl Req<'_> {
     /// Turns the server's response head into the client's response.
-    pub(super) fn respond(&self, route: Route, sent: Sent, x: Exchange) -> Response<ProxyBody> {
+    pub(super) fn respond(&mut self, route: Route, sent: Sent, x: Exchange) -> Response<ProxyBody> {
         let (mut resp, slot, sender) = x;
         let be = &route.be;
         if check_response_framing(&sent.method, resp.status(), resp.headers_mut()).is_err() {
@@ -45,7 +45,9 @@ impl Req<'_> {
         }
         let (mut rparts, incoming) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers, false);
-        self.persist(&route, &sent, &slot, &mut rparts.headers);
+        if let Some(c) = self.persist(&route, &sent, &slot, &mut rparts.headers) {
+            self.trace.cookie[1] = c;
+        }
         let keep = if sent.server_close { None } else { sender };
         let body = ProxyBody::Response(Box::new(PooledBody::new(
             incoming,
@@ -88,26 +90,42 @@ impl Req<'_> {
     }
 
     /// Cookie persistence on the response (insert, rewrite, prefix) and the stick
-    /// table's store.
-    fn persist(&self, route: &Route, sent: &Sent, slot: &Slot, headers: &mut HeaderMap) {
+    /// table's store. Returns what happened to the cookie (`%tsc`'s last character)
+    /// when the backend has `cookie`.
+    fn persist(
+        &self,
+        route: &Route,
+        sent: &Sent,
+        slot: &Slot,
+        headers: &mut HeaderMap,
+    ) -> Option<u8> {
         let be = &route.be;
-        if let (Some(ck), Some(value)) = (&be.cookie, &slot.server.cfg.cookie) {
-            match ck.mode {
-                CookieMode::Insert => {
-                    if !ck.preserve {
-                        persist::remove_response_cookie(ck, headers);
-                    }
-                    let same = route
-                        .seen
-                        .as_ref()
-                        .filter(|s| &s.server == value && !s.expired);
-                    let refresh = ck.maxidle.is_some();
-                    let blocked = (ck.postonly && sent.method != Method::POST)
-                        || (ck.preserve && persist::response_sets(ck, headers));
-                    if (same.is_none() || refresh) && !blocked {
-                        let first = same.and_then(|s| s.first);
-                        if let Some(v) = persist::set_cookie(ck, value, persist::now_secs(), first)
-                        {
+        if route.stick_store {
+            if let Some(st) = &be.stick {
+                st.table.store(self.src, &slot.server.name);
+            }
+        }
+        let ck = be.cookie.as_ref()?;
+        let from_server = persist::response_sets(ck, headers);
+        let Some(value) = &slot.server.cfg.cookie else {
+            return Some(if from_server { b'P' } else { b'N' });
+        };
+        Some(match ck.mode {
+            CookieMode::Insert => {
+                if !ck.preserve {
+                    persist::remove_response_cookie(ck, headers);
+                }
+                let same = route
+                    .seen
+                    .as_ref()
+                    .filter(|s| &s.server == value && !s.expired);
+                let refresh = ck.maxidle.is_some();
+                let blocked =
+                    (ck.postonly && sent.method != Method::POST) || (ck.preserve && from_server);
+                if (same.is_none() || refresh) && !blocked {
+                    let first = same.and_then(|s| s.first);
+                    match persist::set_cookie(ck, value, persist::now_secs(), first) {
+                        Some(v) => {
                             headers.append(header::SET_COOKIE, v);
                             if ck.nocache {
                                 headers.insert(
@@ -115,20 +133,36 @@ impl Req<'_> {
                                     HeaderValue::from_static("private"),
                                 );
                             }
+                            if same.is_some() {
+                                b'U'
+                            } else {
+                                b'I'
+                            }
                         }
+                        None => b'N',
                     }
+                } else if from_server {
+                    b'P'
+                } else {
+                    b'N'
                 }
-                CookieMode::Rewrite | CookieMode::Prefix => {
-                    persist::rewrite_response(ck, headers, value)
+            }
+            CookieMode::Rewrite | CookieMode::Prefix => {
+                persist::rewrite_response(ck, headers, value);
+                if from_server {
+                    b'R'
+                } else {
+                    b'N'
                 }
-                CookieMode::Passive => {}
             }
-        }
-        if route.stick_store {
-            if let Some(st) = &be.stick {
-                st.table.store(self.src, &slot.server.name);
+            CookieMode::Passive => {
+                if from_server {
+                    b'P'
+                } else {
+                    b'N'
+                }
             }
-        }
+        })
     }
 }
 
