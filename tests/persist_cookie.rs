@@ -606,7 +606,9 @@ async fn access_log_shows_haproxys_cookie_flags() {
     send(lb.port, stale.request("GET", "/stale")).await;
     let flags = |path: &str| -> Option<String> {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let line = text.lines().find(|l| l.contains(&format!("\"GET {path} ")))?;
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("\"GET {path} ")))?;
         line.split(' ')
             .find(|w| w.len() == 4 && w.starts_with("--"))
             .map(str::to_string)

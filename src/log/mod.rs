@@ -205,6 +205,24 @@ pub struct Target {
     sink: Arc<Sink>,
     facility: u8,
     max_level: u8,
+    sample: Option<Arc<Sampler>>,
+}
+
+/// `log ... sample RANGES:SIZE`: counts the target's messages and keeps those whose
+/// position in the cycle is in a range.
+struct Sampler {
+    ranges: Vec<(u32, u32)>,
+    size: u32,
+    seen: std::sync::atomic::AtomicU64,
+}
+
+impl Sampler {
+    /// Whether the next message goes out.
+    fn take(&self) -> bool {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pos = (n % u64::from(self.size)) as u32 + 1;
+        self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&pos))
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -236,6 +254,13 @@ pub fn targets(cfg: &[LogTarget]) -> Vec<Target> {
                 sink,
                 facility: t.facility,
                 max_level: t.max_level,
+                sample: t.sample.as_ref().map(|s| {
+                    Arc::new(Sampler {
+                        ranges: s.ranges.clone(),
+                        size: s.size,
+                        seen: Default::default(),
+                    })
+                }),
             }
         })
         .collect()
@@ -271,7 +296,7 @@ pub fn send(targets: &[Target], level: u8, msg: &str) {
         std::process::id()
     );
     for t in targets {
-        if level <= t.max_level {
+        if level <= t.max_level && t.sample.as_ref().is_none_or(|s| s.take()) {
             t.sink.write(t.facility * 8 + level, &line);
         }
     }
@@ -345,6 +370,20 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampling_keeps_the_positions_of_each_cycle() {
+        let s = Sampler {
+            ranges: vec![(1, 1), (3, 4)],
+            size: 5,
+            seen: Default::default(),
+        };
+        let kept: Vec<bool> = (0..10).map(|_| s.take()).collect();
+        assert_eq!(
+            kept,
+            [true, false, true, true, false, true, false, true, true, false]
+        );
+    }
 
     #[test]
     fn dates() {

@@ -123,8 +123,20 @@ pub struct LogTarget {
     pub facility: u8,
     /// Highest severity number sent (7 = debug: everything).
     pub max_level: u8,
+    /// `sample RANGES:SIZE`: of every SIZE messages, only those whose position (from 1)
+    /// is in one of the inclusive ranges go to this target.
+    pub sample: Option<LogSample>,
     /// Where it was declared.
     pub loc: Loc,
+}
+
+/// `log ... sample 1,3-4:5`: positions (inclusive ranges) out of a cycle of `size`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSample {
+    /// Inclusive ranges of positions, from 1.
+    pub ranges: Vec<(u32, u32)>,
+    /// The cycle length.
+    pub size: u32,
 }
 
 /// `stats socket PATH [mode M] [level L]`.

@@ -51,7 +51,13 @@ impl<'e> Parser<'e> {
             LogDest::Udp(a)
         };
         let mut i = 1;
+        let mut sample = None;
         while i < w.len() && matches!(w[i].as_str(), "len" | "format" | "sample" | "profile") {
+            if w[i] == "sample" {
+                let spec = w.get(i + 1).map_or("", String::as_str);
+                sample =
+                    Some(log_sample(spec).map_err(|e| format!("'log' : 'sample {spec}' : {e}"))?);
+            }
             if w[i] == "format" {
                 if let Some(f) = w.get(i + 1) {
                     if !matches!(f.as_str(), "rfc3164" | "local" | "raw" | "short") {
@@ -88,7 +94,32 @@ impl<'e> Parser<'e> {
             dest,
             facility,
             max_level,
+            sample,
             loc: self.loc.clone(),
         }))
     }
+}
+
+/// `RANGES:SIZE` of `log ... sample`: `1,3-4:5` (positions from 1, each at most SIZE).
+fn log_sample(spec: &str) -> Result<LogSample, String> {
+    let Some((ranges, size)) = spec.rsplit_once(':') else {
+        return Err("expects <ranges>:<size>".into());
+    };
+    let size: u32 = size
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid size '{size}'"))?;
+    let mut out = Vec::new();
+    for r in ranges.split(',') {
+        let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+        let (Ok(lo), Ok(hi)) = (lo.parse::<u32>(), hi.parse::<u32>()) else {
+            return Err(format!("invalid range '{r}'"));
+        };
+        if lo == 0 || hi < lo || hi > size {
+            return Err(format!("range '{r}' is not within 1..{size}"));
+        }
+        out.push((lo, hi));
+    }
+    Ok(LogSample { ranges: out, size })
 }
