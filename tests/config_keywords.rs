@@ -1716,3 +1716,48 @@ fn redirect_keyword_and_http_request_redirect() {
             .contains("expects 'location', 'prefix' or 'scheme'")
     );
 }
+
+/// HAProxy 2.2+'s check-request inheritance (reg-test checks/http-check-send.vtc): a
+/// proxy's own `option httpchk` or `http-check send|expect` drops what `defaults` set
+/// and starts again from `OPTIONS / HTTP/1.0`; `http-check send hdr` replaces the
+/// headers of `option httpchk`'s old `\r\n` version trick.
+#[test]
+fn check_request_inheritance_follows_haproxy() {
+    let c = ok("defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n    option httpchk GET /status HTTP/1.1\\r\\nHdr:\\ must-be-removed\n    http-check send hdr Host my-www-host body test\n\
+                backend inherit\n    server s 127.0.0.1:80 check\n\
+                backend plain\n    option httpchk\n    server s 127.0.0.1:80 check\n\
+                backend own\n    http-check send hdr Host other body other\n    server s 127.0.0.1:80 check\n");
+    let hc = |name: &str| px(&c, name).http_check.clone();
+    let inherit = hc("inherit");
+    assert_eq!(
+        (
+            inherit.method.as_str(),
+            inherit.uri.as_str(),
+            inherit.version.as_str()
+        ),
+        ("GET", "/status", "HTTP/1.1")
+    );
+    assert_eq!(
+        inherit.headers,
+        [("Host".to_string(), "my-www-host".to_string())]
+    );
+    assert_eq!(inherit.body.as_deref(), Some("test"));
+    let plain = hc("plain");
+    assert_eq!(
+        (
+            plain.method.as_str(),
+            plain.uri.as_str(),
+            plain.version.as_str()
+        ),
+        ("OPTIONS", "/", "HTTP/1.0")
+    );
+    assert!(plain.headers.is_empty() && plain.body.is_none());
+    let own = hc("own");
+    assert!(own.enabled, "option httpchk itself is inherited");
+    assert_eq!(
+        (own.method.as_str(), own.uri.as_str(), own.version.as_str()),
+        ("OPTIONS", "/", "HTTP/1.0")
+    );
+    assert_eq!(own.headers, [("Host".to_string(), "other".to_string())]);
+    assert_eq!(own.body.as_deref(), Some("other"));
+}

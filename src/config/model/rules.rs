@@ -69,6 +69,20 @@ pub struct HttpCheck {
     pub expect: Option<Expect>,
 }
 
+impl HttpCheck {
+    /// HAProxy's default check request, `OPTIONS / HTTP/1.0`, with no header, body
+    /// or expectation (`enabled` is kept).
+    pub fn reset_request(&mut self) {
+        *self = HttpCheck {
+            enabled: self.enabled,
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+            ..HttpCheck::default()
+        };
+    }
+}
+
 /// `http-check expect [!] status|rstatus|string`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expect {

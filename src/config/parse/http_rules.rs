@@ -245,7 +245,13 @@ impl<'e> Parser<'e> {
         };
         match sub.as_str() {
             "send" => {
+                self.own_http_check(t);
                 let hc = &mut self.px(t).http_check;
+                // Its own `hdr` list replaces earlier headers (those of `option
+                // httpchk`'s old `\r\n` version trick included).
+                if w.iter().any(|x| x == "hdr") {
+                    hc.headers.clear();
+                }
                 let mut i = 1;
                 while i < w.len() {
                     let val = w.get(i + 1).cloned();
@@ -270,6 +276,7 @@ impl<'e> Parser<'e> {
                 }
             }
             "expect" => {
+                self.own_http_check(t);
                 let mut i = 1;
                 while i < w.len() && matches!(w[i].as_str(), "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success" | "on-error" | "status-code" | "comment") {
                     if w[i] != "comment" {

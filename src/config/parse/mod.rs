@@ -78,6 +78,9 @@ struct CondFrame {
 struct ProxyState {
     acl_names: HashSet<String>,
     server_names: HashMap<String, u32>,
+    /// This section has set its own check request (`option httpchk`, `http-check`):
+    /// what `defaults` gave is no longer inherited.
+    http_check_own: bool,
 }
 
 /// The parser's state across all sources.
@@ -563,6 +566,18 @@ pub(crate) enum Target {
 }
 
 impl<'e> Parser<'e> {
+    /// Before a proxy's first own check-request line (`option httpchk`, `http-check
+    /// send|expect`): HAProxy drops the check rules inherited from `defaults`, so the
+    /// request starts again from `OPTIONS / HTTP/1.0`.
+    fn own_http_check(&mut self, t: Target) {
+        if let Target::Proxy(i) = t {
+            if !self.states[i].http_check_own {
+                self.states[i].http_check_own = true;
+                self.proxies[i].http_check.reset_request();
+            }
+        }
+    }
+
     fn px(&mut self, t: Target) -> &mut Proxy {
         match t {
             Target::Proxy(i) => &mut self.proxies[i],

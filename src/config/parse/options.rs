@@ -225,13 +225,22 @@ fn forwardfor(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
 }
 
 fn httpchk(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    if on {
+        p.own_http_check(t);
+    }
     let px = p.px(t);
     let hc = &mut px.http_check;
     hc.enabled = on;
-    if on {
-        px.options.tcp_check = false;
+    if !on {
+        return Ok(());
     }
+    px.options.tcp_check = false;
+    // `option httpchk` defines the whole check request again (HAProxy's implicit
+    // `http-check send` rule): earlier headers and body go.
     let hc = &mut px.http_check;
+    let expect = hc.expect.take();
+    hc.reset_request();
+    hc.expect = expect;
     match w.len() {
         1 => {}
         2 => hc.uri = w[1].clone(),
