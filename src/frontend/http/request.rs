@@ -252,19 +252,19 @@ impl<'a> Req<'a> {
         let route = self.persistence(be, same_proxy, &mut parts);
         let Outgoing {
             up,
-            sent,
+            mut sent,
             upload,
             head,
         } = self.upstream_request(&route, parts, body, client_upgrade);
-        let attempts = Attempts::new(route.be.clone(), route.key, route.pinned);
+        let mut attempts = Attempts::new(route.be.clone(), route.key, route.pinned);
         let how = Upstream {
             no_pool: sent.server_close,
             upgrade: sent.is_upgrade,
             head,
             upload: upload.as_deref(),
         };
-        match upstream::exchange(self.conn, attempts, up, how, &mut self.trace).await {
-            Ok(x) => self.respond(route, sent, x),
+        match upstream::exchange(self.conn, &mut attempts, up, &how, &mut self.trace).await {
+            Ok(x) => self.respond(&route, &mut sent, x),
             Err(e) => {
                 if let ProxyError::NoServer(_) = e {
                     route.be.shared.no_server.fetch_add(1, Relaxed);

@@ -22,7 +22,12 @@ use std::sync::atomic::Ordering::Relaxed;
 
 impl Req<'_> {
     /// Turns the server's response head into the client's response.
-    pub(super) fn respond(&mut self, route: Route, sent: Sent, x: Exchange) -> Response<ProxyBody> {
+    pub(super) fn respond(
+        &mut self,
+        route: &Route,
+        sent: &mut Sent,
+        x: Exchange,
+    ) -> Response<ProxyBody> {
         let (mut resp, slot, sender) = x;
         let be = &route.be;
         if check_response_framing(&sent.method, resp.status(), resp.headers_mut()).is_err() {
@@ -35,7 +40,7 @@ impl Req<'_> {
         slot.server.state.count_status(code.as_u16());
         status::observe(be, &slot.server, Observation::for_status(code.as_u16()));
         if code == StatusCode::SWITCHING_PROTOCOLS {
-            let Some(client_up) = sent.client_upgrade.filter(|_| sent.is_upgrade) else {
+            let Some(client_up) = sent.client_upgrade.take().filter(|_| sent.is_upgrade) else {
                 return error_response(502, Some(&be.name), self.json);
             };
             let server_up = hyper::upgrade::on(&mut resp);
@@ -45,7 +50,7 @@ impl Req<'_> {
         }
         let (mut rparts, incoming) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers, false);
-        if let Some(c) = self.persist(&route, &sent, &slot, &mut rparts.headers) {
+        if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
         }
         let keep = if sent.server_close { None } else { sender };

@@ -70,9 +70,9 @@ async fn open(
 /// Sends `up` to a server of the attempts' backend and returns its response head.
 pub(super) async fn exchange(
     ctx: &ConnCtx,
-    mut attempts: Attempts,
+    attempts: &mut Attempts,
     mut up: Request<ProxyBody>,
-    how: Upstream<'_>,
+    how: &Upstream<'_>,
     trace: &mut Trace,
 ) -> Result<Exchange, ProxyError> {
     let be = attempts.backend().clone();
