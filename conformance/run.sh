@@ -55,7 +55,7 @@ applies() { # file
     v=$(sed -n 's/^#REQUIRE_VERSION=//p' "$f")
     if [ -n "$v" ] && [ "$(printf '%s\n2.6\n' "$v" | sort -V | tail -1)" != "2.6" ]; then return 1; fi
     v=$(sed -n 's/^#REQUIRE_VERSION_BELOW=//p' "$f")
-    if [ -n "$v" ] && [ "$(printf '%s\n2.6\n' "$v" | sort -V | head -1)" != "$v" -o "$v" = "2.6" ]; then return 1; fi
+    if [ -n "$v" ] && [ "$(printf '%s\n2.6\n' "$v" | sort -V | tail -1)" = "2.6" ]; then return 1; fi
     return 0
 }
 if [ "$mode" = expected ]; then
