@@ -589,3 +589,45 @@ async fn origins_closing_after_each_response_never_cost_a_request() {
     assert!(!c.is_closed());
     assert_eq!(origin.stats.requests(), 30);
 }
+
+/// `capture request header` / `capture response header`: the last value of each,
+/// cut to its length, braced in the httplog line before the request line
+/// (HAProxy's reg-test http-capture/multiple_headers).
+#[tokio::test]
+async fn captured_headers_appear_in_the_access_log() {
+    let s1 = HttpOrigin::start("s1").await;
+    let dir = std::env::temp_dir().join(format!("lbd-capture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let cfg = format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    option httplog\n    log {} local0\n    \
+         capture request header X-Req len 5\n    capture request header X-Absent len 8\n    \
+         capture response header X-Origin len 10\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        log.display(),
+        s1.hostport()
+    );
+    let lb = Lbd::start(&cfg).await;
+    let req = Request::get("/cap")
+        .header("host", "x")
+        .header("x-req", "first")
+        .header("x-req", "second|value")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(send(lb.port, req).await.status, 200);
+    let line = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("\"GET /cap "))
+            .map(str::to_string)
+    };
+    wait_until(DEADLINE, "the access line", || line().is_some()).await;
+    let line = line().unwrap();
+    assert!(
+        line.contains(" 0/0 {secon|} {s1} \"GET /cap HTTP/1.1\""),
+        "{line}"
+    );
+    drop(lb);
+    let _ = std::fs::remove_dir_all(&dir);
+}

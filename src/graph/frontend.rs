@@ -82,6 +82,10 @@ pub struct FrontendRt {
     pub stats: StatsCfg,
     /// Counters and limits.
     pub shared: Arc<FrontendShared>,
+    /// `capture request header`: names and lengths, in order.
+    pub capture_request: Vec<(hyper::header::HeaderName, usize)>,
+    /// `capture response header`: names and lengths, in order.
+    pub capture_response: Vec<(hyper::header::HeaderName, usize)>,
     /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
     pub logs: Vec<crate::log::Target>,
 }

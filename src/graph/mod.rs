@@ -43,6 +43,18 @@ pub struct Graph {
     pub config: Arc<Config>,
 }
 
+/// `capture ... header` lines with their names parsed once.
+fn captures(c: &[crate::config::model::Capture]) -> Vec<(hyper::header::HeaderName, usize)> {
+    c.iter()
+        .filter_map(|c| {
+            Some((
+                hyper::header::HeaderName::from_bytes(c.name.as_bytes()).ok()?,
+                c.len,
+            ))
+        })
+        .collect()
+}
+
 /// Compiles a backend's stick rules against the table they name.
 fn stick(cfg: &Config, p: &crate::config::model::Proxy) -> Option<crate::backend::Stick> {
     let first = p.stick_rules.first()?;
@@ -201,6 +213,8 @@ impl Graph {
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 stats: p.stats.clone(),
+                capture_request: captures(&p.capture_request),
+                capture_response: captures(&p.capture_response),
                 logs: crate::log::targets(&p.logs),
                 shared,
             }));

@@ -39,6 +39,39 @@ pub struct Access<'a> {
     pub counts: Counts,
 }
 
+/// How an http request ended, for its `option httplog` line.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpEnd<'a> {
+    /// `%ST`.
+    pub status: u16,
+    /// `%tsc`, e.g. `----` or `--NI`.
+    pub state: &'a str,
+    /// `%hr %hs`: the captured headers (` {a|b} {c}`, with the leading space), or "".
+    pub captures: &'a str,
+    /// `%r`: the request line.
+    pub request: &'a str,
+}
+
+/// Captured header values as HAProxy logs them: `{v1|v2}`, each value's control
+/// characters and `"`, `#`, `{`, `|`, `}` written `#XX`.
+pub fn captures(values: &[Option<&[u8]>]) -> String {
+    let mut out = String::from("{");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        for &b in v.unwrap_or_default() {
+            if !(32..127).contains(&b) || matches!(b, b'"' | b'#' | b'{' | b'|' | b'}') {
+                out.push_str(&format!("#{b:02X}"));
+            } else {
+                out.push(b as char);
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
 /// `%Tw/%Tc/%Tr` of an http request in milliseconds; -1 for a step not reached.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpTimes {
@@ -83,19 +116,21 @@ impl Access<'_> {
         )
     }
 
-    /// An `option httplog` line for a response with `status`, sent to `targets` when
-    /// the returned value is dropped (the end of the response body); `start` is when
-    /// the request began (for `%Ta`). `request` is the request line (`%r`), `state` the
-    /// termination state with cookie status (`%tsc`, e.g. `--NI`).
+    /// An `option httplog` line, sent to `targets` when the returned value is dropped
+    /// (the end of the response body); `start` is when the request began (for `%Ta`).
     pub fn http(
         &self,
         targets: Vec<Target>,
         times: HttpTimes,
-        status: u16,
-        request: &str,
-        state: &str,
+        end: HttpEnd<'_>,
         start: Instant,
     ) -> HttpLog {
+        let HttpEnd {
+            status,
+            state,
+            captures,
+            request,
+        } = end;
         HttpLog {
             targets,
             head: format!(
@@ -107,7 +142,7 @@ impl Access<'_> {
             ),
             status,
             tail: format!(
-                " - - {state}{} \"{}\"",
+                " - - {state}{}{captures} \"{}\"",
                 self.counts(),
                 request.replace('"', "\\\"")
             ),
@@ -193,19 +228,27 @@ mod tests {
             connect: 1,
             response: 4,
         };
-        let mut l = access(Some("s1")).http(
-            Vec::new(),
-            times,
-            200,
-            "GET /a\"b HTTP/1.1",
-            "----",
-            Instant::now(),
-        );
+        let end = HttpEnd {
+            status: 200,
+            state: "----",
+            captures: "",
+            request: "GET /a\"b HTTP/1.1",
+        };
+        let mut l = access(Some("s1")).http(Vec::new(), times, end, Instant::now());
         assert_eq!(
             l.head,
             "192.0.2.7:40000 [14/Nov/2023:22:13:20.123] fe be/s1 0/0/1/4/"
         );
         assert_eq!(l.tail, " - - ---- 3/3/2/1/0 0/0 \"GET /a\\\"b HTTP/1.1\"");
         l.targets.clear();
+    }
+
+    #[test]
+    fn captures_are_braced_piped_and_escaped() {
+        assert_eq!(
+            captures(&[Some(b"abc"), None, Some(b"a|b{\"#\n")]),
+            "{abc||a#7Cb#7B#22#23#0A}"
+        );
+        assert_eq!(captures(&[]), "{}");
     }
 }

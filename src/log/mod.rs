@@ -10,7 +10,7 @@
 
 mod access;
 
-pub use access::{Access, Counts, HttpLog, HttpTimes};
+pub use access::{captures, Access, Counts, HttpEnd, HttpLog, HttpTimes};
 
 use crate::config::model::{LogDest, LogTarget};
 use std::collections::HashMap;

@@ -130,6 +130,16 @@ pub struct LogTarget {
     pub loc: Loc,
 }
 
+/// `capture request|response header NAME len N`: the last value of a header, cut to
+/// `len` characters, shown in `option httplog` lines between braces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    /// The header name (lower case).
+    pub name: String,
+    /// The most characters kept.
+    pub len: usize,
+}
+
 /// `log ... sample 1,3-4:5`: positions (inclusive ranges) out of a cycle of `size`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSample {
@@ -266,6 +276,10 @@ pub struct Proxy {
     pub stick_rules: Vec<StickRule>,
     /// `stats` settings.
     pub stats: StatsCfg,
+    /// `capture request header NAME len N`, in order.
+    pub capture_request: Vec<Capture>,
+    /// `capture response header NAME len N`, in order.
+    pub capture_response: Vec<Capture>,
     /// `log` targets (after `log global` is resolved against the global section).
     pub logs: Vec<LogTarget>,
     /// `description`.

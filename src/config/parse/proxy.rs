@@ -48,6 +48,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("stick-table", Caps::FBL.hard(), stick_table),
     kw("stick", Caps::BL.hard(), stick),
     kw("stats", Caps::DFBL, stats),
+    kw("capture", Caps::FL.hard(), capture),
     kw("log", Caps::DFBL, log),
     kw("description", Caps::DFBL, description),
     kw("no", Caps::DFBL, no),
@@ -98,7 +99,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("stick-table-expire"),
     K::unsupported("appsession"),
     K::unsupported("transparent"),
-    K::ignored("capture"),
     K::ignored("log-format"),
     K::ignored("log-format-sd"),
     K::ignored("error-log-format"),
@@ -403,6 +403,30 @@ fn cookie(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn stick_table(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let st = p.stick_table(&w[1..])?;
     p.px(t).stick_table = Some(st);
+    Ok(())
+}
+
+/// `capture request header NAME len N` / `capture response header NAME len N`
+/// (`capture cookie` is not supported).
+fn capture(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let usage = "'capture' expects 'request header <name> len <length>' or 'response header <name> len <length>'.";
+    let words: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    let (dir, name, len) = match words.as_slice() {
+        [d @ ("request" | "response"), "header", name, "len", len] => (*d, *name, *len),
+        ["cookie", ..] => return Err("'capture cookie' is not supported by lbd.".into()),
+        _ => return Err(usage.into()),
+    };
+    let len = value::int_in(len, 1, 65535, "'capture ... len'")? as usize;
+    let c = Capture {
+        name: name.to_ascii_lowercase(),
+        len,
+    };
+    let px = p.px(t);
+    if dir == "request" {
+        px.capture_request.push(c);
+    } else {
+        px.capture_response.push(c);
+    }
     Ok(())
 }
 

@@ -86,6 +86,22 @@ pub(super) struct Trace {
     /// (`N`othing, `I`nserted, `U`pdated, `P`rovided by the server, `R`ewritten);
     /// `-` without `cookie` in the backend.
     pub cookie: [u8; 2],
+    /// `capture request header` values, formatted (`{a|b}`); only when `timed`.
+    pub captured_request: Option<String>,
+    /// `capture response header` values, formatted; only when `timed`.
+    pub captured_response: Option<String>,
+}
+
+/// The last value of each captured header, cut to its length, as HAProxy logs them.
+pub(super) fn capture(list: &[(HeaderName, usize)], headers: &HeaderMap) -> String {
+    let values: Vec<Option<&[u8]>> = list
+        .iter()
+        .map(|(name, len)| {
+            let v = headers.get_all(name).iter().next_back()?.as_bytes();
+            Some(&v[..v.len().min(*len)])
+        })
+        .collect();
+    crate::log::captures(&values)
 }
 
 /// One request and what its steps share.
@@ -161,6 +177,8 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
             format!("{} {} {:?}", req.method(), req.uri(), req.version()),
         )
     });
+    let captured_request = (logging && !fe.capture_request.is_empty())
+        .then(|| capture(&fe.capture_request, req.headers()));
     let mut r = Req {
         conn: &conn,
         graph: &graph,
@@ -170,6 +188,7 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         trace: Trace {
             timed: logging,
             cookie: *b"--",
+            captured_request,
             ..Trace::default()
         },
     };
@@ -485,14 +504,20 @@ impl<'a> Req<'a> {
             t.retries,
         );
         let state = format!("--{}{}", t.cookie[0] as char, t.cookie[1] as char);
-        let mut log = Box::new(access.http(
-            self.fe.logs.clone(),
-            times,
+        let captures = match (&t.captured_request, &t.captured_response) {
+            (None, None) => String::new(),
+            (a, b) => [a, b]
+                .iter()
+                .filter_map(|c| c.as_deref())
+                .fold(String::new(), |acc, c| acc + " " + c),
+        };
+        let end = crate::log::HttpEnd {
             status,
-            request_line,
-            &state,
-            start,
-        ));
+            state: &state,
+            captures: &captures,
+            request: request_line,
+        };
+        let mut log = Box::new(access.http(self.fe.logs.clone(), times, end, start));
         match resp.body_mut() {
             ProxyBody::Response(p) => p.log = Some(log),
             ProxyBody::Full(b) => {

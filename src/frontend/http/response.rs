@@ -49,6 +49,12 @@ impl Req<'_> {
             return Response::from_parts(parts, ProxyBody::empty());
         }
         let (mut rparts, incoming) = resp.into_parts();
+        if self.trace.timed && !self.fe.capture_response.is_empty() {
+            self.trace.captured_response = Some(super::request::capture(
+                &self.fe.capture_response,
+                &rparts.headers,
+            ));
+        }
         strip_hop_by_hop(&mut rparts.headers, false);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
