@@ -631,3 +631,30 @@ async fn captured_headers_appear_in_the_access_log() {
     drop(lb);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `monitor-uri`: lbd answers the URI itself (200, 503 under `monitor fail`), before
+/// any rule, never forwarding it; other URIs and other case go on (HAProxy's reg-test
+/// checks/http-monitor-uri).
+#[tokio::test]
+async fn monitor_uri_is_answered_by_lbd() {
+    let s1 = HttpOrigin::start("s1").await;
+    let cfg = format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    monitor-uri /health\n    \
+         acl maint hdr(x-maint) 1\n    monitor fail if maint\n    \
+         http-request deny if {{ path /health }}\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        s1.hostport()
+    );
+    let lb = Lbd::start(&cfg).await;
+    let r = get(lb.port, "/health").await;
+    assert_eq!((r.status, r.body.contains("Service ready.")), (200, true), "{r:?}");
+    let req = Request::get("/health")
+        .header("host", "x")
+        .header("x-maint", "1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    assert_eq!(send(lb.port, req).await.status, 503);
+    assert_eq!(s1.stats.requests(), 0, "monitor requests are never forwarded");
+    assert_eq!(get(lb.port, "/hEAlth").await.status, 200);
+    assert_eq!(s1.stats.requests(), 1, "another case is an ordinary request");
+}

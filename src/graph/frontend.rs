@@ -82,6 +82,10 @@ pub struct FrontendRt {
     pub stats: StatsCfg,
     /// Counters and limits.
     pub shared: Arc<FrontendShared>,
+    /// `monitor-uri`.
+    pub monitor_uri: Option<String>,
+    /// `monitor fail` conditions.
+    pub monitor_fail: Vec<Cond>,
     /// `capture request header`: names and lengths, in order.
     pub capture_request: Vec<(hyper::header::HeaderName, usize)>,
     /// `capture response header`: names and lengths, in order.

@@ -192,6 +192,7 @@ impl Graph {
                 .iter()
                 .filter_map(|u| Some((rules.cond(&u.cond), *be_index.get(&u.backend)?)))
                 .collect();
+            let monitor_fail = p.monitor_fail.iter().map(|c| rules.cond(c)).collect();
             let default_backend = match &p.default_backend {
                 Some(n) => be_index.get(&n.name).copied(),
                 None if p.kind == ProxyKind::Listen => be_of_proxy.get(&id).copied(),
@@ -213,6 +214,8 @@ impl Graph {
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 stats: p.stats.clone(),
+                monitor_uri: p.monitor_uri.clone(),
+                monitor_fail,
                 capture_request: captures(&p.capture_request),
                 capture_response: captures(&p.capture_response),
                 logs: crate::log::targets(&p.logs),

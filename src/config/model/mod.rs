@@ -276,6 +276,11 @@ pub struct Proxy {
     pub stick_rules: Vec<StickRule>,
     /// `stats` settings.
     pub stats: StatsCfg,
+    /// `monitor-uri URI`: requests for it are answered by lbd (200, or 503 when a
+    /// `monitor fail` condition matches), never forwarded.
+    pub monitor_uri: Option<String>,
+    /// `monitor fail if|unless COND`.
+    pub monitor_fail: Vec<Condition>,
     /// `capture request header NAME len N`, in order.
     pub capture_request: Vec<Capture>,
     /// `capture response header NAME len N`, in order.

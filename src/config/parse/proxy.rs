@@ -49,6 +49,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("stick", Caps::BL.hard(), stick),
     kw("stats", Caps::DFBL, stats),
     kw("capture", Caps::FL.hard(), capture),
+    kw("monitor-uri", Caps::DFL, monitor_uri),
+    kw("monitor", Caps::FL.hard(), monitor),
     kw("log", Caps::DFBL, log),
     kw("description", Caps::DFBL, description),
     kw("no", Caps::DFBL, no),
@@ -70,8 +72,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("server-template"),
     K::unsupported("dispatch"),
     K::unsupported("source"),
-    K::unsupported("monitor-uri"),
-    K::unsupported("monitor"),
     K::unsupported("use-server"),
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
@@ -403,6 +403,30 @@ fn cookie(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn stick_table(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let st = p.stick_table(&w[1..])?;
     p.px(t).stick_table = Some(st);
+    Ok(())
+}
+
+/// `monitor-uri URI`.
+fn monitor_uri(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let uri = arg(w, 1)?.to_string();
+    p.px(t).monitor_uri = Some(uri);
+    Ok(())
+}
+
+/// `monitor fail if|unless COND`.
+fn monitor(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let words: Vec<&str> = w[1..].iter().map(String::as_str).collect();
+    let cond = match words.as_slice() {
+        ["fail", k @ ("if" | "unless"), ..] => {
+            p.cond(t, *k == "unless", &w[3..], "monitor fail")?
+        }
+        _ => {
+            return Err(
+                "'monitor' expects 'fail' followed by 'if' or 'unless' and a condition.".into(),
+            )
+        }
+    };
+    p.px(t).monitor_fail.push(cond);
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use hyper::{Response, StatusCode};
 /// HAProxy's title and text of an error page.
 fn status_text(status: u16) -> (&'static str, &'static str) {
     match status {
+        200 => ("OK", "Service ready."),
         400 => ("Bad request", "Your browser sent an invalid request."),
         403 => ("Forbidden", "Request forbidden by administrative rules."),
         408 => (

@@ -237,6 +237,9 @@ impl<'a> Req<'a> {
         if let Err(status) = validate_head(&mut parts) {
             return error_response(status, None, self.json);
         }
+        if let Some(r) = self.monitor(&parts) {
+            return r;
+        }
         let (fe, site) = (self.fe, self.site());
         let input = self.input(&parts.method, &parts.uri);
         if let Some(r) = actions::apply(
@@ -293,6 +296,32 @@ impl<'a> Req<'a> {
                 error_response(status, be, self.json)
             }
         }
+    }
+
+    /// `monitor-uri`: a request for it is answered here, before any rule: 200, or 503
+    /// when a `monitor fail` condition matches. A URI starting with `/` is compared
+    /// with the request's path, another with the whole target (absolute form).
+    fn monitor(&self, parts: &Parts) -> Option<Response<ProxyBody>> {
+        let m = self.fe.monitor_uri.as_deref()?;
+        let hit = if m.starts_with('/') {
+            parts.uri.path() == m
+        } else {
+            parts.uri == m
+        };
+        if !hit {
+            return None;
+        }
+        let info = self.info(parts);
+        let failing = self
+            .fe
+            .monitor_fail
+            .iter()
+            .any(|c| self.fe.rules.eval(c, &info));
+        Some(error_response(
+            if failing { 503 } else { 200 },
+            None,
+            self.json,
+        ))
     }
 
     /// The stats page answers before any backend is chosen.
