@@ -647,14 +647,26 @@ async fn monitor_uri_is_answered_by_lbd() {
     );
     let lb = Lbd::start(&cfg).await;
     let r = get(lb.port, "/health").await;
-    assert_eq!((r.status, r.body.contains("Service ready.")), (200, true), "{r:?}");
+    assert_eq!(
+        (r.status, r.body.contains("Service ready.")),
+        (200, true),
+        "{r:?}"
+    );
     let req = Request::get("/health")
         .header("host", "x")
         .header("x-maint", "1")
         .body(Full::new(Bytes::new()))
         .unwrap();
     assert_eq!(send(lb.port, req).await.status, 503);
-    assert_eq!(s1.stats.requests(), 0, "monitor requests are never forwarded");
+    assert_eq!(
+        s1.stats.requests(),
+        0,
+        "monitor requests are never forwarded"
+    );
     assert_eq!(get(lb.port, "/hEAlth").await.status, 200);
-    assert_eq!(s1.stats.requests(), 1, "another case is an ordinary request");
+    assert_eq!(
+        s1.stats.requests(),
+        1,
+        "another case is an ordinary request"
+    );
 }
