@@ -75,7 +75,8 @@ fn main() -> ExitCode {
         );
     }
     if args.check {
-        if cfg.listener_count() == 0 {
+        // A runtime socket is a listener too, as in HAProxy (its CLI proxy has one).
+        if cfg.listener_count() == 0 && cfg.global.stats_sockets.is_empty() {
             if !args.quiet {
                 eprintln!(
                     "{} : config : Configuration file has no listener: nothing would accept connections.",

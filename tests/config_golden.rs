@@ -1089,6 +1089,18 @@ fn too_many_errors_stop_at_fifty() {
 }
 
 #[test]
+fn a_stats_socket_alone_is_a_listener() {
+    let dir = std::env::temp_dir().join(format!("lbd-golden-sock-{}", std::process::id()));
+    let cfg = format!(
+        "global\n    stats socket {}/s.sock\n{}",
+        dir.display(),
+        with_defaults("backend web\n    server s1 127.0.0.1:80\n")
+    );
+    let r = check("sockonly", &cfg);
+    expect(&r, 0, &[]);
+}
+
+#[test]
 fn no_bind_exits_2() {
     let r = check(
         "nobind",
