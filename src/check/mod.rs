@@ -132,7 +132,8 @@ async fn run(
             .be_index
             .get(&be.name)
             .map_or(&*be, |&i| &*newest.backends[i]);
-        let r = status::record(&be, &s, outcome.clone(), Step::Check(outcome.ok), counts);
+        let ok = outcome.ok;
+        let r = status::record(&be, &s, outcome, Step::Check(ok), counts);
         drop(newest);
         let next = if r.force_fast || !r.health.is_settled() {
             cfg.fastinter()

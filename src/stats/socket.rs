@@ -326,11 +326,7 @@ pub fn spawn(
         })?;
         std.set_nonblocking(true).map_err(|e| e.to_string())?;
         let l = tokio::net::TcpListener::from_std(std).map_err(|e| e.to_string())?;
-        return Ok(tokio::spawn(async move {
-            while let Ok((s, _)) = l.accept().await {
-                tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
-            }
-        }));
+        return Ok(serve_tcp(l, level, handle, reload));
     }
     let p = path.strip_prefix("unix@").unwrap_or(&path).to_string();
     let _ = std::fs::remove_file(&p);
@@ -346,11 +342,35 @@ pub fn spawn(
     }
     std.set_nonblocking(true).map_err(|e| e.to_string())?;
     let l = tokio::net::UnixListener::from_std(std).map_err(|e| e.to_string())?;
-    Ok(tokio::spawn(async move {
+    Ok(serve_unix(l, level, handle, reload))
+}
+
+/// Serves runtime-API sessions on a TCP listener until the task is aborted.
+fn serve_tcp(
+    l: tokio::net::TcpListener,
+    level: StatsLevel,
+    handle: GraphHandle,
+    reload: ReloadFn,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
             tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
         }
-    }))
+    })
+}
+
+/// Serves runtime-API sessions on a unix listener until the task is aborted.
+fn serve_unix(
+    l: tokio::net::UnixListener,
+    level: StatsLevel,
+    handle: GraphHandle,
+    reload: ReloadFn,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+        }
+    })
 }
 
 /// Serves a runtime socket on a listening socket inherited as `fd@N` (VTest's `cli`,
@@ -368,27 +388,23 @@ fn inherited(
     // SAFETY: the descriptor was passed to lbd for this socket and checked to be a
     // stream socket; lbd owns it from here on.
     let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+    let err = |e: std::io::Error| format!("stats socket fd@{fd}: {}", crate::config::io_text(&e));
     sock.set_cloexec(true)
         .and_then(|()| sock.set_nonblocking(true))
-        .map_err(|e| format!("stats socket fd@{fd}: {}", crate::config::io_text(&e)))?;
-    let err = |e: std::io::Error| format!("stats socket fd@{fd}: {}", crate::config::io_text(&e));
+        .map_err(err)?;
     Ok(match kind {
-        Inherited::Tcp(_) => {
-            let l = tokio::net::TcpListener::from_std(sock.into()).map_err(err)?;
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
-                }
-            })
-        }
-        Inherited::Unix => {
-            let l = tokio::net::UnixListener::from_std(sock.into()).map_err(err)?;
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
-                }
-            })
-        }
+        Inherited::Tcp(_) => serve_tcp(
+            tokio::net::TcpListener::from_std(sock.into()).map_err(err)?,
+            level,
+            handle,
+            reload,
+        ),
+        Inherited::Unix => serve_unix(
+            tokio::net::UnixListener::from_std(sock.into()).map_err(err)?,
+            level,
+            handle,
+            reload,
+        ),
     })
 }
 

@@ -34,7 +34,7 @@ pub(crate) fn eval(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<b
 }
 
 /// Compares a version with the one lbd answers as (2.8): `2.5-dev0` reads as 2.5.0.
-pub(crate) fn version_cmp(v: &str) -> Ordering {
+fn version_cmp(v: &str) -> Ordering {
     // lbd reads configs written for HAProxy 2.6 to 3.x; it answers version tests as 2.8.
     let parse =
         |s: &str| -> Vec<u32> { s.split(['.', '-']).filter_map(|p| p.parse().ok()).collect() };
