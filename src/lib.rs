@@ -1,6 +1,6 @@
 //! lbd: a load-balancer daemon that reads HAProxy's configuration language.
 //!
-//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → log → {config, cli}`
+//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → log → {config, cli} → sample`
 //!
 //! A module uses only modules to its right (never one to its left, nor its neighbour in
 //! a `{...}` group); `tests/floor_plan.rs` enforces it, so src/ has no import cycle.
@@ -16,6 +16,8 @@
 //! - `shard`: the data-plane threads, one event loop each.
 //! - `log`: operator messages and access-log lines, in HAProxy's words.
 //! - `config`: text to a validated model (pure: no sockets); `cli`: the command line.
+//! - `sample`: the rule language's engine: fetches, converters, acl patterns, maps,
+//!   log-format strings, variables (pure: reads a request, never a socket).
 //!
 //! docs/ARCHITECTURE.md tells the life of a connection, a request and a reload.
 
@@ -28,6 +30,7 @@ pub mod graph;
 pub mod lifecycle;
 pub mod log;
 pub mod rules;
+pub mod sample;
 pub mod shard;
 pub mod stats;
 

@@ -1,0 +1,24 @@
+//! The sample engine of HAProxy's rule language: fetches with arguments, converter
+//! chains and typed values (`expr`, `fetch`, `conv`, `value`), acl matching and map
+//! files (`pattern`), log-format strings (`fmt`) and variables (`vars`).
+//!
+//! Expressions are parsed once, at config load, against two tables (`FETCHES`,
+//! `CONVS`): adding a fetch or a converter is one entry and its function. Evaluation
+//! reads an `Env` that borrows the request; values stay borrowed where they can.
+
+pub mod conv;
+pub mod expr;
+pub mod fetch;
+pub mod fmt;
+pub mod hash;
+pub mod hint;
+pub mod pattern;
+pub mod value;
+pub mod vars;
+
+pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats};
+pub use fmt::Fmt;
+pub use hint::did_you_mean;
+pub use pattern::{Method, Patterns};
+pub use value::{Owned, Type, Value};
+pub use vars::{ProcVars, Scope, Vars};

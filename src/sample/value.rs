@@ -1,0 +1,219 @@
+//! Typed sample values and HAProxy's casts between types.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The type of a sample, as HAProxy names them (`meth` is kept as `str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// Any type (a fetch or converter whose output depends on its input).
+    Any,
+    /// `bool`.
+    Bool,
+    /// `sint`: a signed 64-bit integer.
+    Int,
+    /// `ipv4` or `ipv6`.
+    Ip,
+    /// `str`.
+    Str,
+    /// `bin`.
+    Bin,
+}
+
+impl Type {
+    /// HAProxy's name of the type, for diagnostics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Any => "any",
+            Type::Bool => "boolean",
+            Type::Int => "integer",
+            Type::Ip => "ip",
+            Type::Str => "string",
+            Type::Bin => "binary",
+        }
+    }
+}
+
+/// A sample: borrowed from the request where it can be, owned where a converter made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An address.
+    Ip(IpAddr),
+    /// A string (bytes: HTTP allows non-UTF-8 header values).
+    Str(Cow<'a, [u8]>),
+    /// Binary data.
+    Bin(Cow<'a, [u8]>),
+}
+
+/// A value that outlives the request it came from (variables).
+pub type Owned = Value<'static>;
+
+impl<'a> Value<'a> {
+    /// A borrowed string.
+    pub fn str(s: &'a str) -> Self {
+        Value::Str(Cow::Borrowed(s.as_bytes()))
+    }
+
+    /// An owned string.
+    pub fn string(s: String) -> Self {
+        Value::Str(Cow::Owned(s.into_bytes()))
+    }
+
+    /// The value's type.
+    pub fn ty(&self) -> Type {
+        match self {
+            Value::Bool(_) => Type::Bool,
+            Value::Int(_) => Type::Int,
+            Value::Ip(_) => Type::Ip,
+            Value::Str(_) => Type::Str,
+            Value::Bin(_) => Type::Bin,
+        }
+    }
+
+    /// Detaches the value from the request.
+    pub fn into_owned(self) -> Owned {
+        match self {
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int(i) => Value::Int(i),
+            Value::Ip(ip) => Value::Ip(ip),
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::Bin(s) => Value::Bin(Cow::Owned(s.into_owned())),
+        }
+    }
+
+    /// A borrowed copy of the value.
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Ip(ip) => Value::Ip(*ip),
+            Value::Str(s) => Value::Str(Cow::Borrowed(s)),
+            Value::Bin(s) => Value::Bin(Cow::Borrowed(s)),
+        }
+    }
+
+    /// Cast to an integer (`c_str2int` reads a leading signed decimal number).
+    pub fn to_int(&self) -> Option<i64> {
+        match self {
+            Value::Bool(b) => Some(*b as i64),
+            Value::Int(i) => Some(*i),
+            Value::Ip(IpAddr::V4(a)) => Some(u32::from(*a) as i64),
+            Value::Ip(IpAddr::V6(_)) => None,
+            Value::Str(s) => Some(leading_int(s)),
+            Value::Bin(_) => None,
+        }
+    }
+
+    /// Cast to a boolean.
+    pub fn to_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Int(i) => Some(*i != 0),
+            Value::Str(s) => Some(leading_int(s) != 0),
+            Value::Ip(_) | Value::Bin(_) => None,
+        }
+    }
+
+    /// Cast to an address (an integer is an IPv4 address in host order).
+    pub fn to_ip(&self) -> Option<IpAddr> {
+        match self {
+            Value::Ip(ip) => Some(*ip),
+            Value::Int(i) => Some(IpAddr::V4(Ipv4Addr::from(*i as u32))),
+            Value::Str(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+            Value::Bin(b) if b.len() == 4 => {
+                Some(IpAddr::V4(<[u8; 4]>::try_from(&b[..]).ok()?.into()))
+            }
+            Value::Bin(b) if b.len() == 16 => {
+                Some(IpAddr::V6(<[u8; 16]>::try_from(&b[..]).ok()?.into()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Cast to a string: integers in decimal, addresses in text, booleans as 0/1,
+    /// binary data as it is.
+    pub fn to_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Value::Bool(b) => Cow::Borrowed(if *b { b"1" } else { b"0" }),
+            Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            Value::Ip(ip) => Cow::Owned(ip.to_string().into_bytes()),
+            Value::Str(s) | Value::Bin(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// Cast to a string, keeping borrowed data borrowed.
+    pub fn into_bytes(self) -> Cow<'a, [u8]> {
+        match self {
+            Value::Str(s) | Value::Bin(s) => s,
+            v => Cow::Owned(v.to_bytes().into_owned()),
+        }
+    }
+
+    /// Cast to binary: integers as 8 bytes big-endian, addresses as their bytes.
+    pub fn into_bin(self) -> Cow<'a, [u8]> {
+        match self {
+            Value::Int(i) => Cow::Owned(i.to_be_bytes().to_vec()),
+            Value::Ip(IpAddr::V4(a)) => Cow::Owned(a.octets().to_vec()),
+            Value::Ip(IpAddr::V6(a)) => Cow::Owned(a.octets().to_vec()),
+            v => v.into_bytes(),
+        }
+    }
+
+    /// Casts to `ty` (`Any` keeps the value); None when HAProxy has no such cast.
+    pub fn cast(self, ty: Type) -> Option<Value<'a>> {
+        Some(match ty {
+            Type::Any => self,
+            Type::Bool => Value::Bool(self.to_bool()?),
+            Type::Int => Value::Int(self.to_int()?),
+            Type::Ip => Value::Ip(self.to_ip()?),
+            Type::Str => Value::Str(self.into_bytes()),
+            Type::Bin => Value::Bin(self.into_bin()),
+        })
+    }
+}
+
+/// HAProxy's `read_int64`: an optional sign and the digits that follow; 0 if none.
+pub fn leading_int(s: &[u8]) -> i64 {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add((c - b'0') as i64);
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts() {
+        assert_eq!(Value::str("42abc").to_int(), Some(42));
+        assert_eq!(Value::str("-7").to_int(), Some(-7));
+        assert_eq!(Value::str("x").to_int(), Some(0));
+        assert_eq!(Value::Int(3).to_bytes().as_ref(), b"3");
+        assert_eq!(
+            Value::str("10.0.0.1").to_ip(),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            Value::Int(0x0a000001).to_ip(),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(Value::Int(1).into_bin().as_ref(), &[0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(Value::Bool(true).cast(Type::Str), Some(Value::str("1")));
+        assert_eq!(Value::Bin(Cow::Borrowed(b"ab")).to_int(), None);
+    }
+}
