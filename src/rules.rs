@@ -1,35 +1,31 @@
 //! Routing and HTTP rules, compiled once per runtime graph.
 //!
-//! Named acls become indexes into a matcher table, patterns are lower-cased ahead of
-//! time for `-i`, header names and values of `http-request`/`http-response` rules are
-//! parsed into `HeaderName`/`HeaderValue` once: evaluating a request allocates nothing.
+//! Named acls become indexes into a matcher table; each matcher is a sample
+//! expression and its patterns (`crate::sample`). Header names of rules are parsed
+//! into `HeaderName` once, and values without a sample into `HeaderValue`, so a rule
+//! that only sets a fixed header allocates nothing.
 
-use crate::config::model::{Acl, AclValue, Condition, Criterion, HttpAction, HttpRule, TermAcl};
+use crate::config::model::{Acl, Condition, HttpAction, HttpRule, TermAcl, UriPart};
+use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope};
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use std::net::IpAddr;
+use hyper::header::{HeaderName, HeaderValue};
 
-/// What rules can look at in a request.
-#[derive(Debug, Clone, Copy)]
-pub struct ReqInfo<'a> {
-    /// Method.
-    pub method: &'a str,
-    /// Path without the query string.
-    pub path: &'a str,
-    /// Request headers.
-    pub headers: &'a HeaderMap,
-    /// Client address.
-    pub src: IpAddr,
-}
+pub use crate::sample::pattern::in_net;
 
 /// One compiled acl declaration.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    criterion: Criterion,
-    header: Option<HeaderName>,
-    ignore_case: bool,
-    values: Vec<String>,
-    nets: Vec<(IpAddr, u8)>,
+    expr: Expr,
+    patterns: Patterns,
+}
+
+impl Matcher {
+    fn matches(&self, env: &Env<'_>) -> bool {
+        if self.patterns.method() == Method::Found {
+            return self.expr.eval(env).is_some();
+        }
+        self.expr.each(env, &mut |v| self.patterns.matches(&v))
+    }
 }
 
 /// A compiled condition: OR of AND-groups of (negate, OR of matchers).
@@ -39,32 +35,87 @@ pub struct Cond {
     any_of: Vec<Vec<(bool, Vec<usize>)>>,
 }
 
+/// A header value: fixed, or a log-format string evaluated per request.
+#[derive(Debug, Clone)]
+pub enum HdrVal {
+    /// Known at load time.
+    Fixed(HeaderValue),
+    /// Evaluated per request.
+    Fmt(Fmt),
+}
+
+impl HdrVal {
+    fn new(f: &Fmt) -> Option<HdrVal> {
+        Some(match f.literal() {
+            Some(l) => HdrVal::Fixed(HeaderValue::from_bytes(l).ok()?),
+            None => HdrVal::Fmt(f.clone()),
+        })
+    }
+
+    /// The value for this request (None when the result is not a valid header value).
+    pub fn value(&self, env: &Env<'_>) -> Option<HeaderValue> {
+        match self {
+            HdrVal::Fixed(v) => Some(v.clone()),
+            HdrVal::Fmt(f) => HeaderValue::from_bytes(&f.eval(env)).ok(),
+        }
+    }
+}
+
 /// A compiled `http-request`/`http-response` action.
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Replace every occurrence.
-    SetHeader(HeaderName, HeaderValue),
+    SetHeader(HeaderName, HdrVal),
     /// Append one.
-    AddHeader(HeaderName, HeaderValue),
+    AddHeader(HeaderName, HdrVal),
     /// Remove every occurrence.
     DelHeader(HeaderName),
+    /// Remove the headers whose name matches.
+    DelHeaders(Patterns),
+    /// Rewrite a header's value (or each of its comma-separated items).
+    ReplaceHeader {
+        /// Header.
+        name: HeaderName,
+        /// What is replaced.
+        regex: regex::Regex,
+        /// The replacement, `\1` already turned into `${1}`.
+        with: Fmt,
+        /// Item by item (`replace-value`).
+        items: bool,
+    },
     /// Answer directly.
     Return {
         /// Status.
         status: u16,
         /// Content type.
         content_type: Option<HeaderValue>,
-        /// Body.
+        /// Fixed body.
         body: Bytes,
+        /// Body evaluated per request.
+        body_fmt: Option<Fmt>,
         /// Extra headers.
-        headers: Vec<(HeaderName, HeaderValue)>,
+        headers: Vec<(HeaderName, HdrVal)>,
     },
     /// Refuse with this status.
     Deny(u16),
+    /// Stop this rule set.
+    Allow,
     /// Serve Prometheus metrics.
     Prometheus,
     /// Answer with a redirect.
     Redirect(crate::config::model::Redirect),
+    /// Set a variable from a sample.
+    SetVar(Scope, String, Expr),
+    /// Set a variable from a format string.
+    SetVarFmt(Scope, String, Fmt),
+    /// Remove a variable.
+    UnsetVar(Scope, String),
+    /// Rewrite part of the request line.
+    SetUri(UriPart, Fmt),
+    /// Rewrite part of the request line by regex.
+    ReplaceUri(UriPart, regex::Regex, Fmt),
+    /// Change the response status.
+    SetStatus(u16, Option<String>),
 }
 
 /// A compiled rule.
@@ -88,33 +139,28 @@ pub struct RuleSet {
 }
 
 fn compile_matcher(a: &Acl) -> Matcher {
-    let header = match &a.criterion {
-        Criterion::Hdr(h)
-        | Criterion::HdrBeg(h)
-        | Criterion::HdrEnd(h)
-        | Criterion::HdrDom(h)
-        | Criterion::HdrSub(h) => HeaderName::from_bytes(h.as_bytes()).ok(),
-        _ => None,
-    };
-    let mut values = Vec::new();
-    let mut nets = Vec::new();
-    for v in &a.values {
-        match v {
-            AclValue::Str(s) => values.push(if a.ignore_case {
-                s.to_ascii_lowercase()
-            } else {
-                s.clone()
-            }),
-            AclValue::Net(ip, len) => nets.push((*ip, *len)),
+    Matcher {
+        expr: a.expr.clone(),
+        patterns: a.patterns.clone(),
+    }
+}
+
+/// HAProxy's `\1` back-references as the regex crate writes them (`${1}`).
+fn backrefs(f: &Fmt) -> Fmt {
+    let t = f.text();
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some(d)) if d.is_ascii_digit() => {
+                out.push_str(&format!("${{{d}}}"));
+                chars.next();
+            }
+            ('$', _) => out.push_str("$$"),
+            (c, _) => out.push(c),
         }
     }
-    Matcher {
-        criterion: a.criterion.clone(),
-        header,
-        ignore_case: a.ignore_case,
-        values,
-        nets,
-    }
+    Fmt::parse(&out).unwrap_or_else(|_| f.clone())
 }
 
 impl RuleSet {
@@ -134,10 +180,25 @@ impl RuleSet {
         let hn = |n: &str| HeaderName::from_bytes(n.as_bytes()).ok();
         let hv = |v: &str| HeaderValue::from_str(v).ok();
         let action = match &r.action {
-            HttpAction::SetHeader(n, v) => Action::SetHeader(hn(n)?, hv(v)?),
-            HttpAction::AddHeader(n, v) => Action::AddHeader(hn(n)?, hv(v)?),
-            HttpAction::DelHeader(n) => Action::DelHeader(hn(n)?),
+            HttpAction::SetHeader(n, v) => Action::SetHeader(hn(n)?, HdrVal::new(v)?),
+            HttpAction::AddHeader(n, v) => Action::AddHeader(hn(n)?, HdrVal::new(v)?),
+            HttpAction::DelHeader(n, Method::Str) => Action::DelHeader(hn(n)?),
+            HttpAction::DelHeader(n, m) => {
+                Action::DelHeaders(Patterns::new(*m, true, std::slice::from_ref(n)).ok()?)
+            }
+            HttpAction::ReplaceHeader {
+                name,
+                regex,
+                with,
+                items,
+            } => Action::ReplaceHeader {
+                name: hn(name)?,
+                regex: regex::Regex::new(regex).ok()?,
+                with: backrefs(with),
+                items: *items,
+            },
             HttpAction::Deny(s) => Action::Deny(*s),
+            HttpAction::Allow => Action::Allow,
             HttpAction::UseServicePrometheus => Action::Prometheus,
             HttpAction::Redirect(r) => Action::Redirect(r.clone()),
             HttpAction::Return {
@@ -145,15 +206,27 @@ impl RuleSet {
                 content_type,
                 body,
                 headers,
-            } => Action::Return {
-                status: *status,
-                content_type: content_type.as_deref().and_then(hv),
-                body: Bytes::from(body.clone().unwrap_or_default()),
-                headers: headers
-                    .iter()
-                    .filter_map(|(n, v)| Some((hn(n)?, hv(v)?)))
-                    .collect(),
-            },
+            } => {
+                let fixed = body.as_ref().and_then(|b| b.literal()).unwrap_or(b"");
+                Action::Return {
+                    status: *status,
+                    content_type: content_type.as_deref().and_then(hv),
+                    body: Bytes::copy_from_slice(fixed),
+                    body_fmt: body.as_ref().filter(|b| b.literal().is_none()).cloned(),
+                    headers: headers
+                        .iter()
+                        .filter_map(|(n, v)| Some((hn(n)?, HdrVal::new(v)?)))
+                        .collect(),
+                }
+            }
+            HttpAction::SetVar(s, n, e) => Action::SetVar(*s, n.clone(), e.clone()),
+            HttpAction::SetVarFmt(s, n, f) => Action::SetVarFmt(*s, n.clone(), f.clone()),
+            HttpAction::UnsetVar(s, n) => Action::UnsetVar(*s, n.clone()),
+            HttpAction::SetUri(p, f) => Action::SetUri(*p, f.clone()),
+            HttpAction::ReplaceUri(p, re, f) => {
+                Action::ReplaceUri(*p, regex::Regex::new(re).ok()?, backrefs(f))
+            }
+            HttpAction::SetStatus(c, r) => Action::SetStatus(*c, r.clone()),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })
@@ -190,126 +263,18 @@ impl RuleSet {
     }
 
     /// Evaluates a compiled condition.
-    pub fn eval(&self, c: &Cond, r: &ReqInfo) -> bool {
+    pub fn eval(&self, c: &Cond, env: &Env<'_>) -> bool {
         let hit = c.any_of.iter().any(|group| {
             group
                 .iter()
-                .all(|(neg, idxs)| idxs.iter().any(|&i| self.matchers[i].matches(r)) != *neg)
+                .all(|(neg, idxs)| idxs.iter().any(|&i| self.matchers[i].matches(env)) != *neg)
         });
         hit != c.unless
     }
 
     /// Evaluates an optional condition (None is true).
-    pub fn eval_opt(&self, c: &Option<Cond>, r: &ReqInfo) -> bool {
-        c.as_ref().is_none_or(|c| self.eval(c, r))
-    }
-}
-
-fn eq(a: &str, b: &str, ic: bool) -> bool {
-    if ic {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a == b
-    }
-}
-
-fn lower_if<'a>(s: &'a str, ic: bool, buf: &'a mut String) -> &'a str {
-    if ic && s.bytes().any(|b| b.is_ascii_uppercase()) {
-        buf.clear();
-        buf.push_str(s);
-        buf.make_ascii_lowercase();
-        buf
-    } else {
-        s
-    }
-}
-
-/// Whole-component match: `pat` occurs in `s` bounded by start/end or a delimiter.
-fn component(s: &str, pat: &str, delims: &[u8]) -> bool {
-    if pat.is_empty() {
-        return false;
-    }
-    let sb = s.as_bytes();
-    let mut from = 0;
-    while let Some(p) = s[from..].find(pat) {
-        let start = from + p;
-        let end = start + pat.len();
-        let before = start == 0 || delims.contains(&sb[start - 1]);
-        let after = end == sb.len() || delims.contains(&sb[end]);
-        if before && after {
-            return true;
-        }
-        from = start + 1;
-        if from >= s.len() {
-            break;
-        }
-    }
-    false
-}
-
-impl Matcher {
-    fn str_match(&self, s: &str) -> bool {
-        let ic = self.ignore_case;
-        let mut buf = String::new();
-        let v = lower_if(s, ic, &mut buf);
-        self.values.iter().any(|p| match &self.criterion {
-            Criterion::Hdr(_) | Criterion::Path => v == p,
-            Criterion::Method => eq(s, p, ic),
-            Criterion::HdrBeg(_) | Criterion::PathBeg => v.starts_with(p.as_str()),
-            Criterion::HdrEnd(_) | Criterion::PathEnd => v.ends_with(p.as_str()),
-            Criterion::HdrSub(_) | Criterion::PathSub => v.contains(p.as_str()),
-            Criterion::HdrDom(_) => component(v, p, b"/?.:"),
-            Criterion::PathDir => component(v, p, b"/?"),
-            _ => false,
-        })
-    }
-
-    fn matches(&self, r: &ReqInfo) -> bool {
-        match &self.criterion {
-            Criterion::AlwaysTrue => true,
-            Criterion::AlwaysFalse | Criterion::SslFc => false,
-            Criterion::Src => self.nets.iter().any(|(net, len)| in_net(r.src, *net, *len)),
-            Criterion::Method => self.str_match(r.method),
-            Criterion::Path
-            | Criterion::PathBeg
-            | Criterion::PathEnd
-            | Criterion::PathDir
-            | Criterion::PathSub => self.str_match(r.path),
-            _ => {
-                let Some(h) = &self.header else { return false };
-                r.headers.get_all(h).iter().any(|v| {
-                    let Ok(v) = v.to_str() else { return false };
-                    v.split(',').any(|item| self.str_match(item.trim()))
-                })
-            }
-        }
-    }
-}
-
-/// True when `ip` is inside `net/len` (IPv4-mapped IPv6 clients match IPv4 networks).
-pub fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - len as u32)
-            };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - len as u32)
-            };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
+    pub fn eval_opt(&self, c: &Option<Cond>, env: &Env<'_>) -> bool {
+        c.as_ref().is_none_or(|c| self.eval(c, env))
     }
 }
 
@@ -317,6 +282,7 @@ pub fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
 mod tests {
     use super::*;
     use crate::config::parse_str;
+    use hyper::header::HeaderMap;
 
     fn ruleset(acls: &str) -> (RuleSet, Vec<Cond>) {
         let cfg = format!(
@@ -332,12 +298,17 @@ mod tests {
         (rs, conds)
     }
 
-    fn req<'a>(method: &'a str, path: &'a str, headers: &'a HeaderMap, src: &str) -> ReqInfo<'a> {
-        ReqInfo {
-            method,
-            path,
-            headers,
-            src: src.parse().unwrap(),
+    fn req<'a>(method: &'a str, path: &'a str, headers: &'a HeaderMap, src: &str) -> Env<'a> {
+        Env {
+            src: Some(std::net::SocketAddr::new(src.parse().unwrap(), 1000)),
+            req: Some(crate::sample::HttpReq {
+                method,
+                uri: path,
+                version: "1.1",
+                headers,
+                body: None,
+            }),
+            ..Env::default()
         }
     }
 

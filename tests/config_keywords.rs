@@ -3,6 +3,7 @@
 
 use lbd::config::model::*;
 use lbd::config::{parse_str, Config, Level, Loaded};
+use lbd::sample::Method;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -491,55 +492,44 @@ fn every_acl_criterion() {
         "    acl w path -m str z\n",
     ));
     let acls = &px(&c, "fe").acls;
-    let got: Vec<(&str, &Criterion)> = acls
+    let got: Vec<(&str, &str, Method)> = acls
         .iter()
-        .map(|a| (a.name.as_str(), &a.criterion))
+        .map(|a| (a.name.as_str(), a.expr.text(), a.patterns.method()))
         .collect();
-    use Criterion::*;
-    let host = || "host".to_string();
+    use Method::*;
     assert_eq!(
         got,
         [
-            ("a", &Hdr(host())),
-            ("b", &HdrBeg(host())),
-            ("c", &HdrEnd(host())),
-            ("d", &HdrDom(host())),
-            ("e", &HdrSub("user-agent".into())),
-            ("f", &Path),
-            ("g", &PathBeg),
-            ("h", &PathEnd),
-            ("i", &PathDir),
-            ("j", &PathSub),
-            ("k", &Src),
-            ("l", &Method),
-            ("m", &AlwaysTrue),
-            ("n", &AlwaysFalse),
-            ("o", &Hdr(host())),
-            ("p", &HdrBeg(host())),
-            ("q", &PathEnd),
-            ("r", &PathDir),
-            ("s", &PathSub),
-            ("t", &HdrDom(host())),
-            ("u", &HdrSub(host())),
-            ("v", &HdrEnd(host())),
-            ("w", &Path),
+            ("a", "hdr(Host)", Str),
+            ("b", "hdr(host)", Beg),
+            ("c", "hdr(host)", End),
+            ("d", "hdr(host)", Dom),
+            ("e", "hdr(User-Agent)", Sub),
+            ("f", "path", Str),
+            ("g", "path", Beg),
+            ("h", "path", End),
+            ("i", "path", Dir),
+            ("j", "path", Sub),
+            ("k", "src", Ip),
+            ("l", "method", Str),
+            ("m", "always_true", Bool),
+            ("n", "always_false", Bool),
+            ("o", "req.hdr(host)", Str),
+            ("p", "hdr(host)", Beg),
+            ("q", "path", End),
+            ("r", "path", Dir),
+            ("s", "path", Sub),
+            ("t", "hdr(host)", Dom),
+            ("u", "hdr(host)", Sub),
+            ("v", "hdr(host)", End),
+            ("w", "path", Str),
         ]
     );
+    assert_eq!(acls[6].text, "path_beg /api /v2");
     assert_eq!(
-        acls[6].values,
-        [AclValue::Str("/api".into()), AclValue::Str("/v2".into())]
+        acls[10].text,
+        "src 10.0.0.0/8 192.168.1.1 ::1 172.16.0.0/255.240.0.0"
     );
-    assert_eq!(
-        acls[10].values,
-        [
-            AclValue::Net(ip("10.0.0.0"), 8),
-            AclValue::Net(ip("192.168.1.1"), 32),
-            AclValue::Net(ip("::1"), 128),
-            AclValue::Net(ip("172.16.0.0"), 12),
-        ]
-    );
-    assert!(acls[12].values.is_empty());
-    assert!(acls.iter().all(|a| !a.ignore_case));
 }
 
 #[test]
@@ -552,13 +542,32 @@ fn acl_flags_and_repeated_names() {
     let acls = &px(&c, "fe").acls;
     // A repeated name is kept as several declarations that conditions OR together.
     assert_eq!(acls.len(), 3);
-    assert!(acls[0].ignore_case && acls[1].ignore_case);
     assert_eq!(acls[0].name, acls[1].name);
-    assert_eq!(acls[0].values, [AclValue::Str("A.example.com".into())]);
+    assert_eq!(acls[0].text, "hdr(host) -i A.example.com");
     assert_eq!(acls[0].loc.line, 8);
+    let env = |host: &'static str| {
+        let mut h = hyper::HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        h
+    };
+    let matches = |a: &Acl, h: &hyper::HeaderMap, path: &str| {
+        let e = lbd::sample::Env {
+            req: Some(lbd::sample::HttpReq {
+                method: "GET",
+                uri: path,
+                version: "1.1",
+                headers: h,
+                body: None,
+            }),
+            ..Default::default()
+        };
+        a.expr.each(&e, &mut |v| a.patterns.matches(&v))
+    };
+    assert!(matches(&acls[0], &env("a.EXAMPLE.com"), "/"));
     // `--` ends the flags: `-i` is a value.
-    assert!(!acls[2].ignore_case);
-    assert_eq!(acls[2].values, [AclValue::Str("-i".into())]);
+    assert_eq!(acls[2].text, "path -- -i");
+    assert!(acls[2].patterns.matches(&lbd::sample::Value::str("-i")));
+    assert!(!acls[2].patterns.matches(&lbd::sample::Value::str("-I")));
 }
 
 #[test]
@@ -615,16 +624,16 @@ fn conditions_and_or_not_anonymous() {
                 acl: TermAcl::Anonymous(m),
             },
         ) => {
-            assert_eq!(x.criterion, Criterion::PathBeg);
-            assert_eq!(x.values, [AclValue::Str("/x".into())]);
-            assert_eq!(y.criterion, Criterion::Src);
-            assert_eq!(y.values, [AclValue::Net(ip("10.0.0.0"), 8)]);
-            // METH_GET is HAProxy's predefined acl: GET or HEAD.
-            assert_eq!(m.criterion, Criterion::Method);
             assert_eq!(
-                m.values,
-                [AclValue::Str("GET".into()), AclValue::Str("HEAD".into())]
+                (x.text.as_str(), x.patterns.method()),
+                ("path_beg /x", Method::Beg)
             );
+            assert_eq!(
+                (y.text.as_str(), y.patterns.method()),
+                ("src 10.0.0.0/8", Method::Ip)
+            );
+            // METH_GET is HAProxy's predefined acl: GET or HEAD.
+            assert_eq!(m.text, "method GET HEAD");
         }
         other => panic!("unexpected terms {other:?}"),
     }
@@ -1235,8 +1244,8 @@ fn http_request_and_response_actions() {
         [
             &HttpAction::SetHeader("X-Forwarded-Proto".into(), "http".into()),
             &HttpAction::AddHeader("X-Trace".into(), "a b".into()),
-            &HttpAction::DelHeader("X-Secret".into()),
-            &HttpAction::DelHeader("X-Other".into()),
+            &HttpAction::DelHeader("X-Secret".into(), Method::Str),
+            &HttpAction::DelHeader("X-Other".into(), Method::Str),
             &HttpAction::Deny(403),
             &HttpAction::Deny(429),
             &HttpAction::Return {
@@ -1288,7 +1297,7 @@ fn http_request_and_response_actions() {
             // Header values are log-format strings: `%%` is one `%`.
             &HttpAction::SetHeader("Server".into(), "lbd 100%".into()),
             &HttpAction::AddHeader("X-A".into(), "b".into()),
-            &HttpAction::DelHeader("X-Powered-By".into()),
+            &HttpAction::DelHeader("X-Powered-By".into(), Method::Str),
             // A response deny answers 502.
             &HttpAction::Deny(502),
             &HttpAction::Return {
@@ -1689,9 +1698,7 @@ fn redirect_keyword_and_http_request_redirect() {
     );
     let cond = rules[0].cond.as_ref().unwrap();
     assert!(cond.any_of[0][0].negate);
-    assert!(
-        matches!(&cond.any_of[0][0].acl, TermAcl::Anonymous(a) if a.criterion == Criterion::SslFc)
-    );
+    assert!(matches!(&cond.any_of[0][0].acl, TermAcl::Anonymous(a) if a.expr.text() == "ssl_fc"));
     let HttpAction::Redirect(r) = &rules[1].action else {
         panic!()
     };

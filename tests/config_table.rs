@@ -74,9 +74,14 @@ fn table_rows(section: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The keyword a span in a row's first cell documents: its first word.
+/// The keyword a span in a row's first cell documents: its first word, without the
+/// argument of a call form (`set-var(SCOPE.NAME)` documents `set-var`).
 fn first_word(span: &str) -> &str {
-    span.split_whitespace().next().unwrap_or("")
+    let w = span.split_whitespace().next().unwrap_or("");
+    match w.find('(') {
+        Some(i) if w.ends_with(')') => &w[..i],
+        _ => w,
+    }
 }
 
 /// `lua.*` stays as is; `set-var(*` (a call form) is documented as `set-var`.
@@ -101,9 +106,11 @@ fn supported_keywords_have_a_readme_row_with_their_proxy_kinds() {
             ));
             continue;
         };
-        let row = table_rows(sec)
-            .into_iter()
-            .find(|cells| spans(&cells[0]).iter().any(|s| first_word(s) == r.name));
+        let row = table_rows(sec).into_iter().find(|cells| {
+            spans(&cells[0])
+                .iter()
+                .any(|s| first_word(s) == documented_name(r.name))
+        });
         let Some(row) = row else {
             problems.push(format!(
                 "{} '{}': no table row in README section '#{}' documents it",
@@ -147,9 +154,11 @@ fn every_readme_row_names_a_supported_keyword() {
         for cells in table_rows(&secs[doc]) {
             for span in spans(&cells[0]) {
                 let word = first_word(span);
-                let known = all
-                    .iter()
-                    .any(|r| r.section == section && r.name == word && r.class == Class::Supported);
+                let known = all.iter().any(|r| {
+                    r.section == section
+                        && documented_name(r.name) == word
+                        && r.class == Class::Supported
+                });
                 if !known {
                     problems.push(format!(
                         "README '#{doc}' documents `{span}` but the {section} table has no supported '{word}'"

@@ -122,14 +122,14 @@ pub struct Stick {
 
 impl Stick {
     /// Whether a matching rule looks the client up.
-    pub fn matches(&self, info: &crate::rules::ReqInfo) -> bool {
+    pub fn matches(&self, info: &crate::sample::Env<'_>) -> bool {
         self.rules.iter().any(|(k, c)| {
             matches!(k, model::StickKind::On | model::StickKind::Match)
                 && self.conds.eval_opt(c, info)
         })
     }
     /// Whether a matching rule stores the client's server.
-    pub fn stores(&self, info: &crate::rules::ReqInfo) -> bool {
+    pub fn stores(&self, info: &crate::sample::Env<'_>) -> bool {
         self.rules.iter().any(|(k, c)| {
             matches!(k, model::StickKind::On | model::StickKind::StoreRequest)
                 && self.conds.eval_opt(c, info)

@@ -4,137 +4,140 @@
 //! negates one term, `{ criterion [flags] values }` declares an anonymous acl in
 //! place. A named acl must be declared before the condition that uses it.
 
-use super::model::{Acl, AclValue, Condition, Criterion, Loc, Term, TermAcl};
-use super::value;
+use super::model::{Acl, Condition, Loc, Term, TermAcl};
+use crate::sample::{self, Expr, Method, Patterns};
 
-/// Fetches HAProxy has that lbd does not evaluate (so a condition using one is refused).
-const KNOWN_FETCHES: &[&str] = &[
-    "ssl_fc_sni",
-    "ssl_c_used",
-    "ssl_c_verify",
-    "req.ssl_sni",
-    "req_ssl_sni",
-    "req.ssl_hello_type",
-    "req_ssl_hello_type",
-    "req.len",
-    "req_len",
-    "url",
-    "url_beg",
-    "url_end",
-    "url_sub",
-    "url_dir",
-    "url_dom",
-    "url_reg",
-    "url_param",
-    "urlp",
-    "url_ip",
-    "dst",
-    "dst_port",
-    "src_port",
-    "dst_conn",
-    "nbsrv",
-    "be_conn",
-    "fe_conn",
-    "connslots",
-    "queue",
-    "avg_queue",
-    "srv_is_up",
-    "http_auth",
-    "http_auth_group",
-    "cook",
-    "cook_beg",
-    "cook_sub",
-    "req.cook",
-    "req.hdr",
-    "req.hdr_cnt",
-    "hdr_cnt",
-    "hdr_reg",
-    "hdr_len",
-    "hdr_ip",
-    "path_reg",
-    "path_len",
-    "base",
-    "base_beg",
-    "base_sub",
-    "status",
-    "res.hdr",
-    "shdr",
-    "var",
-    "src_conn_rate",
-    "sc0_conn_rate",
-    "sc1_conn_rate",
-    "sc_http_req_rate",
-    "sc0_http_req_rate",
-    "sc1_http_req_rate",
-    "src_http_req_rate",
-    "sc0_gpc0",
-    "sc_get_gpc0",
-    "src_get_gpc0",
-    "table_cnt",
-    "req.payload",
-    "req.rdp_cookie",
-    "rdp_cookie",
-    "payload",
-    "wait_end",
-    "stopping",
-    "env",
-    "query",
-    "capture.req.hdr",
-    "req.body",
-    "req.body_size",
-    "req.ver",
-    "req_ver",
-    "req.proto_http",
-    "req_proto_http",
-    "http_first_req",
-    "lua",
-    "path_end_reg",
-    "src_is_local",
-    "so_id",
-    "ssl_c_s_dn",
-    "ssl_f_sni",
-    "fc_http_major",
-    "int",
-    "str",
-    "bool",
-    "map",
-    "req.fhdr",
-    "hdr_val",
-    "rep_ssl_hello_type",
-    "acl",
-    "url32",
-    "base32",
-    "cookie",
+/// ACL keywords that name a fetch and a matching method at once (`path_beg` is
+/// `path -m beg`), as HAProxy's acl keyword table has them.
+const SUFFIXES: &[(&str, Method)] = &[
+    ("_beg", Method::Beg),
+    ("_end", Method::End),
+    ("_sub", Method::Sub),
+    ("_dir", Method::Dir),
+    ("_dom", Method::Dom),
+    ("_reg", Method::Reg),
+    ("_len", Method::Len),
+    ("_found", Method::Found),
 ];
+
+/// Fetches whose acl keywords take a suffix.
+const SUFFIXED: &[&str] = &[
+    "hdr",
+    "req.hdr",
+    "req.fhdr",
+    "shdr",
+    "res.hdr",
+    "path",
+    "pathq",
+    "url",
+    "base",
+    "query",
+    "cook",
+    "req.cook",
+    "scook",
+    "res.cook",
+    "urlp",
+    "url_param",
+    "method",
+    "var",
+];
+
+/// Fetches whose plain acl keyword matches as integers (`hdr_val(x) gt 1`).
+fn val_alias(name: &str) -> Option<&str> {
+    Some(match name {
+        "urlp_val" => "urlp",
+        "url_param_val" => "url_param",
+        _ => return None,
+    })
+}
+
+/// HAProxy's predefined acls, as the acl text they stand for.
+fn predefined_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "TRUE" => "always_true",
+        "FALSE" => "always_false",
+        "LOCALHOST" => "src 127.0.0.1/8 ::1",
+        "HTTP" => "req.proto_http",
+        "HTTP_1.0" => "req.ver 1.0",
+        "HTTP_1.1" => "req.ver 1.1",
+        "HTTP_2.0" => "req.ver 2.0",
+        "HTTP_CONTENT" => "hdr_val(content-length) gt 0",
+        "HTTP_URL_ABS" => "url_reg ^[^/:]*://",
+        "HTTP_URL_SLASH" => "url_beg /",
+        "HTTP_URL_STAR" => "url *",
+        "METH_CONNECT" => "method CONNECT",
+        "METH_DELETE" => "method DELETE",
+        "METH_GET" => "method GET HEAD",
+        "METH_HEAD" => "method HEAD",
+        "METH_OPTIONS" => "method OPTIONS",
+        "METH_POST" => "method POST",
+        "METH_PUT" => "method PUT",
+        "METH_TRACE" => "method TRACE",
+        _ => return None,
+    })
+}
+
+/// Splits an acl keyword into its sample expression and implied matching method:
+/// `hdr_beg(host),lower` is `hdr(host),lower` matched with `-m beg`.
+fn keyword(text: &str) -> (String, Option<Method>) {
+    let name_end = text.find([',', '(']).unwrap_or(text.len());
+    let (name, rest) = text.split_at(name_end);
+    if let Some(base) = val_alias(name) {
+        return (format!("{base}{rest}"), Some(Method::Int));
+    }
+    if sample::fetch::find(name).is_some() {
+        return (text.to_string(), None);
+    }
+    if let Some(base) = name.strip_suffix("_val") {
+        if SUFFIXED.contains(&base) {
+            return (format!("{base}{rest}"), Some(Method::Int));
+        }
+    }
+    if let Some(base) = name.strip_suffix("_cnt") {
+        if sample::fetch::find(&format!("{base}_cnt")).is_some() {
+            return (text.to_string(), None);
+        }
+    }
+    for (suffix, m) in SUFFIXES {
+        if let Some(base) = name.strip_suffix(suffix) {
+            if SUFFIXED.contains(&base) {
+                return (format!("{base}{rest}"), Some(*m));
+            }
+        }
+    }
+    if let Some(base) = name.strip_suffix("_ip") {
+        if SUFFIXED.contains(&base) {
+            return (format!("{base}{rest}"), Some(Method::Ip));
+        }
+    }
+    (text.to_string(), None)
+}
 
 /// Parses the words after `acl NAME` (criterion, flags, values) into an acl.
 pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String> {
     let Some(fetch) = words.first() else {
         return Err("missing ACL expression".to_string());
     };
-    let fetch = fetch.as_str();
-    let (fname, arg) = value::call(fetch).ok_or_else(|| {
-        // `hdr(host),lower`: a valid fetch followed by converters, which lbd lacks.
-        let mut depth = 0i32;
-        let comma = fetch.char_indices().find_map(|(i, c)| {
-            match c {
-                '(' => depth += 1,
-                ')' => depth -= 1,
-                ',' if depth == 0 => return Some(i),
-                _ => {}
-            }
-            None
-        });
-        match comma {
-            Some(i) if value::call(&fetch[..i]).is_some() => format!(
-                "converters ('{}') in ACL expression '{fetch}' are not supported by lbd",
-                &fetch[i + 1..]
-            ),
-            _ => format!("invalid ACL expression '{fetch}'"),
+    let (text, implied) = keyword(fetch);
+    let expr = Expr::parse(&text).map_err(|e| {
+        if !e.starts_with("unknown fetch method") {
+            return e;
         }
+        // The hint draws on acl keywords (`hdr_beg`) as well as fetches.
+        let name = &fetch[..fetch.find([',', '(']).unwrap_or(fetch.len())];
+        let fetches = sample::fetch::FETCHES.iter().map(|f| f.name.to_string());
+        let keywords = SUFFIXED
+            .iter()
+            .flat_map(|b| SUFFIXES.iter().map(move |(s, _)| format!("{b}{s}")));
+        let all: Vec<String> = fetches.chain(keywords).collect();
+        format!(
+            "unknown fetch method '{name}' in ACL expression '{fetch}'{}",
+            super::diag::did_you_mean(name, all.iter().map(String::as_str))
+        )
     })?;
     let mut ignore_case = false;
-    let mut method: Option<String> = None;
+    let mut method: Option<Method> = None;
+    let mut files: Vec<String> = Vec::new();
     let mut i = 1;
     while i < words.len() && words[i].starts_with('-') {
         match words[i].as_str() {
@@ -148,14 +151,30 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
                 let Some(m) = words.get(i) else {
                     return Err("missing matching method after '-m'".to_string());
                 };
-                method = Some(m.clone());
+                method = Some(Method::parse(m).ok_or_else(|| {
+                    format!(
+                        "unknown matching method '{m}'{}",
+                        super::diag::did_you_mean(
+                            m,
+                            [
+                                "found", "bool", "int", "ip", "bin", "str", "sub", "beg", "end",
+                                "dir", "dom", "reg", "len"
+                            ]
+                        )
+                    )
+                })?);
             }
-            "-f" => {
-                return Err(
-                    "loading patterns from a file ('-f') is not supported by lbd".to_string(),
-                )
+            "-f" | "-M" if words[i] == "-f" => {
+                i += 1;
+                let Some(f) = words.get(i) else {
+                    return Err("missing file name after '-f'".to_string());
+                };
+                files.push(f.clone());
             }
-            "-n" | "-u" => {}
+            // `-M`: the -f file is a map (only its keys are patterns); `-n`: no
+            // DNS resolution of patterns (lbd never resolves them); `-u`: unique id.
+            "-M" | "-n" => {}
+            "-u" => i += 1,
             f => {
                 if f.len() > 1 && f[1..].chars().all(|c| c.is_ascii_digit() || c == '.') {
                     break; // a negative number value
@@ -165,137 +184,37 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
         }
         i += 1;
     }
-    let hdr = |arg: Option<&str>| -> Result<String, String> {
-        match arg {
-            Some(a) if !a.is_empty() => Ok(a.split(',').next().unwrap_or(a).to_ascii_lowercase()),
-            _ => Err(format!(
-                "fetch method '{fname}' expects a header name argument"
-            )),
+    let method = method
+        .or(implied)
+        .unwrap_or_else(|| Method::default_for(expr.out_type()));
+    let mut values: Vec<String> = words[i..].to_vec();
+    for f in &files {
+        for line in sample::pattern::read_lines(f)? {
+            // In a map file (`-M`), the pattern is the first word of the line.
+            let key = line.split_whitespace().next().unwrap_or("").to_string();
+            values.push(key);
         }
-    };
-    let base = match fname {
-        "hdr" | "req.hdr" | "req.fhdr" if arg.is_some() => Criterion::Hdr(hdr(arg)?),
-        "hdr_beg" => Criterion::HdrBeg(hdr(arg)?),
-        "hdr_end" => Criterion::HdrEnd(hdr(arg)?),
-        "hdr_dom" => Criterion::HdrDom(hdr(arg)?),
-        "hdr_sub" => Criterion::HdrSub(hdr(arg)?),
-        "path" => Criterion::Path,
-        "path_beg" => Criterion::PathBeg,
-        "path_end" => Criterion::PathEnd,
-        "path_dir" => Criterion::PathDir,
-        "path_sub" => Criterion::PathSub,
-        "src" => Criterion::Src,
-        "method" => Criterion::Method,
-        "always_true" => Criterion::AlwaysTrue,
-        "always_false" => Criterion::AlwaysFalse,
-        "ssl_fc" => Criterion::SslFc,
-        f if KNOWN_FETCHES.contains(&f)
-            || [
-                "sc", "lua.", "src_", "ssl_", "req.", "res.", "fc_", "bc_", "txn.",
-            ]
-            .iter()
-            .any(|p| f.starts_with(p)) =>
-        {
-            return Err(format!("fetch method '{f}' is not supported by lbd"))
-        }
-        f => {
-            let supported = [
-                "hdr", "hdr_beg", "hdr_end", "hdr_dom", "hdr_sub", "path", "path_beg", "path_end",
-                "path_dir", "path_sub", "src", "method",
-            ];
-            return Err(format!(
-                "unknown fetch method '{f}' in ACL expression '{fetch}'{}",
-                super::diag::did_you_mean(f, supported)
-            ));
-        }
-    };
-    let criterion = match method.as_deref() {
-        None | Some("str") => base,
-        Some(m) => apply_method(base, m).ok_or_else(|| match m {
-            "reg" => "regex matching ('-m reg') is not supported by lbd".to_string(),
-            _ => format!("matching method '-m {m}' is not supported by lbd for '{fname}'"),
-        })?,
-    };
-    let raw: Vec<String> = words[i..].to_vec();
-    let values = match criterion {
-        Criterion::Src => raw
-            .iter()
-            .map(|v| value::network(v).map(|(ip, len)| AclValue::Net(ip, len)))
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => raw.into_iter().map(AclValue::Str).collect(),
-    };
-    if matches!(criterion, Criterion::SslFc) && !values.is_empty() {
-        return Err("fetch method 'ssl_fc' is a boolean and takes no pattern".to_string());
     }
-    if values.is_empty()
-        && !matches!(
-            criterion,
-            Criterion::AlwaysTrue | Criterion::AlwaysFalse | Criterion::SslFc
-        )
-    {
+    if values.is_empty() && files.is_empty() && method.takes_patterns() {
         return Err("no pattern to match".to_string());
     }
+    let patterns = Patterns::new(method, ignore_case, &values)?;
     Ok(Acl {
         name: name.to_string(),
-        criterion,
-        ignore_case,
-        values,
+        text: words.join(" "),
+        expr,
+        patterns,
         loc: loc.clone(),
     })
 }
 
-/// `hdr(x) -m beg` and friends map onto the dedicated criteria.
-fn apply_method(base: Criterion, m: &str) -> Option<Criterion> {
-    use Criterion::*;
-    Some(match (base, m) {
-        (Hdr(h), "beg") => HdrBeg(h),
-        (Hdr(h), "end") => HdrEnd(h),
-        (Hdr(h), "dom") => HdrDom(h),
-        (Hdr(h), "sub") => HdrSub(h),
-        (Path, "beg") => PathBeg,
-        (Path, "end") => PathEnd,
-        (Path, "dir") => PathDir,
-        (Path, "sub") => PathSub,
-        _ => return None,
-    })
-}
-
-/// HAProxy's predefined acls that lbd can evaluate.
+/// HAProxy's predefined acls.
 fn predefined(name: &str, loc: &Loc) -> Option<Acl> {
-    let (criterion, values): (Criterion, Vec<AclValue>) = match name {
-        "TRUE" => (Criterion::AlwaysTrue, vec![]),
-        "FALSE" => (Criterion::AlwaysFalse, vec![]),
-        "LOCALHOST" => (
-            Criterion::Src,
-            vec![
-                AclValue::Net("127.0.0.0".parse().ok()?, 8),
-                AclValue::Net("::1".parse().ok()?, 128),
-            ],
-        ),
-        m if m.starts_with("METH_") => {
-            let meth = &m[5..];
-            if ![
-                "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE",
-            ]
-            .contains(&meth)
-            {
-                return None;
-            }
-            let mut v = vec![AclValue::Str(meth.to_string())];
-            if meth == "GET" {
-                v.push(AclValue::Str("HEAD".into()));
-            }
-            (Criterion::Method, v)
-        }
-        _ => return None,
-    };
-    Some(Acl {
-        name: name.to_string(),
-        criterion,
-        ignore_case: false,
-        values,
-        loc: loc.clone(),
-    })
+    let text = predefined_text(name)?;
+    let words: Vec<String> = text.split(' ').map(String::from).collect();
+    let mut acl = parse_acl(name, &words, loc).ok()?;
+    acl.name = name.to_string();
+    Some(acl)
 }
 
 /// Parses the words after `if`/`unless` against the acls declared so far.
@@ -398,45 +317,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_criterion_parses() {
-        for (expr, want) in [
-            ("hdr(Host) a", Criterion::Hdr("host".into())),
-            ("hdr_beg(host) a", Criterion::HdrBeg("host".into())),
-            ("hdr_end(host) a", Criterion::HdrEnd("host".into())),
-            ("hdr_dom(host) a", Criterion::HdrDom("host".into())),
-            ("hdr_sub(x-a) a", Criterion::HdrSub("x-a".into())),
-            ("path /a", Criterion::Path),
-            ("path_beg /a", Criterion::PathBeg),
-            ("path_end .jpg", Criterion::PathEnd),
-            ("path_dir api", Criterion::PathDir),
-            ("path_sub x", Criterion::PathSub),
-            ("method GET", Criterion::Method),
-            ("src 10.0.0.0/8", Criterion::Src),
-            ("hdr(host) -m beg a", Criterion::HdrBeg("host".into())),
-            ("path -m beg /a", Criterion::PathBeg),
-        ] {
-            assert_eq!(
-                parse_acl("a", &w(expr), &loc()).unwrap().criterion,
-                want,
-                "{expr}"
-            );
-        }
+    fn method_of(expr: &str) -> (String, Method) {
+        let a = parse_acl("a", &w(expr), &loc()).unwrap();
+        (a.expr.text().to_string(), a.patterns.method())
     }
 
     #[test]
-    fn ignore_case_and_values() {
-        let a = parse_acl("h", &w("hdr(host) -i a.com b.com"), &loc()).unwrap();
-        assert!(a.ignore_case);
-        assert_eq!(
-            a.values,
-            [AclValue::Str("a.com".into()), AclValue::Str("b.com".into())]
-        );
-        let s = parse_acl("s", &w("src 10.0.0.0/8 192.168.1.1"), &loc()).unwrap();
-        assert_eq!(
-            s.values[1],
-            AclValue::Net("192.168.1.1".parse().unwrap(), 32)
-        );
+    fn acl_keywords_imply_methods() {
+        for (expr, fetch, m) in [
+            ("hdr(Host) a", "hdr(Host)", Method::Str),
+            ("hdr_beg(host) a", "hdr(host)", Method::Beg),
+            ("hdr_dom(host) a", "hdr(host)", Method::Dom),
+            ("path_dir api", "path", Method::Dir),
+            ("path_reg ^/a", "path", Method::Reg),
+            ("url_len 3", "url", Method::Len),
+            ("hdr_val(x) gt 1", "hdr_val(x)", Method::Int),
+            ("src 10.0.0.0/8", "src", Method::Ip),
+            ("dst_port 80", "dst_port", Method::Int),
+            ("hdr_cnt(x) 1", "hdr_cnt(x)", Method::Int),
+            (
+                "var(txn.a),field(3,/) -m found",
+                "var(txn.a),field(3,/)",
+                Method::Found,
+            ),
+            ("path -m beg /a", "path", Method::Beg),
+            ("ssl_fc", "ssl_fc", Method::Bool),
+        ] {
+            assert_eq!(method_of(expr), (fetch.to_string(), m), "{expr}");
+        }
     }
 
     #[test]
@@ -444,16 +352,6 @@ mod tests {
         assert!(parse_acl("a", &w("nosuch x"), &loc())
             .unwrap_err()
             .contains("unknown fetch method 'nosuch'"));
-        assert_eq!(
-            parse_acl("a", &w("ssl_fc"), &loc()).unwrap().criterion,
-            Criterion::SslFc
-        );
-        assert!(parse_acl("a", &w("ssl_fc_sni x"), &loc())
-            .unwrap_err()
-            .contains("not supported by lbd"));
-        assert!(parse_acl("a", &w("path -m reg ^/x"), &loc())
-            .unwrap_err()
-            .contains("regex"));
         assert!(parse_acl("a", &w("path"), &loc())
             .unwrap_err()
             .contains("no pattern"));
@@ -461,6 +359,12 @@ mod tests {
         assert!(parse_acl("a", &w("path -z x"), &loc())
             .unwrap_err()
             .contains("unknown flag"));
+        assert!(parse_acl("a", &w("path -m nope x"), &loc())
+            .unwrap_err()
+            .contains("unknown matching method"));
+        assert!(parse_acl("a", &w("path -f /nonexistent/x.lst"), &loc())
+            .unwrap_err()
+            .contains("/nonexistent/x.lst"));
     }
 
     fn declared() -> std::collections::HashSet<String> {
@@ -513,7 +417,7 @@ mod tests {
         assert_eq!(c.any_of[0].len(), 2);
         assert!(c.any_of[0][1].negate);
         assert!(
-            matches!(&c.any_of[0][0].acl, TermAcl::Anonymous(a) if a.criterion == Criterion::PathBeg)
+            matches!(&c.any_of[0][0].acl, TermAcl::Anonymous(a) if a.patterns.method() == Method::Beg)
         );
     }
 
@@ -521,7 +425,7 @@ mod tests {
     fn predefined_acls() {
         let c = parse_condition(false, &w("METH_GET"), &Default::default(), &loc(), "x").unwrap();
         assert!(
-            matches!(&c.any_of[0][0].acl, TermAcl::Anonymous(a) if a.criterion == Criterion::Method)
+            matches!(&c.any_of[0][0].acl, TermAcl::Anonymous(a) if a.expr.fetch_name() == "method")
         );
     }
 

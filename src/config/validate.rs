@@ -14,35 +14,30 @@ fn diag(out: &mut Vec<Diag>, level: Level, loc: &Loc, msg: String) {
     });
 }
 
-fn http_only(c: &Criterion) -> Option<&'static str> {
-    Some(match c {
-        Criterion::Hdr(_) => "hdr",
-        Criterion::HdrBeg(_) => "hdr_beg",
-        Criterion::HdrEnd(_) => "hdr_end",
-        Criterion::HdrDom(_) => "hdr_dom",
-        Criterion::HdrSub(_) => "hdr_sub",
-        Criterion::Path => "path",
-        Criterion::PathBeg => "path_beg",
-        Criterion::PathEnd => "path_end",
-        Criterion::PathDir => "path_dir",
-        Criterion::PathSub => "path_sub",
-        Criterion::Method => "method",
-        _ => return None,
+fn http_only(a: &Acl) -> Option<String> {
+    a.expr.needs_http().then(|| {
+        let kw = a.text.split([' ', '(', ',']).next().unwrap_or("");
+        // The acl keyword as written (`path_beg`), which names a fetch.
+        if kw.starts_with(a.expr.fetch_name()) {
+            kw.to_string()
+        } else {
+            a.expr.fetch_name().to_string()
+        }
     })
 }
 
 /// The HTTP-only fetch a condition uses, if any (named acls looked up in `acls`).
-fn cond_http_fetch(cond: &Condition, acls: &[Acl]) -> Option<(String, &'static str)> {
+fn cond_http_fetch(cond: &Condition, acls: &[Acl]) -> Option<(String, String)> {
     for term in cond.any_of.iter().flatten() {
         match &term.acl {
             TermAcl::Anonymous(a) => {
-                if let Some(f) = http_only(&a.criterion) {
+                if let Some(f) = http_only(a) {
                     return Some(("anonymous".into(), f));
                 }
             }
             TermAcl::Named(n) => {
                 for a in acls.iter().filter(|a| &a.name == n) {
-                    if let Some(f) = http_only(&a.criterion) {
+                    if let Some(f) = http_only(a) {
                         return Some((n.clone(), f));
                     }
                 }

@@ -10,7 +10,6 @@
 use crate::backend::connect::{self, Attempts, Failure, Retry};
 use crate::backend::{Backend, NoServer, Slot};
 use crate::graph::Graph;
-use crate::rules::ReqInfo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -35,17 +34,25 @@ pub async fn serve(
     let fe = &graph.frontends[fe_idx];
     let accepted = std::time::SystemTime::now();
     let start = Instant::now();
-    let headers = hyper::HeaderMap::new();
-    let info = ReqInfo {
-        method: "",
-        path: "",
-        headers: &headers,
-        src: peer.ip(),
+    let stats = crate::graph::StatsView {
+        graph: &graph,
+        be: None,
+    };
+    let env = crate::sample::Env {
+        src: Some(peer),
+        dst: Some(local),
+        fe: Some(crate::sample::Named {
+            name: &fe.name,
+            id: graph.uuid(fe.proxy_id) as i64,
+        }),
+        proc_vars: Some(&graph.proc_vars),
+        stats: Some(&stats),
+        ..Default::default()
     };
     let be_idx = fe
         .switching
         .iter()
-        .find(|(c, _)| fe.rules.eval(c, &info))
+        .find(|(c, _)| fe.rules.eval(c, &env))
         .map(|(_, b)| *b)
         .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
@@ -72,10 +79,10 @@ pub async fn serve(
     let pinned = be
         .stick
         .as_ref()
-        .filter(|st| st.matches(&info))
+        .filter(|st| st.matches(&env))
         .and_then(|st| st.table.lookup(peer.ip()))
         .and_then(|n| be.server_index(&n));
-    let store = be.stick.as_ref().is_some_and(|st| st.stores(&info));
+    let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
     let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
         Ok(x) => x,
         Err(_) => {

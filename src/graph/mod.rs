@@ -41,6 +41,8 @@ pub struct Graph {
     pub max_headers: usize,
     /// The configuration it was built from.
     pub config: Arc<Config>,
+    /// `proc.` variables (`set-var` in `global`, then rules).
+    pub proc_vars: crate::sample::ProcVars,
 }
 
 /// `capture ... header` lines with their names parsed once.
@@ -222,7 +224,16 @@ impl Graph {
                 shared,
             }));
         }
+        let proc_vars = crate::sample::ProcVars::default();
+        if let Ok(mut pv) = proc_vars.write() {
+            for (scope, name, v) in &cfg.global.set_vars {
+                if let Some(v) = v.value(&crate::sample::Env::default()) {
+                    pv.set(*scope, name, v);
+                }
+            }
+        }
         Graph {
+            proc_vars,
             generation: GENERATION.fetch_add(1, Relaxed),
             frontends,
             backends,
@@ -232,5 +243,61 @@ impl Graph {
             max_headers: cfg.global.max_headers,
             config: Arc::new(cfg),
         }
+    }
+}
+
+/// What fetches read of the running configuration (`nbsrv`, `be_conn`, `srv_is_up`,
+/// ...) for one request; `be` is the request's backend once chosen.
+pub struct StatsView<'a> {
+    /// The graph.
+    pub graph: &'a Graph,
+    /// The request's backend.
+    pub be: Option<&'a Backend>,
+}
+
+impl crate::sample::Stats for StatsView<'_> {
+    fn backend(&self, name: Option<&str>, what: crate::sample::BeStat) -> Option<i64> {
+        use crate::sample::BeStat;
+        let be: &Backend = match name {
+            Some(n) => self.graph.backends.get(*self.graph.be_index.get(n)?)?,
+            None => self.be?,
+        };
+        let (act, bck) = be.usable_counts();
+        let usable = if act > 0 { act } else { bck };
+        let up = || be.servers.iter().filter(|s| s.state.eligible_weight() > 0);
+        let queued = be.shared.queued.load(Relaxed) as i64
+            + be.servers
+                .iter()
+                .map(|s| s.state.queued.load(Relaxed) as i64)
+                .sum::<i64>();
+        Some(match what {
+            BeStat::NbSrv => usable as i64,
+            BeStat::Conn => be
+                .servers
+                .iter()
+                .map(|s| s.state.cur.load(Relaxed) as i64)
+                .sum(),
+            BeStat::Queue => queued,
+            BeStat::AvgQueue => queued.checked_div(usable as i64).unwrap_or(queued),
+            BeStat::ConnSlots => {
+                if up().any(|s| s.cfg.maxconn == 0) {
+                    -1
+                } else {
+                    up().map(|s| (s.cfg.maxconn as i64 - s.state.cur.load(Relaxed) as i64).max(0))
+                        .sum()
+                }
+            }
+        })
+    }
+
+    fn server(&self, be: &str, srv: &str, what: crate::sample::SrvStat) -> Option<i64> {
+        use crate::sample::SrvStat;
+        let b = self.graph.backends.get(*self.graph.be_index.get(be)?)?;
+        let s = b.servers.iter().find(|s| s.name == srv)?;
+        Some(match what {
+            SrvStat::IsUp => i64::from(s.state.is_up()),
+            SrvStat::Conn => s.state.cur.load(Relaxed) as i64,
+            SrvStat::Queue => s.state.queued.load(Relaxed) as i64,
+        })
     }
 }

@@ -107,7 +107,7 @@ pub struct HttpRes<'a> {
 }
 
 /// Counters of the running configuration that fetches read (`nbsrv`, `be_conn`, ...).
-pub trait Stats {
+pub trait Stats: Sync {
     /// A backend figure: `be` by name, or the current backend when None.
     fn backend(&self, be: Option<&str>, what: BeStat) -> Option<i64>;
     /// A server figure, `be/srv` by name.
@@ -360,6 +360,9 @@ impl Expr {
             ));
         }
         let fetch = super::fetch::find(name).ok_or_else(|| {
+            if super::fetch::unsupported(name) {
+                return format!("fetch method '{name}' is not supported by lbd");
+            }
             format!(
                 "unknown fetch method '{name}'{}",
                 super::did_you_mean(name, FETCHES.iter().map(|f| f.name))

@@ -70,6 +70,13 @@ impl PartialEq for Fmt {
 }
 impl Eq for Fmt {}
 
+/// A string taken as it is (tests and built-in values): see [`Fmt::literal_text`].
+impl From<&str> for Fmt {
+    fn from(s: &str) -> Fmt {
+        Fmt::literal_text(s)
+    }
+}
+
 impl Fmt {
     /// Parses a log-format string.
     pub fn parse(s: &str) -> Result<Fmt, String> {
@@ -170,6 +177,14 @@ impl Fmt {
             text: s.to_string(),
             parts,
         })
+    }
+
+    /// A string taken as it is (`return string`): no `%` is special.
+    pub fn literal_text(s: &str) -> Fmt {
+        Fmt {
+            text: s.replace('%', "%%"),
+            parts: vec![Part::Lit(s.as_bytes().to_vec())],
+        }
     }
 
     /// The string as written.

@@ -80,6 +80,7 @@ impl Method {
 /// A compiled set of patterns: a sample matches when any pattern does.
 #[derive(Debug, Clone)]
 pub struct Patterns {
+    text: String,
     method: Method,
     icase: bool,
     strs: Vec<Vec<u8>>,
@@ -197,10 +198,18 @@ fn component(s: &[u8], pat: &[u8], delims: &[u8]) -> bool {
     })
 }
 
+impl PartialEq for Patterns {
+    fn eq(&self, o: &Self) -> bool {
+        self.text == o.text
+    }
+}
+impl Eq for Patterns {}
+
 impl Patterns {
     /// Compiles `values` for `method`.
     pub fn new(method: Method, icase: bool, values: &[String]) -> Result<Patterns, String> {
         let mut p = Patterns {
+            text: format!("{method:?} {icase} {}", values.join(" ")),
             method,
             icase,
             strs: vec![],

@@ -10,7 +10,7 @@ mod server;
 pub use rules::*;
 pub use server::*;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,6 +98,27 @@ pub struct Global {
     pub max_headers: usize,
     /// `log-tag` (default "lbd").
     pub log_tag: Option<String>,
+    /// `set-var` / `set-var-fmt` lines: `proc.` variables set at start.
+    pub set_vars: Vec<(crate::sample::Scope, String, VarInit)>,
+}
+
+/// The value of a `set-var` (a sample expression) or `set-var-fmt` (a format string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarInit {
+    /// `set-var NAME EXPR`.
+    Expr(crate::sample::Expr),
+    /// `set-var-fmt NAME FMT`.
+    Fmt(crate::sample::Fmt),
+}
+
+impl VarInit {
+    /// The value in `env` (None when the sample is missing).
+    pub fn value(&self, env: &crate::sample::Env<'_>) -> Option<crate::sample::Owned> {
+        match self {
+            VarInit::Expr(e) => e.eval(env).map(|v| v.into_owned()),
+            VarInit::Fmt(f) => Some(crate::sample::Value::Str(f.eval(env).into())),
+        }
+    }
 }
 
 /// Where log lines go.
@@ -333,63 +354,19 @@ pub struct UseBackend {
     pub loc: Loc,
 }
 
-/// `acl NAME CRITERION [flags] VALUES...`.
+/// `acl NAME FETCH[,CONVERTERS] [flags] PATTERNS...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acl {
     /// Name (empty for anonymous `{ }` acls).
     pub name: String,
-    /// What is matched.
-    pub criterion: Criterion,
-    /// `-i`.
-    pub ignore_case: bool,
-    /// Patterns (any may match).
-    pub values: Vec<AclValue>,
+    /// The words after the name, as written.
+    pub text: String,
+    /// The sample expression.
+    pub expr: crate::sample::Expr,
+    /// The matching method and patterns.
+    pub patterns: crate::sample::Patterns,
     /// Where it was declared.
     pub loc: Loc,
-}
-
-/// A sample fetch plus match method.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Criterion {
-    /// `hdr(name)` exact (`hdr(host)` compares without port? no: exact like HAProxy).
-    Hdr(String),
-    /// `hdr_beg(name)`.
-    HdrBeg(String),
-    /// `hdr_end(name)`.
-    HdrEnd(String),
-    /// `hdr_dom(name)`: domain-label match.
-    HdrDom(String),
-    /// `hdr_sub(name)`.
-    HdrSub(String),
-    /// `path`.
-    Path,
-    /// `path_beg`.
-    PathBeg,
-    /// `path_end`.
-    PathEnd,
-    /// `path_dir`: slash-delimited component match.
-    PathDir,
-    /// `path_sub`.
-    PathSub,
-    /// `src` CIDR match.
-    Src,
-    /// `method`.
-    Method,
-    /// `always_true`.
-    AlwaysTrue,
-    /// `always_false`.
-    AlwaysFalse,
-    /// `ssl_fc`: the client connection is TLS. lbd terminates no TLS: always false.
-    SslFc,
-}
-
-/// A parsed acl pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AclValue {
-    /// A string pattern.
-    Str(String),
-    /// A network for `src`.
-    Net(IpAddr, u8),
 }
 
 /// A condition: OR of AND-groups of (possibly negated) acl terms.

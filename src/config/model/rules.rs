@@ -1,6 +1,7 @@
 //! Options, checks, HTTP rules, persistence (cookie, stick) and the stats page.
 
 use super::*;
+use crate::sample::{Expr, Fmt, Method, Scope};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -117,29 +118,70 @@ pub struct HttpRule {
 /// Actions lbd performs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpAction {
-    /// `set-header NAME VALUE`.
-    SetHeader(String, String),
-    /// `add-header NAME VALUE`.
-    AddHeader(String, String),
-    /// `del-header NAME`.
-    DelHeader(String),
-    /// `return [status N] [content-type T] [string S|lf-string S]`.
+    /// `set-header NAME FMT`.
+    SetHeader(String, Fmt),
+    /// `add-header NAME FMT`.
+    AddHeader(String, Fmt),
+    /// `del-header NAME [-m METH]`: headers whose name matches.
+    DelHeader(String, Method),
+    /// `replace-header NAME REGEX FMT` (whole value) / `replace-value` (each
+    /// comma-separated item).
+    ReplaceHeader {
+        /// Header name.
+        name: String,
+        /// Regex matched against the value (or item).
+        regex: String,
+        /// Replacement (`\1` back-references).
+        with: Fmt,
+        /// `replace-value`.
+        items: bool,
+    },
+    /// `return [status N] [content-type T] [string S|lf-string FMT] [hdr N FMT]...`.
     Return {
         /// Status (200).
         status: u16,
         /// Content type.
         content_type: Option<String>,
         /// Body.
-        body: Option<String>,
+        body: Option<Fmt>,
         /// Extra headers (`hdr NAME VALUE`).
-        headers: Vec<(String, String)>,
+        headers: Vec<(String, Fmt)>,
     },
     /// `deny [deny_status N]`.
     Deny(u16),
+    /// `allow`: stop evaluating the rules of this set.
+    Allow,
     /// `use-service prometheus-exporter`.
     UseServicePrometheus,
     /// `redirect location|prefix|scheme ...` (also the `redirect` keyword).
     Redirect(Redirect),
+    /// `set-var(SCOPE.NAME) EXPR`.
+    SetVar(Scope, String, Expr),
+    /// `set-var-fmt(SCOPE.NAME) FMT`.
+    SetVarFmt(Scope, String, Fmt),
+    /// `unset-var(SCOPE.NAME)`.
+    UnsetVar(Scope, String),
+    /// `set-path|set-pathq|set-query|set-uri|set-method FMT`.
+    SetUri(UriPart, Fmt),
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`.
+    ReplaceUri(UriPart, String, Fmt),
+    /// `set-status CODE [reason STR]` (responses).
+    SetStatus(u16, Option<String>),
+}
+
+/// The part of the request line that `set-*`/`replace-*` rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriPart {
+    /// The path (no query).
+    Path,
+    /// Path and query.
+    PathQ,
+    /// The query string (without `?`).
+    Query,
+    /// The whole request target.
+    Uri,
+    /// The method.
+    Method,
 }
 
 /// A redirect rule.

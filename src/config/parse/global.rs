@@ -3,6 +3,7 @@
 use super::{arg, Parser, R};
 use crate::config::diag::did_you_mean;
 use crate::config::keywords::{self, Caps, How, Keyword};
+use crate::config::model::VarInit;
 use crate::config::value;
 use std::collections::HashSet;
 
@@ -30,6 +31,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("tune.bufsize", bufsize),
     kw("tune.http.maxhdr", maxhdr),
     kw("log-tag", log_tag),
+    kw("set-var", set_var),
+    kw("set-var-fmt", set_var),
     kw("setenv", setenv),
     kw("presetenv", setenv),
     kw("unsetenv", unsetenv),
@@ -201,6 +204,39 @@ fn maxhdr(p: &mut Parser<'_>, w: &[String]) -> R {
 
 fn log_tag(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.log_tag = Some(arg(w, 1)?.to_string());
+    Ok(())
+}
+
+/// `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT`: evaluated once at start,
+/// where only fetches that need no request find a value.
+fn set_var(p: &mut Parser<'_>, w: &[String]) -> R {
+    let kw = w[0].as_str();
+    let (name, v) = (arg(w, 1)?, arg(w, 2)?);
+    if let Some(x) = w.get(3) {
+        return Err(format!(
+            "'{kw}' : unexpected argument '{x}' (quote an expression with spaces)."
+        ));
+    }
+    let (scope, n) = crate::sample::Scope::split(name).map_err(|e| format!("'{kw}' : {e}"))?;
+    if scope != crate::sample::Scope::Proc {
+        return Err(format!(
+            "'{kw}' : only 'proc.' variables can be set in 'global' (got '{name}')."
+        ));
+    }
+    let init = if kw == "set-var" {
+        let e = crate::sample::Expr::parse(v)
+            .map_err(|e| format!("'{kw}' : failed to parse sample expression <{v}> : {e}"))?;
+        if e.needs_http() {
+            return Err(format!(
+                "'{kw}' : fetch method '{}' needs a request and cannot be used in 'global'.",
+                e.fetch_name()
+            ));
+        }
+        VarInit::Expr(e)
+    } else {
+        VarInit::Fmt(crate::sample::Fmt::parse(v).map_err(|e| format!("'{kw}' : {e}"))?)
+    };
+    p.global.set_vars.push((scope, n.to_string(), init));
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use crate::config::diag::did_you_mean;
 use crate::config::keywords::{self, Caps, How, Keyword};
 use crate::config::model::*;
 use crate::config::value;
+use crate::sample::{Expr, Fmt, Method, Scope};
 
 /// The rule an action parser reads: `http-request` or `http-response`, the action name.
 pub(crate) struct Rule<'a> {
@@ -35,24 +36,27 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("return", Caps::RULES, return_),
     kw("use-service", Caps::REQUEST, use_service),
     kw("redirect", Caps::REQUEST.no_hint(), redirect),
-    K::unsupported("set-path").caps(Caps::RULES),
-    K::unsupported("set-pathq").caps(Caps::RULES),
-    K::unsupported("set-query").caps(Caps::RULES),
-    K::unsupported("set-uri").caps(Caps::RULES),
-    K::unsupported("set-method").caps(Caps::RULES),
-    K::unsupported("set-var").caps(Caps::RULES),
-    K::unsupported("unset-var").caps(Caps::RULES),
+    kw("allow", Caps::RULES, |_, a| no_args(a, HttpAction::Allow)),
+    kw("replace-header", Caps::RULES, replace_header),
+    kw("replace-value", Caps::RULES, replace_header),
+    kw("set-path", Caps::REQUEST, set_uri),
+    kw("set-pathq", Caps::REQUEST, set_uri),
+    kw("set-query", Caps::REQUEST, set_uri),
+    kw("set-uri", Caps::REQUEST, set_uri),
+    kw("set-method", Caps::REQUEST, set_uri),
+    kw("replace-path", Caps::REQUEST, replace_uri),
+    kw("replace-pathq", Caps::REQUEST, replace_uri),
+    kw("replace-uri", Caps::REQUEST, replace_uri),
+    kw("set-status", Caps::RESPONSE, set_status),
+    kw("set-var-fmt(*", Caps::RULES.no_hint(), set_var),
+    kw("set-var(*", Caps::RULES.no_hint(), set_var),
+    kw("unset-var(*", Caps::RULES.no_hint(), set_var),
     K::unsupported("set-log-level").caps(Caps::RULES),
     K::unsupported("set-tos").caps(Caps::RULES),
     K::unsupported("set-mark").caps(Caps::RULES),
     K::unsupported("set-src").caps(Caps::RULES),
     K::unsupported("set-dst").caps(Caps::RULES),
     K::unsupported("set-nice").caps(Caps::RULES),
-    K::unsupported("replace-header").caps(Caps::RULES),
-    K::unsupported("replace-value").caps(Caps::RULES),
-    K::unsupported("replace-path").caps(Caps::RULES),
-    K::unsupported("replace-pathq").caps(Caps::RULES),
-    K::unsupported("replace-uri").caps(Caps::RULES),
     K::unsupported("sc-inc-gpc0").caps(Caps::RULES),
     K::unsupported("sc-inc-gpc1").caps(Caps::RULES),
     K::unsupported("sc-set-gpt0").caps(Caps::RULES),
@@ -60,7 +64,6 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("silent-drop").caps(Caps::RULES),
     K::unsupported("reject").caps(Caps::RULES),
     K::unsupported("auth").caps(Caps::RULES),
-    K::unsupported("allow").caps(Caps::RULES),
     K::unsupported("capture").caps(Caps::RULES),
     K::unsupported("cache-use").caps(Caps::RULES),
     K::unsupported("cache-store").caps(Caps::RULES),
@@ -69,7 +72,6 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("wait-for-handshake").caps(Caps::RULES),
     K::unsupported("early-hint").caps(Caps::RULES),
     K::unsupported("normalize-uri").caps(Caps::RULES),
-    K::unsupported("set-status").caps(Caps::RULES),
     K::unsupported("strict-mode").caps(Caps::RULES),
     K::unsupported("do-resolve").caps(Caps::RULES),
     K::unsupported("add-acl").caps(Caps::RULES),
@@ -92,42 +94,153 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("pause").caps(Caps::RULES),
     K::unsupported("unset-header").caps(Caps::RULES),
     K::unsupported("set-var-fmt").caps(Caps::RULES),
+    K::unsupported("set-var").caps(Caps::RULES),
+    K::unsupported("unset-var").caps(Caps::RULES),
     K::unsupported("lua.*").caps(Caps::RULES),
-    K::unsupported("set-var(*").caps(Caps::RULES),
-    K::unsupported("unset-var(*").caps(Caps::RULES),
     K::unsupported("track-sc*").caps(Caps::RULES),
-    K::unsupported("set-var-fmt(*").caps(Caps::RULES),
 ];
 
 impl Rule<'_> {
-    /// Header values and `lf-string` are HAProxy log-format strings: `%%` is a
-    /// literal `%`; `%[...]`, `%{...}` and `%var` are expressions lbd does not
-    /// evaluate; any other `%` is an error in HAProxy too.
-    fn check_value(&self, v: &str) -> Result<String, String> {
-        let (kw, action_name) = (self.kw, self.action);
-        let mut out = String::with_capacity(v.len());
-        let mut chars = v.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '%' {
-                out.push(c);
-                continue;
-            }
-            match chars.peek() {
-                Some('%') => {
-                    chars.next();
-                    out.push('%');
-                }
-                Some(n) if *n == '[' || *n == '{' || n.is_ascii_alphabetic() => {
-                    return Err(format!("'{kw} {action_name}' : log-format expressions ('%[...]') in values are not supported by lbd (in '{v}')."));
-                }
-                _ => {
-                    return Err(format!(
-                        "'{kw} {action_name}' : a literal '%' must be written '%%' (in '{v}')."
-                    ));
-                }
-            }
+    /// Header values, `lf-string` and the like are HAProxy log-format strings: `%%`
+    /// is a literal `%`, `%[...]` a sample expression, `%ci` and friends variables.
+    fn fmt(&self, v: &str) -> Result<Fmt, String> {
+        Fmt::parse(v).map_err(|e| format!("'{} {}' : {e}.", self.kw, self.action))
+    }
+}
+
+fn no_args(args: &[String], a: HttpAction) -> Result<HttpAction, String> {
+    match args.first() {
+        None => Ok(a),
+        Some(x) => Err(format!("unexpected argument '{x}'.")),
+    }
+}
+
+/// `replace-header NAME REGEX FMT` and `replace-value ...`.
+fn replace_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let [name, regex, with] = args else {
+        return Err(format!(
+            "'{} {}' expects exactly 3 arguments.",
+            r.kw, r.action
+        ));
+    };
+    regex::Regex::new(regex)
+        .map_err(|e| format!("'{} {}' : invalid regex '{regex}' : {e}", r.kw, r.action))?;
+    Ok(HttpAction::ReplaceHeader {
+        name: name.clone(),
+        regex: regex.clone(),
+        with: r.fmt(with)?,
+        items: r.action == "replace-value",
+    })
+}
+
+fn uri_part(action: &str) -> UriPart {
+    match action.split_once('-').map(|x| x.1).unwrap_or("") {
+        "path" => UriPart::Path,
+        "pathq" => UriPart::PathQ,
+        "query" => UriPart::Query,
+        "method" => UriPart::Method,
+        _ => UriPart::Uri,
+    }
+}
+
+/// `set-path|set-pathq|set-query|set-uri|set-method FMT`.
+fn set_uri(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let [v] = args else {
+        return Err(format!(
+            "'{} {}' expects exactly 1 argument.",
+            r.kw, r.action
+        ));
+    };
+    Ok(HttpAction::SetUri(uri_part(r.action), r.fmt(v)?))
+}
+
+/// `replace-path|replace-pathq|replace-uri REGEX FMT`.
+fn replace_uri(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let [regex, with] = args else {
+        return Err(format!(
+            "'{} {}' expects exactly 2 arguments.",
+            r.kw, r.action
+        ));
+    };
+    regex::Regex::new(regex)
+        .map_err(|e| format!("'{} {}' : invalid regex '{regex}' : {e}", r.kw, r.action))?;
+    Ok(HttpAction::ReplaceUri(
+        uri_part(r.action),
+        regex.clone(),
+        r.fmt(with)?,
+    ))
+}
+
+/// `set-status CODE [reason STR]`.
+fn set_status(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let Some(code) = args.first() else {
+        return Err(format!("'{} set-status' expects a status code.", r.kw));
+    };
+    let code = value::int_in(code, 100, 999, "'set-status'")? as u16;
+    let reason = match (args.get(1).map(String::as_str), args.get(2)) {
+        (None, _) => None,
+        (Some("reason"), Some(x)) if args.len() == 3 => Some(x.clone()),
+        _ => {
+            return Err(format!(
+                "'{} set-status' expects a code and optionally 'reason' STRING.",
+                r.kw
+            ))
         }
-        Ok(out)
+    };
+    Ok(HttpAction::SetStatus(code, reason))
+}
+
+/// `set-var(NAME) EXPR`, `set-var-fmt(NAME) FMT`, `unset-var(NAME)`, with HAProxy's
+/// optional condition words after the variable (`ifexists`, `ifnotexists`, ...) refused.
+fn set_var(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let (verb, rest) = r.action.split_once('(').unwrap_or((r.action, ""));
+    let Some(inner) = rest.strip_suffix(')') else {
+        return Err(format!(
+            "'{} {verb}' : missing ')' after the variable name.",
+            r.kw
+        ));
+    };
+    if inner.contains(',') {
+        return Err(format!(
+            "'{} {}' : conditions on the variable ('{}') are not supported by lbd.",
+            r.kw,
+            r.action,
+            inner.split_once(',').map(|x| x.1).unwrap_or("")
+        ));
+    }
+    let (scope, name) = Scope::split(inner).map_err(|e| format!("'{} {verb}' : {e}", r.kw))?;
+    let name = name.to_string();
+    match verb {
+        "unset-var" => no_args(args, HttpAction::UnsetVar(scope, name)),
+        _ => {
+            let Some(v) = args.first() else {
+                return Err(format!(
+                    "'{} {verb}' expects {}.",
+                    r.kw,
+                    if verb == "set-var" {
+                        "a sample expression"
+                    } else {
+                        "a format string"
+                    }
+                ));
+            };
+            if args.len() > 1 {
+                return Err(format!(
+                    "'{} {verb}' : unexpected argument '{}' (quote an expression with spaces).",
+                    r.kw, args[1]
+                ));
+            }
+            if verb == "set-var-fmt" {
+                return Ok(HttpAction::SetVarFmt(scope, name, r.fmt(v)?));
+            }
+            let expr = Expr::parse(v).map_err(|e| {
+                format!(
+                    "'{} {verb}' : failed to parse sample expression <{v}> : {e}",
+                    r.kw
+                )
+            })?;
+            Ok(HttpAction::SetVar(scope, name, expr))
+        }
     }
 }
 
@@ -137,7 +250,7 @@ fn set_add_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     let (Some(n), Some(v)) = (args.first(), args.get(1)) else {
         return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
     };
-    let v = r.check_value(v)?;
+    let v = r.fmt(v)?;
     if args.len() > 2 {
         return Err(format!("'{kw} {action_name}' expects exactly 2 arguments."));
     }
@@ -153,12 +266,23 @@ fn del_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     let Some(n) = args.first() else {
         return Err(format!("'{kw} del-header' expects at least 1 argument."));
     };
-    if args.len() > 1 && !(args.len() == 3 && args[1] == "-m" && args[2] == "str") {
-        return Err(format!(
-            "'{kw} del-header' : matching methods other than '-m str' are not supported by lbd."
-        ));
+    let method = match (args.get(1).map(String::as_str), args.get(2)) {
+        (None, _) => Method::Str,
+        (Some("-m"), Some(m)) if args.len() == 3 => match m.as_str() {
+            "str" => Method::Str,
+            "beg" => Method::Beg,
+            "end" => Method::End,
+            "sub" => Method::Sub,
+            "reg" => Method::Reg,
+            _ => return Err(format!("'{kw} del-header' : '-m {m}' is not a valid matching method; expects 'str', 'beg', 'end', 'sub' or 'reg'.")),
+        },
+        _ => return Err(format!("'{kw} del-header' expects a name and optionally '-m METHOD'.")),
+    };
+    if method == Method::Reg {
+        regex::Regex::new(n)
+            .map_err(|e| format!("'{kw} del-header' : invalid regex '{n}' : {e}"))?;
     }
-    Ok(HttpAction::DelHeader(n.clone()))
+    Ok(HttpAction::DelHeader(n.clone(), method))
 }
 
 fn deny(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
@@ -197,12 +321,12 @@ fn return_(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
         match args[i].as_str() {
             "status" => status = value::int_in(&need(1)?, 200, 599, "'return status'")? as u16,
             "content-type" => content_type = Some(need(1)?),
-            "string" => body = Some(need(1)?),
+            "string" => body = Some(Fmt::literal_text(&need(1)?)),
             "lf-string" => {
-                body = Some(r.check_value(&need(1)?)?);
+                body = Some(r.fmt(&need(1)?)?);
             }
             "hdr" => {
-                headers.push((need(1)?, r.check_value(&need(2)?)?));
+                headers.push((need(1)?, r.fmt(&need(2)?)?));
                 i += 1;
             }
             x @ ("file" | "lf-file" | "errorfile" | "errorfiles" | "default-errorfiles") => {

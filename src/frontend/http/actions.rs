@@ -1,115 +1,444 @@
 //! `http-request` and `http-response` actions as a request or response meets them:
-//! header changes, `deny`, `return`, `redirect`, `use-service prometheus-exporter`.
+//! headers, variables, the request line, `deny`, `allow`, `return`, `redirect`,
+//! `set-status`, `use-service prometheus-exporter`.
 
 use super::reply::error_response;
 use crate::backend::pool::ProxyBody;
 use crate::graph::{FrontendRt, Graph};
-use crate::rules::{Action, ReqInfo, Rule, RuleSet};
+use crate::rules::{Action, Rule, RuleSet};
+use crate::sample::{Env, HttpReq, HttpRes, Named, ProcVars, Scope, Stats, Vars};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Method, Response, StatusCode};
-use std::net::IpAddr;
+use hyper::http::{request, response};
+use hyper::{Method, Response, StatusCode, Uri, Version};
+use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// What rule conditions and actions read of the request.
+/// What every rule of a request reads besides the message it acts on.
 #[derive(Clone, Copy)]
-pub(super) struct RuleInput<'a> {
-    /// The request method.
-    pub method: &'a Method,
-    /// The request path.
-    pub path: &'a str,
-    /// The query string (redirects keep it).
-    pub query: Option<&'a str>,
+pub(super) struct Ctx<'a> {
     /// The client's address.
-    pub src: IpAddr,
-    /// The headers conditions test when they are not the ones the rules change
-    /// (response rules test the request's headers).
-    pub cond_headers: Option<&'a HeaderMap>,
-}
-
-/// Where rules run: the graph and frontend of the request (counters, services).
-#[derive(Clone, Copy)]
-pub(super) struct RuleSite<'a> {
-    /// The runtime graph.
+    pub src: SocketAddr,
+    /// The address it connected to.
+    pub dst: SocketAddr,
+    /// The frontend.
+    pub fe: Named<'a>,
+    /// The backend, once chosen.
+    pub be: Option<Named<'a>>,
+    /// The server, once chosen.
+    pub srv: Option<Named<'a>>,
+    /// Counters fetches read.
+    pub stats: &'a dyn Stats,
+    /// `proc.` variables.
+    pub proc_vars: &'a ProcVars,
+    /// The graph (services) and frontend (counters).
     pub graph: &'a Graph,
     /// The frontend that took the request.
-    pub fe: &'a FrontendRt,
+    pub fe_rt: &'a FrontendRt,
 }
 
-/// Applies `rules` of `rs` in order to `target` headers; returns a response when a
-/// rule answers.
+/// The request as it was when sent, for response rules.
+pub(super) struct SavedReq {
+    /// Method.
+    pub method: Method,
+    /// Request target.
+    pub uri: String,
+    /// Version.
+    pub version: Version,
+    /// Headers.
+    pub headers: HeaderMap,
+}
+
+/// The message rules act on.
+pub(super) enum Msg<'m> {
+    /// A request.
+    Req(&'m mut request::Parts),
+    /// A response, with the request it answers.
+    Res(&'m SavedReq, &'m mut response::Parts),
+}
+
+/// `1.0`, `1.1`, `2.0`.
+pub(super) fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2.0",
+        Version::HTTP_09 => "0.9",
+        _ => "1.1",
+    }
+}
+
+/// The request target as received (the whole URI in absolute form).
+pub(super) fn target(uri: &Uri) -> Cow<'_, str> {
+    if uri.scheme().is_some() {
+        return Cow::Owned(uri.to_string());
+    }
+    match uri.path_and_query() {
+        Some(pq) => Cow::Borrowed(pq.as_str()),
+        None => Cow::Owned(uri.to_string()),
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of a request on `fe` from `peer` to `local`.
+    pub fn new(
+        (peer, local): (SocketAddr, SocketAddr),
+        graph: &'a Graph,
+        fe: &'a FrontendRt,
+        stats: &'a dyn Stats,
+    ) -> Self {
+        Ctx {
+            src: peer,
+            dst: local,
+            fe: Named {
+                name: &fe.name,
+                id: graph.uuid(fe.proxy_id) as i64,
+            },
+            be: None,
+            srv: None,
+            stats,
+            proc_vars: &graph.proc_vars,
+            graph,
+            fe_rt: fe,
+        }
+    }
+
+    /// The same, once the backend is chosen.
+    pub fn with_be(mut self, be: &'a crate::backend::Backend) -> Self {
+        self.be = Some(Named {
+            name: &be.name,
+            id: self.graph.uuid(be.proxy_id) as i64,
+        });
+        self
+    }
+
+    /// The same, once the server is chosen (`id`: its position, from 1).
+    pub fn with_srv(mut self, name: &'a str, id: i64) -> Self {
+        self.srv = Some(Named { name, id });
+        self
+    }
+
+    /// The sample environment of a request.
+    pub fn env<'b>(&'b self, vars: &'b Vars, parts: &'b request::Parts, uri: &'b str) -> Env<'b>
+    where
+        'a: 'b,
+    {
+        Env {
+            req: Some(HttpReq {
+                method: parts.method.as_str(),
+                uri,
+                version: version_str(parts.version),
+                headers: &parts.headers,
+                body: None,
+            }),
+            ..self.base(vars)
+        }
+    }
+
+    fn base<'b>(&'b self, vars: &'b Vars) -> Env<'b>
+    where
+        'a: 'b,
+    {
+        Env {
+            src: Some(self.src),
+            dst: Some(self.dst),
+            fe: Some(self.fe),
+            be: self.be,
+            srv: self.srv,
+            vars: Some(vars),
+            proc_vars: Some(self.proc_vars),
+            stats: Some(self.stats),
+            ..Env::default()
+        }
+    }
+
+    fn res_env<'b>(&'b self, vars: &'b Vars, req: &'b SavedReq, res: &'b response::Parts) -> Env<'b>
+    where
+        'a: 'b,
+    {
+        Env {
+            req: Some(HttpReq {
+                method: req.method.as_str(),
+                uri: &req.uri,
+                version: version_str(req.version),
+                headers: &req.headers,
+                body: None,
+            }),
+            res: Some(HttpRes {
+                status: res.status.as_u16(),
+                version: version_str(res.version),
+                headers: &res.headers,
+            }),
+            ..self.base(vars)
+        }
+    }
+}
+
+/// What a rule computed before it changes the message.
+enum Effect {
+    None,
+    Answer(Response<ProxyBody>),
+    Stop,
+    Header(Option<HeaderValue>),
+    Var(Option<crate::sample::Owned>),
+    Text(Vec<u8>),
+}
+
+/// Applies `rules` of `rs` in order to the message; returns a response when a rule
+/// answers. `allow` ends this rule set.
 pub(super) fn apply(
     rs: &RuleSet,
     rules: &[Rule],
-    input: RuleInput<'_>,
-    target: &mut HeaderMap,
-    site: RuleSite<'_>,
+    ctx: &Ctx<'_>,
+    vars: &mut Vars,
+    mut msg: Msg<'_>,
 ) -> Option<Response<ProxyBody>> {
-    let RuleInput {
-        method,
-        path,
-        query,
-        src,
-        cond_headers,
-    } = input;
-    let RuleSite { graph, fe } = site;
     for r in rules {
-        let hit = match &r.cond {
-            None => true,
-            Some(c) => {
-                let info = ReqInfo {
-                    method: method.as_str(),
-                    path,
-                    headers: cond_headers.unwrap_or(target),
-                    src,
-                };
-                rs.eval(c, &info)
+        // Evaluate the condition and whatever the action computes with the message
+        // as it is, then change the message.
+        let effect = {
+            let uri_s;
+            let env = match &msg {
+                Msg::Req(p) => {
+                    uri_s = target(&p.uri);
+                    ctx.env(vars, p, &uri_s)
+                }
+                Msg::Res(q, p) => ctx.res_env(vars, q, p),
+            };
+            if !rs.eval_opt(&r.cond, &env) {
+                continue;
             }
+            compute(&r.action, &env, ctx, &msg)
         };
-        if !hit {
-            continue;
-        }
-        match &r.action {
-            Action::SetHeader(n, v) => {
-                target.insert(n.clone(), v.clone());
-            }
-            Action::AddHeader(n, v) => {
-                target.append(n.clone(), v.clone());
-            }
-            Action::DelHeader(n) => {
-                target.remove(n);
-            }
-            Action::Deny(status) => {
-                fe.shared.denied.fetch_add(1, Relaxed);
-                return Some(error_response(*status, None, false));
-            }
-            Action::Return {
-                status,
-                content_type,
-                body,
-                headers,
-            } => {
-                let mut resp = Response::new(ProxyBody::full(body.clone()));
-                *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
-                if let Some(ct) = content_type {
-                    resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-                }
-                for (n, v) in headers {
-                    resp.headers_mut().append(n.clone(), v.clone());
-                }
-                return Some(resp);
-            }
-            Action::Redirect(r) => return Some(redirect(r, path, query, target)),
-            Action::Prometheus => {
-                let mut resp = Response::new(ProxyBody::full(crate::stats::prometheus(graph)));
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-                );
-                return Some(resp);
-            }
+        match effect {
+            Effect::Answer(resp) => return Some(resp),
+            Effect::Stop => return None,
+            e => change(&r.action, e, ctx, vars, &mut msg),
         }
     }
     None
+}
+
+fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
+    match a {
+        Action::SetHeader(_, v) | Action::AddHeader(_, v) => Effect::Header(v.value(env)),
+        Action::Allow => Effect::Stop,
+        Action::Deny(status) => {
+            ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
+            Effect::Answer(error_response(*status, None, false))
+        }
+        Action::Return {
+            status,
+            content_type,
+            body,
+            body_fmt,
+            headers,
+        } => {
+            let body = match body_fmt {
+                Some(f) => bytes::Bytes::from(f.eval(env)),
+                None => body.clone(),
+            };
+            let mut resp = Response::new(ProxyBody::full(body));
+            *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+            if let Some(ct) = content_type {
+                resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+            }
+            for (n, v) in headers {
+                if let Some(v) = v.value(env) {
+                    resp.headers_mut().append(n.clone(), v);
+                }
+            }
+            Effect::Answer(resp)
+        }
+        Action::Redirect(r) => {
+            let Msg::Req(p) = msg else {
+                return Effect::None;
+            };
+            Effect::Answer(redirect(r, p.uri.path(), p.uri.query(), &p.headers))
+        }
+        Action::Prometheus => {
+            let mut resp = Response::new(ProxyBody::full(crate::stats::prometheus(ctx.graph)));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            Effect::Answer(resp)
+        }
+        Action::SetVar(_, _, e) => Effect::Var(e.eval(env).map(|v| v.into_owned())),
+        Action::SetVarFmt(_, _, f) => {
+            Effect::Var(Some(crate::sample::Value::Str(Cow::Owned(f.eval(env)))))
+        }
+        Action::SetUri(_, f) | Action::ReplaceUri(_, _, f) => Effect::Text(f.eval(env)),
+        Action::ReplaceHeader { with, .. } => Effect::Text(with.eval(env)),
+        Action::DelHeader(_)
+        | Action::DelHeaders(_)
+        | Action::UnsetVar(..)
+        | Action::SetStatus(..) => Effect::None,
+    }
+}
+
+fn headers_of<'m>(msg: &'m mut Msg<'_>) -> &'m mut HeaderMap {
+    match msg {
+        Msg::Req(p) => &mut p.headers,
+        Msg::Res(_, p) => &mut p.headers,
+    }
+}
+
+fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'_>) {
+    match (a, e) {
+        (Action::SetHeader(n, _), Effect::Header(Some(v))) => {
+            headers_of(msg).insert(n.clone(), v);
+        }
+        (Action::AddHeader(n, _), Effect::Header(Some(v))) => {
+            headers_of(msg).append(n.clone(), v);
+        }
+        (Action::DelHeader(n), _) => {
+            headers_of(msg).remove(n);
+        }
+        (Action::DelHeaders(p), _) => {
+            let h = headers_of(msg);
+            let names: Vec<_> = h
+                .keys()
+                .filter(|k| p.matches(&crate::sample::Value::str(k.as_str())))
+                .cloned()
+                .collect();
+            for n in names {
+                h.remove(n);
+            }
+        }
+        (
+            Action::ReplaceHeader {
+                name, regex, items, ..
+            },
+            Effect::Text(with),
+        ) => replace_header(headers_of(msg), name, regex, *items, &with),
+        (Action::SetVar(s, n, _) | Action::SetVarFmt(s, n, _), Effect::Var(v)) => {
+            if let Some(v) = v {
+                set_var(ctx, vars, *s, n, Some(v));
+            }
+        }
+        (Action::UnsetVar(s, n), _) => set_var(ctx, vars, *s, n, None),
+        (Action::SetUri(part, _), Effect::Text(t)) => {
+            if let Msg::Req(p) = msg {
+                set_uri(p, *part, &String::from_utf8_lossy(&t));
+            }
+        }
+        (Action::ReplaceUri(part, re, _), Effect::Text(t)) => {
+            if let Msg::Req(p) = msg {
+                let cur = match part {
+                    crate::config::model::UriPart::Path => p.uri.path().to_string(),
+                    _ => target(&p.uri).into_owned(),
+                };
+                if let Some(caps) = re.captures(&cur) {
+                    let mut out = String::new();
+                    caps.expand(&String::from_utf8_lossy(&t), &mut out);
+                    set_uri(p, *part, &out);
+                }
+            }
+        }
+        (Action::SetStatus(code, _), _) => {
+            if let (Msg::Res(_, p), Ok(s)) = (msg, StatusCode::from_u16(*code)) {
+                p.status = s;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn set_var(ctx: &Ctx<'_>, vars: &mut Vars, s: Scope, n: &str, v: Option<crate::sample::Owned>) {
+    let mut proc_guard;
+    let target = if s == Scope::Proc {
+        match ctx.proc_vars.write() {
+            Ok(g) => {
+                proc_guard = g;
+                &mut *proc_guard
+            }
+            Err(_) => return,
+        }
+    } else {
+        vars
+    };
+    match v {
+        Some(v) => target.set(s, n, v),
+        None => target.unset(s, n),
+    }
+}
+
+/// `replace-header`: a value the regex matches is replaced by the expansion;
+/// `replace-value`: the same on each comma-separated item.
+fn replace_header(
+    h: &mut HeaderMap,
+    name: &header::HeaderName,
+    re: &regex::Regex,
+    items: bool,
+    with: &[u8],
+) {
+    let template = String::from_utf8_lossy(with);
+    let one = |v: &str| -> String {
+        match re.captures(v) {
+            Some(c) => {
+                let mut out = String::new();
+                c.expand(&template, &mut out);
+                out
+            }
+            None => v.to_string(),
+        }
+    };
+    let old: Vec<HeaderValue> = h.get_all(name).iter().cloned().collect();
+    if old.is_empty() {
+        return;
+    }
+    h.remove(name);
+    for v in old {
+        let Ok(s) = v.to_str() else {
+            h.append(name.clone(), v);
+            continue;
+        };
+        let new = if items {
+            s.split(',')
+                .map(|i| one(i.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            one(s)
+        };
+        match HeaderValue::from_str(&new) {
+            Ok(nv) => h.append(name.clone(), nv),
+            Err(_) => h.append(name.clone(), v),
+        };
+    }
+}
+
+/// Rewrites part of the request line; an invalid result leaves it unchanged.
+fn set_uri(p: &mut request::Parts, part: crate::config::model::UriPart, v: &str) {
+    use crate::config::model::UriPart;
+    if part == UriPart::Method {
+        if let Ok(m) = Method::from_bytes(v.as_bytes()) {
+            p.method = m;
+        }
+        return;
+    }
+    let query = p.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let path = p.uri.path().to_string();
+    let new = match part {
+        UriPart::Path => format!("{v}{query}"),
+        UriPart::PathQ | UriPart::Uri => v.to_string(),
+        UriPart::Query if v.is_empty() => path,
+        UriPart::Query => format!("{path}?{v}"),
+        UriPart::Method => return,
+    };
+    let keep_authority = part != UriPart::Uri && p.uri.scheme().is_some();
+    let new = if keep_authority {
+        let mut b = Uri::builder();
+        if let (Some(s), Some(a)) = (p.uri.scheme(), p.uri.authority()) {
+            b = b.scheme(s.clone()).authority(a.clone());
+        }
+        b.path_and_query(new.as_str()).build().ok()
+    } else {
+        new.parse::<Uri>().ok()
+    };
+    if let Some(u) = new {
+        p.uri = u;
+    }
 }
 
 /// Builds a redirect response as HAProxy does (empty body, `Cache-Control: no-cache`).

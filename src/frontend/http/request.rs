@@ -9,7 +9,7 @@
 //! 6. pick + connect + retry (`upstream`), then the response (`response`);
 //! 7. the access-log line, sent when the response body ends.
 
-use super::actions::{self, RuleInput, RuleSite};
+use super::actions::{self, Ctx, Msg, SavedReq};
 use super::conn::ConnCtx;
 use super::head::{body_is_empty, strip_hop_by_hop, validate_head, wants_upgrade};
 use super::reply::{error_response, prefers_json};
@@ -18,8 +18,10 @@ use crate::backend::connect::Attempts;
 use crate::backend::pool::{self, ProxyBody};
 use crate::backend::{persist, Backend, NoServer};
 use crate::config::model::HttpConnMode;
+use crate::graph::StatsView;
 use crate::graph::{FrontendRt, Graph};
-use crate::rules::{in_net, ReqInfo};
+use crate::rules::in_net;
+use crate::sample::Vars;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -118,6 +120,8 @@ pub(super) struct Req<'a> {
     pub json: bool,
     /// For the access log.
     pub trace: Trace,
+    /// The transaction's variables (`txn.`, `req.`, `res.`, and `sess.` for now).
+    pub vars: Vars,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -141,8 +145,8 @@ pub(super) struct Route {
 pub(super) struct Sent {
     /// The request method (framing of the response, `postonly` cookies).
     pub method: Method,
-    /// Method, path and headers for response rules with conditions.
-    pub saved: Option<(Method, String, HeaderMap)>,
+    /// The request as sent, for response rules.
+    pub saved: Option<SavedReq>,
     /// The server connection is not kept (`http-server-close`, `httpclose`).
     pub server_close: bool,
     /// The request is an upgrade both sides may agree to.
@@ -191,6 +195,7 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
             captured_request,
             ..Trace::default()
         },
+        vars: Vars::default(),
     };
     let mut resp = r.proxy(req).await;
     let status = resp.status().as_u16();
@@ -202,32 +207,33 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
 }
 
 impl<'a> Req<'a> {
-    /// Where rules run.
-    pub(super) fn site(&self) -> RuleSite<'a> {
-        RuleSite {
+    /// The stats rules read: the graph, and the backend once chosen.
+    pub(super) fn stats_view(&self, be: Option<&'a Backend>) -> StatsView<'a> {
+        StatsView {
             graph: self.graph,
-            fe: self.fe,
+            be,
         }
     }
 
-    /// What request rules read (headers apart: the rules change them).
-    fn input<'p>(&self, method: &'p Method, uri: &'p hyper::Uri) -> RuleInput<'p> {
-        RuleInput {
-            method,
-            path: uri.path(),
-            query: uri.query(),
-            src: self.src,
-            cond_headers: None,
-        }
+    /// What rules read besides the message.
+    pub(super) fn ctx<'s>(&self, stats: &'s StatsView<'s>) -> Ctx<'s>
+    where
+        'a: 's,
+    {
+        Ctx::new(
+            (self.conn.peer, self.conn.local),
+            self.graph,
+            self.fe,
+            stats,
+        )
     }
 
-    fn info<'p>(&self, parts: &'p Parts) -> ReqInfo<'p> {
-        ReqInfo {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            headers: &parts.headers,
-            src: self.src,
-        }
+    /// Evaluates a condition of the frontend's rule set against the request.
+    fn fe_cond(&self, c: &crate::rules::Cond, parts: &Parts) -> bool {
+        let sv = self.stats_view(None);
+        let ctx = self.ctx(&sv);
+        let uri = actions::target(&parts.uri);
+        self.fe.rules.eval(c, &ctx.env(&self.vars, parts, &uri))
     }
 
     /// The steps, in order; each may answer the request itself.
@@ -240,14 +246,15 @@ impl<'a> Req<'a> {
         if let Some(r) = self.monitor(&parts) {
             return r;
         }
-        let (fe, site) = (self.fe, self.site());
-        let input = self.input(&parts.method, &parts.uri);
+        let fe = self.fe;
+        let sv = self.stats_view(None);
+        let ctx = Ctx::new((self.conn.peer, self.conn.local), self.graph, fe, &sv);
         if let Some(r) = actions::apply(
             &fe.rules,
             &fe.rules.request,
-            input,
-            &mut parts.headers,
-            site,
+            &ctx,
+            &mut self.vars,
+            Msg::Req(&mut parts),
         ) {
             return r;
         }
@@ -260,13 +267,14 @@ impl<'a> Req<'a> {
         self.trace.backend = Some(be.clone());
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
-            let input = self.input(&parts.method, &parts.uri);
+            let sv = self.stats_view(Some(&be));
+            let ctx = Ctx::new((self.conn.peer, self.conn.local), self.graph, fe, &sv).with_be(&be);
             if let Some(r) = actions::apply(
                 &be.rules,
                 &be.rules.request,
-                input,
-                &mut parts.headers,
-                site,
+                &ctx,
+                &mut self.vars,
+                Msg::Req(&mut parts),
             ) {
                 return r;
             }
@@ -311,12 +319,7 @@ impl<'a> Req<'a> {
         if !hit {
             return None;
         }
-        let info = self.info(parts);
-        let failing = self
-            .fe
-            .monitor_fail
-            .iter()
-            .any(|c| self.fe.rules.eval(c, &info));
+        let failing = self.fe.monitor_fail.iter().any(|c| self.fe_cond(c, parts));
         Some(error_response(
             if failing { 503 } else { 200 },
             None,
@@ -341,12 +344,11 @@ impl<'a> Req<'a> {
 
     /// `use_backend` rules in order, then `default_backend` (a listen: its own).
     fn choose_backend(&self, parts: &Parts) -> Option<Arc<Backend>> {
-        let info = self.info(parts);
         let fe = self.fe;
         let idx = fe
             .switching
             .iter()
-            .find(|(c, _)| fe.rules.eval(c, &info))
+            .find(|(c, _)| self.fe_cond(c, parts))
             .map(|(_, b)| *b)
             .or(fe.default_backend)?;
         Some(self.graph.backends[idx].clone())
@@ -377,11 +379,14 @@ impl<'a> Req<'a> {
         }
         let mut stick_store = false;
         if let Some(st) = &be.stick {
-            let info = self.info(parts);
-            if pinned.is_none() && st.matches(&info) {
+            let sv = self.stats_view(Some(&be));
+            let ctx = self.ctx(&sv).with_be(&be);
+            let uri = actions::target(&parts.uri);
+            let env = ctx.env(&self.vars, parts, &uri);
+            if pinned.is_none() && st.matches(&env) {
                 pinned = st.table.lookup(self.src).and_then(|n| be.server_index(&n));
             }
-            stick_store = st.stores(&info);
+            stick_store = st.stores(&env);
         }
         let key = if be.balancer.wants_key() {
             crate::backend::balance::request_key(
@@ -415,18 +420,12 @@ impl<'a> Req<'a> {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Outgoing {
         let (fe, be, src) = (self.fe, &route.be, self.src);
-        let needs_resp_info = fe
-            .rules
-            .response
-            .iter()
-            .chain(be.rules.response.iter())
-            .any(|r| r.cond.is_some());
-        let saved = needs_resp_info.then(|| {
-            (
-                parts.method.clone(),
-                parts.uri.path().to_string(),
-                parts.headers.clone(),
-            )
+        let needs_resp_info = !fe.rules.response.is_empty() || !be.rules.response.is_empty();
+        let saved = needs_resp_info.then(|| SavedReq {
+            method: parts.method.clone(),
+            uri: actions::target(&parts.uri).into_owned(),
+            version: parts.version,
+            headers: parts.headers.clone(),
         });
         let version = parts.version;
         let uri: hyper::Uri = match parts.uri.path_and_query() {

@@ -3,7 +3,7 @@
 //! `http-response` rules (backend first, then frontend), and the body streamed back
 //! over a connection that returns to the pool when it ends.
 
-use super::actions::{self, RuleInput};
+use super::actions::{self, Msg};
 use super::head::{check_response_framing, strip_hop_by_hop};
 use super::reply::error_response;
 use super::request::{Req, Route, Sent};
@@ -29,6 +29,7 @@ impl Req<'_> {
         x: Exchange,
     ) -> Response<ProxyBody> {
         let (mut resp, slot, sender) = x;
+        let server = sent.saved.is_some().then(|| slot.server.clone());
         let be = &route.be;
         if check_response_framing(&sent.method, resp.status(), resp.headers_mut()).is_err() {
             // Dropping `sender` and the body closes the connection: it is never pooled.
@@ -67,29 +68,26 @@ impl Req<'_> {
             be.timeouts.server,
         )));
         // Response rules: backend first, then frontend.
-        let empty = HeaderMap::new();
-        let (m, p, h) = match &sent.saved {
-            Some((m, p, h)) => (m.clone(), p.as_str(), h),
-            None => (Method::GET, "", &empty),
-        };
         let fe = self.fe;
-        let sets: &[&RuleSet] = if route.same_proxy {
-            &[&fe.rules]
-        } else {
-            &[&be.rules, &fe.rules]
-        };
-        let input = RuleInput {
-            method: &m,
-            path: p,
-            query: None,
-            src: self.src,
-            cond_headers: Some(h),
-        };
-        for rs in sets {
-            if let Some(r) =
-                actions::apply(rs, &rs.response, input, &mut rparts.headers, self.site())
-            {
-                return r;
+        if let (Some(saved), Some(server)) = (&sent.saved, &server) {
+            let sets: &[&RuleSet] = if route.same_proxy {
+                &[&fe.rules]
+            } else {
+                &[&be.rules, &fe.rules]
+            };
+            let sv = self.stats_view(Some(be));
+            let id = be.server_index(&server.name).map_or(0, |i| i as i64 + 1);
+            let ctx = self.ctx(&sv).with_be(be).with_srv(&server.name, id);
+            for rs in sets {
+                if let Some(r) = actions::apply(
+                    rs,
+                    &rs.response,
+                    &ctx,
+                    &mut self.vars,
+                    Msg::Res(saved, &mut rparts),
+                ) {
+                    return r;
+                }
             }
         }
         if fe.options.http_conn == HttpConnMode::Close {
