@@ -317,7 +317,7 @@ pub static CONVS: &[ConvDef] = &[
         out.extend_from_slice(a.get(2).map(Arg::text).unwrap_or("").as_bytes());
         Some(Value::Str(Cow::Owned(out)))
     }),
-    ca("add_item", &[S, V, S], 2, Str, Str, |a, v, e| {
+    ca("add_item", &[S, V, S], 1, Str, Str, |a, v, e| {
         let mut out = v.into_bytes().into_owned();
         let var = match a.get(1) {
             Some(Arg::Var(s, n)) => e.var(*s, n).map(|x| x.to_bytes().into_owned()),
@@ -516,13 +516,13 @@ fn fields<'a>(a: &'a [Arg], v: Value<'a>, words: bool) -> Option<Value<'a>> {
     let (first, last) = if n > 0 {
         let f = (n - 1) as usize;
         if f >= spans.len() {
-            return Some(Value::Str(Cow::Owned(vec![])));
+            return None;
         }
         (f, (f + count - 1).min(spans.len() - 1))
     } else {
         let l = spans.len() as i64 + n;
         if l < 0 {
-            return Some(Value::Str(Cow::Owned(vec![])));
+            return None;
         }
         let l = l as usize;
         (l.saturating_sub(count - 1), l)
@@ -627,11 +627,17 @@ fn json<'a>(a: &'a [Arg], v: Value<'a>, _: &Env<'a>) -> Option<Value<'a>> {
     Some(Value::string(out))
 }
 
+/// `%XX` decoded; `+` is a space in the query string (everywhere with `in_form`).
 fn url_dec(s: &[u8], in_form: bool) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
+    let mut in_form = in_form;
     while i < s.len() {
         match s[i] {
+            b'?' => {
+                in_form = true;
+                out.push(b'?');
+            }
             b'%' => {
                 let hex = s.get(i + 1..i + 3)?;
                 out.push(unhex(hex)?[0]);
@@ -797,6 +803,8 @@ mod tests {
             Some("foo%3Dbar%2B42%2042%20")
         );
         assert_eq!(run("str(a%20b+c),url_dec").as_deref(), Some("a b+c"));
+        assert_eq!(run("str(/a+?b+c),url_dec").as_deref(), Some("/a+?b c"));
+        assert_eq!(run("str(/a/b),field(4,/)"), None);
         assert_eq!(run("str(a%20b+c),url_dec(1)").as_deref(), Some("a b c"));
         assert_eq!(run("str(foo 1/2),json").as_deref(), Some("foo 1\\/2"));
         assert_eq!(

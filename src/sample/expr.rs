@@ -454,9 +454,10 @@ impl Expr {
     /// The value (the last one when the fetch finds several).
     pub fn eval<'a>(&'a self, env: &Env<'a>) -> Option<Value<'a>> {
         let mut last = None;
+        let first = self.fetch.first;
         (self.fetch.f)(&self.args, env, &mut |v| {
             last = Some(v);
-            false
+            first
         });
         self.convert(last?, env)
     }

@@ -26,8 +26,16 @@ pub struct FetchDef {
     pub http: bool,
     /// It reads the response.
     pub response: bool,
+    /// In an expression, the first value counts (cookies), not the last (headers).
+    pub first: bool,
     /// The function.
     pub f: FetchFn,
+}
+
+/// A fetch whose first value is the value of an expression.
+const fn first(mut d: FetchDef) -> FetchDef {
+    d.first = true;
+    d
 }
 
 const fn l4(name: &'static str, out: Type, f: FetchFn) -> FetchDef {
@@ -38,6 +46,7 @@ const fn l4(name: &'static str, out: Type, f: FetchFn) -> FetchDef {
         out,
         http: false,
         response: false,
+        first: false,
         f,
     }
 }
@@ -56,6 +65,7 @@ const fn l4a(
         out,
         http: false,
         response: false,
+        first: false,
         f,
     }
 }
@@ -74,6 +84,7 @@ const fn l7(
         out,
         http: true,
         response: false,
+        first: false,
         f,
     }
 }
@@ -92,6 +103,7 @@ const fn res(
         out,
         http: true,
         response: true,
+        first: false,
         f,
     }
 }
@@ -377,28 +389,28 @@ pub static FETCHES: &[FetchDef] = &[
     l7("req.hdr_val", &[S, I], 1, Int, |a, env, e| {
         hdr_val(a, env.req.map(|r| r.headers), e)
     }),
-    l7("cook", &[S], 0, Str, |a, env, e| {
+    first(l7("cook", &[S], 0, Str, |a, env, e| {
         cook(a, env.req.map(|r| r.headers), e)
-    }),
-    l7("req.cook", &[S], 0, Str, |a, env, e| {
+    })),
+    first(l7("req.cook", &[S], 0, Str, |a, env, e| {
         cook(a, env.req.map(|r| r.headers), e)
-    }),
+    })),
     l7("cook_cnt", &[S], 0, Int, |a, env, e| {
         cook_cnt(a, env.req.map(|r| r.headers), e)
     }),
     l7("req.cook_cnt", &[S], 0, Int, |a, env, e| {
         cook_cnt(a, env.req.map(|r| r.headers), e)
     }),
-    l7("cook_val", &[S], 0, Int, |a, env, e| {
+    first(l7("cook_val", &[S], 0, Int, |a, env, e| {
         cook(a, env.req.map(|r| r.headers), &mut |v| {
             e(Value::Int(v.to_int().unwrap_or(0)))
         })
-    }),
-    l7("req.cook_val", &[S], 0, Int, |a, env, e| {
+    })),
+    first(l7("req.cook_val", &[S], 0, Int, |a, env, e| {
         cook(a, env.req.map(|r| r.headers), &mut |v| {
             e(Value::Int(v.to_int().unwrap_or(0)))
         })
-    }),
+    })),
     l7("capture.req.hdr", &[I], 1, Str, |a, env, e| {
         capture(a, env.req_captures, e)
     }),
@@ -449,12 +461,12 @@ pub static FETCHES: &[FetchDef] = &[
     res("res.hdr_val", &[S, I], 1, Int, |a, env, e| {
         hdr_val(a, env.res.map(|r| r.headers), e)
     }),
-    res("res.cook", &[S], 0, Str, |a, env, e| {
+    first(res("res.cook", &[S], 0, Str, |a, env, e| {
         set_cook(a, env.res.map(|r| r.headers), e)
-    }),
-    res("scook", &[S], 0, Str, |a, env, e| {
+    })),
+    first(res("scook", &[S], 0, Str, |a, env, e| {
         set_cook(a, env.res.map(|r| r.headers), e)
-    }),
+    })),
     res("res.cook_cnt", &[S], 0, Int, |a, env, e| {
         let mut n = 0;
         set_cook(a, env.res.map(|r| r.headers), &mut |_| {

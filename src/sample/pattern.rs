@@ -490,6 +490,7 @@ mod tests {
         assert!(pats("dom", false, &["example.org"]).matches(&s("www.example.org:80")));
         assert!(!pats("dom", false, &["example.org"]).matches(&s("notexample.org")));
         assert!(pats("reg", false, &["^/a+$"]).matches(&s("/aaa")));
+        assert!(pats("reg", true, &["^x.reg.$"]).matches(&s("x-reg1")));
         assert!(pats("len", false, &["3:"]).matches(&s("abc")));
         assert!(pats("found", false, &[]).matches(&s("")));
     }

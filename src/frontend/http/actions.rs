@@ -326,6 +326,11 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
             if let Msg::Req(p) = msg {
                 let cur = match part {
                     crate::config::model::UriPart::Path => p.uri.path().to_string(),
+                    crate::config::model::UriPart::PathQ => p
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |pq| pq.as_str())
+                        .to_string(),
                     _ => target(&p.uri).into_owned(),
                 };
                 if let Some(caps) = re.captures(&cur) {

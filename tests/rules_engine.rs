@@ -1,0 +1,157 @@
+//! The rule language through the real binary: sample expressions with converters in
+//! acls, `%[...]` in header values and `return lf-string`, variables carried from the
+//! request to the response, request-line rewrites, `replace-header`, `del-header -m`,
+//! `set-status`, `allow`, and `proc.` variables set in `global`.
+
+mod common;
+
+use common::*;
+
+fn cfg(origin: &str) -> String {
+    format!(
+        "global
+    set-var proc.site str(shop)
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    acl api path_beg -i /API
+    acl has_user req.hdr(x-user) -m found
+    acl long_ua req.hdr(user-agent),length gt 10
+    http-request return status 200 content-type text/plain lf-string \"user=%[req.hdr(x-user),lower] site=%[var(proc.site)] ua=%[req.hdr(user-agent)]\" if has_user long_ua
+    http-request set-var(txn.seg) path,field(2,/)
+    http-request set-var(txn.n) req.hdr_cnt(x-a),mul(10),add(2)
+    http-request del-header ^x-drop -m reg
+    http-request replace-header x-rw ^(\\w+)-(\\w+)$ \\2-\\1
+    http-request set-path /v2%[path] if api
+    http-request set-query q=%[url_param(x),upper] if {{ url_param(x) -m found }}
+    http-request allow if {{ path_end /stop }}
+    http-request set-header x-after-allow yes
+    http-response set-header x-seg %[var(txn.seg)]
+    http-response set-header x-n %[var(txn.n)]
+    http-response set-header x-srv %[srv_name]/%[be_name]
+    http-response set-status 203 if {{ var(txn.seg) -m str teapot }}
+    default_backend be
+backend be
+    server s1 {origin}
+"
+    )
+}
+
+#[tokio::test]
+async fn request_rules_answer_and_rewrite_response_rules_read_variables() {
+    let origin = HttpOrigin::start("o1").await;
+    let lb = Lbd::start(&cfg(&origin.hostport())).await;
+
+    // An acl on a converter chain, -m found, and a return with samples in lf-string.
+    let r = raw(
+        lb.port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-User: ALICE\r\nUser-Agent: a-long-agent/1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(
+        r.ends_with("\r\n\r\nuser=alice site=shop ua=a-long-agent/1"),
+        "{r}"
+    );
+    assert_eq!(
+        origin
+            .stats
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    // A short user agent fails `long_ua`: the request goes on to the server.
+    let r = raw(
+        lb.port,
+        b"GET /teapot/x HTTP/1.1\r\nHost: x\r\nX-User: bob\r\nUser-Agent: curl\r\nX-A: 1, 2\r\nX-A: 3\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        r.starts_with("HTTP/1.1 203 "),
+        "set-status from a txn variable: {r}"
+    );
+    let lower = r.to_ascii_lowercase();
+    assert!(lower.contains("\r\nx-seg: teapot\r\n"), "{r}");
+    assert!(lower.contains("\r\nx-n: 32\r\n"), "3 values * 10 + 2: {r}");
+    assert!(lower.contains("\r\nx-srv: s1/be\r\n"), "{r}");
+
+    // Request-line rewrites and header rules, seen by the server.
+    let resp = send(
+        lb.port,
+        hyper::Request::get("/Api/items?x=ab&y=1")
+            .header("host", "x")
+            .header("x-rw", "left-right")
+            .header("x-drop-me", "1")
+            .header("x-dropped", "2")
+            .header("x-keep", "3")
+            .body(ClientBody::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-uri"), "/v2/Api/items?q=AB");
+    assert_eq!(resp.header("x-seg"), "Api");
+    assert_eq!(resp.header("x-n"), "2", "no x-a header: 0 * 10 + 2");
+    let resp = send(
+        lb.port,
+        hyper::Request::get("/headers")
+            .header("host", "x")
+            .header("x-rw", "left-right")
+            .header("x-drop-me", "1")
+            .header("x-keep", "3")
+            .body(ClientBody::default())
+            .unwrap(),
+    )
+    .await;
+    let body = resp.body.to_ascii_lowercase();
+    assert!(body.contains("x-rw: right-left"), "{body}");
+    assert!(!body.contains("x-drop-me"), "{body}");
+    assert!(body.contains("x-keep: 3"), "{body}");
+    assert!(body.contains("x-after-allow: yes"), "{body}");
+    // `allow` stops the request rules: the header set after it is not added.
+    let resp = send(
+        lb.port,
+        hyper::Request::get("/headers/stop")
+            .header("host", "x")
+            .body(ClientBody::default())
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        !resp.body.to_ascii_lowercase().contains("x-after-allow"),
+        "{}",
+        resp.body
+    );
+}
+
+#[tokio::test]
+async fn bad_expressions_are_refused_with_file_and_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lbd"))
+        .args(["-c", "-f", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(
+                b"defaults\n mode http\n timeout client 1s\n timeout server 1s\n timeout connect 1s\nfrontend fe\n bind :0\n http-request set-header x %[path,lowr]\n acl a req.hdr(x),field(x,/) y\n",
+            )?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":8] : 'http-request set-header' : failed to parse sample expression <path,lowr> : unknown converter 'lowr'; did you mean 'lower' maybe ?."),
+        "{err}"
+    );
+    assert!(
+        err.contains(":9] : error detected while parsing ACL 'a' : invalid arg 1 in converter 'field' : expects an integer, not 'x'"),
+        "{err}"
+    );
+}
