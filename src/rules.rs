@@ -18,8 +18,8 @@ pub struct ReqInfo<'a> {
     pub path: &'a str,
     /// Request headers.
     pub headers: &'a HeaderMap,
-    /// Client address.
-    pub src: IpAddr,
+    /// Client address (none for a unix socket client: `src` matches nothing).
+    pub src: Option<IpAddr>,
 }
 
 /// One compiled acl declaration.
@@ -268,7 +268,9 @@ impl Matcher {
         match &self.criterion {
             Criterion::AlwaysTrue => true,
             Criterion::AlwaysFalse | Criterion::SslFc => false,
-            Criterion::Src => self.nets.iter().any(|(net, len)| in_net(r.src, *net, *len)),
+            Criterion::Src => r
+                .src
+                .is_some_and(|ip| self.nets.iter().any(|(net, len)| in_net(ip, *net, *len))),
             Criterion::Method => self.str_match(r.method),
             Criterion::Path
             | Criterion::PathBeg
@@ -337,7 +339,7 @@ mod tests {
             method,
             path,
             headers,
-            src: src.parse().unwrap(),
+            src: Some(src.parse().unwrap()),
         }
     }
 

@@ -19,8 +19,8 @@ pub(super) struct RuleInput<'a> {
     pub path: &'a str,
     /// The query string (redirects keep it).
     pub query: Option<&'a str>,
-    /// The client's address.
-    pub src: IpAddr,
+    /// The client's address (none for a unix socket client).
+    pub src: Option<IpAddr>,
     /// The headers conditions test when they are not the ones the rules change
     /// (response rules test the request's headers).
     pub cond_headers: Option<&'a HeaderMap>,

@@ -112,8 +112,8 @@ pub(super) struct Req<'a> {
     pub graph: &'a Graph,
     /// The frontend that took it.
     pub fe: &'a FrontendRt,
-    /// The client's address.
-    pub src: IpAddr,
+    /// The client's address (none for a unix socket client).
+    pub src: Option<IpAddr>,
     /// Error pages in JSON (the client's `Accept` prefers it).
     pub json: bool,
     /// For the access log.
@@ -379,17 +379,15 @@ impl<'a> Req<'a> {
         if let Some(st) = &be.stick {
             let info = self.info(parts);
             if pinned.is_none() && st.matches(&info) {
-                pinned = st.table.lookup(self.src).and_then(|n| be.server_index(&n));
+                pinned = self
+                    .src
+                    .and_then(|ip| st.table.lookup(ip))
+                    .and_then(|n| be.server_index(&n));
             }
             stick_store = st.stores(&info);
         }
         let key = if be.balancer.wants_key() {
-            crate::backend::balance::request_key(
-                &be.balance,
-                &parts.uri,
-                &parts.headers,
-                self.conn.peer,
-            )
+            crate::backend::balance::request_key(&be.balance, &parts.uri, &parts.headers, self.src)
         } else {
             None
         };
@@ -439,12 +437,14 @@ impl<'a> Req<'a> {
         };
         let mut headers = std::mem::take(&mut parts.headers);
         let is_upgrade = strip_hop_by_hop(&mut headers, true) && client_upgrade.is_some();
-        if let Some(ff) = fe
-            .options
-            .forwardfor
-            .as_ref()
-            .or(be.options.forwardfor.as_ref())
-        {
+        // A unix client has no address to forward: HAProxy adds no header for it.
+        if let (Some(ff), Some(src)) = (
+            fe.options
+                .forwardfor
+                .as_ref()
+                .or(be.options.forwardfor.as_ref()),
+            src,
+        ) {
             let skip = (ff.if_none && headers.contains_key(ff.header.as_str()))
                 || ff.except.is_some_and(|(net, len)| in_net(src, net, len));
             if !skip {
