@@ -418,3 +418,19 @@ fn bad_unix_binds_are_refused_with_the_line() {
         );
     }
 }
+
+#[tokio::test]
+async fn stats_socket_on_an_abstract_name() {
+    let name = format!(
+        "lbd-cli-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, SeqCst)
+    );
+    let cfg = format!(
+        "global\n    stats socket abns@{name} level admin\n{HTTP_DEFAULTS}frontend fe\n    \
+         bind 127.0.0.1:@FE@\n    default_backend be\nbackend be\n    server s 127.0.0.1:9\n"
+    );
+    let _lb = Lbd::start(&cfg).await;
+    let got = exchange(connect_abns(&name).await, b"show backend\n").await;
+    assert_eq!(String::from_utf8_lossy(&got), "# name\nbe\n\n");
+}

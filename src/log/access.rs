@@ -244,6 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_client_is_its_listener_id() {
+        let mut a = access(Some("s1"));
+        a.client = Client::Unix(3);
+        assert_eq!(
+            a.tcp(2, 15, 512, "--"),
+            "unix:3 [14/Nov/2023:22:13:20.123] fe be/s1 0/2/15 512 -- 3/3/2/1/0 0/0"
+        );
+        assert_eq!(a.client.ip(), None);
+    }
+
+    #[test]
     fn tcplog_line_has_haproxys_fields_in_order() {
         assert_eq!(
             access(Some("s1")).tcp(2, 15, 512, "--"),

@@ -545,3 +545,25 @@ pub enum HashType {
     /// Consistent hashing ring.
     Consistent,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_ids_count_from_one_around_the_explicit_ones() {
+        let b = |id| Bind {
+            addr: BindAddr::Abns("x".into()),
+            fd: None,
+            id,
+            perms: UnixPerms::default(),
+            v6only: None,
+            backlog: None,
+            name: None,
+            loc: Loc::default(),
+        };
+        assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);
+        assert_eq!(listener_ids(&[b(None), b(Some(1)), b(None)]), [2, 1, 3]);
+        assert_eq!(listener_ids(&[b(Some(7)), b(None)]), [7, 1]);
+    }
+}
