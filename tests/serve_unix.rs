@@ -434,3 +434,27 @@ async fn stats_socket_on_an_abstract_name() {
     let got = exchange(connect_abns(&name).await, b"show backend\n").await;
     assert_eq!(String::from_utf8_lossy(&got), "# name\nbe\n\n");
 }
+
+#[tokio::test]
+async fn a_socket_file_another_process_took_over_is_left_at_stop() {
+    let dir = Scratch::new("takeover");
+    let sock = dir.path("fe.sock");
+    let cfg = format!(
+        "{TCP_DEFAULTS}frontend fe\n    bind {}\n    default_backend be\n\
+         backend be\n    server s 127.0.0.1:9\n",
+        sock.display()
+    );
+    let mut lb = Lbd::start(&cfg).await;
+    // A newer server renames its own socket over the path, as lbd and HAProxy do.
+    let tmp = dir.path("fe.sock.new");
+    let _newer = std::os::unix::net::UnixListener::bind(&tmp).unwrap();
+    std::fs::rename(&tmp, &sock).unwrap();
+    let ino = std::fs::metadata(&sock).unwrap().ino();
+    lb.signal(libc::SIGUSR1);
+    lb.wait_exit(DEADLINE).await;
+    assert_eq!(
+        std::fs::metadata(&sock).map(|m| m.ino()).ok(),
+        Some(ino),
+        "lbd removed a socket file that was no longer its own"
+    );
+}

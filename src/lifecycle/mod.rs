@@ -60,7 +60,36 @@ struct Listener {
     task: JoinHandle<()>,
     /// The socket file lbd created for a unix bind, removed when the listener closes
     /// (an inherited socket's file belongs to whoever made it).
-    file: Option<String>,
+    file: Option<SocketFile>,
+}
+
+/// A unix socket file lbd made, known by its inode: when the listener closes, the path
+/// is removed only if it is still that file (another lbd started on the same path
+/// since then has renamed its own socket over it, and keeps it).
+struct SocketFile {
+    path: String,
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    fn stat(path: &str) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    }
+
+    /// The file now at `path`, just made.
+    fn new(path: String) -> Option<SocketFile> {
+        let id = SocketFile::stat(&path)?;
+        Some(SocketFile { path, id })
+    }
+
+    fn remove(&self) {
+        if SocketFile::stat(&self.path) == Some(self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// What identifies a bind across reloads: its address, and the descriptor of an
@@ -94,10 +123,10 @@ impl Wanted {
         (self.bind.addr.clone(), self.bind.fd)
     }
 
-    /// The socket file lbd creates for this bind.
-    fn file(&self) -> Option<String> {
+    /// The socket file lbd made for this bind (once it is open).
+    fn file(&self) -> Option<SocketFile> {
         match (&self.bind.addr, self.bind.fd) {
-            (BindAddr::Unix(p), None) => Some(p.clone()),
+            (BindAddr::Unix(p), None) => SocketFile::new(p.clone()),
             _ => None,
         }
     }
@@ -116,7 +145,7 @@ impl Listener {
         // the descriptor stays open until the last `Arc` is dropped.
         unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
         if let Some(f) = &self.file {
-            let _ = std::fs::remove_file(f);
+            f.remove();
         }
     }
 }
