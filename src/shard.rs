@@ -109,22 +109,39 @@ impl Shards {
     /// The task holds `serve`'s future once: an `async` block awaiting it would store
     /// it twice (the captured future and the one being awaited), and an idle
     /// connection is mostly that future.
-    pub fn dispatch<F, Fut>(&self, std: std::net::TcpStream, serve: F)
+    pub fn dispatch<S, F, Fut>(&self, std: S, serve: F)
     where
-        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+        S: Unregistered,
+        F: FnOnce(S::Stream) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let here = current() % self.handles.len();
         let pick = least_loaded(self.load.len(), |i| self.load[i].load(Relaxed), here);
         let guard = Busy::new(self.load.clone(), pick);
         if pick == here {
-            let Ok(stream) = tokio::net::TcpStream::from_std(std) else {
+            let Ok(stream) = std.register() else {
                 return;
             };
             tokio::spawn(Guarded::new(serve(stream), guard));
             return;
         }
         self.handles[pick].spawn(Guarded::new(Launch::Start { serve, std }, guard));
+    }
+}
+
+/// An accepted connection not registered with any reactor yet: the shard that serves
+/// it registers it.
+pub trait Unregistered: Send + 'static {
+    /// The registered stream.
+    type Stream;
+    /// Registers the connection with the calling thread's reactor.
+    fn register(self) -> std::io::Result<Self::Stream>;
+}
+
+impl Unregistered for std::net::TcpStream {
+    type Stream = tokio::net::TcpStream;
+    fn register(self) -> std::io::Result<tokio::net::TcpStream> {
+        tokio::net::TcpStream::from_std(self)
     }
 }
 
@@ -157,16 +174,17 @@ pin_project_lite::pin_project! {
     /// started by its first poll there, then run in place.
     #[project = LaunchProj]
     #[project_replace = LaunchOwn]
-    enum Launch<F, Fut> {
-        Start { serve: F, std: std::net::TcpStream },
+    enum Launch<F, Fut, S> {
+        Start { serve: F, std: S },
         Run { #[pin] fut: Fut },
         Done,
     }
 }
 
-impl<F, Fut> Future for Launch<F, Fut>
+impl<F, Fut, S> Future for Launch<F, Fut, S>
 where
-    F: FnOnce(tokio::net::TcpStream) -> Fut,
+    S: Unregistered,
+    F: FnOnce(S::Stream) -> Fut,
     Fut: Future<Output = ()>,
 {
     type Output = ();
@@ -177,7 +195,7 @@ where
         let LaunchOwn::Start { serve, std } = self.as_mut().project_replace(Launch::Done) else {
             return Poll::Ready(());
         };
-        let Ok(stream) = tokio::net::TcpStream::from_std(std) else {
+        let Ok(stream) = std.register() else {
             return Poll::Ready(());
         };
         self.set(Launch::Run { fut: serve(stream) });

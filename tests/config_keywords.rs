@@ -261,8 +261,8 @@ fn quoting_escapes_and_setenv() {
         ))
     ));
     let fe = px(&c, "fe");
-    assert_eq!(fe.binds[0].addr, sa("127.0.0.1:8443"));
-    assert_eq!(fe.binds[1].addr, sa("127.0.0.1:9000"));
+    assert_eq!(fe.binds[0].addr.inet(), Some(sa("127.0.0.1:8443")));
+    assert_eq!(fe.binds[1].addr.inet(), Some(sa("127.0.0.1:9000")));
     assert_eq!(
         fe.description.as_deref(),
         Some("two words and $LBD_KW_DESC a b#c xyz")
@@ -295,14 +295,22 @@ fn presetenv_unsetenv_resetenv() {
         ),
         TIMEOUTS
     ));
-    let ports: Vec<u16> = px(&c, "fe").binds.iter().map(|b| b.addr.port()).collect();
+    let ports: Vec<u16> = px(&c, "fe")
+        .binds
+        .iter()
+        .map(|b| b.addr.inet().unwrap().port())
+        .collect();
     assert_eq!(ports, [8001, 8003, 8005]);
     // resetenv keeps only the names it lists.
     let c = ok(&format!(
         "global\n    setenv LBD_KW_K 7001\n    setenv LBD_KW_D 7002\n    resetenv LBD_KW_K\n{}frontend fe\n    bind \":${{LBD_KW_K}}\"\n    bind \":${{LBD_KW_D-7003}}\"\n    bind \":${{PATH-7004}}\"\n",
         TIMEOUTS
     ));
-    let ports: Vec<u16> = px(&c, "fe").binds.iter().map(|b| b.addr.port()).collect();
+    let ports: Vec<u16> = px(&c, "fe")
+        .binds
+        .iter()
+        .map(|b| b.addr.inet().unwrap().port())
+        .collect();
     assert_eq!(ports, [7001, 7003, 7004]);
 }
 
@@ -360,7 +368,7 @@ fn bind_forms() {
         "    bind :91 id 3\n",
     )));
     let fe = px(&c, "fe");
-    let addrs: Vec<SocketAddr> = fe.binds.iter().map(|b| b.addr).collect();
+    let addrs: Vec<SocketAddr> = fe.binds.iter().filter_map(|b| b.addr.inet()).collect();
     assert_eq!(
         addrs,
         [
@@ -407,7 +415,10 @@ fn legacy_listen_address() {
     let c = ok(&cfg(
         "listen web 127.0.0.1:8080\n    server s 127.0.0.1:80\n",
     ));
-    assert_eq!(px(&c, "web").binds[0].addr, sa("127.0.0.1:8080"));
+    assert_eq!(
+        px(&c, "web").binds[0].addr.inet(),
+        Some(sa("127.0.0.1:8080"))
+    );
 }
 
 // ------------------------------------------------------------------ routing

@@ -340,10 +340,11 @@ pub fn request_key(
     balance: &Balance,
     uri: &hyper::Uri,
     headers: &hyper::HeaderMap,
-    peer: std::net::SocketAddr,
+    peer: Option<std::net::IpAddr>,
 ) -> Option<u64> {
     match balance {
-        Balance::Source => Some(source_key(peer.ip())),
+        // A unix client has no address: round robin, as in HAProxy.
+        Balance::Source => peer.map(source_key),
         Balance::Uri { whole, len, depth } => {
             let mut s = if *whole {
                 uri.path_and_query().map_or("/", |p| p.as_str())

@@ -122,16 +122,16 @@ impl Attempts {
 pub async fn connect(
     be: &Backend,
     slot: &Slot,
-    peer: SocketAddr,
-    local: SocketAddr,
+    peer: crate::log::Client,
+    local: Option<SocketAddr>,
 ) -> Result<TcpStream, ConnectError> {
     let server = &slot.server;
     let mut c = pool::connect(server.target(local), be.timeouts.connect).await?;
     if let Some(v) = server.cfg.send_proxy {
-        let h = if v == 2 {
-            proxy_proto::v2(peer, local)
-        } else {
-            proxy_proto::v1(peer, local)
+        let h = match (peer.inet(), local) {
+            (Some(p), Some(l)) if v == 2 => proxy_proto::v2(p, l),
+            (Some(p), Some(l)) => proxy_proto::v1(p, l),
+            _ => proxy_proto::unknown(v),
         };
         c.write_all(&h).await.map_err(ConnectError::Io)?;
     }

@@ -50,10 +50,11 @@ impl ServerRt {
         )
     }
 
-    /// The address to connect to for a client that reached `local`.
-    pub fn target(&self, local: SocketAddr) -> SocketAddr {
+    /// The address to connect to for a client that reached `local` (a server without
+    /// a port takes the client's destination port; a unix client has none: port 0).
+    pub fn target(&self, local: Option<SocketAddr>) -> SocketAddr {
         if self.addr.port() == 0 {
-            SocketAddr::new(self.addr.ip(), local.port())
+            SocketAddr::new(self.addr.ip(), local.map_or(0, |l| l.port()))
         } else {
             self.addr
         }

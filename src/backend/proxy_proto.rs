@@ -2,6 +2,21 @@
 
 use std::net::SocketAddr;
 
+/// The PROXY protocol v2 signature.
+const SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
+
+/// The PROXY header for a client with no IP address (a unix socket client), as
+/// HAProxy sends it: `PROXY UNKNOWN` in v1, the LOCAL command in v2.
+pub fn unknown(version: u8) -> Vec<u8> {
+    if version == 2 {
+        let mut h = SIG.to_vec();
+        h.extend_from_slice(&[0x20, 0x00, 0x00, 0x00]);
+        h
+    } else {
+        b"PROXY UNKNOWN\r\n".to_vec()
+    }
+}
+
 /// The PROXY protocol v1 line for a client `src` that reached `dst`.
 pub fn v1(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
     let (src, dst) = same_family(src, dst);
@@ -19,7 +34,7 @@ pub fn v1(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
 /// The PROXY protocol v2 binary header.
 pub fn v2(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
     let (src, dst) = same_family(src, dst);
-    let mut out = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    let mut out = SIG.to_vec();
     out.push(0x21); // version 2, PROXY command
     match (src, dst) {
         (SocketAddr::V4(s), SocketAddr::V4(d)) => {
@@ -79,6 +94,14 @@ mod tests {
         assert_eq!(h, b"PROXY TCP4 10.0.0.1 10.0.0.2 5000 80\r\n");
         let h = v1("[::1]:5000".parse().unwrap(), "[::2]:80".parse().unwrap());
         assert_eq!(h, b"PROXY TCP6 ::1 ::2 5000 80\r\n");
+    }
+
+    #[test]
+    fn unknown_client() {
+        assert_eq!(unknown(1), b"PROXY UNKNOWN\r\n");
+        let h = unknown(2);
+        assert_eq!(&h[..12], SIG);
+        assert_eq!(&h[12..], [0x20, 0, 0, 0]);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
         .iter()
         .map(|p| (p.name.as_str(), p.stick_table.is_some()))
         .collect();
-    let mut binds: HashMap<std::net::SocketAddr, (String, Loc)> = HashMap::new();
+    let mut binds: HashMap<BindAddr, (String, Loc)> = HashMap::new();
     let mut late: Vec<(Level, Loc, String)> = Vec::new();
 
     for p in proxies.iter() {
@@ -126,7 +126,10 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                         p.name, b.addr
                     ));
                 } else if !p.disabled {
-                    binds.insert(b.addr, (format!("{kw} '{}'", p.name), b.loc.clone()));
+                    binds.insert(
+                        b.addr.clone(),
+                        (format!("{kw} '{}'", p.name), b.loc.clone()),
+                    );
                 }
             }
         }

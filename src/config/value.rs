@@ -215,9 +215,16 @@ pub fn bind_addrs(s: &str) -> Result<Vec<SocketAddr>, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
         if part.starts_with('/') || part.starts_with("unix@") || part.starts_with("abns@") {
-            return Err(format!("unix socket bind '{part}' is not supported by lbd"));
+            return Err(format!(
+                "unix socket address '{part}' must be the only address of its 'bind' line"
+            ));
         }
-        if part.starts_with("fd@") || part.starts_with("sockpair@") || part.starts_with("quic") {
+        if part.starts_with("fd@") || part.starts_with("sockpair@") {
+            return Err(format!(
+                "'{part}' must be the only address of its 'bind' line"
+            ));
+        }
+        if part.starts_with("quic") {
             return Err(format!(
                 "bind address family of '{part}' is not supported by lbd"
             ));
@@ -244,12 +251,74 @@ pub fn bind_addrs(s: &str) -> Result<Vec<SocketAddr>, String> {
 }
 
 /// The kind of an inherited socket (`fd@N`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inherited {
     /// A TCP listening socket on this address.
     Tcp(SocketAddr),
-    /// A unix stream listening socket.
-    Unix,
+    /// A unix stream listening socket, and its path (empty when unnamed; an abstract
+    /// name is written `abns@NAME`).
+    Unix(String),
+}
+
+/// The longest unix socket path: `sun_path` holds 108 bytes with the final NUL.
+pub const UNIX_PATH_MAX: usize = 107;
+
+/// A unix socket path of a `bind` or `stats socket` (`/path` or `unix@path`), checked
+/// for length as HAProxy does.
+pub fn unix_path(spec: &str) -> Result<String, String> {
+    let path = spec.strip_prefix("unix@").unwrap_or(spec);
+    if path.is_empty() {
+        return Err("empty unix socket path".into());
+    }
+    if path.len() > UNIX_PATH_MAX {
+        return Err(format!(
+            "socket path '{path}' too long (max {UNIX_PATH_MAX})"
+        ));
+    }
+    Ok(path.to_string())
+}
+
+/// The name of an `abns@NAME` address, checked for length.
+pub fn abns_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("empty abstract socket name in 'abns@'".into());
+    }
+    if name.len() > UNIX_PATH_MAX {
+        return Err(format!(
+            "socket path '{name}' too long (max {UNIX_PATH_MAX})"
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The abstract-namespace address of `abns@NAME` as HAProxy forms it: the whole of
+/// `sun_path` (a NUL, the name, NUL padding), so lbd and HAProxy reach each other's
+/// `abns@` sockets.
+pub fn abns_addr(name: &str) -> std::io::Result<std::os::unix::net::SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    let mut padded = name.as_bytes().to_vec();
+    padded.resize(UNIX_PATH_MAX, 0);
+    std::os::unix::net::SocketAddr::from_abstract_name(padded)
+}
+
+/// `sockpair@N`: the descriptor must be an open unix stream socket (one end of a
+/// socketpair over which connections are passed).
+pub fn sockpair_fd(text: &str) -> Result<i32, String> {
+    let fd: i32 = text
+        .parse()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| format!("invalid file descriptor number in 'sockpair@{text}'"))?;
+    // SAFETY: only borrowed for getsockname/getsockopt; `SockRef` never closes it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let sock = socket2::SockRef::from(&borrowed);
+    let local = sock
+        .local_addr()
+        .map_err(|e| format!("cannot use 'sockpair@{fd}': {}", super::io_text(&e)))?;
+    if !local.is_unix() || !matches!(sock.r#type(), Ok(socket2::Type::STREAM)) {
+        return Err(format!("'sockpair@{fd}' is not a unix stream socket"));
+    }
+    Ok(fd)
 }
 
 /// The descriptor systemd's socket activation passed under `name`: `LISTEN_FDNAMES`
@@ -294,10 +363,54 @@ pub fn inherited_fd(
     }
     match local.as_socket() {
         Some(a) => Ok((fd, Inherited::Tcp(a))),
-        None if local.is_unix() => Ok((fd, Inherited::Unix)),
+        None if local.is_unix() => Ok((fd, Inherited::Unix(unix_name(&local)))),
         None => Err(format!(
             "'fd@{fd}' has an address family lbd does not support"
         )),
+    }
+}
+
+/// The uid of user `name` (from the password database).
+pub fn user_id(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 16384];
+    // SAFETY: zeroed passwd is a valid out-parameter; getpwnam_r writes into `pw` and
+    // `buf` (of the length given) and sets `out` to `&pw` on success.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut out = std::ptr::null_mut();
+        let rc = libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+        (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
+    }
+}
+
+/// The gid of group `name` (from the group database).
+pub fn group_id(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0 as libc::c_char; 65536];
+    // SAFETY: as in `user_id`, with getgrnam_r.
+    unsafe {
+        let mut gr: libc::group = std::mem::zeroed();
+        let mut out = std::ptr::null_mut();
+        let rc = libc::getgrnam_r(c.as_ptr(), &mut gr, buf.as_mut_ptr(), buf.len(), &mut out);
+        (rc == 0 && !out.is_null()).then_some(gr.gr_gid)
+    }
+}
+
+/// How a unix socket address is written: its path, `abns@NAME`, or "" when unnamed.
+fn unix_name(a: &socket2::SockAddr) -> String {
+    if let Some(p) = a.as_pathname() {
+        return p.display().to_string();
+    }
+    match a.as_abstract_namespace() {
+        Some(n) => {
+            let n = n
+                .iter()
+                .rposition(|b| *b != 0)
+                .map_or(&n[..0], |e| &n[..=e]);
+            format!("abns@{}", String::from_utf8_lossy(n))
+        }
+        None => String::new(),
     }
 }
 
@@ -553,9 +666,13 @@ mod tests {
         assert!(bind_addrs(":0").is_err());
         assert!(bind_addrs(":90-80").is_err());
         assert!(bind_addrs(":70000").is_err());
-        assert!(bind_addrs("/var/run/x.sock")
+        assert!(bind_addrs(":80,/var/run/x.sock")
             .unwrap_err()
-            .contains("not supported"));
+            .contains("only address"));
+        assert!(unix_path(&"x".repeat(108))
+            .unwrap_err()
+            .contains("too long"));
+        assert_eq!(unix_path("unix@/run/a.sock").unwrap(), "/run/a.sock");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use crate::backend::{Backend, ServerRt};
 use crate::graph::FrontendRt;
 use crate::log::{Access, Counts};
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 
@@ -15,7 +14,7 @@ pub fn access<'a>(
     fe: &'a FrontendRt,
     be: Option<&'a Backend>,
     server: Option<&'a ServerRt>,
-    peer: SocketAddr,
+    peer: crate::log::Client,
     accepted: SystemTime,
     retries: u32,
 ) -> Access<'a> {

@@ -13,6 +13,7 @@
 //! parked connection keeps only its socket; hyper's read and write buffers (8 KiB
 //! each) are allocated again when the next request arrives.
 
+use crate::frontend::stream::ClientStream;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Waiting for the first request (no byte yet).
@@ -137,7 +137,7 @@ impl Drop for InFlight {
 
 /// The client stream, reporting when a new request starts arriving.
 pub struct TrackedIo {
-    inner: TcpStream,
+    inner: ClientStream,
     phase: Arc<Phase>,
     counters: Arc<crate::graph::FrontendShared>,
     /// Bytes hyper had read but not parsed when its state was dropped; read first.
@@ -147,7 +147,7 @@ pub struct TrackedIo {
 impl TrackedIo {
     /// Wraps a client stream; bytes read and written count into the frontend.
     pub fn new(
-        inner: TcpStream,
+        inner: ClientStream,
         phase: Arc<Phase>,
         counters: Arc<crate::graph::FrontendShared>,
     ) -> Self {
@@ -160,7 +160,7 @@ impl TrackedIo {
     }
 
     /// The socket.
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &ClientStream {
         &self.inner
     }
 

@@ -10,10 +10,13 @@ pub mod clientio;
 pub mod http;
 pub mod listener;
 pub mod stop;
+pub mod stream;
 pub mod tcp;
+pub mod unix;
 
 use crate::config::model::Mode;
 use crate::graph::{FrontendShared, Graph, GraphHandle};
+use crate::log::Client;
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -33,21 +36,18 @@ pub struct Limits {
 }
 
 /// Accepts connections on one listener for the frontend named `name`, for as long as
-/// the listener lives. Each connection runs on the graph current at accept time.
+/// the listener lives. Each connection runs on the graph current at accept time. `id`
+/// is the listener's id, which names a unix client (`unix:ID`).
 pub async fn accept_loop(
     listener: Arc<listener::Listening>,
-    name: String,
+    (name, id): (String, u32),
     handle: GraphHandle,
     limits: Limits,
 ) {
     let mut backoff_logged = false;
     // A listener bound to one address accepts on that address: its connections' local
     // address is known without a getsockname() each (a wildcard bind still asks).
-    let bound = listener
-        .get_ref()
-        .local_addr()
-        .ok()
-        .filter(|a| !a.ip().is_unspecified());
+    let bound = listener.local_inet().filter(|a| !a.ip().is_unspecified());
     // The graph and this frontend's index in it, looked up again only when a reload
     // has swapped the graph.
     let Some(mut cur) = resolve(&handle, &name) else {
@@ -73,8 +73,14 @@ pub async fn accept_loop(
                 backoff_logged = false;
                 x
             }
-            // The listener was shut down (removed by a reload, or soft stop).
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
+            // The listener was shut down (removed by a reload, or soft stop), or the
+            // peer of a `sockpair@` closed its end.
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                return
+            }
             Err(e) => {
                 if !backoff_logged {
                     crate::log::alert(&format!(
@@ -88,10 +94,14 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        // TCP_NODELAY comes from the listening socket.
-        let local = match bound {
-            Some(a) => a,
-            None => stream.local_addr().unwrap_or(peer),
+        // TCP_NODELAY comes from the listening socket. A unix client has no IP
+        // address on either side.
+        let (peer, local) = match (&stream, peer) {
+            (stream::Accepted::Tcp(s), Some(p)) => (
+                Client::Inet(p),
+                Some(bound.unwrap_or_else(|| s.local_addr().unwrap_or(p))),
+            ),
+            _ => (Client::Unix(id), None),
         };
         // The newest graph (a reload may have happened while waiting in accept); if it
         // no longer has this frontend, the connection is served on the one it came in on.

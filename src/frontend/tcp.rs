@@ -9,7 +9,9 @@
 
 use crate::backend::connect::{self, Attempts, Failure, Retry};
 use crate::backend::{Backend, NoServer, Slot};
+use crate::frontend::stream::ClientStream;
 use crate::graph::Graph;
+use crate::log::Client;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -25,9 +27,9 @@ const BUF: usize = 64 * 1024;
 
 /// Serves one accepted client connection in `mode tcp`.
 pub async fn serve(
-    client: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    client: ClientStream,
+    peer: Client,
+    local: Option<SocketAddr>,
     graph: Arc<Graph>,
     fe_idx: usize,
 ) {
@@ -39,8 +41,8 @@ pub async fn serve(
         be: None,
     };
     let env = crate::sample::Env {
-        src: Some(peer),
-        dst: Some(local),
+        src: peer.inet(),
+        dst: local,
         fe: Some(crate::sample::Named {
             name: &fe.name,
             id: graph.uuid(fe.proxy_id) as i64,
@@ -72,15 +74,18 @@ pub async fn serve(
         );
         crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
     };
-    let key = be
-        .balancer
-        .wants_key()
-        .then(|| crate::backend::balance::source_key(peer.ip()));
+    // A unix client has no address to hash: `balance source` falls back to round
+    // robin, as in HAProxy.
+    let key = peer
+        .ip()
+        .filter(|_| be.balancer.wants_key())
+        .map(crate::backend::balance::source_key);
     let pinned = be
         .stick
         .as_ref()
         .filter(|st| st.matches(&env))
-        .and_then(|st| st.table.lookup(peer.ip()))
+        .zip(peer.ip())
+        .and_then(|(st, ip)| st.table.lookup(ip))
         .and_then(|n| be.server_index(&n));
     let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
     let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
@@ -93,8 +98,8 @@ pub async fn serve(
     };
     let tc = start.elapsed().as_millis() as i64;
     if store {
-        if let Some(st) = &be.stick {
-            st.table.store(peer.ip(), &slot.server.name);
+        if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
+            st.table.store(ip, &slot.server.name);
         }
     }
     let idle = be
@@ -135,8 +140,8 @@ pub enum ConnectFail {
 /// Picks a server and connects, with `retries` and `option redispatch`.
 async fn open(
     mut attempts: Attempts,
-    peer: SocketAddr,
-    local: SocketAddr,
+    peer: Client,
+    local: Option<SocketAddr>,
 ) -> Result<(TcpStream, Slot), ConnectFail> {
     let be: Arc<Backend> = attempts.backend().clone();
     loop {
@@ -154,17 +159,34 @@ async fn open(
 
 /// Copies both ways with half-close; returns (client→server, server→client) bytes.
 pub async fn relay(
-    client: TcpStream,
+    client: ClientStream,
     server: TcpStream,
     idle: Option<Duration>,
     fins: (Option<Duration>, Option<Duration>),
 ) -> (u64, u64) {
+    // Split without a lock: each kind of stream has owned halves.
+    match client {
+        ClientStream::Tcp(c) => relay_split(c.into_split(), server, idle, fins).await,
+        ClientStream::Unix(c) => relay_split(c.into_split(), server, idle, fins).await,
+    }
+}
+
+/// `relay` over the client's read and write halves.
+async fn relay_split<R, W>(
+    (mut cr, mut cw): (R, W),
+    server: TcpStream,
+    idle: Option<Duration>,
+    fins: (Option<Duration>, Option<Duration>),
+) -> (u64, u64)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let clock = Clock {
         start: Instant::now(),
         last: AtomicU64::new(0),
         idle,
     };
-    let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up_done = AtomicBool::new(false);
     let down_done = AtomicBool::new(false);

@@ -12,6 +12,7 @@ mod start;
 pub use start::{derived_maxconn, run};
 
 use crate::cli::Args;
+use crate::config::model::{Bind, BindAddr};
 use crate::config::{self, Level};
 use crate::frontend::{self, Limits};
 use crate::graph::{Graph, GraphHandle};
@@ -53,8 +54,82 @@ fn monotonic_usec() -> u64 {
 
 struct Listener {
     frontend: String,
+    /// The listener's id in its frontend (names a unix client: `unix:ID`).
+    id: u32,
     socket: Arc<frontend::listener::Listening>,
     task: JoinHandle<()>,
+    /// The socket file lbd created for a unix bind, removed when the listener closes
+    /// (an inherited socket's file belongs to whoever made it).
+    file: Option<SocketFile>,
+}
+
+/// A unix socket file lbd made, known by its inode: when the listener closes, the path
+/// is removed only if it is still that file (another lbd started on the same path
+/// since then has renamed its own socket over it, and keeps it).
+struct SocketFile {
+    path: String,
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    fn stat(path: &str) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    }
+
+    /// The file now at `path`, just made.
+    fn new(path: String) -> Option<SocketFile> {
+        let id = SocketFile::stat(&path)?;
+        Some(SocketFile { path, id })
+    }
+
+    fn remove(&self) {
+        if SocketFile::stat(&self.path) == Some(self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// What identifies a bind across reloads: its address, and the descriptor of an
+/// inherited socket.
+type BindKey = (BindAddr, Option<i32>);
+
+/// One listener to run: the frontend, the bind, its id.
+pub(crate) struct Wanted {
+    frontend: String,
+    bind: Bind,
+    id: u32,
+}
+
+impl Wanted {
+    /// Every enabled bind of a configuration, with its listener id.
+    fn all(cfg: &crate::config::model::Config) -> Vec<Wanted> {
+        cfg.frontends()
+            .filter(|p| !p.disabled)
+            .flat_map(|p| {
+                let ids = crate::config::model::listener_ids(&p.binds);
+                p.binds.iter().zip(ids).map(|(b, id)| Wanted {
+                    frontend: p.name.clone(),
+                    bind: b.clone(),
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    fn key(&self) -> BindKey {
+        (self.bind.addr.clone(), self.bind.fd)
+    }
+
+    /// The socket file lbd made for this bind (once it is open).
+    fn file(&self) -> Option<SocketFile> {
+        match (&self.bind.addr, self.bind.fd) {
+            (BindAddr::Unix(p), None) => SocketFile::new(p.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Listener {
@@ -69,6 +144,9 @@ impl Listener {
         // SAFETY: shutdown(2) on the listening socket we still own (`self.socket`);
         // the descriptor stays open until the last `Arc` is dropped.
         unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
+        if let Some(f) = &self.file {
+            f.remove();
+        }
     }
 }
 
@@ -79,17 +157,17 @@ pub struct Daemon {
     checks: check::Checks,
     limits: Limits,
     maxconn: u32,
-    listeners: Mutex<HashMap<SocketAddr, Listener>>,
+    listeners: Mutex<HashMap<BindKey, Listener>>,
     stopping: Arc<crate::frontend::stop::Stopper>,
     sockets: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Daemon {
     /// Starts serving a graph on already-bound sockets.
-    pub fn start(
+    pub(crate) fn start(
         args: Args,
         graph: Graph,
-        sockets: Vec<(String, std::net::TcpListener)>,
+        sockets: Vec<(Wanted, frontend::listener::Opened)>,
         maxconn: u32,
         shards: crate::shard::Shards,
     ) -> Result<Arc<Daemon>, String> {
@@ -123,19 +201,18 @@ impl Daemon {
         }
         {
             let mut map = d.listeners.lock().unwrap_or_else(|e| e.into_inner());
-            for (name, l) in sockets {
-                let addr = l
-                    .local_addr()
-                    .map_err(|e| format!("cannot read listener address: {e}"))?;
+            for (w, l) in sockets {
                 let socket = Arc::new(
                     d.register(l)
                         .map_err(|e| format!("cannot register listener: {e}"))?,
                 );
-                let task = d.spawn_accept(&name, &socket);
+                let task = d.spawn_accept(&w.frontend, w.id, &socket);
                 map.insert(
-                    addr,
+                    w.key(),
                     Listener {
-                        frontend: name,
+                        file: w.file(),
+                        frontend: w.frontend,
+                        id: w.id,
                         socket,
                         task,
                     },
@@ -148,29 +225,28 @@ impl Daemon {
 
     /// Registers a listening socket with the shard that will accept on it (chosen by
     /// descriptor number, as `spawn_accept` does, to spread listeners over shards).
-    fn register(&self, l: std::net::TcpListener) -> std::io::Result<frontend::listener::Listening> {
+    fn register(
+        &self,
+        l: frontend::listener::Opened,
+    ) -> std::io::Result<frontend::listener::Listening> {
         use std::os::fd::AsRawFd;
-        let shard = self.limits.shards.for_listener(l.as_raw_fd() as usize);
+        let shard = self.limits.shards.for_listener(l.sock.as_raw_fd() as usize);
         let _in = shard.enter();
-        // SAFETY: a std listener owns its descriptor, open and the same until the
-        // `AsyncFd` drops it.
-        unsafe {
-            tokio::io::unix::AsyncFd::register_with_interest(l, tokio::io::Interest::READABLE)
-        }
-        .map_err(|e| e.into())
+        frontend::listener::Listening::register(l)
     }
 
     /// Starts the accept loop of a listener on the shard its socket is registered with.
     fn spawn_accept(
         &self,
         name: &str,
+        id: u32,
         socket: &Arc<frontend::listener::Listening>,
     ) -> JoinHandle<()> {
         use std::os::fd::AsRawFd;
         let shard = self.limits.shards.for_listener(socket.as_raw_fd() as usize);
         shard.spawn(frontend::accept_loop(
             socket.clone(),
-            name.to_string(),
+            (name.to_string(), id),
             self.handle.clone(),
             self.limits.clone(),
         ))
@@ -199,24 +275,21 @@ impl Daemon {
             return Err(msg.into());
         };
         // Open the sockets of new binds first; a failure keeps everything as it was.
-        let wanted: Vec<(String, crate::config::model::Bind)> = cfg
-            .frontends()
-            .filter(|p| !p.disabled)
-            .flat_map(|p| p.binds.iter().map(move |b| (p.name.clone(), b.clone())))
-            .collect();
+        let wanted = Wanted::all(&cfg);
         let mut fresh = Vec::new();
         {
             let map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-            for (name, b) in &wanted {
-                if !map.contains_key(&b.addr) {
-                    match frontend::listener::open(b) {
-                        Ok(l) => fresh.push((name.clone(), b.addr, l)),
-                        Err(e) => {
-                            let msg = format!("Reload failed, keeping the running configuration: Starting frontend {name}: {e}");
-                            log::alert(&msg);
-                            sd_notify(&format!("READY=1\nSTATUS={msg}"));
-                            return Err(msg);
-                        }
+            for w in wanted.iter().filter(|w| !map.contains_key(&w.key())) {
+                match frontend::listener::open(&w.bind) {
+                    Ok(l) => fresh.push((w, l)),
+                    Err(e) => {
+                        let msg = format!(
+                            "Reload failed, keeping the running configuration: Starting frontend {}: {e}",
+                            w.frontend
+                        );
+                        log::alert(&msg);
+                        sd_notify(&format!("READY=1\nSTATUS={msg}"));
+                        return Err(msg);
                     }
                 }
             }
@@ -230,43 +303,46 @@ impl Daemon {
         }
         {
             let mut map = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-            for (name, addr, l) in fresh {
+            for (w, l) in fresh {
                 let socket = match self.register(l) {
                     Ok(s) => Arc::new(s),
                     Err(e) => {
-                        log::alert(&format!("cannot register listener {addr}: {e}"));
+                        log::alert(&format!("cannot register listener {}: {e}", w.bind.addr));
                         continue;
                     }
                 };
-                let task = self.spawn_accept(&name, &socket);
+                let task = self.spawn_accept(&w.frontend, w.id, &socket);
                 map.insert(
-                    addr,
+                    w.key(),
                     Listener {
-                        frontend: name,
+                        frontend: w.frontend.clone(),
+                        id: w.id,
                         socket,
                         task,
+                        file: w.file(),
                     },
                 );
             }
-            let keep: HashMap<SocketAddr, &str> =
-                wanted.iter().map(|(n, b)| (b.addr, n.as_str())).collect();
-            let gone: Vec<SocketAddr> = map
+            let keep: HashMap<BindKey, &Wanted> = wanted.iter().map(|w| (w.key(), w)).collect();
+            let gone: Vec<BindKey> = map
                 .keys()
                 .filter(|a| !keep.contains_key(a))
-                .copied()
+                .cloned()
                 .collect();
             for a in gone {
                 if let Some(l) = map.remove(&a) {
                     l.close();
                 }
             }
-            // An address that moved to another frontend keeps its socket, new owner.
-            for (addr, l) in map.iter_mut() {
-                if let Some(&owner) = keep.get(addr) {
-                    if owner != l.frontend {
+            // A bind that moved to another frontend (or got another id) keeps its
+            // socket, with a new accept loop.
+            for (key, l) in map.iter_mut() {
+                if let Some(w) = keep.get(key) {
+                    if w.frontend != l.frontend || w.id != l.id {
                         l.task.abort();
-                        l.frontend = owner.to_string();
-                        l.task = self.spawn_accept(owner, &l.socket);
+                        l.frontend = w.frontend.clone();
+                        l.id = w.id;
+                        l.task = self.spawn_accept(&w.frontend, w.id, &l.socket);
                     }
                 }
             }
@@ -325,6 +401,14 @@ impl Daemon {
     /// Hard stop: stop at once.
     pub fn hard_stop(&self) {
         sd_notify("STOPPING=1");
+        for (_, l) in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+        {
+            l.close();
+        }
         self.checks.stop();
     }
 }

@@ -52,12 +52,16 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // Bind every listener before anything else: a failure stops the start.
     let mut listeners = Vec::new();
-    for p in cfg.frontends().filter(|p| !p.disabled) {
-        for b in &p.binds {
-            let l = frontend::listener::open(b)
-                .map_err(|e| format!("Starting {} {}: {e}", p.kind.keyword(), p.name))?;
-            listeners.push((p.name.clone(), l));
-        }
+    for w in super::Wanted::all(&cfg) {
+        let l = frontend::listener::open(&w.bind).map_err(|e| {
+            let kw = cfg
+                .proxies
+                .iter()
+                .find(|p| p.name == w.frontend)
+                .map_or("frontend", |p| p.kind.keyword());
+            format!("Starting {kw} {}: {e}", w.frontend)
+        })?;
+        listeners.push((w, l));
     }
     // The control plane (signals, reload, checks, runtime sockets) on one thread; the
     // data plane on one single-threaded runtime per thread (see `shard`).

@@ -9,6 +9,41 @@ use super::{access_time, send, severity, Target};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+/// Who a client is: an IP address and port, or a connection on a unix socket, which
+/// HAProxy knows by the id of the listener it came in on (`%ci:%cp` is `unix:ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// A TCP client.
+    Inet(SocketAddr),
+    /// A client of a unix socket listener with this id.
+    Unix(u32),
+}
+
+impl Client {
+    /// The IP address and port (none for a unix client: `src` fetches nothing).
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            Client::Inet(a) => Some(*a),
+            Client::Unix(_) => None,
+        }
+    }
+
+    /// The IP address (none for a unix client).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.inet().map(|a| a.ip())
+    }
+}
+
+impl std::fmt::Display for Client {
+    /// `%ci:%cp` as HAProxy logs it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::Inet(a) => write!(f, "{}:{}", a.ip(), a.port()),
+            Client::Unix(id) => write!(f, "unix:{id}"),
+        }
+    }
+}
+
 /// Connection counts at the time of the line: `%ac/%fc/%bc/%sc/%rc`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
@@ -26,7 +61,7 @@ pub struct Counts {
 #[derive(Debug, Clone, Copy)]
 pub struct Access<'a> {
     /// `%ci:%cp`.
-    pub client: SocketAddr,
+    pub client: Client,
     /// `%tr`: when the connection (tcp) or request (http) was accepted.
     pub accepted: SystemTime,
     /// `%ft`.
@@ -87,9 +122,8 @@ impl Access<'_> {
     /// `%ci:%cp [%tr] %ft %b/%s `.
     fn lead(&self) -> String {
         format!(
-            "{}:{} [{}] {} {}/{} ",
-            self.client.ip(),
-            self.client.port(),
+            "{} [{}] {} {}/{} ",
+            self.client,
             access_time(self.accepted),
             self.frontend,
             self.backend,
@@ -195,7 +229,7 @@ mod tests {
 
     fn access(server: Option<&str>) -> Access<'_> {
         Access {
-            client: "192.0.2.7:40000".parse().unwrap(),
+            client: Client::Inet("192.0.2.7:40000".parse().unwrap()),
             accepted: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_700_000_000_123),
             frontend: "fe",
             backend: "be",
@@ -207,6 +241,17 @@ mod tests {
                 retries: 0,
             },
         }
+    }
+
+    #[test]
+    fn a_unix_client_is_its_listener_id() {
+        let mut a = access(Some("s1"));
+        a.client = Client::Unix(3);
+        assert_eq!(
+            a.tcp(2, 15, 512, "--"),
+            "unix:3 [14/Nov/2023:22:13:20.123] fe be/s1 0/2/15 512 -- 3/3/2/1/0 0/0"
+        );
+        assert_eq!(a.client.ip(), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod access;
 
-pub use access::{captures, Access, Counts, HttpEnd, HttpLog, HttpTimes};
+pub use access::{captures, Access, Client, Counts, HttpEnd, HttpLog, HttpTimes};
 
 use crate::config::model::{LogDest, LogTarget};
 use std::collections::HashMap;

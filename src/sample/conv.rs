@@ -2,8 +2,8 @@
 //! types) plus its function.
 
 use super::expr::{Arg, ArgT, Env};
-use super::hash;
 use super::value::{Type, Value};
+use super::{digest, hash};
 use base64::Engine as _;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -256,7 +256,10 @@ pub static CONVS: &[ConvDef] = &[
     ca("be2hex", &[S, I, I], 0, Bin, Str, be2hex),
     // hashes
     c("sha1", Bin, Bin, |_, v, _| {
-        Some(Value::Bin(Cow::Owned(digest("sha1", &v.into_bin())?)))
+        Some(Value::Bin(Cow::Owned(digest::digest(
+            "sha1",
+            &v.into_bin(),
+        )?)))
     }),
     ca("sha2", &[I], 0, Bin, Bin, |a, v, _| {
         let alg = match a.first().and_then(Arg::int).unwrap_or(256) {
@@ -266,15 +269,21 @@ pub static CONVS: &[ConvDef] = &[
             512 => "sha512",
             _ => return None,
         };
-        Some(Value::Bin(Cow::Owned(digest(alg, &v.into_bin())?)))
+        Some(Value::Bin(Cow::Owned(digest::digest(alg, &v.into_bin())?)))
     }),
     checked(
         ca("digest", &[S], 1, Bin, Bin, |a, v, _| {
-            Some(Value::Bin(Cow::Owned(digest(a[0].text(), &v.into_bin())?)))
+            Some(Value::Bin(Cow::Owned(digest::digest(
+                a[0].text(),
+                &v.into_bin(),
+            )?)))
         }),
-        check_digest,
+        digest::check,
     ),
-    checked(ca("hmac", &[S, SV], 2, Bin, Bin, hmac), check_digest),
+    checked(
+        ca("hmac", &[S, SV], 2, Bin, Bin, digest::hmac),
+        digest::check,
+    ),
     ca("crc32", &[I], 0, Bin, Int, |a, v, _| {
         hashed(a, hash::crc32(&v.into_bin()))
     }),
@@ -683,59 +692,6 @@ fn be2hex<'a>(a: &'a [Arg], v: Value<'a>, _: &Env<'a>) -> Option<Value<'a>> {
         .map(|c| c.iter().map(|x| format!("{x:02X}")).collect())
         .collect();
     Some(Value::string(parts.join(sep)))
-}
-
-const DIGESTS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
-
-fn check_digest(name: &str, args: &mut [Arg]) -> Result<(), String> {
-    let alg = args[0].text();
-    if DIGESTS.contains(&alg) {
-        return Ok(());
-    }
-    Err(format!(
-        "failed to parse '{name}' : unsupported digest algorithm '{alg}' (lbd has {})",
-        DIGESTS.join(", ")
-    ))
-}
-
-fn digest(alg: &str, data: &[u8]) -> Option<Vec<u8>> {
-    use sha2::Digest;
-    Some(match alg {
-        "md5" => md5::Md5::digest(data).to_vec(),
-        "sha1" => sha1::Sha1::digest(data).to_vec(),
-        "sha224" => sha2::Sha224::digest(data).to_vec(),
-        "sha256" => sha2::Sha256::digest(data).to_vec(),
-        "sha384" => sha2::Sha384::digest(data).to_vec(),
-        "sha512" => sha2::Sha512::digest(data).to_vec(),
-        _ => return None,
-    })
-}
-
-fn hmac<'a>(a: &'a [Arg], v: Value<'a>, e: &Env<'a>) -> Option<Value<'a>> {
-    use hmac::{Mac, SimpleHmac};
-    let key_b64 = match &a[1] {
-        Arg::Var(s, n) => e.var(*s, n)?.to_bytes().into_owned(),
-        other => other.text().as_bytes().to_vec(),
-    };
-    let key = b64().decode(key_b64).ok()?;
-    let data = v.into_bin();
-    macro_rules! mac {
-        ($t:ty) => {{
-            let mut m = SimpleHmac::<$t>::new_from_slice(&key).ok()?;
-            m.update(&data);
-            m.finalize().into_bytes().to_vec()
-        }};
-    }
-    let out = match a[0].text() {
-        "md5" => mac!(md5::Md5),
-        "sha1" => mac!(sha1::Sha1),
-        "sha224" => mac!(sha2::Sha224),
-        "sha256" => mac!(sha2::Sha256),
-        "sha384" => mac!(sha2::Sha384),
-        "sha512" => mac!(sha2::Sha512),
-        _ => return None,
-    };
-    Some(Value::Bin(Cow::Owned(out)))
 }
 
 fn strftime<'a>(a: &'a [Arg], v: Value<'a>, local: bool) -> Option<Value<'a>> {

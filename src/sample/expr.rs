@@ -360,7 +360,7 @@ impl Expr {
             ));
         }
         let fetch = super::fetch::find(name).ok_or_else(|| {
-            if super::fetch::unsupported(name) {
+            if super::hint::unsupported(name) {
                 return format!("fetch method '{name}' is not supported by lbd");
             }
             format!(

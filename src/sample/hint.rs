@@ -48,6 +48,76 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     }
 }
 
+/// Fetches HAProxy 2.6 has that lbd does not evaluate yet: a configuration using one
+/// is refused with "not supported by lbd" rather than "unknown".
+pub static UNSUPPORTED: &[&str] = &[
+    "ssl_fc_sni",
+    "ssl_c_used",
+    "ssl_c_verify",
+    "req.ssl_sni",
+    "req_ssl_sni",
+    "req.ssl_hello_type",
+    "req_ssl_hello_type",
+    "req.len",
+    "req_len",
+    "url_ip",
+    "url_port",
+    "dst_conn",
+    "fe_conn",
+    "http_auth",
+    "http_auth_group",
+    "req.payload",
+    "req.payload_lv",
+    "req.rdp_cookie",
+    "rdp_cookie",
+    "payload",
+    "payload_lv",
+    "wait_end",
+    "stopping",
+    "lua",
+    "src_is_local",
+    "ssl_c_s_dn",
+    "ssl_f_sni",
+    "rep_ssl_hello_type",
+    "url32",
+    "url32+src",
+    "base32+src",
+    "table_cnt",
+    "table_avl",
+    "uuid",
+    "unique-id",
+    "req.hdrs",
+    "req.hdrs_bin",
+    "res.hdrs",
+    "http_first_req",
+    "fe_req_rate",
+    "fe_sess_rate",
+    "be_sess_rate",
+    "srv_sess_rate",
+    "be_tunnel_timeout",
+    "fe_client_timeout",
+    "cur_server_timeout",
+    "cur_tunnel_timeout",
+    "txn.timer.user",
+    "res.body",
+    "res.len",
+    "res.payload",
+    "res.comp",
+    "sc_http_req_rate",
+    "sc_conn_rate",
+    "src_conn_cur",
+];
+
+/// Prefixes of fetch families lbd does not evaluate yet (tracking counters, TLS, Lua).
+const UNSUPPORTED_PREFIXES: &[&str] = &[
+    "sc0_", "sc1_", "sc2_", "sc_", "src_", "ssl_", "lua.", "fc_", "bc_", "txn.", "table_",
+];
+
+/// Whether `name` is a HAProxy fetch lbd lacks.
+pub fn unsupported(name: &str) -> bool {
+    UNSUPPORTED.contains(&name) || UNSUPPORTED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

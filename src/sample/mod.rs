@@ -7,6 +7,7 @@
 //! reads an `Env` that borrows the request; values stay borrowed where they can.
 
 pub mod conv;
+pub mod digest;
 pub mod expr;
 pub mod fetch;
 pub mod fmt;

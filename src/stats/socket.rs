@@ -309,6 +309,19 @@ pub fn spawn(
     if let Some(n) = path.strip_prefix("fd@") {
         return inherited(n, level, handle, reload);
     }
+    if let Some(name) = path.strip_prefix("abns@") {
+        let err = |e: std::io::Error| {
+            format!(
+                "stats socket: cannot bind '{path}': {}",
+                crate::config::io_text(&e)
+            )
+        };
+        let addr = crate::config::value::abns_addr(name).map_err(err)?;
+        let std = std::os::unix::net::UnixListener::bind_addr(&addr).map_err(err)?;
+        std.set_nonblocking(true).map_err(err)?;
+        let l = tokio::net::UnixListener::from_std(std).map_err(err)?;
+        return Ok(serve_unix(l, level, handle, reload));
+    }
     let tcp = path
         .strip_prefix("ipv4@")
         .or_else(|| path.strip_prefix("ipv6@"))
@@ -399,7 +412,7 @@ fn inherited(
             handle,
             reload,
         ),
-        Inherited::Unix => serve_unix(
+        Inherited::Unix(_) => serve_unix(
             tokio::net::UnixListener::from_std(sock.into()).map_err(err)?,
             level,
             handle,

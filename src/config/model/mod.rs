@@ -325,14 +325,66 @@ pub struct Named {
     pub loc: Loc,
 }
 
+/// Where a `bind` listens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum BindAddr {
+    /// An IPv4/IPv6 address and port.
+    Inet(SocketAddr),
+    /// A unix stream socket file (`/path`, `unix@path`); for an inherited one, its
+    /// path ("" when unnamed).
+    Unix(String),
+    /// A Linux abstract-namespace unix socket (`abns@NAME`).
+    Abns(String),
+    /// `sockpair@N`: one end of a unix socketpair over which connected sockets are
+    /// passed (SCM_RIGHTS), each one a client connection.
+    SockPair(i32),
+}
+
+impl BindAddr {
+    /// The IP address and port, for an IP bind.
+    pub fn inet(&self) -> Option<SocketAddr> {
+        match self {
+            BindAddr::Inet(a) => Some(*a),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for BindAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindAddr::Inet(a) => write!(f, "{a}"),
+            BindAddr::Unix(p) => write!(f, "{p}"),
+            BindAddr::Abns(n) => write!(f, "abns@{n}"),
+            BindAddr::SockPair(n) => write!(f, "sockpair@{n}"),
+        }
+    }
+}
+
+/// The socket file settings of a unix `bind` (`mode`, `uid`/`user`, `gid`/`group`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnixPerms {
+    /// `mode OCTAL`: the file's permissions (unset: as the umask leaves them).
+    pub mode: Option<u32>,
+    /// `uid N` / `user NAME`: the file's owner (unset: lbd's user).
+    pub uid: Option<u32>,
+    /// `gid N` / `group NAME`: the file's group (unset: lbd's group).
+    pub gid: Option<u32>,
+}
+
 /// One listening address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
-    /// Address and port to listen on (for `fd@N`, the inherited socket's own).
-    pub addr: SocketAddr,
+    /// What to listen on (for `fd@N`, the inherited socket's own address).
+    pub addr: BindAddr,
     /// `fd@N`: a listening socket inherited from the parent process (VTest, systemd);
     /// lbd takes it over instead of opening one.
     pub fd: Option<i32>,
+    /// `id N`: the listener's id (HAProxy numbers the others from 1 in order); a unix
+    /// client is logged as `unix:ID`.
+    pub id: Option<u32>,
+    /// The socket file settings of a unix bind.
+    pub perms: UnixPerms,
     /// `v4v6` / `v6only` / neither (system default).
     pub v6only: Option<bool>,
     /// `backlog N`.
@@ -341,6 +393,25 @@ pub struct Bind {
     pub name: Option<String>,
     /// Where it was declared.
     pub loc: Loc,
+}
+
+/// The listener ids of a proxy's binds as HAProxy numbers them: a bind's `id`, else
+/// the first id from 1 up that no bind of the proxy uses, in declaration order.
+pub fn listener_ids(binds: &[Bind]) -> Vec<u32> {
+    let taken: std::collections::HashSet<u32> = binds.iter().filter_map(|b| b.id).collect();
+    let mut next = 1;
+    binds
+        .iter()
+        .map(|b| {
+            b.id.unwrap_or_else(|| {
+                while taken.contains(&next) {
+                    next += 1;
+                }
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
 }
 
 /// `use_backend NAME if|unless COND`.
@@ -450,4 +521,26 @@ pub enum HashType {
     MapBased,
     /// Consistent hashing ring.
     Consistent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_ids_count_from_one_around_the_explicit_ones() {
+        let b = |id| Bind {
+            addr: BindAddr::Abns("x".into()),
+            fd: None,
+            id,
+            perms: UnixPerms::default(),
+            v6only: None,
+            backlog: None,
+            name: None,
+            loc: Loc::default(),
+        };
+        assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);
+        assert_eq!(listener_ids(&[b(None), b(Some(1)), b(None)]), [2, 1, 3]);
+        assert_eq!(listener_ids(&[b(Some(7)), b(None)]), [7, 1]);
+    }
 }

@@ -11,6 +11,8 @@ pub(crate) struct BindOpts {
     v6only: Option<bool>,
     backlog: Option<u32>,
     name: Option<String>,
+    id: Option<u32>,
+    perms: UnixPerms,
 }
 
 const DOC: &str = "bind-addresses-and-parameters";
@@ -28,8 +30,13 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("v6only", 0, v6only),
     kw("name", 1, name),
     kw("backlog", 1, backlog),
-    kw("id", 1, id_maxconn),
-    kw("maxconn", 1, id_maxconn),
+    kw("id", 1, id),
+    kw("maxconn", 1, maxconn),
+    kw("mode", 1, mode),
+    kw("uid", 1, uid),
+    kw("gid", 1, gid),
+    kw("user", 1, user),
+    kw("group", 1, group),
     K::unsupported("ssl"),
     K::unsupported("crt"),
     K::unsupported("crt-list"),
@@ -77,11 +84,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("thread").args(1),
     K::ignored("level").args(1),
     K::ignored("severity-output").args(1),
-    K::ignored("mode").args(1),
-    K::ignored("user").args(1),
-    K::ignored("group").args(1),
-    K::ignored("uid").args(1),
-    K::ignored("gid").args(1),
     K::ignored("no-sslv3"),
     K::ignored("no-tlsv10"),
     K::ignored("no-tlsv11"),
@@ -116,12 +118,76 @@ fn backlog(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
     Ok(())
 }
 
-/// `id` and `maxconn`: checked, not used (`maxconn` with a warning).
-fn id_maxconn(p: &mut Parser<'_>, _: &mut BindOpts, a: &Param<'_>) -> R {
-    value::int_in(a.val, 0, u32::MAX as u64, a.name)?;
-    if a.name == "maxconn" {
-        p.warn(format!("'{}' : per-bind 'maxconn' is not supported by lbd and is ignored; use the frontend's 'maxconn'.", a.ctx));
+/// `id N`: the listener's id (a unix client is logged as `unix:N`).
+fn id(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    let n = value::int_in(a.val, 0, i32::MAX as u64, "'id'")? as u32;
+    if n == 0 {
+        return Err(format!("'{}' : custom id has to be > 0", a.ctx));
     }
+    b.id = Some(n);
+    Ok(())
+}
+
+/// `maxconn`: checked, not used (with a warning).
+fn maxconn(p: &mut Parser<'_>, _: &mut BindOpts, a: &Param<'_>) -> R {
+    value::int_in(a.val, 0, u32::MAX as u64, a.name)?;
+    p.warn(format!("'{}' : per-bind 'maxconn' is not supported by lbd and is ignored; use the frontend's 'maxconn'.", a.ctx));
+    Ok(())
+}
+
+/// `mode OCTAL`: the permissions of a unix socket file.
+fn mode(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    let m = u32::from_str_radix(a.val, 8)
+        .ok()
+        .filter(|m| (1..=0o7777).contains(m))
+        .ok_or_else(|| {
+            format!(
+                "'{}' : missing or invalid mode '{}' (octal integer expected)",
+                a.ctx, a.val
+            )
+        })?;
+    b.perms.mode = Some(m);
+    Ok(())
+}
+
+fn numeric_id(a: &Param<'_>) -> Result<u32, String> {
+    a.val
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n != u32::MAX)
+        .ok_or_else(|| {
+            format!(
+                "'{}' : '{}' expects a numeric id, got '{}'",
+                a.ctx, a.name, a.val
+            )
+        })
+}
+
+/// `uid N`: the owner of a unix socket file.
+fn uid(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    b.perms.uid = Some(numeric_id(a)?);
+    Ok(())
+}
+
+/// `gid N`: the group of a unix socket file.
+fn gid(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    b.perms.gid = Some(numeric_id(a)?);
+    Ok(())
+}
+
+/// `user NAME`: the owner of a unix socket file, by name.
+fn user(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    let id = value::user_id(a.val)
+        .ok_or_else(|| format!("'{}' : unknown user name '{}'", a.ctx, a.val))?;
+    b.perms.uid = Some(id);
+    Ok(())
+}
+
+/// `group NAME`: the group of a unix socket file, by name.
+fn group(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    let id = value::group_id(a.val)
+        .ok_or_else(|| format!("'{}' : unknown group name '{}'", a.ctx, a.val))?;
+    b.perms.gid = Some(id);
     Ok(())
 }
 
@@ -133,31 +199,24 @@ impl<'e> Parser<'e> {
                 "'bind' expects [addr1]:port1[-end1]{,[addr]:port[-end]}... as arguments.".into(),
             );
         };
-        let addrs: Vec<(std::net::SocketAddr, Option<i32>)> = match spec.strip_prefix("fd@") {
-            Some(n) => match value::inherited_fd(n, &|v| self.getenv(v))
-                .map_err(|e| format!("'bind {spec}' : {e}"))?
-            {
-                (fd, value::Inherited::Tcp(a)) => vec![(a, Some(fd))],
-                (_, value::Inherited::Unix) => {
-                    return Err(format!(
-                        "'bind {spec}' : unix socket binds are not supported by lbd"
-                    ))
-                }
-            },
-            None => value::bind_addrs(spec)
-                .map_err(|e| format!("'bind {spec}' : {e}"))?
-                .into_iter()
-                .map(|a| (a, None))
-                .collect(),
-        };
+        let addrs: Vec<(BindAddr, Option<i32>)> = self
+            .bind_spec(spec)
+            .map_err(|e| format!("'bind {spec}' : {e}"))?;
         let mut b = BindOpts::default();
         self.params(KEYWORDS, &w[2..], &format!("bind {spec}"), &mut b)?;
+        if b.id.is_some() && addrs.len() > 1 {
+            return Err(format!(
+                "'bind {spec}' : 'id' can only be used with a single socket."
+            ));
+        }
         let loc = self.loc.clone();
         let p = self.px(t);
         for (addr, fd) in addrs {
             p.binds.push(Bind {
                 addr,
                 fd,
+                id: b.id,
+                perms: b.perms,
                 v6only: b.v6only,
                 backlog: b.backlog,
                 name: b.name.clone(),
@@ -165,5 +224,33 @@ impl<'e> Parser<'e> {
             });
         }
         Ok(())
+    }
+
+    /// The addresses of a `bind` argument: IP ones (`[addr]:port[-port][,...]`), or
+    /// one unix socket (`/path`, `unix@path`, `abns@NAME`), `sockpair@N`, or an
+    /// inherited listening socket (`fd@N`).
+    fn bind_spec(&self, spec: &str) -> Result<Vec<(BindAddr, Option<i32>)>, String> {
+        if let Some(n) = spec.strip_prefix("fd@") {
+            return Ok(match value::inherited_fd(n, &|v| self.getenv(v))? {
+                (fd, value::Inherited::Tcp(a)) => vec![(BindAddr::Inet(a), Some(fd))],
+                (fd, value::Inherited::Unix(p)) => match p.strip_prefix("abns@") {
+                    Some(n) => vec![(BindAddr::Abns(n.to_string()), Some(fd))],
+                    None => vec![(BindAddr::Unix(p), Some(fd))],
+                },
+            });
+        }
+        if let Some(n) = spec.strip_prefix("sockpair@") {
+            return Ok(vec![(BindAddr::SockPair(value::sockpair_fd(n)?), None)]);
+        }
+        if let Some(n) = spec.strip_prefix("abns@") {
+            return Ok(vec![(BindAddr::Abns(value::abns_name(n)?), None)]);
+        }
+        if spec.starts_with('/') || spec.starts_with("unix@") {
+            return Ok(vec![(BindAddr::Unix(value::unix_path(spec)?), None)]);
+        }
+        Ok(value::bind_addrs(spec)?
+            .into_iter()
+            .map(|a| (BindAddr::Inet(a), None))
+            .collect())
     }
 }

@@ -56,9 +56,14 @@ impl<'e> Parser<'e> {
                     }
                     i += 2;
                 }
-                if let Some(n) = s.path.strip_prefix("fd@") {
+                let p = s.path.as_str();
+                if let Some(n) = p.strip_prefix("fd@") {
                     value::inherited_fd(n, &|v| self.getenv(v))
                         .map_err(|e| format!("'stats socket' : {e}"))?;
+                } else if let Some(n) = p.strip_prefix("abns@") {
+                    value::abns_name(n).map_err(|e| format!("'stats socket' : {e}"))?;
+                } else if p.starts_with('/') || p.starts_with("unix@") {
+                    value::unix_path(p).map_err(|e| format!("'stats socket' : {e}"))?;
                 }
                 self.global.stats_sockets.push(s);
                 Ok(())

@@ -17,10 +17,10 @@ use std::sync::atomic::Ordering::Relaxed;
 /// What every rule of a request reads besides the message it acts on.
 #[derive(Clone, Copy)]
 pub(super) struct Ctx<'a> {
-    /// The client's address.
-    pub src: SocketAddr,
-    /// The address it connected to.
-    pub dst: SocketAddr,
+    /// The client's address (none for a unix socket client).
+    pub src: Option<SocketAddr>,
+    /// The address it connected to (none on a unix socket).
+    pub dst: Option<SocketAddr>,
     /// The frontend.
     pub fe: Named<'a>,
     /// The backend, once chosen.
@@ -81,13 +81,13 @@ pub(super) fn target(uri: &Uri) -> Cow<'_, str> {
 impl<'a> Ctx<'a> {
     /// The context of a request on `fe` from `peer` to `local`.
     pub fn new(
-        (peer, local): (SocketAddr, SocketAddr),
+        (peer, local): (&crate::log::Client, Option<SocketAddr>),
         graph: &'a Graph,
         fe: &'a FrontendRt,
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
-            src: peer,
+            src: peer.inet(),
             dst: local,
             fe: Named {
                 name: &fe.name,
@@ -139,8 +139,8 @@ impl<'a> Ctx<'a> {
         'a: 'b,
     {
         Env {
-            src: Some(self.src),
-            dst: Some(self.dst),
+            src: self.src,
+            dst: self.dst,
             fe: Some(self.fe),
             be: self.be,
             srv: self.srv,

@@ -5,6 +5,7 @@
 
 use crate::backend::pool::{self, ProxyBody};
 use crate::config::model::HttpConnMode;
+use crate::frontend::stream::ClientStream;
 use crate::graph::{FrontendRt, Graph, GraphHandle};
 use hyper::body::Incoming;
 use hyper::header;
@@ -15,7 +16,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Per-connection context.
@@ -28,9 +28,9 @@ pub(super) struct ConnCtx {
     pinned: std::sync::Mutex<(Arc<Graph>, usize)>,
     fe_name: Box<str>,
     /// The client.
-    pub(super) peer: SocketAddr,
-    /// The address the client reached.
-    pub(super) local: SocketAddr,
+    pub(super) peer: crate::log::Client,
+    /// The address the client reached (none on a unix socket).
+    pub(super) local: Option<SocketAddr>,
 }
 
 impl ConnCtx {
@@ -121,9 +121,9 @@ enum Served<S> {
 /// Not an `async fn`: its arguments would be stored twice in the future (as received
 /// and as moved into the state below); the returned block captures only that state.
 pub fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    stream: ClientStream,
+    peer: crate::log::Client,
+    local: Option<SocketAddr>,
     graph: Arc<Graph>,
     fe_idx: usize,
     handle: GraphHandle,

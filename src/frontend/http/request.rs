@@ -114,8 +114,8 @@ pub(super) struct Req<'a> {
     pub graph: &'a Graph,
     /// The frontend that took it.
     pub fe: &'a FrontendRt,
-    /// The client's address.
-    pub src: IpAddr,
+    /// The client's address (none for a unix socket client).
+    pub src: Option<IpAddr>,
     /// Error pages in JSON (the client's `Accept` prefers it).
     pub json: bool,
     /// For the access log.
@@ -221,7 +221,7 @@ impl<'a> Req<'a> {
         'a: 's,
     {
         Ctx::new(
-            (self.conn.peer, self.conn.local),
+            (&self.conn.peer, self.conn.local),
             self.graph,
             self.fe,
             stats,
@@ -248,7 +248,7 @@ impl<'a> Req<'a> {
         }
         let fe = self.fe;
         let sv = self.stats_view(None);
-        let ctx = Ctx::new((self.conn.peer, self.conn.local), self.graph, fe, &sv);
+        let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv);
         if let Some(r) = actions::apply(
             &fe.rules,
             &fe.rules.request,
@@ -268,7 +268,8 @@ impl<'a> Req<'a> {
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
             let sv = self.stats_view(Some(&be));
-            let ctx = Ctx::new((self.conn.peer, self.conn.local), self.graph, fe, &sv).with_be(&be);
+            let ctx =
+                Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv).with_be(&be);
             if let Some(r) = actions::apply(
                 &be.rules,
                 &be.rules.request,
@@ -384,17 +385,15 @@ impl<'a> Req<'a> {
             let uri = actions::target(&parts.uri);
             let env = ctx.env(&self.vars, parts, &uri);
             if pinned.is_none() && st.matches(&env) {
-                pinned = st.table.lookup(self.src).and_then(|n| be.server_index(&n));
+                pinned = self
+                    .src
+                    .and_then(|ip| st.table.lookup(ip))
+                    .and_then(|n| be.server_index(&n));
             }
             stick_store = st.stores(&env);
         }
         let key = if be.balancer.wants_key() {
-            crate::backend::balance::request_key(
-                &be.balance,
-                &parts.uri,
-                &parts.headers,
-                self.conn.peer,
-            )
+            crate::backend::balance::request_key(&be.balance, &parts.uri, &parts.headers, self.src)
         } else {
             None
         };
@@ -438,12 +437,14 @@ impl<'a> Req<'a> {
         };
         let mut headers = std::mem::take(&mut parts.headers);
         let is_upgrade = strip_hop_by_hop(&mut headers, true) && client_upgrade.is_some();
-        if let Some(ff) = fe
-            .options
-            .forwardfor
-            .as_ref()
-            .or(be.options.forwardfor.as_ref())
-        {
+        // A unix client has no address to forward: HAProxy adds no header for it.
+        if let (Some(ff), Some(src)) = (
+            fe.options
+                .forwardfor
+                .as_ref()
+                .or(be.options.forwardfor.as_ref()),
+            src,
+        ) {
             let skip = (ff.if_none && headers.contains_key(ff.header.as_str()))
                 || ff.except.is_some_and(|(net, len)| in_net(src, net, len));
             if !skip {

@@ -110,8 +110,8 @@ impl Req<'_> {
     ) -> Option<u8> {
         let be = &route.be;
         if route.stick_store {
-            if let Some(st) = &be.stick {
-                st.table.store(self.src, &slot.server.name);
+            if let (Some(st), Some(ip)) = (&be.stick, self.src) {
+                st.table.store(ip, &slot.server.name);
             }
         }
         let ck = be.cookie.as_ref()?;
