@@ -5,7 +5,7 @@
 //! into `HeaderName` once, and values without a sample into `HeaderValue`, so a rule
 //! that only sets a fixed header allocates nothing.
 
-use crate::config::model::{Acl, Condition, HttpAction, HttpRule, TermAcl, UriPart};
+use crate::config::model::{Acl, Condition, HttpAction, HttpRule, ReplyPage, TermAcl, UriPart};
 use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope};
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
@@ -96,8 +96,12 @@ pub enum Action {
         /// Extra headers.
         headers: Vec<(HeaderName, HdrVal)>,
     },
-    /// Refuse with this status.
+    /// Refuse with this status (the proxy's error page for it).
     Deny(u16),
+    /// Refuse with this answer (a `Return` or an `ErrorPage`).
+    DenyWith(Box<Action>),
+    /// Answer with this page, else the proxy's page for the status.
+    ErrorPage(u16, Option<std::sync::Arc<crate::config::model::ErrorPage>>),
     /// Stop this rule set.
     Allow,
     /// Serve Prometheus metrics.
@@ -198,6 +202,22 @@ impl RuleSet {
                 items: *items,
             },
             HttpAction::Deny(s) => Action::Deny(*s),
+            HttpAction::DenyWith(a) => {
+                let inner = HttpRule {
+                    action: (**a).clone(),
+                    cond: None,
+                    loc: r.loc.clone(),
+                };
+                Action::DenyWith(Box::new(self.rule(&inner)?.action))
+            }
+            HttpAction::ErrorPage(s, p) => Action::ErrorPage(
+                *s,
+                match p {
+                    ReplyPage::Proxy => None,
+                    ReplyPage::File(p) => Some(p.clone()),
+                    ReplyPage::Section(_, p) => p.clone(),
+                },
+            ),
             HttpAction::Allow => Action::Allow,
             HttpAction::UseServicePrometheus => Action::Prometheus,
             HttpAction::Redirect(r) => Action::Redirect(r.clone()),

@@ -238,6 +238,7 @@ fn config(section: &str, word: &str, request: bool) -> String {
         "timeout" => format!("defaults\n    timeout {word} 1s\n"),
         "http-request" if request => format!("frontend f\n    http-request {word} x\n"),
         "http-request" => format!("frontend f\n    http-response {word} x\n"),
+        "http-errors" => format!("http-errors e\n    {word} 1\n"),
         s => panic!("no config for the {s} table"),
     }
 }

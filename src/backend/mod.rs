@@ -108,6 +108,9 @@ pub struct Backend {
     pub cookie_index: std::collections::HashMap<String, usize>,
     /// `stick on|match|store-request src`.
     pub stick: Option<Stick>,
+    /// `errorfile` pages by status (used before the frontend's once the backend is
+    /// chosen).
+    pub error_pages: model::ErrorPages,
 }
 
 /// Stick rules of a backend and the table they use.

@@ -12,7 +12,7 @@
 //! it would not (process management, logging details, tuning).
 
 use super::model::ProxyKind;
-use super::parse::{bind, global, http_rules, options, proxy, server, timeouts};
+use super::parse::{bind, errors, global, http_rules, options, proxy, server, timeouts};
 
 /// Where a keyword may appear, as flags: proxy kinds (`listen` has both the frontend and
 /// the backend capability), rule directions, and two markers.
@@ -299,11 +299,19 @@ pub fn all() -> Vec<Row> {
     v.extend(rows("bind", bind::KEYWORDS));
     v.extend(rows("timeout", timeouts::KEYWORDS));
     v.extend(rows("http-request", http_rules::ACTIONS));
+    v.extend(rows("http-errors", errors::KEYWORDS));
     v
 }
 
 /// Section keywords.
-pub const SECTIONS: &[&str] = &["global", "defaults", "frontend", "backend", "listen"];
+pub const SECTIONS: &[&str] = &[
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "http-errors",
+];
 
 /// Sections HAProxy has that lbd does not implement (ignored with a warning; a
 /// reference to them from a proxy is an alert where it is parsed).
@@ -314,7 +322,6 @@ pub const OTHER_SECTIONS: &[&str] = &[
     "cache",
     "program",
     "mailers",
-    "http-errors",
     "ring",
     "fcgi-app",
     "crt-store",
@@ -355,7 +362,7 @@ mod tests {
 
     #[test]
     fn traffic_changing_keywords_are_alerts_and_process_ones_warnings() {
-        assert_eq!(class("proxy", "errorfile"), Some(Class::Unsupported));
+        assert_eq!(class("proxy", "errorfile"), Some(Class::Supported));
         assert_eq!(class("proxy", "bind-process"), Some(Class::Ignored));
         assert_eq!(class("global", "lua-load"), Some(Class::Unsupported));
         assert_eq!(class("global", "chroot"), Some(Class::Ignored));

@@ -92,4 +92,6 @@ pub struct FrontendRt {
     pub capture_response: Vec<(hyper::header::HeaderName, usize)>,
     /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
     pub logs: Vec<crate::log::Target>,
+    /// `errorfile` pages by status.
+    pub error_pages: crate::config::model::ErrorPages,
 }

@@ -173,6 +173,7 @@ impl Graph {
                     .filter_map(|(i, s)| Some((s.settings.cookie.clone()?, i)))
                     .collect(),
                 stick: stick(&cfg, p),
+                error_pages: p.error_pages.clone(),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())
@@ -221,6 +222,7 @@ impl Graph {
                 capture_request: captures(&p.capture_request),
                 capture_response: captures(&p.capture_response),
                 logs: crate::log::targets(&p.logs),
+                error_pages: p.error_pages.clone(),
                 shared,
             }));
         }

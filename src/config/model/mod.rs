@@ -4,9 +4,11 @@
 //! graph build, reload summaries) can still point at the config. Durations are
 //! `Option<Duration>` where HAProxy's "unset" means infinite.
 
+mod errors;
 mod rules;
 mod server;
 
+pub use errors::*;
 pub use rules::*;
 pub use server::*;
 
@@ -314,6 +316,11 @@ pub struct Proxy {
     pub disabled: bool,
     /// `log global` was given (resolved into `logs` at the end of parsing).
     pub log_global: bool,
+    /// `errorfile`, `errorloc*` and `errorfiles` lines in order (a proxy starts with
+    /// its `defaults` section's).
+    pub errors: Vec<ErrorConf>,
+    /// The error pages by status, `errors` resolved once every section is read.
+    pub error_pages: ErrorPages,
 }
 
 /// A name reference with its location (e.g. `default_backend web`).

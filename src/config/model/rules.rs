@@ -147,8 +147,13 @@ pub enum HttpAction {
         /// Extra headers (`hdr NAME VALUE`).
         headers: Vec<(String, Fmt)>,
     },
-    /// `deny [deny_status N]`.
+    /// `deny [deny_status N]`: the proxy's error page for N.
     Deny(u16),
+    /// `deny` with its own answer (`errorfile`, `errorfiles`, `string`, `hdr`...): the
+    /// `Return` or `ErrorPage` it gives, counted as denied.
+    DenyWith(Box<HttpAction>),
+    /// `return status N errorfile FILE|errorfiles NAME|default-errorfiles`.
+    ErrorPage(u16, ReplyPage),
     /// `allow`: stop evaluating the rules of this set.
     Allow,
     /// `use-service prometheus-exporter`.

@@ -286,59 +286,122 @@ fn del_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
 }
 
 fn deny(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
-    let kw = r.kw;
-    let mut status = if r.response { 502 } else { 403 };
-    let mut i = 0;
-    while i < args.len() {
-        match (args[i].as_str(), args.get(i + 1)) {
-            ("deny_status" | "status", Some(s)) => {
-                status = value::int_in(s, 200, 599, "'deny_status'")? as u16;
-            }
-            (x, _) => {
-                return Err(format!(
-                    "'{kw} deny' : '{x}' is not supported by lbd; only 'deny_status' is."
-                ))
-            }
-        }
-        i += 2;
-    }
-    Ok(HttpAction::Deny(status))
+    let status = if r.response { 502 } else { 403 };
+    let answer = reply(r, "deny", args, status)?;
+    Ok(match answer {
+        // No answer of its own: the proxy's error page for the status.
+        HttpAction::ErrorPage(s, ReplyPage::Proxy) => HttpAction::Deny(s),
+        a => HttpAction::DenyWith(Box::new(a)),
+    })
 }
 
 fn return_(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    reply(r, "return", args, 200)
+}
+
+/// The answer of `return` and `deny`: `[status N] [content-type T] [default-errorfiles
+/// | errorfile FILE | errorfiles NAME | file FILE | lf-file FILE | string S |
+/// lf-string FMT] [hdr NAME FMT]...` (`deny_status` is `deny`'s name for `status`).
+/// Without a body, `deny` answers with the proxy's error page, `return` with nothing.
+fn reply(r: &Rule<'_>, act: &str, args: &[String], mut status: u16) -> Result<HttpAction, String> {
     let kw = r.kw;
-    let mut status = 200;
     let mut content_type = None;
-    let mut body = None;
+    let mut body: Option<(&str, Option<Fmt>)> = None;
+    let mut page = None;
     let mut headers = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let need = |n: usize| {
             args.get(i + n)
                 .cloned()
-                .ok_or_else(|| format!("'{kw} return' : '{}' expects an argument.", args[i]))
+                .ok_or_else(|| format!("'{kw} {act}' : '{}' expects an argument.", args[i]))
         };
-        match args[i].as_str() {
+        let word = args[i].as_str();
+        if let Some(prev) = body.as_ref().map(|(b, _)| *b).filter(|_| {
+            matches!(
+                word,
+                "default-errorfiles"
+                    | "errorfile"
+                    | "errorfiles"
+                    | "file"
+                    | "lf-file"
+                    | "string"
+                    | "lf-string"
+            )
+        }) {
+            return Err(format!(
+                "'{kw} {act}' : unexpected '{word}' argument, '{prev}' already defined."
+            ));
+        }
+        let mut step = 2;
+        match word {
             "status" => status = value::int_in(&need(1)?, 200, 599, "'return status'")? as u16,
+            "deny_status" if act == "deny" => {
+                status = value::int_in(&need(1)?, 200, 599, "'deny_status'")? as u16
+            }
             "content-type" => content_type = Some(need(1)?),
-            "string" => body = Some(Fmt::literal_text(&need(1)?)),
-            "lf-string" => {
-                body = Some(r.fmt(&need(1)?)?);
+            "string" => body = Some(("string", Some(Fmt::literal_text(&need(1)?)))),
+            "lf-string" => body = Some(("lf-string", Some(r.fmt(&need(1)?)?))),
+            "file" | "lf-file" => {
+                let f = need(1)?;
+                let text = std::fs::read(&f).map_err(|e| {
+                    format!(
+                        "'{kw} {act}' : failed to open file '{f}' : {}.",
+                        crate::config::io_text(&e)
+                    )
+                })?;
+                let text = String::from_utf8_lossy(&text);
+                let fmt = if word == "file" {
+                    Fmt::literal_text(&text)
+                } else {
+                    r.fmt(&text)?
+                };
+                body = Some((if word == "file" { "file" } else { "lf-file" }, Some(fmt)));
+            }
+            "default-errorfiles" => {
+                body = Some(("default-errorfiles", None));
+                page = Some(ReplyPage::Proxy);
+                step = 1;
+            }
+            "errorfile" => {
+                let f = need(1)?;
+                let p = ErrorPage::parse(
+                    &std::fs::read(&f).map_err(|_| format!("'{kw} {act}' : error opening file '{f}'."))?,
+                )
+                .map_err(|e| format!("'{kw} {act}' : '{f}': {e}"))?;
+                body = Some(("errorfile", None));
+                page = Some(ReplyPage::File(std::sync::Arc::new(p)));
+            }
+            "errorfiles" => {
+                body = Some(("errorfiles", None));
+                page = Some(ReplyPage::Section(need(1)?, None));
             }
             "hdr" => {
                 headers.push((need(1)?, r.fmt(&need(2)?)?));
-                i += 1;
+                step = 3;
             }
-            x @ ("file" | "lf-file" | "errorfile" | "errorfiles" | "default-errorfiles") => {
-                return Err(format!("'{kw} return {x}' is not supported by lbd; use 'string'."))
-            }
-            x => return Err(format!("'{kw} return' : unknown argument '{x}'; expects 'status', 'content-type', 'string', 'lf-string' or 'hdr'.")),
+            x => return Err(format!("'{kw} {act}' : unknown argument '{x}'; expects 'status', 'content-type', 'string', 'lf-string', 'file', 'lf-file', 'errorfile', 'errorfiles', 'default-errorfiles' or 'hdr'.")),
         }
-        i += 2;
+        i += step;
     }
+    // `deny` without a body of its own answers with the error page for its status.
+    if act == "deny" && body.is_none() && content_type.is_none() && headers.is_empty() {
+        page = Some(ReplyPage::Proxy);
+        body = Some(("default-errorfiles", None));
+    }
+    if let Some(page) = page {
+        let from = body.as_ref().map_or("default-errorfiles", |(b, _)| *b);
+        if !matches!(page, ReplyPage::File(_)) && !ERROR_CODES.contains(&status) {
+            return Err(format!(
+                "'{kw} {act}' : status code '{status}' not handled by default with '{from}' argument."
+            ));
+        }
+        return Ok(HttpAction::ErrorPage(status, page));
+    }
+    let body = body.and_then(|(_, b)| b);
     if body.is_some() && content_type.is_none() {
         return Err(format!(
-            "'{kw} return' : a 'content-type' is required with a body."
+            "'{kw} {act}' : a 'content-type' is required with a body."
         ));
     }
     Ok(HttpAction::Return {

@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 pub(crate) mod bind;
 mod cond;
+pub(crate) mod errors;
 pub(crate) mod global;
 pub(crate) mod http_rules;
 mod log;
@@ -58,6 +59,8 @@ enum Section {
     Proxy(usize),
     /// Index into `defaults`.
     Defaults(usize),
+    /// Index into `http_errors`.
+    HttpErrors(usize),
     /// A section lbd does not implement; its lines are skipped.
     Skipped,
 }
@@ -94,6 +97,7 @@ pub struct Parser<'e> {
     proxies: Vec<Proxy>,
     states: Vec<ProxyState>,
     defaults: Vec<Proxy>,
+    http_errors: Vec<HttpErrors>,
     last_defaults: Option<usize>,
     section: Section,
     conds: Vec<CondFrame>,
@@ -115,6 +119,7 @@ pub fn parse(
             break;
         }
     }
+    p.resolve_errors();
     let ok = p.alerts == 0;
     let config = Config {
         global: p.global,
@@ -149,6 +154,7 @@ impl<'e> Parser<'e> {
             proxies: Vec::new(),
             states: Vec::new(),
             defaults: Vec::new(),
+            http_errors: Vec::new(),
             last_defaults: None,
             section: Section::None,
             conds: Vec::new(),
@@ -312,7 +318,9 @@ impl<'e> Parser<'e> {
             return;
         }
         let kw = w[0].as_str();
-        let res = if keywords::SECTIONS.contains(&kw) {
+        let res = if kw == "http-errors" {
+            self.start_http_errors(w)
+        } else if keywords::SECTIONS.contains(&kw) {
             self.start_section(w)
         } else if keywords::OTHER_SECTIONS.contains(&kw) {
             self.section = Section::Skipped;
@@ -334,6 +342,7 @@ impl<'e> Parser<'e> {
                 Section::Global => self.global_kw(w),
                 Section::Proxy(i) => self.proxy_kw(w, Target::Proxy(i)),
                 Section::Defaults(i) => self.proxy_kw(w, Target::Defaults(i)),
+                Section::HttpErrors(i) => self.http_errors_kw(w, i),
             }
         };
         if let Err(e) = res {

@@ -2,7 +2,7 @@
 //! headers, variables, the request line, `deny`, `allow`, `return`, `redirect`,
 //! `set-status`, `use-service prometheus-exporter`.
 
-use super::reply::error_response;
+use super::reply::{page_response, Pages};
 use crate::backend::pool::ProxyBody;
 use crate::graph::{FrontendRt, Graph};
 use crate::rules::{Action, Rule, RuleSet};
@@ -35,6 +35,8 @@ pub(super) struct Ctx<'a> {
     pub graph: &'a Graph,
     /// The frontend that took the request.
     pub fe_rt: &'a FrontendRt,
+    /// The error pages `deny` and `return` use.
+    pub pages: Pages<'a>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -99,6 +101,10 @@ impl<'a> Ctx<'a> {
             proc_vars: &graph.proc_vars,
             graph,
             fe_rt: fe,
+            pages: Pages {
+                be: None,
+                fe: &fe.error_pages,
+            },
         }
     }
 
@@ -108,6 +114,7 @@ impl<'a> Ctx<'a> {
             name: &be.name,
             id: self.graph.uuid(be.proxy_id) as i64,
         });
+        self.pages.be = Some(&be.error_pages);
         self
     }
 
@@ -224,8 +231,16 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
         Action::Allow => Effect::Stop,
         Action::Deny(status) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
-            Effect::Answer(error_response(*status, None, false))
+            Effect::Answer(ctx.pages.response(*status, None, false))
         }
+        Action::DenyWith(answer) => {
+            ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
+            compute(answer, env, ctx, msg)
+        }
+        Action::ErrorPage(status, page) => Effect::Answer(match page {
+            Some(p) => page_response(*status, p),
+            None => ctx.pages.response(*status, None, false),
+        }),
         Action::Return {
             status,
             content_type,

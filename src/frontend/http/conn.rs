@@ -85,15 +85,22 @@ impl ConnSettings {
             return false;
         }
         if state != clientio::IDLE {
-            // SAFETY: `fd` belongs to the stream, which the caller still owns; a
-            // non-blocking send of a few bytes on an idle socket.
-            unsafe {
-                libc::send(
-                    self.fd,
-                    clientio::RESPONSE_408.as_ptr().cast(),
-                    clientio::RESPONSE_408.len(),
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                );
+            // The frontend's 408 page as written (an empty one: close silently).
+            let page: &[u8] = match fe.error_pages.get(&408) {
+                Some(p) => &p.raw,
+                None => clientio::RESPONSE_408,
+            };
+            if !page.is_empty() {
+                // SAFETY: `fd` belongs to the stream, which the caller still owns; a
+                // non-blocking send of a few bytes on an idle socket.
+                unsafe {
+                    libc::send(
+                        self.fd,
+                        page.as_ptr().cast(),
+                        page.len(),
+                        libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                    );
+                }
             }
             fe.shared.count_status(408);
         }

@@ -1,9 +1,69 @@
-//! Answers lbd gives itself: HAProxy-style error pages (or JSON when the client
-//! prefers it).
+//! Answers lbd gives itself: the configured error pages (`errorfile`, `errorloc`,
+//! `errorfiles`), else HAProxy-style ones (or JSON when the client prefers it).
 
 use crate::backend::pool::ProxyBody;
-use hyper::header::{self, HeaderMap, HeaderValue};
+use crate::config::model::{ErrorPage, ErrorPages};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
+use std::sync::Arc;
+
+/// The error pages that apply to a request: the backend's once it is chosen, then the
+/// frontend's (HAProxy's order), then lbd's own.
+#[derive(Clone, Copy)]
+pub(super) struct Pages<'a> {
+    /// The backend's pages, once it is chosen.
+    pub be: Option<&'a ErrorPages>,
+    /// The frontend's pages.
+    pub fe: &'a ErrorPages,
+}
+
+impl<'a> Pages<'a> {
+    /// The configured page for `status`.
+    pub fn get(&self, status: u16) -> Option<&'a Arc<ErrorPage>> {
+        self.be
+            .and_then(|p| p.get(&status))
+            .or_else(|| self.fe.get(&status))
+    }
+
+    /// The configured page for `status`, else lbd's page (`backend` named in it).
+    pub fn response(&self, status: u16, backend: Option<&str>, json: bool) -> Response<ProxyBody> {
+        match self.get(status) {
+            Some(p) => page_response(status, p),
+            None => error_response(status, backend, json),
+        }
+    }
+}
+
+/// A configured page as a response: its status line, headers and body as written (the
+/// body's length decides `content-length`). An empty page gives a response whose body
+/// fails at once: hyper then closes the connection without writing anything.
+pub(super) fn page_response(status: u16, page: &ErrorPage) -> Response<ProxyBody> {
+    if page.is_empty() {
+        let mut resp = Response::new(ProxyBody::Abort);
+        *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        return resp;
+    }
+    let mut resp = Response::new(ProxyBody::full(page.body.clone()));
+    *resp.status_mut() = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
+    if let Ok(r) = hyper::ext::ReasonPhrase::try_from(page.reason.as_bytes().to_vec()) {
+        if !page.reason.is_empty() {
+            resp.extensions_mut().insert(r);
+        }
+    }
+    let h = resp.headers_mut();
+    for (n, v) in &page.headers {
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_bytes(v),
+        ) else {
+            continue;
+        };
+        if n != header::CONTENT_LENGTH && n != header::TRANSFER_ENCODING {
+            h.append(n, v);
+        }
+    }
+    resp
+}
 
 /// HAProxy's title and text of an error page.
 fn status_text(status: u16) -> (&'static str, &'static str) {

@@ -12,7 +12,7 @@
 use super::actions::{self, Ctx, Msg, SavedReq};
 use super::conn::ConnCtx;
 use super::head::{body_is_empty, strip_hop_by_hop, validate_head, wants_upgrade};
-use super::reply::{error_response, prefers_json};
+use super::reply::{prefers_json, Pages};
 use super::upstream::{self, Upstream};
 use crate::backend::connect::Attempts;
 use crate::backend::pool::{self, ProxyBody};
@@ -207,6 +207,14 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
 }
 
 impl<'a> Req<'a> {
+    /// The error pages of the frontend, and of the backend once chosen.
+    pub(super) fn pages<'p>(&'p self, be: Option<&'p Backend>) -> Pages<'p> {
+        Pages {
+            be: be.map(|b| &b.error_pages),
+            fe: &self.fe.error_pages,
+        }
+    }
+
     /// The stats rules read: the graph, and the backend once chosen.
     pub(super) fn stats_view(&self, be: Option<&'a Backend>) -> StatsView<'a> {
         StatsView {
@@ -241,7 +249,7 @@ impl<'a> Req<'a> {
         let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         if let Err(status) = validate_head(&mut parts) {
-            return error_response(status, None, self.json);
+            return self.pages(None).response(status, None, self.json);
         }
         if let Some(r) = self.monitor(&parts) {
             return r;
@@ -262,7 +270,7 @@ impl<'a> Req<'a> {
             return r;
         }
         let Some(be) = self.choose_backend(&parts) else {
-            return error_response(503, None, self.json);
+            return self.pages(None).response(503, None, self.json);
         };
         self.trace.backend = Some(be.clone());
         let same_proxy = be.proxy_id == fe.proxy_id;
@@ -302,7 +310,7 @@ impl<'a> Req<'a> {
                 }
                 let (status, named) = e.status();
                 let be = named.then_some(route.be.name.as_str());
-                error_response(status, be, self.json)
+                self.pages(Some(&route.be)).response(status, be, self.json)
             }
         }
     }
@@ -321,11 +329,10 @@ impl<'a> Req<'a> {
             return None;
         }
         let failing = self.fe.monitor_fail.iter().any(|c| self.fe_cond(c, parts));
-        Some(error_response(
-            if failing { 503 } else { 200 },
-            None,
-            self.json,
-        ))
+        Some(
+            self.pages(None)
+                .response(if failing { 503 } else { 200 }, None, self.json),
+        )
     }
 
     /// The stats page answers before any backend is chosen.
@@ -552,7 +559,7 @@ impl<'a> Req<'a> {
             ProxyBody::Full(b) => {
                 log.bytes = b.as_ref().map_or(0, |b| b.len() as u64);
             }
-            ProxyBody::Request(..) | ProxyBody::Channel(_) => {}
+            ProxyBody::Request(..) | ProxyBody::Channel(_) | ProxyBody::Abort => {}
         }
     }
 }

@@ -5,7 +5,6 @@
 
 use super::actions::{self, Msg};
 use super::head::{check_response_framing, strip_hop_by_hop};
-use super::reply::error_response;
 use super::request::{Req, Route, Sent};
 use super::upstream::Exchange;
 use crate::backend::persist;
@@ -35,14 +34,18 @@ impl Req<'_> {
             // Dropping `sender` and the body closes the connection: it is never pooled.
             slot.server.state.resp_errors.fetch_add(1, Relaxed);
             status::observe(be, &slot.server, Observation::L7Invalid);
-            return error_response(502, Some(&be.name), self.json);
+            return self
+                .pages(Some(be))
+                .response(502, Some(&be.name), self.json);
         }
         let code = resp.status();
         slot.server.state.count_status(code.as_u16());
         status::observe(be, &slot.server, Observation::for_status(code.as_u16()));
         if code == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_up) = sent.client_upgrade.take().filter(|_| sent.is_upgrade) else {
-                return error_response(502, Some(&be.name), self.json);
+                return self
+                    .pages(Some(be))
+                    .response(502, Some(&be.name), self.json);
             };
             let server_up = hyper::upgrade::on(&mut resp);
             tunnel(client_up, server_up, slot, sender, be.timeouts.tunnel);
