@@ -1172,7 +1172,8 @@ fn http_check_send_and_expect() {
     let c = backend(concat!(
         "    option httpchk\n",
         "    http-check send meth GET uri /ready ver HTTP/1.1 hdr Host example.com hdr X-A b body ping\n",
-        "    http-check expect status 200,300-310",
+        "    http-check expect status 200,300-310\n",
+        "    http-check disable-on-404",
     ));
     let h = &px(&c, "be").http_check;
     assert_eq!(
@@ -1191,6 +1192,7 @@ fn http_check_send_and_expect() {
                 negate: false,
                 kind: ExpectKind::Status(vec![(200, 200), (300, 310)])
             }),
+            disable_on_404: true,
         }
     );
     let expect = |line: &str| {

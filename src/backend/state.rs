@@ -27,6 +27,9 @@ pub struct ServerState {
     up: AtomicBool,
     /// `Admin` as u8.
     admin: AtomicU8,
+    /// NOLB: UP, but a check answered 404 under `http-check disable-on-404`: no new
+    /// traffic, persistent clients still served.
+    nolb: AtomicBool,
     /// Configured weight (from the config, or set at runtime).
     weight: AtomicU32,
     /// The weight the config gave at the last (re)load.
@@ -197,6 +200,7 @@ impl ServerState {
             } else {
                 Admin::Ready as u8
             }),
+            nolb: AtomicBool::new(false),
             weight: AtomicU32::new(weight),
             config_weight: AtomicU32::new(weight),
             cur: AtomicU32::new(0),
@@ -251,6 +255,16 @@ impl ServerState {
         self.up.swap(up, Relaxed)
     }
 
+    /// In NOLB (`http-check disable-on-404`).
+    pub fn is_nolb(&self) -> bool {
+        self.nolb.load(Relaxed)
+    }
+
+    /// Enters or leaves NOLB; returns the previous value.
+    pub fn set_nolb(&self, on: bool) -> bool {
+        self.nolb.swap(on, Relaxed)
+    }
+
     /// Administrative state.
     pub fn admin(&self) -> Admin {
         match self.admin.load(Relaxed) {
@@ -277,7 +291,7 @@ impl ServerState {
 
     /// The weight to balance with right now: 0 unless UP, ready and weighted.
     pub fn eligible_weight(&self) -> u32 {
-        if self.is_up() && self.admin() == Admin::Ready {
+        if self.is_up() && self.admin() == Admin::Ready && !self.is_nolb() {
             self.weight()
         } else {
             0

@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 /// The reason of a result simulated by passive observation (`on-error`).
 pub const HEALTH_ANALYZE: &str = "Health analyze";
 
+/// The reason of a 404 under `http-check disable-on-404`: the server stays UP but
+/// takes no new traffic (NOLB).
+pub const CONDPASS: &str = "Layer7 check conditionally passed";
+
 /// The result of one check (active, or simulated by passive observation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -67,6 +71,7 @@ pub fn check_status_code(reason: &str) -> u8 {
         "Layer7 timeout" => 12,
         "Layer7 invalid response" => 13,
         "Layer7 check passed" => 15,
+        CONDPASS => 16,
         "Layer7 wrong status" => 17,
         _ => 0,
     }
@@ -241,6 +246,13 @@ pub fn record(
     step: Step,
     counts: &Backend,
 ) -> Recorded {
+    // A conditional pass counts only for a server that is UP; for another it is a
+    // failed check (a 404 never brings a server UP).
+    let nolb = outcome.reason == CONDPASS;
+    let step = match step {
+        Step::Check(true) if nolb && !s.state.is_up() => Step::Check(false),
+        st => st,
+    };
     let (t, report, rec) = {
         let mut c = cell(&s.state);
         let prev = (c.health.value(), c.last.as_ref().map(|o| o.reason));
@@ -275,7 +287,31 @@ pub fn record(
         let what = outcome.describe();
         transition(be, s, t, (!log_checks).then_some(what.as_str()), counts);
     }
+    let up = s.state.is_up();
+    if s.state.set_nolb(nolb && up) != (nolb && up) && up {
+        stopping(be, s, &outcome, counts);
+    }
     rec
+}
+
+/// Logs entering (`is stopping`) or leaving (`is UP`) NOLB, in HAProxy's words.
+fn stopping(be: &Backend, s: &ServerRt, outcome: &Outcome, counts: &Backend) {
+    let kind = if s.cfg.backup {
+        "Backup Server"
+    } else {
+        "Server"
+    };
+    let (act, bck) = counts.usable_counts();
+    let queued = counts.shared.queued.load(Relaxed);
+    let msg = format!(
+        "{kind} {}/{} is {}, {}. {act} active and {bck} backup servers online. 0 sessions requeued, {queued} total in queue.",
+        be.name,
+        s.name,
+        if s.state.is_nolb() { "stopping" } else { "UP" },
+        outcome.describe()
+    );
+    crate::log::warning(&msg);
+    crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
 }
 
 /// Reports a data-path outcome for `observe`: consecutive errors reaching

@@ -35,6 +35,8 @@ pub enum Probe {
         request: Vec<u8>,
         /// The expectation.
         matcher: Matcher,
+        /// `http-check disable-on-404`: a 404 passes conditionally.
+        nolb_404: bool,
     },
 }
 
@@ -79,6 +81,7 @@ impl Probe {
         Ok(Probe::Http {
             request: req.into_bytes(),
             matcher,
+            nolb_404: http.disable_on_404,
         })
     }
 
@@ -117,7 +120,9 @@ impl Probe {
         let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         let (request, matcher) = match self {
             Probe::Tcp => return out(true, "Layer4 check passed", None, None),
-            Probe::Http { request, matcher } => (request, matcher),
+            Probe::Http {
+                request, matcher, ..
+            } => (request, matcher),
         };
         let _ = l7;
         let rtimeout = check_to.unwrap_or_else(|| {
@@ -165,6 +170,14 @@ impl Probe {
             };
             return out(false, "Layer7 invalid response", None, Some(info));
         };
+        if code == 404 && matches!(self, Probe::Http { nolb_404: true, .. }) {
+            return out(
+                true,
+                crate::backend::status::CONDPASS,
+                Some(code),
+                Some(phrase),
+            );
+        }
         let status_fail = || {
             out(
                 false,
@@ -285,6 +298,7 @@ mod tests {
         let probe = Probe::Http {
             request: b"GET / HTTP/1.0\r\n\r\n".to_vec(),
             matcher: Matcher::Default,
+            nolb_404: false,
         };
         let out = probe.run(addr, Duration::from_secs(2), None, None).await;
         assert!(out.ok, "{out:?}");
@@ -329,6 +343,7 @@ mod tests {
             headers: vec![("X-A".into(), "1".into())],
             body: None,
             expect: None,
+            disable_on_404: false,
         };
         let Probe::Http { request, .. } = Probe::new(&hc, "10.0.0.1:80").unwrap() else {
             panic!()

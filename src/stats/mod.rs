@@ -200,6 +200,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                     let status = match st.admin() {
                         Admin::Maint => "MAINT".to_string(),
                         Admin::Drain if st.is_up() => "DRAIN".to_string(),
+                        _ if st.is_up() && st.is_nolb() => "NOLB".to_string(),
                         _ if !sv.cfg.check => if st.is_up() { "UP" } else { "DOWN" }.to_string(),
                         _ => c.health.status_text(),
                     };

@@ -68,6 +68,8 @@ pub struct HttpCheck {
     pub body: Option<String>,
     /// `http-check expect`; none = 2xx/3xx pass.
     pub expect: Option<Expect>,
+    /// `http-check disable-on-404`: a 404 puts an UP server in NOLB (no new traffic).
+    pub disable_on_404: bool,
 }
 
 impl HttpCheck {
@@ -76,6 +78,7 @@ impl HttpCheck {
     pub fn reset_request(&mut self) {
         *self = HttpCheck {
             enabled: self.enabled,
+            disable_on_404: self.disable_on_404,
             method: "OPTIONS".into(),
             uri: "/".into(),
             version: "HTTP/1.0".into(),

@@ -499,7 +499,13 @@ impl<'e> Parser<'e> {
                     return Err("'http-check connect' with options is not supported by lbd.".into());
                 }
             }
-            "disable-on-404" | "send-state" | "set-var" | "unset-var" => {
+            "disable-on-404" => {
+                if let Some(extra) = w.get(1) {
+                    return Err(format!("'http-check disable-on-404' : unexpected argument '{extra}'."));
+                }
+                self.px(t).http_check.disable_on_404 = true;
+            }
+            "send-state" | "set-var" | "unset-var" => {
                 return Err(format!("'http-check {sub}' is not supported by lbd."))
             }
             x => return Err(format!("'http-check' : unknown keyword '{x}'; expects 'send', 'expect', 'connect' or 'comment'.")),
