@@ -1,6 +1,6 @@
 //! lbd: a load-balancer daemon that reads HAProxy's configuration language.
 //!
-//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → log → {config, cli} → sample`
+//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → log → {config, cli} → sample → stick`
 //!
 //! A module uses only modules to its right (never one to its left, nor its neighbour in
 //! a `{...}` group); `tests/floor_plan.rs` enforces it, so src/ has no import cycle.
@@ -18,6 +18,8 @@
 //! - `config`: text to a validated model (pure: no sockets); `cli`: the command line.
 //! - `sample`: the rule language's engine: fetches, converters, acl patterns, maps,
 //!   log-format strings, variables (pure: reads a request, never a socket).
+//! - `stick`: stick tables (keys, counters, rates, expiry) and a request's tracked
+//!   entries (pure data).
 //!
 //! docs/ARCHITECTURE.md tells the life of a connection, a request and a reload.
 
@@ -33,5 +35,6 @@ pub mod rules;
 pub mod sample;
 pub mod shard;
 pub mod stats;
+pub mod stick;
 
 pub use lifecycle::run;

@@ -120,6 +120,12 @@ pub enum Action {
     ReplaceUri(UriPart, regex::Regex, Fmt),
     /// Change the response status.
     SetStatus(u16, Option<String>),
+    /// `track-scN KEY table T`: slot, key, the table's proxy.
+    Track(usize, Expr, String),
+    /// `sc-inc-gpc0(N)`/`sc-inc-gpc1(N)`: the counter (gpc0 or gpc1), the slot.
+    ScIncGpc(crate::stick::Data, usize),
+    /// `sc-set-gpt0(N) VALUE`.
+    ScSetGpt0(usize, Expr),
 }
 
 /// A compiled rule.
@@ -247,6 +253,19 @@ impl RuleSet {
                 Action::ReplaceUri(*p, regex::Regex::new(re).ok()?, backrefs(f))
             }
             HttpAction::SetStatus(c, r) => Action::SetStatus(*c, r.clone()),
+            // The validation names the table (this proxy's when none is given).
+            HttpAction::Track { slot, key, table } => {
+                Action::Track(*slot, key.clone(), table.clone()?)
+            }
+            HttpAction::ScIncGpc { gpc, slot } => Action::ScIncGpc(
+                if *gpc == 0 {
+                    crate::stick::Data::Gpc0
+                } else {
+                    crate::stick::Data::Gpc1
+                },
+                *slot,
+            ),
+            HttpAction::ScSetGpt0 { slot, value } => Action::ScSetGpt0(*slot, value.clone()),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })

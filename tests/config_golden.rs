@@ -812,7 +812,7 @@ fn unknown_and_unsupported_acl_fetches() {
             "    acl d path -m reg ^/x\n",
             "    acl e path\n",
             "    acl f hdr(host),lower example.com\n",
-            "    acl g src_conn_cur gt 10\n",
+            "    acl g sc_get_gpt(0,0) gt 10\n",
         )),
     );
     expect(
@@ -823,7 +823,7 @@ fn unknown_and_unsupported_acl_fetches() {
             alert(9, "error detected while parsing ACL 'b' : unknown fetch method 'frobnicate' in ACL expression 'frobnicate'"),
             alert(10, "error detected while parsing ACL 'c' : fetch method 'ssl_fc_sni' is not supported by lbd"),
             alert(12, "error detected while parsing ACL 'e' : no pattern to match"),
-            alert(14, "error detected while parsing ACL 'g' : fetch method 'src_conn_cur' is not supported by lbd"),
+            alert(14, "error detected while parsing ACL 'g' : fetch method 'sc_get_gpt' is not supported by lbd"),
             FATAL.into(),
         ],
     );

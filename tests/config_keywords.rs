@@ -1670,8 +1670,26 @@ fn refused_values_name_the_problem() {
         ["'hash-type' expects 'map-based' or 'consistent' (got 'ring')."]
     );
     assert_eq!(
-        alerts(&cfg("backend be\n    stick-table type string size 1k\n")),
-        ["'stick-table type string' is not supported by lbd; only 'type ip' is."]
+        alerts(&cfg("backend be\n    stick-table type str size 1k\n")),
+        ["'stick-table' : unknown type 'str'; expects 'ip', 'ipv6', 'integer', 'string' or 'binary'."]
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "backend be\n    stick-table type ip size 1k store http_req_rate\n"
+        )),
+        ["'stick-table store' : data type 'http_req_rate' needs a period, as in 'http_req_rate(10s)'."]
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "frontend fe\n    mode http\n    bind :8080\n    http-request track-sc0 src table nope\n"
+        )),
+        ["Proxy 'fe': unable to find table 'nope' referenced by track-sc0."]
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "frontend fe\n    mode http\n    bind :8080\n    http-request track-sc0 src\n"
+        )),
+        ["Proxy 'fe': table 'fe' used but not configured."]
     );
     assert_eq!(
         alerts(&cfg(

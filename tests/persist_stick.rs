@@ -329,14 +329,19 @@ async fn show_table_lists_entries_in_haproxy_format() {
     let empty = cli(&sock, "show table").await;
     assert_eq!(empty, "# table: be, type: ip, size:100, used:0\n\n");
     assert_eq!(who(Mode::Http, lb.port, lo(1)).await, "s1");
-    let out = cli(&sock, "show table").await;
+    // Without a name: one summary line per table, as HAProxy prints.
+    assert_eq!(
+        cli(&sock, "show table").await,
+        "# table: be, type: ip, size:100, used:1\n\n"
+    );
+    let out = cli(&sock, "show table be").await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out:?}");
     assert_eq!(lines[2], "", "{out:?}");
     assert_eq!(lines[0], "# table: be, type: ip, size:100, used:1");
     let exp = lines[1]
         .strip_prefix("0x1: key=127.0.0.1 use=0 exp=")
-        .and_then(|r| r.strip_suffix(" server_key=s1"))
+        .and_then(|r| r.strip_suffix(" server_id=1 server_key=s1"))
         .unwrap_or_else(|| panic!("entry line: {:?}", lines[1]));
     let exp: u64 = exp.parse().expect("exp in ms");
     assert!(exp > 0 && exp <= 1000, "{exp}");
@@ -350,9 +355,12 @@ async fn show_table_lists_entries_in_haproxy_format() {
         by_name[1].starts_with("0x1: key=127.0.0.1 use=0 exp="),
         "{by_name:?}"
     );
-    assert!(by_name[1].ends_with(" server_key=s1"), "{by_name:?}");
+    assert!(
+        by_name[1].ends_with(" server_id=1 server_key=s1"),
+        "{by_name:?}"
+    );
     assert_eq!(
         cli(&sock, "show table nope").await.trim_end(),
-        "Unknown table"
+        "No such table"
     );
 }

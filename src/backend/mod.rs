@@ -116,8 +116,10 @@ pub struct Backend {
 /// Stick rules of a backend and the table they use.
 #[derive(Debug)]
 pub struct Stick {
-    /// The table (kept across reloads).
-    pub table: Arc<persist::Table>,
+    /// The table (kept across reloads when unchanged).
+    pub table: Arc<crate::stick::Table>,
+    /// The backend's servers' names, by position (`server_id` is the position + 1).
+    pub servers: Vec<String>,
     /// Rules in order: kind and optional condition.
     pub rules: Vec<(model::StickKind, Option<crate::rules::Cond>)>,
     /// Acls for the conditions.
@@ -132,6 +134,36 @@ impl Stick {
                 && self.conds.eval_opt(c, info)
         })
     }
+    /// The server stored for client address `ip`.
+    pub fn lookup(&self, ip: std::net::IpAddr) -> Option<String> {
+        let key = self.table.spec.key.from_ip(ip)?;
+        let e = self.table.lookup(&key)?;
+        let id = self.table.read(&e, crate::stick::Data::ServerId)?;
+        let by_key = self.table.read_text(&e, crate::stick::Data::ServerKey);
+        by_key
+            .filter(|k| !k.is_empty())
+            .or_else(|| self.servers.get((id as usize).checked_sub(1)?).cloned())
+    }
+
+    /// Stores the server for client address `ip`.
+    pub fn store(&self, ip: std::net::IpAddr, server: &str) {
+        let Some(e) = self
+            .table
+            .spec
+            .key
+            .from_ip(ip)
+            .and_then(|k| self.table.get_or_create(k))
+        else {
+            return;
+        };
+        let id = self
+            .servers
+            .iter()
+            .position(|s| s == server)
+            .map_or(0, |i| i as u64 + 1);
+        self.table.set_server(&e, id, server);
+    }
+
     /// Whether a matching rule stores the client's server.
     pub fn stores(&self, info: &crate::sample::Env<'_>) -> bool {
         self.rules.iter().any(|(k, c)| {

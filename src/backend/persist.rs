@@ -4,16 +4,11 @@
 //! carry the server's value in the client, so every lbd with the same config routes the
 //! same cookie to the same server without shared state. With `maxidle`/`maxlife` the
 //! value is `V|LAST|FIRST`, both dates in base 32 seconds since the epoch; an expired
-//! cookie is ignored. Stick tables (`stick-table type ip` + `stick on src`) map client
-//! addresses to server names; they live outside the runtime graph, keyed by the name of
-//! the proxy that declares them, so they survive reloads.
+//! cookie is ignored. Stick tables (`stick on src`) are `crate::stick` tables storing
+//! `server_id` and `server_key` (see `backend::Stick`).
 
 use crate::config::model::{CookieCfg, CookieMode};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 /// Seconds since the epoch.
 pub fn now_secs() -> u64 {
@@ -232,122 +227,10 @@ pub fn rewrite_response(cfg: &CookieCfg, headers: &mut HeaderMap, server: &str) 
     }
 }
 
-/// A stick table: client address → server name, with expiry and a size bound.
-#[derive(Debug)]
-pub struct Table {
-    /// The proxy that declares it.
-    pub name: String,
-    inner: Mutex<TableInner>,
-}
-
-#[derive(Debug)]
-struct TableInner {
-    map: HashMap<IpAddr, (String, Instant)>,
-    size: usize,
-    expire: Option<Duration>,
-}
-
-impl Table {
-    /// The server name stored for `ip`, if not expired.
-    pub fn lookup(&self, ip: IpAddr) -> Option<String> {
-        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let expire = t.expire;
-        match t.map.get(&ip) {
-            Some((_, at)) if expire.is_some_and(|e| at.elapsed() >= e) => {
-                t.map.remove(&ip);
-                None
-            }
-            Some((s, _)) => Some(s.clone()),
-            None => None,
-        }
-    }
-
-    /// Stores (or refreshes) an entry; when full, expired entries go first, then the
-    /// least recently used.
-    pub fn store(&self, ip: IpAddr, server: &str) {
-        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if !t.map.contains_key(&ip) && t.map.len() >= t.size {
-            if let Some(e) = t.expire {
-                t.map.retain(|_, (_, at)| at.elapsed() < e);
-            }
-            if t.map.len() >= t.size {
-                if let Some(oldest) = t.map.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k) {
-                    t.map.remove(&oldest);
-                }
-            }
-        }
-        if t.size > 0 {
-            t.map.insert(ip, (server.to_string(), Instant::now()));
-        }
-    }
-
-    /// Entries as (address, server, milliseconds until expiry).
-    pub fn dump(&self) -> Vec<(IpAddr, String, Option<u128>)> {
-        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = t
-            .map
-            .iter()
-            .filter_map(|(ip, (s, at))| {
-                let left = match t.expire {
-                    Some(e) if at.elapsed() >= e => return None,
-                    Some(e) => Some((e - at.elapsed()).as_millis()),
-                    None => None,
-                };
-                Some((*ip, s.clone(), left))
-            })
-            .collect();
-        v.sort_by_key(|e| e.0);
-        v
-    }
-
-    /// Size limit and expiry.
-    pub fn limits(&self) -> (usize, Option<Duration>) {
-        let t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        (t.size, t.expire)
-    }
-}
-
-fn tables() -> &'static Mutex<HashMap<String, Arc<Table>>> {
-    static T: OnceLock<Mutex<HashMap<String, Arc<Table>>>> = OnceLock::new();
-    T.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The table declared by proxy `name` (kept across reloads; size and expiry follow the
-/// newest config).
-pub fn table(name: &str, size: u64, expire: Option<Duration>) -> Arc<Table> {
-    let mut all = tables().lock().unwrap_or_else(|e| e.into_inner());
-    let t = all
-        .entry(name.to_string())
-        .or_insert_with(|| {
-            Arc::new(Table {
-                name: name.to_string(),
-                inner: Mutex::new(TableInner {
-                    map: HashMap::new(),
-                    size: size as usize,
-                    expire,
-                }),
-            })
-        })
-        .clone();
-    {
-        let mut i = t.inner.lock().unwrap_or_else(|e| e.into_inner());
-        i.size = size as usize;
-        i.expire = expire;
-    }
-    t
-}
-
-/// Every table, by proxy name.
-pub fn all_tables() -> Vec<Arc<Table>> {
-    let all = tables().lock().unwrap_or_else(|e| e.into_inner());
-    let mut v: Vec<_> = all.values().cloned().collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn cfg(mode: CookieMode) -> CookieCfg {
         CookieCfg {
@@ -484,27 +367,5 @@ mod tests {
         remove_response_cookie(&cfg(CookieMode::Insert), &mut h);
         let all: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(all, ["other=1"]);
-    }
-
-    #[test]
-    fn stick_table_expires_and_evicts() {
-        let t = table("test-table-unit", 2, Some(Duration::from_millis(50)));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let c: IpAddr = "10.0.0.3".parse().unwrap();
-        t.store(a, "s1");
-        t.store(b, "s2");
-        assert_eq!(t.lookup(a).as_deref(), Some("s1"));
-        t.store(c, "s3");
-        assert_eq!(t.dump().len(), 2, "size bound");
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(t.lookup(c), None, "expired");
-        let again = table("test-table-unit", 10, None);
-        again.store(a, "s9");
-        assert_eq!(
-            t.lookup(a).as_deref(),
-            Some("s9"),
-            "same table after a reload"
-        );
     }
 }

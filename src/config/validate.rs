@@ -47,6 +47,29 @@ fn cond_http_fetch(cond: &Condition, acls: &[Acl]) -> Option<(String, String)> {
     None
 }
 
+/// Names the table of each `track-sc*` rule (this proxy's when none is given) and
+/// checks that it exists, in HAProxy's words.
+fn track_tables(out: &mut Vec<Diag>, tables: &HashMap<String, bool>, p: &mut Proxy) {
+    for r in p.http_request.iter_mut().chain(p.http_response.iter_mut()) {
+        let HttpAction::Track { slot, table, .. } = &mut r.action else {
+            continue;
+        };
+        let name = table.get_or_insert_with(|| p.name.clone()).clone();
+        let msg = match tables.get(&name) {
+            Some(true) => continue,
+            Some(false) => format!(
+                "Proxy '{}': table '{name}' used but not configured.",
+                p.name
+            ),
+            None => format!(
+                "Proxy '{}': unable to find table '{name}' referenced by track-sc{slot}.",
+                p.name
+            ),
+        };
+        diag(out, Level::Alert, &r.loc, msg);
+    }
+}
+
 /// Validates and finalizes the proxies; returns the diagnostics.
 pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     let mut out = Vec::new();
@@ -55,9 +78,9 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
         .filter(|p| p.kind.is_backend())
         .map(|p| (p.name.as_str(), (p.mode, p.loc.clone())))
         .collect();
-    let tables: HashMap<&str, bool> = proxies
+    let tables: HashMap<String, bool> = proxies
         .iter()
-        .map(|p| (p.name.as_str(), p.stick_table.is_some()))
+        .map(|p| (p.name.clone(), p.stick_table.is_some()))
         .collect();
     let mut binds: HashMap<BindAddr, (String, Loc)> = HashMap::new();
     let mut late: Vec<(Level, Loc, String)> = Vec::new();
@@ -167,7 +190,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
         }
         for r in &p.stick_rules {
             let (tname, has) = match &r.table {
-                Some(t) => (t.as_str(), tables.get(t.as_str()).copied()),
+                Some(t) => (t.as_str(), tables.get(t).copied()),
                 None => (p.name.as_str(), Some(p.stick_table.is_some())),
             };
             match has {
@@ -197,6 +220,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
 
     // Fallbacks HAProxy applies with a warning.
     for p in proxies.iter_mut() {
+        track_tables(&mut out, &tables, p);
         let kw = p.kind.keyword();
         if p.kind.is_backend() && p.mode == Mode::Tcp {
             if matches!(

@@ -85,7 +85,7 @@ pub async fn serve(
         .as_ref()
         .filter(|st| st.matches(&env))
         .zip(peer.ip())
-        .and_then(|(st, ip)| st.table.lookup(ip))
+        .and_then(|(st, ip)| st.lookup(ip))
         .and_then(|n| be.server_index(&n));
     let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
     let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
@@ -99,7 +99,7 @@ pub async fn serve(
     let tc = start.elapsed().as_millis() as i64;
     if store {
         if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
-            st.table.store(ip, &slot.server.name);
+            st.store(ip, &slot.server.name);
         }
     }
     let idle = be

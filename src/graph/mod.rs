@@ -43,6 +43,8 @@ pub struct Graph {
     pub config: Arc<Config>,
     /// `proc.` variables (`set-var` in `global`, then rules).
     pub proc_vars: crate::sample::ProcVars,
+    /// Stick tables by proxy name (kept across reloads when unchanged).
+    pub tables: crate::stick::Tables,
 }
 
 /// `capture ... header` lines with their names parsed once.
@@ -57,17 +59,47 @@ fn captures(c: &[crate::config::model::Capture]) -> Vec<(hyper::header::HeaderNa
         .collect()
 }
 
-/// Compiles a backend's stick rules against the table they name.
-fn stick(cfg: &Config, p: &crate::config::model::Proxy) -> Option<crate::backend::Stick> {
-    let first = p.stick_rules.first()?;
-    let owner = first.table.as_deref().unwrap_or(&p.name);
-    let st = cfg
+/// The stick tables of `cfg`, keeping those of `prev` whose definition is unchanged.
+/// A table that `stick` rules use also stores `server_id` and `server_key`, as in
+/// HAProxy.
+fn tables(cfg: &Config, prev: Option<&Graph>) -> crate::stick::Tables {
+    use crate::stick::{Data, Spec};
+    let used_by_stick: std::collections::HashSet<&str> = cfg
         .proxies
         .iter()
-        .find(|q| q.name == owner)?
-        .stick_table
-        .as_ref()?;
-    let table = crate::backend::persist::table(owner, st.size, st.expire);
+        .flat_map(|p| {
+            p.stick_rules
+                .iter()
+                .map(|r| r.table.as_deref().unwrap_or(&p.name))
+        })
+        .collect();
+    let specs = cfg.proxies.iter().filter_map(|p| {
+        let st = p.stick_table.as_ref()?;
+        let mut store = st.store.clone();
+        if used_by_stick.contains(p.name.as_str()) {
+            store.push((Data::ServerId, 0));
+            store.push((Data::ServerKey, 0));
+        }
+        let spec = Spec {
+            key: st.key,
+            size: st.size,
+            expire: st.expire.map(|e| e.as_millis() as u64),
+            nopurge: st.nopurge,
+            store,
+        };
+        Some((p.name.as_str(), spec))
+    });
+    crate::stick::Tables::build(specs, prev.map(|g| &g.tables))
+}
+
+/// Compiles a backend's stick rules against the table they name.
+fn stick(
+    tables: &crate::stick::Tables,
+    p: &crate::config::model::Proxy,
+) -> Option<crate::backend::Stick> {
+    let first = p.stick_rules.first()?;
+    let owner = first.table.as_deref().unwrap_or(&p.name);
+    let table = tables.get(owner)?.clone();
     let mut conds = RuleSet::new(&p.acls, &[], &[]);
     let rules = p
         .stick_rules
@@ -76,6 +108,7 @@ fn stick(cfg: &Config, p: &crate::config::model::Proxy) -> Option<crate::backend
         .collect();
     Some(crate::backend::Stick {
         table,
+        servers: p.servers.iter().map(|s| s.name.clone()).collect(),
         rules,
         conds,
     })
@@ -106,6 +139,7 @@ impl Graph {
                 old_fe.insert(&f.name, &f.shared);
             }
         }
+        let tables = tables(&cfg, prev);
         let mut backends = Vec::new();
         let mut be_index = HashMap::new();
         let mut be_of_proxy = HashMap::new();
@@ -172,7 +206,7 @@ impl Graph {
                     .enumerate()
                     .filter_map(|(i, s)| Some((s.settings.cookie.clone()?, i)))
                     .collect(),
-                stick: stick(&cfg, p),
+                stick: stick(&tables, p),
                 error_pages: p.error_pages.clone(),
                 shared: old_be
                     .get(p.name.as_str())
@@ -236,6 +270,7 @@ impl Graph {
         }
         Graph {
             proc_vars,
+            tables,
             generation: GENERATION.fetch_add(1, Relaxed),
             frontends,
             backends,

@@ -169,6 +169,8 @@ pub struct Env<'a> {
     pub req_captures: &'a [Option<String>],
     /// `capture response header` slots.
     pub res_captures: &'a [Option<String>],
+    /// Stick tables and the request's tracked entries (`sc_*`, `src_*`, `table_*`).
+    pub stick: crate::stick::View<'a>,
 }
 
 impl<'a> Env<'a> {
@@ -359,15 +361,20 @@ impl Expr {
                 "missing fetch method in sample expression '{text}'"
             ));
         }
-        let fetch = super::fetch::find(name).ok_or_else(|| {
-            if super::hint::unsupported(name) {
-                return format!("fetch method '{name}' is not supported by lbd");
-            }
-            format!(
-                "unknown fetch method '{name}'{}",
-                super::did_you_mean(name, FETCHES.iter().map(|f| f.name))
-            )
-        })?;
+        let fetch = super::fetch::find(name)
+            .or_else(|| super::track::find(name))
+            .ok_or_else(|| {
+                if super::hint::unsupported(name) {
+                    return format!("fetch method '{name}' is not supported by lbd");
+                }
+                format!(
+                    "unknown fetch method '{name}'{}",
+                    super::did_you_mean(
+                        name,
+                        FETCHES.iter().chain(super::track::FETCHES).map(|f| f.name)
+                    )
+                )
+            })?;
         let args = parse_args("fetch method", name, fetch.args, fetch.min, args)?;
         let mut convs = Vec::new();
         while !rest.is_empty() {
@@ -377,10 +384,11 @@ impl Expr {
                 ));
             };
             let (cname, cargs, r) = split_call(r)?;
-            let def = CONVS.iter().find(|c| c.name == cname).ok_or_else(|| {
+            let all = || CONVS.iter().chain(super::track::CONVS);
+            let def = all().find(|c| c.name == cname).ok_or_else(|| {
                 format!(
                     "unknown converter '{cname}'{}",
-                    super::did_you_mean(cname, CONVS.iter().map(|c| c.name))
+                    super::did_you_mean(cname, all().map(|c| c.name))
                 )
             })?;
             let mut args = parse_args("converter", cname, def.args, def.min, cargs)?;

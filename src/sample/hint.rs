@@ -82,8 +82,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "url32",
     "url32+src",
     "base32+src",
-    "table_cnt",
-    "table_avl",
     "uuid",
     "unique-id",
     "req.hdrs",
@@ -103,12 +101,10 @@ pub static UNSUPPORTED: &[&str] = &[
     "res.len",
     "res.payload",
     "res.comp",
-    "sc_http_req_rate",
-    "sc_conn_rate",
-    "src_conn_cur",
 ];
 
-/// Prefixes of fetch families lbd does not evaluate yet (tracking counters, TLS, Lua).
+/// Prefixes of fetch families lbd does not evaluate yet, or not all of (tracking
+/// counters beyond `sample::track`, TLS, Lua).
 const UNSUPPORTED_PREFIXES: &[&str] = &[
     "sc0_", "sc1_", "sc2_", "sc_", "src_", "ssl_", "lua.", "fc_", "bc_", "txn.", "table_",
 ];

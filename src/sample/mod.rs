@@ -1,6 +1,7 @@
 //! The sample engine of HAProxy's rule language: fetches with arguments, converter
 //! chains and typed values (`expr`, `fetch`, `conv`, `value`), acl matching and map
-//! files (`pattern`), log-format strings (`fmt`) and variables (`vars`).
+//! files (`pattern`), log-format strings (`fmt`), variables (`vars`) and the stick-table fetches and
+//! converters (`track`).
 //!
 //! Expressions are parsed once, at config load, against two tables (`FETCHES`,
 //! `CONVS`): adding a fetch or a converter is one entry and its function. Evaluation
@@ -14,6 +15,7 @@ pub mod fmt;
 pub mod hash;
 pub mod hint;
 pub mod pattern;
+pub mod track;
 pub mod value;
 pub mod vars;
 

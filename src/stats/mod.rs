@@ -5,6 +5,7 @@
 pub mod page;
 pub mod prometheus;
 pub mod socket;
+pub mod tables;
 
 use crate::backend::state::Admin;
 use crate::graph::Graph;

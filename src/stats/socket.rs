@@ -23,7 +23,9 @@ const HELP: &str = "The following commands are valid at this level:
   show stat                               : report counters for each proxy and server (CSV)
   show servers state [<backend>]          : dump volatile server information
   show backend                            : list backends in the current running config
-  show table [<name>]                     : dump stick tables
+  show table [<name>] [data.<type> <op> <v>]... [key <k>] : list tables, or dump one
+  clear table <name> [data.<type> <op> <v>]... [key <k>] : remove entries
+  set table <name> key <k> [data.<type> <v>]...          : update or create an entry
   disable server <bk>/<srv>               : disable a server for maintenance
   enable server <bk>/<srv>                : enable a disabled server
   set server <bk>/<srv> state <st>        : set a server's state: ready, drain or maint
@@ -196,31 +198,7 @@ pub fn execute(
             }
             o
         }
-        ["show", "table", rest @ ..] => {
-            let only = rest.first().copied();
-            let tables = crate::backend::persist::all_tables();
-            if only.is_some_and(|n| !tables.iter().any(|t| t.name == n)) {
-                return "Unknown table\n".into();
-            }
-            let mut o = String::new();
-            for t in tables.iter().filter(|t| only.is_none_or(|n| n == t.name)) {
-                let entries = t.dump();
-                let (size, _) = t.limits();
-                o.push_str(&format!(
-                    "# table: {}, type: ip, size:{size}, used:{}\n",
-                    t.name,
-                    entries.len()
-                ));
-                for (i, (ip, srv, left)) in entries.iter().enumerate() {
-                    o.push_str(&format!(
-                        "0x{:x}: key={ip} use=0 exp={} server_key={srv}\n",
-                        i + 1,
-                        left.map_or("-".to_string(), |l| l.to_string())
-                    ));
-                }
-            }
-            o
-        }
+        ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
         ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
             Ok(s) => set_admin(&g, &s, Admin::Maint),
             Err(e) => e,

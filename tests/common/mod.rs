@@ -753,7 +753,12 @@ pub struct KeepAlive {
 impl KeepAlive {
     /// Opens the connection.
     pub async fn connect(port: u16) -> KeepAlive {
-        let stream = connect(port, None).await;
+        Self::connect_from(port, None).await
+    }
+
+    /// Opens the connection from `src` (a loopback address) when given.
+    pub async fn connect_from(port: u16, src: Option<IpAddr>) -> KeepAlive {
+        let stream = connect(port, src).await;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("client handshake");

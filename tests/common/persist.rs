@@ -302,10 +302,11 @@ pub async fn show_table(sock: &str, name: &str) -> (u64, Vec<Entry>) {
     let size: u64 = size.parse().expect("size is a number");
     let used: usize = used.parse().expect("used is a number");
     let mut entries = Vec::new();
-    for (i, l) in lines.enumerate() {
+    for l in lines {
         let w: Vec<&str> = l.split(' ').collect();
-        assert_eq!(w.len(), 5, "entry line has 5 fields: {l:?}");
-        assert_eq!(w[0], format!("0x{:x}:", i + 1), "{l:?}");
+        assert_eq!(w.len(), 6, "entry line has 6 fields: {l:?}");
+        // HAProxy prints the entry's address there.
+        assert!(w[0].starts_with("0x") && w[0].ends_with(':'), "{l:?}");
         let key = w[1]
             .strip_prefix("key=")
             .expect("key=")
@@ -313,8 +314,10 @@ pub async fn show_table(sock: &str, name: &str) -> (u64, Vec<Entry>) {
             .expect("ip");
         assert_eq!(w[2], "use=0", "{l:?}");
         let exp = w[3].strip_prefix("exp=").expect("exp=");
-        let exp = (exp != "-").then(|| exp.parse().expect("exp is a number"));
-        let server = w[4].strip_prefix("server_key=").expect("server_key=");
+        // Without `expire`, HAProxy prints exp=0.
+        let exp = (exp != "0").then(|| exp.parse().expect("exp is a number"));
+        assert!(w[4].starts_with("server_id="), "{l:?}");
+        let server = w[5].strip_prefix("server_key=").expect("server_key=");
         entries.push(Entry {
             key,
             exp,

@@ -175,6 +175,29 @@ pub enum HttpAction {
     ReplaceUri(UriPart, String, Fmt),
     /// `set-status CODE [reason STR]` (responses).
     SetStatus(u16, Option<String>),
+    /// `track-scN KEY [table T]`: track the key's entry in slot N.
+    Track {
+        /// 0, 1 or 2.
+        slot: usize,
+        /// The key.
+        key: Expr,
+        /// The table's proxy (None: this proxy).
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment a counter of slot N's entry.
+    ScIncGpc {
+        /// 0 (gpc0) or 1 (gpc1).
+        gpc: u8,
+        /// The slot.
+        slot: usize,
+    },
+    /// `sc-set-gpt0(N) VALUE`: set the tag of slot N's entry.
+    ScSetGpt0 {
+        /// The slot.
+        slot: usize,
+        /// An integer or a sample expression.
+        value: Expr,
+    },
 }
 
 /// The part of the request line that `set-*`/`replace-*` rewrite.
@@ -264,13 +287,19 @@ pub enum CookieMode {
     Passive,
 }
 
-/// `stick-table type ip size N [expire T]`.
+/// `stick-table type T [len N] size N [expire T] [nopurge] [store DATA,...]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StickTable {
+    /// Key type (with its length for string and binary).
+    pub key: crate::stick::KeyType,
     /// Maximum entries.
     pub size: u64,
     /// Entry expiry.
     pub expire: Option<Duration>,
+    /// `nopurge`: a full table refuses new keys.
+    pub nopurge: bool,
+    /// Stored data types with their periods in ms (0 for counters).
+    pub store: Vec<(crate::stick::Data, u64)>,
     /// Where it was declared.
     pub loc: Loc,
 }

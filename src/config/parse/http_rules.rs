@@ -51,15 +51,18 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("set-var-fmt(*", Caps::RULES.no_hint(), set_var),
     kw("set-var(*", Caps::RULES.no_hint(), set_var),
     kw("unset-var(*", Caps::RULES.no_hint(), set_var),
+    kw("track-sc0", Caps::REQUEST, track_sc),
+    kw("track-sc1", Caps::REQUEST, track_sc),
+    kw("track-sc2", Caps::REQUEST, track_sc),
+    kw("sc-inc-gpc0(*", Caps::RULES.no_hint(), sc_action),
+    kw("sc-inc-gpc1(*", Caps::RULES.no_hint(), sc_action),
+    kw("sc-set-gpt0(*", Caps::RULES.no_hint(), sc_action),
     K::unsupported("set-log-level").caps(Caps::RULES),
     K::unsupported("set-tos").caps(Caps::RULES),
     K::unsupported("set-mark").caps(Caps::RULES),
     K::unsupported("set-src").caps(Caps::RULES),
     K::unsupported("set-dst").caps(Caps::RULES),
     K::unsupported("set-nice").caps(Caps::RULES),
-    K::unsupported("sc-inc-gpc0").caps(Caps::RULES),
-    K::unsupported("sc-inc-gpc1").caps(Caps::RULES),
-    K::unsupported("sc-set-gpt0").caps(Caps::RULES),
     K::unsupported("tarpit").caps(Caps::RULES),
     K::unsupported("silent-drop").caps(Caps::RULES),
     K::unsupported("reject").caps(Caps::RULES),
@@ -97,8 +100,15 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("set-var").caps(Caps::RULES),
     K::unsupported("unset-var").caps(Caps::RULES),
     K::unsupported("lua.*").caps(Caps::RULES),
-    K::unsupported("track-sc*").caps(Caps::RULES),
 ];
+
+fn track_sc(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    super::stick::track_sc(r.kw, r.action, args)
+}
+
+fn sc_action(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    super::stick::sc_action(r.kw, r.action, args)
+}
 
 impl Rule<'_> {
     /// Header values, `lf-string` and the like are HAProxy log-format strings: `%%`

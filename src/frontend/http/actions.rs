@@ -37,6 +37,8 @@ pub(super) struct Ctx<'a> {
     pub fe_rt: &'a FrontendRt,
     /// The error pages `deny` and `return` use.
     pub pages: Pages<'a>,
+    /// The request's tracked stick-table entries (`track-sc*`).
+    pub track: Option<&'a crate::stick::Trackers>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -105,7 +107,14 @@ impl<'a> Ctx<'a> {
                 be: None,
                 fe: &fe.error_pages,
             },
+            track: None,
         }
+    }
+
+    /// The same, with the request's tracked entries.
+    pub fn with_track(mut self, t: &'a crate::stick::Trackers) -> Self {
+        self.track = Some(t);
+        self
     }
 
     /// The same, once the backend is chosen.
@@ -154,6 +163,11 @@ impl<'a> Ctx<'a> {
             vars: Some(vars),
             proc_vars: Some(self.proc_vars),
             stats: Some(self.stats),
+            stick: crate::stick::View {
+                tables: Some(&self.graph.tables),
+                tracked: self.track,
+                proxy: Some(self.be.map_or(self.fe.name, |b| b.name)),
+            },
             ..Env::default()
         }
     }
@@ -284,10 +298,47 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
         }
         Action::SetUri(_, f) | Action::ReplaceUri(_, _, f) => Effect::Text(f.eval(env)),
         Action::ReplaceHeader { with, .. } => Effect::Text(with.eval(env)),
+        Action::Track(..) | Action::ScIncGpc(..) | Action::ScSetGpt0(..) => {
+            track(a, env, ctx);
+            Effect::None
+        }
         Action::DelHeader(_)
         | Action::DelHeaders(_)
         | Action::UnsetVar(..)
         | Action::SetStatus(..) => Effect::None,
+    }
+}
+
+/// `track-sc*`, `sc-inc-gpc*`, `sc-set-gpt0`: they change stick-table entries, not
+/// the message.
+fn track(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>) {
+    let Some(tr) = ctx.track else { return };
+    match a {
+        Action::Track(slot, key, table) => {
+            let Some(t) = ctx.graph.tables.get(table) else {
+                return;
+            };
+            if tr.get(*slot).is_some() {
+                return;
+            }
+            if let Some(k) = key
+                .eval(env)
+                .and_then(|v| crate::sample::track::key_of(t, &v))
+            {
+                tr.track(*slot, t, k);
+            }
+        }
+        Action::ScIncGpc(gpc, slot) => {
+            if let Some(t) = tr.get(*slot) {
+                t.table.add(&t.entry, *gpc, 1);
+            }
+        }
+        Action::ScSetGpt0(slot, value) => {
+            if let (Some(t), Some(v)) = (tr.get(*slot), value.eval(env).and_then(|v| v.to_int())) {
+                t.table.set(&t.entry, crate::stick::Data::Gpt0, v as u64);
+            }
+        }
+        _ => {}
     }
 }
 

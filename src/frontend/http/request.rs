@@ -122,6 +122,8 @@ pub(super) struct Req<'a> {
     pub trace: Trace,
     /// The transaction's variables (`txn.`, `req.`, `res.`, and `sess.` for now).
     pub vars: Vars,
+    /// The stick-table entries the request tracks (released when it ends).
+    pub track: crate::stick::Trackers,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -196,14 +198,26 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
             ..Trace::default()
         },
         vars: Vars::default(),
+        track: Default::default(),
     };
+    let bytes_in = body_len(req.headers());
     let mut resp = r.proxy(req).await;
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
+    r.track.response(status, r.trace.server.is_some());
+    r.track.bytes(bytes_in, body_len(resp.headers()));
     if let Some((start, accepted, line)) = timing {
         r.log(&mut resp, status, start, accepted, &line);
     }
     resp
+}
+
+/// A message body's length as its `Content-Length` gives it (what tracked
+/// `bytes_in`/`bytes_out` counters count).
+fn body_len(h: &HeaderMap) -> u64 {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 impl<'a> Req<'a> {
@@ -224,7 +238,7 @@ impl<'a> Req<'a> {
     }
 
     /// What rules read besides the message.
-    pub(super) fn ctx<'s>(&self, stats: &'s StatsView<'s>) -> Ctx<'s>
+    pub(super) fn ctx<'s>(&'s self, stats: &'s StatsView<'s>) -> Ctx<'s>
     where
         'a: 's,
     {
@@ -234,6 +248,7 @@ impl<'a> Req<'a> {
             self.fe,
             stats,
         )
+        .with_track(&self.track)
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -256,7 +271,8 @@ impl<'a> Req<'a> {
         }
         let fe = self.fe;
         let sv = self.stats_view(None);
-        let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv);
+        let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
+            .with_track(&self.track);
         if let Some(r) = actions::apply(
             &fe.rules,
             &fe.rules.request,
@@ -276,8 +292,9 @@ impl<'a> Req<'a> {
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
             let sv = self.stats_view(Some(&be));
-            let ctx =
-                Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv).with_be(&be);
+            let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
+                .with_be(&be)
+                .with_track(&self.track);
             if let Some(r) = actions::apply(
                 &be.rules,
                 &be.rules.request,
@@ -394,7 +411,7 @@ impl<'a> Req<'a> {
             if pinned.is_none() && st.matches(&env) {
                 pinned = self
                     .src
-                    .and_then(|ip| st.table.lookup(ip))
+                    .and_then(|ip| st.lookup(ip))
                     .and_then(|n| be.server_index(&n));
             }
             stick_store = st.stores(&env);

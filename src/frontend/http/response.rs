@@ -3,7 +3,7 @@
 //! `http-response` rules (backend first, then frontend), and the body streamed back
 //! over a connection that returns to the pool when it ends.
 
-use super::actions::{self, Msg};
+use super::actions::{self, Ctx, Msg};
 use super::head::{check_response_framing, strip_hop_by_hop};
 use super::request::{Req, Route, Sent};
 use super::upstream::Exchange;
@@ -80,7 +80,11 @@ impl Req<'_> {
             };
             let sv = self.stats_view(Some(be));
             let id = be.server_index(&server.name).map_or(0, |i| i as i64 + 1);
-            let ctx = self.ctx(&sv).with_be(be).with_srv(&server.name, id);
+            // The fields one by one: the rules below change `self.vars`.
+            let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
+                .with_be(be)
+                .with_srv(&server.name, id)
+                .with_track(&self.track);
             for rs in sets {
                 if let Some(r) = actions::apply(
                     rs,
@@ -114,7 +118,7 @@ impl Req<'_> {
         let be = &route.be;
         if route.stick_store {
             if let (Some(st), Some(ip)) = (&be.stick, self.src) {
-                st.table.store(ip, &slot.server.name);
+                st.store(ip, &slot.server.name);
             }
         }
         let ck = be.cookie.as_ref()?;
