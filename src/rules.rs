@@ -5,8 +5,10 @@
 //! into `HeaderName` once, and values without a sample into `HeaderValue`, so a rule
 //! that only sets a fixed header allocates nothing.
 
-use crate::config::model::{Acl, Condition, HttpAction, HttpRule, ReplyPage, TermAcl, UriPart};
-use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope};
+use crate::config::model::{
+    Acl, Condition, HttpAction, HttpRule, Proxy, ReplyPage, TcpAction, TcpWhen, TermAcl, UriPart,
+};
+use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope, Vars};
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 
@@ -146,6 +148,34 @@ pub struct RuleSet {
     pub request: Vec<Rule>,
     /// `http-response` rules.
     pub response: Vec<Rule>,
+    /// `http-after-response` rules.
+    pub after: Vec<Rule>,
+    /// `tcp-request connection` rules.
+    pub tcp_connection: Vec<TcpRt>,
+    /// `tcp-request session` rules.
+    pub tcp_session: Vec<TcpRt>,
+    /// `tcp-request content` rules.
+    pub tcp_content: Vec<TcpRt>,
+    /// `tcp-response content` rules.
+    pub tcp_response: Vec<TcpRt>,
+}
+
+/// A compiled `tcp-request`/`tcp-response` rule.
+#[derive(Debug, Clone)]
+pub struct TcpRt {
+    action: TcpAction,
+    cond: Option<Cond>,
+}
+
+/// What a list of tcp rules decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No rule decided: go on.
+    Continue,
+    /// `accept`: go on, skipping the remaining rules of the list.
+    Accept,
+    /// `reject` / `silent-drop`: close.
+    Reject,
 }
 
 fn compile_matcher(a: &Acl) -> Matcher {
@@ -184,6 +214,65 @@ impl RuleSet {
         rs.request = request.iter().filter_map(|r| rs.rule(r)).collect();
         rs.response = response.iter().filter_map(|r| rs.rule(r)).collect();
         rs
+    }
+
+    /// Compiles all the rules of a proxy: acls, http-request, http-response,
+    /// http-after-response, tcp-request and tcp-response.
+    pub fn for_proxy(p: &Proxy) -> Self {
+        let mut rs = RuleSet::new(&p.acls, &p.http_request, &p.http_response);
+        rs.after = p
+            .http_after_response
+            .iter()
+            .filter_map(|r| rs.rule(r))
+            .collect();
+        for r in &p.tcp_rules {
+            let rt = TcpRt {
+                action: r.action.clone(),
+                cond: r.cond.as_ref().map(|c| rs.cond(c)),
+            };
+            match r.when {
+                TcpWhen::Connection => rs.tcp_connection.push(rt),
+                TcpWhen::Session => rs.tcp_session.push(rt),
+                TcpWhen::Content => rs.tcp_content.push(rt),
+                TcpWhen::Response => rs.tcp_response.push(rt),
+            }
+        }
+        rs
+    }
+
+    /// Runs tcp rules in order against `env` (whose `vars` are ignored: the rules read
+    /// and change `vars`). The first `accept` or `reject` decides.
+    pub fn run_tcp(&self, rules: &[TcpRt], env: &Env<'_>, vars: &mut Vars) -> Verdict {
+        for r in rules {
+            let value = {
+                let env = Env {
+                    vars: Some(&*vars),
+                    ..*env
+                };
+                if !self.eval_opt(&r.cond, &env) {
+                    continue;
+                }
+                match &r.action {
+                    TcpAction::Accept => return Verdict::Accept,
+                    TcpAction::Reject | TcpAction::SilentDrop => return Verdict::Reject,
+                    TcpAction::SetVar(_, _, e) => e.eval(&env).map(|v| v.into_owned()),
+                    TcpAction::SetVarFmt(_, _, f) => {
+                        Some(crate::sample::Value::Str(f.eval(&env).into()))
+                    }
+                    TcpAction::UnsetVar(..) => None,
+                }
+            };
+            match &r.action {
+                TcpAction::SetVar(s, n, _) | TcpAction::SetVarFmt(s, n, _) if value.is_some() => {
+                    crate::sample::vars::store(vars, env.proc_vars, *s, n, value);
+                }
+                TcpAction::UnsetVar(s, n) => {
+                    crate::sample::vars::store(vars, env.proc_vars, *s, n, None)
+                }
+                _ => {}
+            }
+        }
+        Verdict::Continue
     }
 
     fn rule(&mut self, r: &HttpRule) -> Option<Rule> {

@@ -863,7 +863,7 @@ fn unsupported_keywords_are_alerts() {
             "    lua-load /etc/haproxy/x.lua\n",
             "frontend fe\n",
             "    bind :8443 ssl crt /etc/ssl/site.pem\n",
-            "    tcp-request inspect-delay 5s\n",
+            "    tcp-request content track-sc0 src\n",
             "    http-error status 503\n",
             "    email-alert mailers m\n",
             "    compression algo gzip\n",
@@ -883,7 +883,10 @@ fn unsupported_keywords_are_alerts() {
         &[
             alert(7, "'lua-load' is not supported by lbd."),
             alert(9, "'bind :8443' : 'ssl' is not supported by lbd."),
-            alert(10, "'tcp-request' is not supported by lbd."),
+            alert(
+                10,
+                "'tcp-request content track-sc0' is not supported by lbd.",
+            ),
             alert(11, "'http-error' is not supported by lbd."),
             alert(12, "'email-alert' is not supported by lbd."),
             alert(13, "'compression' is not supported by lbd."),

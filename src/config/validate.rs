@@ -166,11 +166,16 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 p.name
             )));
         }
-        if p.mode == Mode::Tcp && (!p.http_request.is_empty() || !p.http_response.is_empty()) {
+        if p.mode == Mode::Tcp
+            && (!p.http_request.is_empty()
+                || !p.http_response.is_empty()
+                || !p.http_after_response.is_empty())
+        {
             let rule = p
                 .http_request
                 .first()
                 .or(p.http_response.first())
+                .or(p.http_after_response.first())
                 .map(|r| &r.loc)
                 .unwrap_or(&p.loc);
             diag(&mut out, Level::Warning, rule, format!(
@@ -186,6 +191,29 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                     "'http-request use-service prometheus-exporter' needs 'mode http' but {kw} '{}' is in 'mode tcp'.",
                     p.name
                 ));
+            }
+        }
+        if p.mode == Mode::Tcp {
+            // lbd parses no HTTP in `mode tcp`: a tcp rule reading the request's
+            // HTTP content could never find it.
+            for r in &p.tcp_rules {
+                let cond_http = r
+                    .cond
+                    .as_ref()
+                    .and_then(|c| cond_http_fetch(c, &p.acls))
+                    .map(|(_, f)| f);
+                let expr_http = match &r.action {
+                    TcpAction::SetVar(_, _, e) if e.needs_http() => {
+                        Some(e.fetch_name().to_string())
+                    }
+                    _ => None,
+                };
+                if let Some(f) = cond_http.or(expr_http) {
+                    diag(&mut out, Level::Alert, &r.loc, format!(
+                        "this tcp rule uses '{f}', which needs 'mode http'; {kw} '{}' is in 'mode tcp'.",
+                        p.name
+                    ));
+                }
             }
         }
         for r in &p.stick_rules {

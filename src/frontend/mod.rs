@@ -186,3 +186,48 @@ fn resolve(handle: &GraphHandle, name: &str) -> Option<(Arc<Graph>, usize)> {
     let idx = *g.fe_index.get(name)?;
     Some((g, idx))
 }
+
+/// The layer-4 sample environment of a client of `fe`: addresses, names, counters.
+pub fn l4_env<'a>(
+    graph: &'a Graph,
+    fe: &'a crate::graph::FrontendRt,
+    peer: &Client,
+    local: Option<std::net::SocketAddr>,
+    stats: &'a crate::graph::StatsView<'a>,
+) -> crate::sample::Env<'a> {
+    crate::sample::Env {
+        src: peer.inet(),
+        dst: local,
+        fe: Some(crate::sample::Named {
+            name: &fe.name,
+            id: graph.uuid(fe.proxy_id) as i64,
+        }),
+        proc_vars: Some(&graph.proc_vars),
+        stats: Some(stats),
+        ..Default::default()
+    }
+}
+
+/// Runs `fe`'s `tcp-request connection` then `tcp-request session` rules for a new
+/// client; false when one rejects it (the caller closes the connection at once).
+pub fn accept_client(
+    graph: &Graph,
+    fe: &crate::graph::FrontendRt,
+    peer: &Client,
+    local: Option<std::net::SocketAddr>,
+    vars: &mut crate::sample::Vars,
+) -> bool {
+    use crate::rules::Verdict;
+    let rs = &fe.rules;
+    if rs.tcp_connection.is_empty() && rs.tcp_session.is_empty() {
+        return true;
+    }
+    let stats = crate::graph::StatsView { graph, be: None };
+    let env = l4_env(graph, fe, peer, local, &stats);
+    let ok = rs.run_tcp(&rs.tcp_connection, &env, vars) != Verdict::Reject
+        && rs.run_tcp(&rs.tcp_session, &env, vars) != Verdict::Reject;
+    if !ok {
+        fe.shared.denied_conn.fetch_add(1, Relaxed);
+    }
+    ok
+}

@@ -12,6 +12,7 @@ use crate::backend::{Backend, NoServer, Slot};
 use crate::frontend::stream::ClientStream;
 use crate::graph::Graph;
 use crate::log::Client;
+use crate::rules::Verdict;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -40,17 +41,15 @@ pub async fn serve(
         graph: &graph,
         be: None,
     };
-    let env = crate::sample::Env {
-        src: peer.inet(),
-        dst: local,
-        fe: Some(crate::sample::Named {
-            name: &fe.name,
-            id: graph.uuid(fe.proxy_id) as i64,
-        }),
-        proc_vars: Some(&graph.proc_vars),
-        stats: Some(&stats),
-        ..Default::default()
-    };
+    let env = super::l4_env(&graph, fe, &peer, local, &stats);
+    // `tcp-request connection|session|content` rules: with no payload fetch, content
+    // rules decide at once.
+    let mut vars = crate::sample::Vars::default();
+    if !super::accept_client(&graph, fe, &peer, local, &mut vars)
+        || fe.rules.run_tcp(&fe.rules.tcp_content, &env, &mut vars) == Verdict::Reject
+    {
+        return;
+    }
     let be_idx = fe
         .switching
         .iter()
@@ -59,6 +58,19 @@ pub async fn serve(
         .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();
+    let be_env = crate::sample::Env {
+        be: Some(crate::sample::Named {
+            name: &be.name,
+            id: graph.uuid(be.proxy_id) as i64,
+        }),
+        ..env
+    };
+    if be.proxy_id != fe.proxy_id
+        && be.rules.run_tcp(&be.rules.tcp_content, &be_env, &mut vars) == Verdict::Reject
+    {
+        fe.shared.denied.fetch_add(1, Relaxed);
+        return;
+    }
     let log = |server, connect: i64, bytes: u64, term: &str| {
         if !fe.options.tcplog
             || fe.logs.is_empty()
@@ -97,6 +109,25 @@ pub async fn serve(
         }
     };
     let tc = start.elapsed().as_millis() as i64;
+    // `tcp-response content` rules, once the server is connected.
+    let srv_env = crate::sample::Env {
+        srv: Some(crate::sample::Named {
+            name: &slot.server.name,
+            id: be
+                .server_index(&slot.server.name)
+                .map_or(0, |i| i as i64 + 1),
+        }),
+        ..be_env
+    };
+    if be
+        .rules
+        .run_tcp(&be.rules.tcp_response, &srv_env, &mut vars)
+        == Verdict::Reject
+    {
+        fe.shared.denied.fetch_add(1, Relaxed);
+        log(Some(&*slot.server), tc, 0, "--");
+        return;
+    }
     if store {
         if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
             st.store(ip, &slot.server.name);

@@ -23,6 +23,8 @@ pub struct FrontendShared {
     pub requests: AtomicU64,
     /// Requests denied by rules.
     pub denied: AtomicU64,
+    /// Connections rejected by `tcp-request connection|session` rules.
+    pub denied_conn: AtomicU64,
     /// Responses by class 1xx..5xx, other.
     pub status: [AtomicU64; 6],
     /// Bytes from clients.
@@ -41,6 +43,7 @@ impl FrontendShared {
             total: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             denied: AtomicU64::new(0),
+            denied_conn: AtomicU64::new(0),
             status: Default::default(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),

@@ -41,6 +41,8 @@ pub struct Graph {
     pub max_headers: usize,
     /// The configuration it was built from.
     pub config: Arc<Config>,
+    /// Some proxy has `http-after-response` rules (requests keep their head for them).
+    pub after_rules: bool,
     /// `proc.` variables (`set-var` in `global`, then rules).
     pub proc_vars: crate::sample::ProcVars,
     /// Stick tables by proxy name (kept across reloads when unchanged).
@@ -177,7 +179,7 @@ impl Graph {
             let rules = if p.kind == ProxyKind::Listen {
                 RuleSet::default()
             } else {
-                RuleSet::new(&p.acls, &p.http_request, &p.http_response)
+                RuleSet::for_proxy(p)
             };
             let b = Backend {
                 name: p.name.clone(),
@@ -223,7 +225,7 @@ impl Graph {
             if !p.kind.is_frontend() || p.disabled {
                 continue;
             }
-            let mut rules = RuleSet::new(&p.acls, &p.http_request, &p.http_response);
+            let mut rules = RuleSet::for_proxy(p);
             let switching = p
                 .use_backends
                 .iter()
@@ -268,7 +270,10 @@ impl Graph {
                 }
             }
         }
+        let after_rules = frontends.iter().any(|f| !f.rules.after.is_empty())
+            || backends.iter().any(|b| !b.rules.after.is_empty());
         Graph {
+            after_rules,
             proc_vars,
             tables,
             generation: GENERATION.fetch_add(1, Relaxed),

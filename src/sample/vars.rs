@@ -86,6 +86,19 @@ impl Vars {
         self.list.retain(|(s, _, _)| *s != scope);
     }
 
+    /// The variables of `scope` only (the connection's `sess.` set, kept between
+    /// requests).
+    pub fn only(&self, scope: Scope) -> Vars {
+        Vars {
+            list: self
+                .list
+                .iter()
+                .filter(|(s, _, _)| *s == scope)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Whether no variable is set.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
@@ -94,6 +107,27 @@ impl Vars {
 
 /// The `proc.` variables: one set for the process, shared by every thread.
 pub type ProcVars = RwLock<Vars>;
+
+/// Sets (`Some`) or removes (`None`) a variable: `proc.` ones in the process's set,
+/// the others in `vars`.
+pub fn store(vars: &mut Vars, proc: Option<&ProcVars>, scope: Scope, name: &str, v: Option<Owned>) {
+    let mut guard;
+    let target = if scope == Scope::Proc {
+        match proc.map(|p| p.write()) {
+            Some(Ok(g)) => {
+                guard = g;
+                &mut *guard
+            }
+            _ => return,
+        }
+    } else {
+        vars
+    };
+    match v {
+        Some(v) => target.set(scope, name, v),
+        None => target.unset(scope, name),
+    }
+}
 
 #[cfg(test)]
 mod tests {

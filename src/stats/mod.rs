@@ -138,6 +138,8 @@ pub struct FrontendSnap {
     pub requests: u64,
     /// Denied.
     pub denied: u64,
+    /// Connections rejected by tcp-request connection|session rules.
+    pub denied_conn: u64,
     /// Responses by class.
     pub hrsp: [u64; 6],
     /// Bytes in / out.
@@ -182,6 +184,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 total: s.total.load(Relaxed),
                 requests: s.requests.load(Relaxed),
                 denied: s.denied.load(Relaxed),
+                denied_conn: s.denied_conn.load(Relaxed),
                 hrsp: std::array::from_fn(|i| s.status[i].load(Relaxed)),
                 bytes: (s.bytes_in.load(Relaxed), s.bytes_out.load(Relaxed)),
                 limit: s.maxconn.unwrap_or(0),
@@ -440,8 +443,8 @@ pub fn json(s: &Snapshot) -> String {
         }
         let _ = write!(
             o,
-            "{{\"name\":{},\"cur\":{},\"total\":{},\"requests\":{},\"denied\":{},\"hrsp\":[{},{},{},{},{},{}],\"bytes_in\":{},\"bytes_out\":{}}}",
-            json_str(&f.name), f.cur, f.total, f.requests, f.denied,
+            "{{\"name\":{},\"cur\":{},\"total\":{},\"requests\":{},\"denied\":{},\"denied_conn\":{},\"hrsp\":[{},{},{},{},{},{}],\"bytes_in\":{},\"bytes_out\":{}}}",
+            json_str(&f.name), f.cur, f.total, f.requests, f.denied, f.denied_conn,
             f.hrsp[0], f.hrsp[1], f.hrsp[2], f.hrsp[3], f.hrsp[4], f.hrsp[5], f.bytes.0, f.bytes.1
         );
     }

@@ -291,6 +291,12 @@ pub struct Proxy {
     pub http_request: Vec<HttpRule>,
     /// `http-response` rules.
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response` rules.
+    pub http_after_response: Vec<HttpRule>,
+    /// `tcp-request connection|session|content` and `tcp-response content` rules.
+    pub tcp_rules: Vec<TcpRule>,
+    /// `tcp-request inspect-delay`.
+    pub inspect_delay: Option<Duration>,
     /// `cookie`.
     pub cookie: Option<CookieCfg>,
     /// `stick-table`.

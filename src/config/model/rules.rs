@@ -200,6 +200,49 @@ pub enum HttpAction {
     },
 }
 
+/// When a `tcp-request` / `tcp-response` rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpWhen {
+    /// `tcp-request connection`: at accept, before anything is read.
+    Connection,
+    /// `tcp-request session`: once the session exists (after the handshake).
+    Session,
+    /// `tcp-request content`: on the request's content (each request in `mode http`).
+    Content,
+    /// `tcp-response content`: on the response's content.
+    Response,
+}
+
+/// A `tcp-request` / `tcp-response` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRule {
+    /// When it runs.
+    pub when: TcpWhen,
+    /// What it does.
+    pub action: TcpAction,
+    /// `if`/`unless`.
+    pub cond: Option<Condition>,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+/// The actions of `tcp-request` / `tcp-response` rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpAction {
+    /// `accept`: stop evaluating rules of this kind, go on.
+    Accept,
+    /// `reject`: close the connection (or stop the request) at once.
+    Reject,
+    /// `silent-drop`: close without a word (lbd closes as `reject` does).
+    SilentDrop,
+    /// `set-var(SCOPE.NAME) EXPR`.
+    SetVar(Scope, String, Expr),
+    /// `set-var-fmt(SCOPE.NAME) FMT`.
+    SetVarFmt(Scope, String, Fmt),
+    /// `unset-var(SCOPE.NAME)`.
+    UnsetVar(Scope, String),
+}
+
 /// The part of the request line that `set-*`/`replace-*` rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UriPart {

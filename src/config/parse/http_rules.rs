@@ -547,7 +547,28 @@ impl<'e> Parser<'e> {
             Some(c) => Some(self.cond(t, w[c] == "unless", &w[c + 1..], &ctx)?),
             None => None,
         };
-        let response = kw == "http-response";
+        let response = kw != "http-request";
+        // `http-after-response` runs on every response, lbd's own included, and can
+        // only change it.
+        const AFTER: &[&str] = &[
+            "set-header",
+            "add-header",
+            "del-header",
+            "replace-header",
+            "replace-value",
+            "set-status",
+            "set-var",
+            "set-var-fmt",
+            "unset-var",
+            "allow",
+        ];
+        let base = action_name.split('(').next().unwrap_or(action_name);
+        if kw == "http-after-response" && !AFTER.contains(&base) {
+            return Err(format!(
+                "'http-after-response {action_name}' is not supported by lbd; it takes {}.",
+                AFTER.join(", ")
+            ));
+        }
         let place = if response {
             Caps::RESPONSE
         } else {

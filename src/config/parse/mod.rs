@@ -40,6 +40,7 @@ pub(crate) mod proxy;
 pub(crate) mod server;
 mod stats;
 mod stick;
+mod tcp_rules;
 pub(crate) mod timeouts;
 
 /// One configuration text and the name it is reported under.

@@ -44,6 +44,9 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("http-check", Caps::DBL, http_check),
     kw("http-request", Caps::DFBL, http_rule),
     kw("http-response", Caps::DFBL, http_rule),
+    kw("http-after-response", Caps::DFBL, http_rule),
+    kw("tcp-request", Caps::DFBL, |p, w, t| p.tcp_rule(w, t)),
+    kw("tcp-response", Caps::DBL, |p, w, t| p.tcp_rule(w, t)),
     kw("cookie", Caps::DBL, cookie),
     kw("stick-table", Caps::FBL.hard(), stick_table),
     kw("stick", Caps::BL.hard(), stick),
@@ -64,8 +67,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("errorloc", Caps::DFBL, super::errors::errorloc),
     kw("errorloc302", Caps::DFBL, super::errors::errorloc),
     kw("errorloc303", Caps::DFBL, super::errors::errorloc),
-    K::unsupported("tcp-request"),
-    K::unsupported("tcp-response"),
     K::unsupported("http-error"),
     K::unsupported("compression"),
     K::unsupported("filter"),
@@ -76,7 +77,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
     K::unsupported("persist"),
-    K::unsupported("http-after-response"),
     K::unsupported("tcp-check"),
     K::unsupported("external-check"),
     K::unsupported("dynamic-cookie-key"),
@@ -385,10 +385,10 @@ fn redirect(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn http_rule(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     if let Some(rule) = p.http_rule(w, t)? {
         let px = p.px(t);
-        if w[0] == "http-request" {
-            px.http_request.push(rule);
-        } else {
-            px.http_response.push(rule);
+        match w[0].as_str() {
+            "http-request" => px.http_request.push(rule),
+            "http-response" => px.http_response.push(rule),
+            _ => px.http_after_response.push(rule),
         }
     }
     Ok(())

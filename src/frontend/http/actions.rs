@@ -5,7 +5,7 @@
 use super::reply::{page_response, Pages};
 use crate::backend::pool::ProxyBody;
 use crate::graph::{FrontendRt, Graph};
-use crate::rules::{Action, Rule, RuleSet};
+use crate::rules::{Action, Rule, RuleSet, Verdict};
 use crate::sample::{Env, HttpReq, HttpRes, Named, ProcVars, Scope, Stats, Vars};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::http::{request, response};
@@ -51,6 +51,18 @@ pub(super) struct SavedReq {
     pub version: Version,
     /// Headers.
     pub headers: HeaderMap,
+}
+
+impl SavedReq {
+    /// The head of `req`, kept for rules that run on its response.
+    pub fn of<B>(req: &hyper::Request<B>) -> SavedReq {
+        SavedReq {
+            method: req.method().clone(),
+            uri: target(req.uri()).into_owned(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        }
+    }
 }
 
 /// The message rules act on.
@@ -172,7 +184,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn res_env<'b>(&'b self, vars: &'b Vars, req: &'b SavedReq, res: &'b response::Parts) -> Env<'b>
+    pub fn res_env<'b>(
+        &'b self,
+        vars: &'b Vars,
+        req: &'b SavedReq,
+        res: &'b response::Parts,
+    ) -> Env<'b>
     where
         'a: 'b,
     {
@@ -192,6 +209,47 @@ impl<'a> Ctx<'a> {
             ..self.base(vars)
         }
     }
+}
+
+/// A request or response that tcp rules rejected: the connection closes without a
+/// word, as HAProxy's `reject` does.
+fn rejected(ctx: &Ctx<'_>) -> Response<ProxyBody> {
+    ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
+    let mut resp = Response::new(ProxyBody::Abort);
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    resp
+}
+
+/// `tcp-request content` rules of `rs` on a request (each request in `mode http`).
+pub(super) fn content_rules(
+    rs: &RuleSet,
+    ctx: &Ctx<'_>,
+    vars: &mut Vars,
+    parts: &request::Parts,
+) -> Option<Response<ProxyBody>> {
+    if rs.tcp_content.is_empty() {
+        return None;
+    }
+    let none = Vars::default();
+    let uri = target(&parts.uri);
+    let env = ctx.env(&none, parts, &uri);
+    (rs.run_tcp(&rs.tcp_content, &env, vars) == Verdict::Reject).then(|| rejected(ctx))
+}
+
+/// `tcp-response content` rules of `rs` on a response.
+pub(super) fn response_content_rules(
+    rs: &RuleSet,
+    ctx: &Ctx<'_>,
+    vars: &mut Vars,
+    req: &SavedReq,
+    res: &response::Parts,
+) -> Option<Response<ProxyBody>> {
+    if rs.tcp_response.is_empty() {
+        return None;
+    }
+    let none = Vars::default();
+    let env = ctx.res_env(&none, req, res);
+    (rs.run_tcp(&rs.tcp_response, &env, vars) == Verdict::Reject).then(|| rejected(ctx))
 }
 
 /// What a rule computed before it changes the message.
@@ -416,22 +474,7 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
 }
 
 fn set_var(ctx: &Ctx<'_>, vars: &mut Vars, s: Scope, n: &str, v: Option<crate::sample::Owned>) {
-    let mut proc_guard;
-    let target = if s == Scope::Proc {
-        match ctx.proc_vars.write() {
-            Ok(g) => {
-                proc_guard = g;
-                &mut *proc_guard
-            }
-            Err(_) => return,
-        }
-    } else {
-        vars
-    };
-    match v {
-        Some(v) => target.set(s, n, v),
-        None => target.unset(s, n),
-    }
+    crate::sample::vars::store(vars, Some(ctx.proc_vars), s, n, v);
 }
 
 /// `replace-header`: a value the regex matches is replaced by the expansion;

@@ -31,6 +31,8 @@ pub(super) struct ConnCtx {
     pub(super) peer: crate::log::Client,
     /// The address the client reached (none on a unix socket).
     pub(super) local: Option<SocketAddr>,
+    /// The connection's `sess.` variables, kept between its requests.
+    sess: std::sync::Mutex<crate::sample::Vars>,
 }
 
 impl ConnCtx {
@@ -45,6 +47,20 @@ impl ConnCtx {
             }
         }
         (pinned.0.clone(), pinned.1)
+    }
+
+    /// The variables a new request starts with: the connection's `sess.` ones.
+    pub(super) fn sess_vars(&self) -> crate::sample::Vars {
+        self.sess.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Keeps the `sess.` variables of a finished request for the next one.
+    pub(super) fn keep_sess_vars(&self, vars: &crate::sample::Vars) {
+        let sess = vars.only(crate::sample::Scope::Sess);
+        let mut cur = self.sess.lock().unwrap_or_else(|e| e.into_inner());
+        if !(sess.is_empty() && cur.is_empty()) {
+            *cur = sess;
+        }
     }
 }
 
@@ -147,7 +163,12 @@ pub fn serve(
         limits: ClientTimeouts::new(&fe.timeouts),
     };
     let phase = Phase::new();
+    // `tcp-request connection` and `session` rules: a rejected client is closed before
+    // anything is read.
+    let mut sess = crate::sample::Vars::default();
+    let accepted = crate::frontend::accept_client(&graph, &fe, &peer, local, &mut sess);
     let ctx = Arc::new(ConnCtx {
+        sess: std::sync::Mutex::new(sess.only(crate::sample::Scope::Sess)),
         handle,
         pinned: std::sync::Mutex::new((graph, fe_idx)),
         fe_name: fe.name.clone().into_boxed_str(),
@@ -175,6 +196,9 @@ pub fn serve(
     });
     let mut io = TrackedIo::new(stream, phase.clone(), fe.shared.clone());
     async move {
+        if !accepted {
+            return;
+        }
         let sleep = tokio::time::sleep_until(Instant::now());
         tokio::pin!(sleep);
         let mut timer = ConnTimer {

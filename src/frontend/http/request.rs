@@ -197,11 +197,16 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
             captured_request,
             ..Trace::default()
         },
-        vars: Vars::default(),
+        vars: conn.sess_vars(),
         track: Default::default(),
     };
     let bytes_in = body_len(req.headers());
+    let after = graph.after_rules.then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
+    if let Some(saved) = after {
+        resp = r.after_response(&saved, resp);
+    }
+    conn.keep_sess_vars(&r.vars);
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
     r.track.response(status, r.trace.server.is_some());
@@ -227,6 +232,45 @@ impl<'a> Req<'a> {
             be: be.map(|b| &b.error_pages),
             fe: &self.fe.error_pages,
         }
+    }
+
+    /// `http-after-response` rules (the backend's, then the frontend's) on any
+    /// response, lbd's own included.
+    fn after_response(
+        &mut self,
+        saved: &actions::SavedReq,
+        resp: Response<ProxyBody>,
+    ) -> Response<ProxyBody> {
+        let (mut parts, body) = resp.into_parts();
+        let be = self.trace.backend.clone();
+        let sv = self.stats_view(be.as_deref());
+        let mut ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
+            .with_track(&self.track);
+        let srv = be
+            .as_ref()
+            .zip(self.trace.server)
+            .map(|(b, i)| b.servers[i].clone());
+        if let Some(b) = &be {
+            ctx = ctx.with_be(b);
+        }
+        if let (Some(s), Some(i)) = (&srv, self.trace.server) {
+            ctx = ctx.with_srv(&s.name, i as i64 + 1);
+        }
+        let fe_rules = &self.fe.rules;
+        let sets: Vec<&crate::rules::RuleSet> = match &be {
+            Some(b) if b.proxy_id != self.fe.proxy_id => vec![&b.rules, fe_rules],
+            _ => vec![fe_rules],
+        };
+        for rs in sets {
+            actions::apply(
+                rs,
+                &rs.after,
+                &ctx,
+                &mut self.vars,
+                Msg::Res(saved, &mut parts),
+            );
+        }
+        Response::from_parts(parts, body)
     }
 
     /// The stats rules read: the graph, and the backend once chosen.
@@ -273,6 +317,9 @@ impl<'a> Req<'a> {
         let sv = self.stats_view(None);
         let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
             .with_track(&self.track);
+        if let Some(r) = actions::content_rules(&fe.rules, &ctx, &mut self.vars, &parts) {
+            return r;
+        }
         if let Some(r) = actions::apply(
             &fe.rules,
             &fe.rules.request,
@@ -295,6 +342,9 @@ impl<'a> Req<'a> {
             let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
                 .with_be(&be)
                 .with_track(&self.track);
+            if let Some(r) = actions::content_rules(&be.rules, &ctx, &mut self.vars, &parts) {
+                return r;
+            }
             if let Some(r) = actions::apply(
                 &be.rules,
                 &be.rules.request,
@@ -443,7 +493,9 @@ impl<'a> Req<'a> {
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Outgoing {
         let (fe, be, src) = (self.fe, &route.be, self.src);
-        let needs_resp_info = !fe.rules.response.is_empty() || !be.rules.response.is_empty();
+        let needs_resp_info = [&fe.rules, &be.rules]
+            .iter()
+            .any(|rs| !rs.response.is_empty() || !rs.tcp_response.is_empty());
         let saved = needs_resp_info.then(|| SavedReq {
             method: parts.method.clone(),
             uri: actions::target(&parts.uri).into_owned(),

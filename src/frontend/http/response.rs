@@ -86,6 +86,11 @@ impl Req<'_> {
                 .with_srv(&server.name, id)
                 .with_track(&self.track);
             for rs in sets {
+                if let Some(r) =
+                    actions::response_content_rules(rs, &ctx, &mut self.vars, saved, &rparts)
+                {
+                    return r;
+                }
                 if let Some(r) = actions::apply(
                     rs,
                     &rs.response,

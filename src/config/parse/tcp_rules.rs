@@ -1,0 +1,202 @@
+//! `tcp-request connection|session|content ...`, `tcp-request inspect-delay`,
+//! `tcp-response content ...` and `tcp-response inspect-delay`.
+
+use super::{Parser, Target, R};
+use crate::config::model::*;
+use crate::config::value;
+use crate::sample::{Expr, Fmt, Scope};
+
+/// The actions lbd performs in tcp rules.
+const SUPPORTED: &[&str] = &[
+    "accept",
+    "reject",
+    "silent-drop",
+    "set-var",
+    "set-var-fmt",
+    "unset-var",
+];
+
+/// HAProxy's other tcp rule actions, refused by name.
+const KNOWN: &[&str] = &[
+    "expect-proxy",
+    "expect-netscaler-cip",
+    "capture",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-inc-gpc",
+    "sc-set-gpt0",
+    "sc-set-gpt",
+    "sc-add-gpc",
+    "set-src",
+    "set-dst",
+    "set-src-port",
+    "set-dst-port",
+    "set-mark",
+    "set-tos",
+    "set-nice",
+    "set-log-level",
+    "set-priority-class",
+    "set-priority-offset",
+    "switch-mode",
+    "use-service",
+    "do-resolve",
+    "send-spoe-group",
+    "lua",
+    "close",
+    "set-bandwidth-limit",
+    "set-fc-mark",
+    "set-fc-tos",
+    "attach-srv",
+];
+
+impl<'e> Parser<'e> {
+    /// `tcp-request ...` / `tcp-response ...`.
+    pub(super) fn tcp_rule(&mut self, w: &[String], t: Target) -> R {
+        let kw = w[0].as_str();
+        let Some(sub) = w.get(1).map(String::as_str) else {
+            return Err(format!(
+                "'{kw}' expects 'inspect-delay', 'connection', 'session' or 'content'."
+            ));
+        };
+        let response = kw == "tcp-response";
+        if sub == "inspect-delay" {
+            let Some(v) = w.get(2) else {
+                return Err(format!("'{kw} inspect-delay' expects a timeout value."));
+            };
+            let d = value::time(v).map_err(|e| format!("'{kw} inspect-delay' : {e}"))?;
+            if !response {
+                self.px(t).inspect_delay = Some(d);
+            }
+            return Ok(());
+        }
+        let when = match (response, sub) {
+            (false, "connection") => TcpWhen::Connection,
+            (false, "session") => TcpWhen::Session,
+            (false, "content") => TcpWhen::Content,
+            (true, "content") => TcpWhen::Response,
+            _ => {
+                return Err(format!(
+                    "'{kw}' expects 'inspect-delay'{}, got '{sub}'.",
+                    if response {
+                        " or 'content'"
+                    } else {
+                        ", 'connection', 'session' or 'content'"
+                    }
+                ))
+            }
+        };
+        let is_backend = match t {
+            Target::Proxy(i) => !self.proxies[i].kind.is_frontend(),
+            Target::Defaults(_) => false,
+        };
+        if is_backend && matches!(when, TcpWhen::Connection | TcpWhen::Session) {
+            return Err(format!(
+                "'{kw} {sub}' is not allowed in a backend (a frontend or listen only)."
+            ));
+        }
+        let Some(action) = w.get(2).map(String::as_str) else {
+            return Err(format!("'{kw} {sub}' expects an action."));
+        };
+        let cond_at = w
+            .iter()
+            .skip(3)
+            .position(|x| x == "if" || x == "unless")
+            .map(|p| p + 3);
+        let args = &w[3..cond_at.unwrap_or(w.len())];
+        let ctx = format!("a '{kw} {sub}' condition");
+        let cond = match cond_at {
+            Some(c) => Some(self.cond(t, w[c] == "unless", &w[c + 1..], &ctx)?),
+            None => None,
+        };
+        let name = action.split('(').next().unwrap_or(action);
+        let action = match name {
+            "accept" | "reject" | "silent-drop" => {
+                if let Some(x) = args.first() {
+                    return Err(format!(
+                        "'{kw} {sub} {action}' : unexpected argument '{x}'."
+                    ));
+                }
+                match name {
+                    "accept" => TcpAction::Accept,
+                    "reject" => TcpAction::Reject,
+                    _ => TcpAction::SilentDrop,
+                }
+            }
+            "set-var" | "set-var-fmt" | "unset-var" => var_action(kw, sub, action, args)?,
+            _ if KNOWN.contains(&name)
+                || name.starts_with("lua.")
+                || name.starts_with("track-sc") =>
+            {
+                return Err(format!("'{kw} {sub} {name}' is not supported by lbd."))
+            }
+            _ => {
+                return Err(format!(
+                    "'{kw} {sub}' : unknown action '{action}'{}",
+                    crate::config::diag::did_you_mean(name, SUPPORTED.iter().copied())
+                ))
+            }
+        };
+        // Connection and session rules run before any request exists.
+        if matches!(when, TcpWhen::Connection | TcpWhen::Session) {
+            if let TcpAction::SetVar(_, _, e) = &action {
+                if e.needs_http() {
+                    return Err(format!(
+                        "'{kw} {sub} {name}' : fetch method '{}' needs an HTTP request, which '{kw} {sub}' rules run before.",
+                        e.fetch_name()
+                    ));
+                }
+            }
+        }
+        let loc = self.loc.clone();
+        self.px(t).tcp_rules.push(TcpRule {
+            when,
+            action,
+            cond,
+            loc,
+        });
+        Ok(())
+    }
+}
+
+fn var_action(kw: &str, sub: &str, action: &str, args: &[String]) -> Result<TcpAction, String> {
+    let (verb, rest) = action.split_once('(').unwrap_or((action, ""));
+    let Some(inner) = rest.strip_suffix(')') else {
+        return Err(format!(
+            "'{kw} {sub} {verb}' : missing ')' after the variable name."
+        ));
+    };
+    if inner.contains(',') {
+        return Err(format!(
+            "'{kw} {sub} {action}' : conditions on the variable are not supported by lbd."
+        ));
+    }
+    let (scope, name) = Scope::split(inner).map_err(|e| format!("'{kw} {sub} {verb}' : {e}"))?;
+    let name = name.to_string();
+    if verb == "unset-var" {
+        if let Some(x) = args.first() {
+            return Err(format!("'{kw} {sub} {verb}' : unexpected argument '{x}'."));
+        }
+        return Ok(TcpAction::UnsetVar(scope, name));
+    }
+    let [v] = args else {
+        return Err(format!(
+            "'{kw} {sub} {verb}' expects exactly one {} (quote it if it has spaces).",
+            if verb == "set-var" {
+                "sample expression"
+            } else {
+                "format string"
+            }
+        ));
+    };
+    if verb == "set-var-fmt" {
+        let f = Fmt::parse(v).map_err(|e| format!("'{kw} {sub} {verb}' : {e}."))?;
+        return Ok(TcpAction::SetVarFmt(scope, name, f));
+    }
+    let e = Expr::parse(v).map_err(|e| {
+        format!("'{kw} {sub} {verb}' : failed to parse sample expression <{v}> : {e}")
+    })?;
+    Ok(TcpAction::SetVar(scope, name, e))
+}
