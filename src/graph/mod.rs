@@ -262,12 +262,16 @@ impl Graph {
                 shared,
             }));
         }
+        // `set-var` lines of `global`, in order: each sees the ones before it.
         let proc_vars = crate::sample::ProcVars::default();
-        if let Ok(mut pv) = proc_vars.write() {
-            for (scope, name, v) in &cfg.global.set_vars {
-                if let Some(v) = v.value(&crate::sample::Env::default()) {
-                    pv.set(*scope, name, v);
-                }
+        for (scope, name, v) in &cfg.global.set_vars {
+            let env = crate::sample::Env {
+                proc_vars: Some(&proc_vars),
+                ..Default::default()
+            };
+            if let Some(v) = v.value(&env) {
+                let mut none = crate::sample::Vars::default();
+                crate::sample::vars::store(&mut none, Some(&proc_vars), *scope, name, Some(v));
             }
         }
         let after_rules = frontends.iter().any(|f| !f.rules.after.is_empty())

@@ -287,6 +287,9 @@ pub static CONVS: &[ConvDef] = &[
     ca("crc32", &[I], 0, Bin, Int, |a, v, _| {
         hashed(a, hash::crc32(&v.into_bin()))
     }),
+    ca("crc32c", &[I], 0, Bin, Int, |a, v, _| {
+        hashed(a, crc32c::crc32c(&v.into_bin()))
+    }),
     ca("djb2", &[I], 0, Bin, Int, |a, v, _| {
         hashed(a, hash::djb2(&v.into_bin()))
     }),

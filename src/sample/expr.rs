@@ -346,7 +346,15 @@ fn parse_arg(a: &str, t: ArgT) -> Result<Arg, String> {
         }),
         ArgT::Mask6 => Arg::Mask(match a.parse::<u8>() {
             Ok(n) if n <= 128 => n,
-            _ => return Err(format!("invalid IPv6 mask '{a}'")),
+            _ => {
+                let m: std::net::Ipv6Addr =
+                    a.parse().map_err(|_| format!("invalid IPv6 mask '{a}'"))?;
+                let m = u128::from(m);
+                if m.leading_ones() + m.trailing_zeros() != 128 {
+                    return Err(format!("invalid IPv6 mask '{a}'"));
+                }
+                m.leading_ones() as u8
+            }
         }),
         ArgT::MapFile => Arg::Str(a.to_string()),
     })

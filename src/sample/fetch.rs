@@ -160,6 +160,27 @@ pub static FETCHES: &[FetchDef] = &[
             None => r,
         }));
     }),
+    l4a("uuid", &[I], 0, Str, |a, _, e| {
+        // Version 4 (random) is the only one HAProxy 2.6 has.
+        if a.first().and_then(Arg::int).is_none_or(|v| v == 4) {
+            let b = super::hash::random_u64().to_be_bytes();
+            let c = super::hash::random_u64().to_be_bytes();
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&b);
+            u[8..].copy_from_slice(&c);
+            u[6] = (u[6] & 0x0f) | 0x40;
+            u[8] = (u[8] & 0x3f) | 0x80;
+            let h: String = u.iter().map(|x| format!("{x:02x}")).collect();
+            e(Value::string(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )));
+        }
+    }),
     l4("pid", Int, |_, _, e| {
         e(Value::Int(std::process::id() as i64));
     }),

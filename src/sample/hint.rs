@@ -82,7 +82,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "url32",
     "url32+src",
     "base32+src",
-    "uuid",
     "unique-id",
     "req.hdrs",
     "req.hdrs_bin",

@@ -170,7 +170,20 @@ impl<'a> Value<'a> {
             Type::Bool => Value::Bool(self.to_bool()?),
             Type::Int => Value::Int(self.to_int()?),
             Type::Ip => Value::Ip(self.to_ip()?),
-            Type::Str => Value::Str(self.into_bytes()),
+            // HAProxy's binary-to-string cast stops at the first NUL byte.
+            Type::Str => match self {
+                Value::Bin(b) => {
+                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                    Value::Str(match b {
+                        Cow::Borrowed(x) => Cow::Borrowed(&x[..end]),
+                        Cow::Owned(mut x) => {
+                            x.truncate(end);
+                            Cow::Owned(x)
+                        }
+                    })
+                }
+                v => Value::Str(v.into_bytes()),
+            },
             Type::Bin => Value::Bin(self.into_bin()),
         })
     }
@@ -215,5 +228,9 @@ mod tests {
         assert_eq!(Value::Int(1).into_bin().as_ref(), &[0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(Value::Bool(true).cast(Type::Str), Some(Value::str("1")));
         assert_eq!(Value::Bin(Cow::Borrowed(b"ab")).to_int(), None);
+        assert_eq!(
+            Value::Bin(Cow::Borrowed(b"a\0b")).cast(Type::Str),
+            Some(Value::str("a"))
+        );
     }
 }

@@ -106,6 +106,30 @@ fn set_admin(g: &crate::graph::Graph, s: &crate::backend::ServerRt, to: Admin) -
 }
 
 /// Executes one command line; returns the response text.
+/// `get var proc.NAME`: a process variable, in HAProxy's words.
+fn get_var(g: &crate::graph::Graph, name: &str) -> String {
+    use crate::sample::{Scope, Value};
+    let Ok((Scope::Proc, n)) = Scope::split(name) else {
+        return "Variable name must be in the 'proc.' scope.\n".into();
+    };
+    let pv = g.proc_vars.read().unwrap_or_else(|e| e.into_inner());
+    let Some(v) = pv.get(Scope::Proc, n) else {
+        return "Variable not found.\n".into();
+    };
+    let ty = match v {
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "sint",
+        Value::Ip(std::net::IpAddr::V4(_)) => "ipv4",
+        Value::Ip(std::net::IpAddr::V6(_)) => "ipv6",
+        Value::Str(_) => "str",
+        Value::Bin(_) => "bin",
+    };
+    format!(
+        "{name}: type={ty} value=<{}>\n",
+        String::from_utf8_lossy(&v.to_bytes())
+    )
+}
+
 pub fn execute(
     line: &str,
     level: StatsLevel,
@@ -199,6 +223,7 @@ pub fn execute(
             o
         }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
+        ["get", "var", name] => operator().unwrap_or_else(|| get_var(&g, name)),
         ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
             Ok(s) => set_admin(&g, &s, Admin::Maint),
             Err(e) => e,

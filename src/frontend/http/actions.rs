@@ -324,9 +324,11 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
                 Some(f) => bytes::Bytes::from(f.eval(env)),
                 None => body.clone(),
             };
+            let has_body = !body.is_empty();
             let mut resp = Response::new(ProxyBody::full(body));
             *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
-            if let Some(ct) = content_type {
+            // Without a payload, the content type is not sent (as HAProxy).
+            if let Some(ct) = content_type.as_ref().filter(|_| has_body) {
                 resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
             }
             for (n, v) in headers {
