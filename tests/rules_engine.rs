@@ -155,3 +155,33 @@ async fn bad_expressions_are_refused_with_file_and_line() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn use_backend_with_a_dynamic_name() {
+    let a = HttpOrigin::start("a").await;
+    let b = HttpOrigin::start("b").await;
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request set-var(txn.be) path,field(2,/)
+    use_backend be_%[var(txn.be)] if {{ var(txn.be) -m found }}
+    default_backend be_a
+backend be_a
+    server s {}
+backend be_b
+    server s {}
+",
+        a.hostport(),
+        b.hostport()
+    );
+    let lb = Lbd::start(&cfg).await;
+    assert_eq!(get(lb.port, "/b/x").await.header("x-origin"), "b");
+    assert_eq!(get(lb.port, "/a/x").await.header("x-origin"), "a");
+    // No backend by that name: the rule is skipped, the default backend serves.
+    assert_eq!(get(lb.port, "/zzz/x").await.header("x-origin"), "a");
+}

@@ -97,6 +97,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
             refs.extend(
                 p.use_backends
                     .iter()
+                    .filter(|u| u.dynamic.is_none())
                     .map(|u| (u.backend.as_str(), &u.loc, "use_backend")),
             );
             for (name, loc, rule) in refs {

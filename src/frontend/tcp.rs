@@ -53,8 +53,8 @@ pub async fn serve(
     let be_idx = fe
         .switching
         .iter()
-        .find(|(c, _)| fe.rules.eval(c, &env))
-        .map(|(_, b)| *b)
+        .filter(|(c, _)| fe.rules.eval(c, &env))
+        .find_map(|(_, to)| to.pick(&graph, &env))
         .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();

@@ -74,7 +74,7 @@ pub struct FrontendRt {
     /// Compiled acls and http rules.
     pub rules: RuleSet,
     /// `use_backend` rules: condition and backend index.
-    pub switching: Vec<(Cond, usize)>,
+    pub switching: Vec<(Cond, Switch)>,
     /// `default_backend` (or the listen's own servers).
     pub default_backend: Option<usize>,
     /// Timeouts.
@@ -97,4 +97,30 @@ pub struct FrontendRt {
     pub logs: Vec<crate::log::Target>,
     /// `errorfile` pages by status.
     pub error_pages: crate::config::model::ErrorPages,
+}
+
+/// Where a `use_backend` rule sends a request.
+#[derive(Debug, Clone)]
+pub enum Switch {
+    /// A backend, by index.
+    To(usize),
+    /// `use_backend %[...]`: the backend the evaluated name designates, if any (else
+    /// the rule is skipped, as HAProxy does).
+    Named(crate::sample::Fmt),
+}
+
+impl Switch {
+    /// The backend index for this request.
+    pub fn pick(&self, graph: &super::Graph, env: &crate::sample::Env<'_>) -> Option<usize> {
+        match self {
+            Switch::To(i) => Some(*i),
+            Switch::Named(f) => {
+                let name = f.eval(env);
+                graph
+                    .be_index
+                    .get(std::str::from_utf8(&name).ok()?)
+                    .copied()
+            }
+        }
+    }
 }

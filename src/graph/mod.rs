@@ -12,7 +12,7 @@ use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
 use crate::config::model::{Config, ProxyKind};
 use crate::rules::RuleSet;
 use arc_swap::ArcSwap;
-pub use frontend::{FrontendRt, FrontendShared};
+pub use frontend::{FrontendRt, FrontendShared, Switch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -229,7 +229,13 @@ impl Graph {
             let switching = p
                 .use_backends
                 .iter()
-                .filter_map(|u| Some((rules.cond(&u.cond), *be_index.get(&u.backend)?)))
+                .filter_map(|u| {
+                    let to = match &u.dynamic {
+                        Some(f) => Switch::Named(f.clone()),
+                        None => Switch::To(*be_index.get(&u.backend)?),
+                    };
+                    Some((rules.cond(&u.cond), to))
+                })
                 .collect();
             let monitor_fail = p.monitor_fail.iter().map(|c| rules.cond(c)).collect();
             let default_backend = match &p.default_backend {

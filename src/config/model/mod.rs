@@ -430,8 +430,10 @@ pub fn listener_ids(binds: &[Bind]) -> Vec<u32> {
 /// `use_backend NAME if|unless COND`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UseBackend {
-    /// Target backend.
+    /// Target backend (as written, `%[...]` included).
     pub backend: String,
+    /// `use_backend %[...]`: the name is a log-format string evaluated per request.
+    pub dynamic: Option<crate::sample::Fmt>,
     /// Condition.
     pub cond: Condition,
     /// Where it was declared.

@@ -249,9 +249,12 @@ fn default_backend(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 fn use_backend(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let name = arg(w, 1)?.to_string();
-    if name.contains("%[") {
-        return Err("'use_backend' with a dynamic name ('%[...]') is not supported by lbd.".into());
-    }
+    let dynamic = if name.contains('%') {
+        Some(crate::sample::Fmt::parse(&name).map_err(|e| format!("'use_backend {name}' : {e}."))?)
+            .filter(|f| f.literal().is_none())
+    } else {
+        None
+    };
     let cond = match w.get(2).map(String::as_str) {
         Some(k @ ("if" | "unless")) => p.cond(t, k == "unless", &w[3..], "switching rule")?,
         Some(x) => {
@@ -267,6 +270,7 @@ fn use_backend(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let loc = p.loc.clone();
     p.px(t).use_backends.push(UseBackend {
         backend: name,
+        dynamic,
         cond,
         loc,
     });

@@ -420,11 +420,15 @@ impl<'a> Req<'a> {
     /// `use_backend` rules in order, then `default_backend` (a listen: its own).
     fn choose_backend(&self, parts: &Parts) -> Option<Arc<Backend>> {
         let fe = self.fe;
+        let sv = self.stats_view(None);
+        let ctx = self.ctx(&sv);
+        let uri = actions::target(&parts.uri);
+        let env = ctx.env(&self.vars, parts, &uri);
         let idx = fe
             .switching
             .iter()
-            .find(|(c, _)| self.fe_cond(c, parts))
-            .map(|(_, b)| *b)
+            .filter(|(c, _)| fe.rules.eval(c, &env))
+            .find_map(|(_, to)| to.pick(self.graph, &env))
             .or(fe.default_backend)?;
         Some(self.graph.backends[idx].clone())
     }
