@@ -447,6 +447,22 @@ async fn http_check_expect_string() {
     .await;
 }
 
+/// `expect rstring`: the body must match the regex.
+#[tokio::test]
+async fn http_check_expect_rstring() {
+    let s1 = HealthOrigin::start("s1").await;
+    let lbd = with_expect(&s1, "rstring ^[a-z]*OK$").await;
+    assert_eq!(s1.post("/break?code=200&body=allOK").await, 200);
+    still_up_after_checks(&lbd, &s1, 2).await;
+    assert_eq!(s1.post("/break?code=200&body=OK!").await, 200);
+    wait_line(
+        &lbd,
+        &warning("Server web/s1 is DOWN, reason: Layer7 invalid response, info: \"HTTP content check did not match\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        STEP,
+    )
+    .await;
+}
+
 /// `expect ! string`: the body must not contain it.
 #[tokio::test]
 async fn http_check_expect_not_string() {

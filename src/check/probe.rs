@@ -22,6 +22,8 @@ pub enum Matcher {
     RStatus(regex::Regex, bool),
     /// Substring of the body.
     Body(String, bool),
+    /// Regex on the body (`rstring`).
+    RBody(regex::bytes::Regex, bool),
 }
 
 /// What a check does.
@@ -76,6 +78,11 @@ impl Probe {
                     *negate,
                 ),
                 ExpectKind::String(s) => Matcher::Body(s.clone(), *negate),
+                ExpectKind::RString(re) => Matcher::RBody(
+                    regex::bytes::Regex::new(re)
+                        .map_err(|e| format!("invalid 'rstring' regex '{re}': {e}"))?,
+                    *negate,
+                ),
             },
         };
         Ok(Probe::Http {
@@ -141,7 +148,9 @@ impl Probe {
                 }
                 buf.extend_from_slice(&chunk[..n]);
                 // Status-only matchers can stop at the first line.
-                if !matches!(matcher, Matcher::Body(..)) && buf.contains(&b'\n') {
+                if !matches!(matcher, Matcher::Body(..) | Matcher::RBody(..))
+                    && buf.contains(&b'\n')
+                {
                     break;
                 }
                 if buf.len() >= MAX_READ {
@@ -193,10 +202,15 @@ impl Probe {
             Matcher::RStatus(re, neg) if re.is_match(&code.to_string()) != *neg => {}
             Matcher::Default | Matcher::Status(..) | Matcher::RStatus(..) => return status_fail(),
             // Body checks fail as HAProxy's: `Layer7 invalid response`, no code.
-            Matcher::Body(s, neg) => {
+            Matcher::Body(_, neg) | Matcher::RBody(_, neg) => {
+                let found = match matcher {
+                    Matcher::RBody(re, _) => re.is_match(body),
+                    Matcher::Body(s, _) => memfind(body, s.as_bytes()),
+                    _ => false,
+                };
                 let info = if body.is_empty() {
                     Some("HTTP content check could not find a response body")
-                } else if memfind(body, s.as_bytes()) == *neg {
+                } else if found == *neg {
                     Some(if *neg {
                         "HTTP check matched unwanted content"
                     } else {

@@ -105,6 +105,8 @@ pub enum ExpectKind {
     RStatus(String),
     /// Substring of the body.
     String(String),
+    /// Regex on the body (kept as written; compiled by the check layer).
+    RString(String),
 }
 
 /// An `http-request` / `http-response` rule.

@@ -493,10 +493,14 @@ impl<'e> Parser<'e> {
                     "status" => ExpectKind::Status(value::status_list(pat).map_err(|e| format!("'http-check expect status' : {e}"))?),
                     "rstatus" => ExpectKind::RStatus(pat.clone()),
                     "string" => ExpectKind::String(pat.clone()),
-                    x @ ("rstring" | "hdr" | "fhdr" | "string-lf" | "status-lf") => {
+                    "rstring" => {
+                        regex::bytes::Regex::new(pat).map_err(|e| format!("'http-check expect rstring' : invalid regex '{pat}' : {e}"))?;
+                        ExpectKind::RString(pat.clone())
+                    }
+                    x @ ("hdr" | "fhdr" | "string-lf" | "status-lf") => {
                         return Err(format!("'http-check expect {x}' is not supported by lbd."))
                     }
-                    x => return Err(format!("'http-check expect' : unknown matching method '{x}'; expects 'status', 'rstatus' or 'string'.")),
+                    x => return Err(format!("'http-check expect' : unknown matching method '{x}'; expects 'status', 'rstatus', 'string' or 'rstring'.")),
                 };
                 if let Some(extra) = w.get(i + 2) {
                     return Err(format!("'http-check expect' : unexpected argument '{extra}'."));
