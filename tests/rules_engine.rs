@@ -34,6 +34,7 @@ frontend fe
     http-response set-header x-n %[var(txn.n)]
     http-response set-header x-srv %[srv_name]/%[be_name]
     http-response set-status 203 if {{ var(txn.seg) -m str teapot }}
+    http-response redirect prefix /moved code 301 if {{ status 200 }} {{ var(txn.seg) -m str old }}
     default_backend be
 backend be
     server s1 {origin}
@@ -78,6 +79,19 @@ async fn request_rules_answer_and_rewrite_response_rules_read_variables() {
     assert!(lower.contains("\r\nx-seg: teapot\r\n"), "{r}");
     assert!(lower.contains("\r\nx-n: 32\r\n"), "3 values * 10 + 2: {r}");
     assert!(lower.contains("\r\nx-srv: s1/be\r\n"), "{r}");
+
+    // A response rule answers with a redirect built from the request.
+    let r = raw(
+        lb.port,
+        b"GET /old/page?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 301 "), "{r}");
+    assert!(
+        r.to_ascii_lowercase()
+            .contains("\r\nlocation: /moved/old/page?q=1\r\n"),
+        "{r}"
+    );
 
     // Request-line rewrites and header rules, seen by the server.
     let resp = send(

@@ -65,6 +65,8 @@ fn predefined_text(name: &str) -> Option<&'static str> {
         "HTTP_URL_ABS" => "url_reg ^[^/:]*://",
         "HTTP_URL_SLASH" => "url_beg /",
         "HTTP_URL_STAR" => "url *",
+        // lbd's content rules never wait for data: the inspect delay is always over.
+        "WAIT_END" => "always_true",
         "METH_CONNECT" => "method CONNECT",
         "METH_DELETE" => "method DELETE",
         "METH_GET" => "method GET HEAD",

@@ -35,7 +35,7 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("deny", Caps::RULES, deny),
     kw("return", Caps::RULES, return_),
     kw("use-service", Caps::REQUEST, use_service),
-    kw("redirect", Caps::REQUEST.no_hint(), redirect),
+    kw("redirect", Caps::RULES.no_hint(), redirect),
     kw("allow", Caps::RULES, |_, a| no_args(a, HttpAction::Allow)),
     kw("replace-header", Caps::RULES, replace_header),
     kw("replace-value", Caps::RULES, replace_header),

@@ -338,12 +338,17 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
             }
             Effect::Answer(resp)
         }
-        Action::Redirect(r) => {
-            let Msg::Req(p) = msg else {
-                return Effect::None;
-            };
-            Effect::Answer(redirect(r, p.uri.path(), p.uri.query(), &p.headers))
-        }
+        Action::Redirect(r) => match msg {
+            Msg::Req(p) => Effect::Answer(redirect(r, p.uri.path(), p.uri.query(), &p.headers)),
+            // `http-response redirect`: from the request that got this response.
+            Msg::Res(q, _) => {
+                let (path, query) = match q.uri.split_once('?') {
+                    Some((p, q)) => (p, Some(q)),
+                    None => (q.uri.as_str(), None),
+                };
+                Effect::Answer(redirect(r, path, query, &q.headers))
+            }
+        },
         Action::Prometheus => {
             let mut resp = Response::new(ProxyBody::full(crate::stats::prometheus(ctx.graph)));
             resp.headers_mut().insert(
