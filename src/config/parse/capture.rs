@@ -78,8 +78,10 @@ impl Parser<'_> {
         else {
             return Ok(());
         };
+        // A `defaults` section's slots and rules are copied into the proxies that
+        // inherit it (HAProxy numbers them there too).
         let px = self.px(t);
-        if matches!(t, Target::Defaults(_)) || !px.kind.is_frontend() {
+        if matches!(t, Target::Proxy(_)) && !px.kind.is_frontend() {
             return Err(format!(
                 "'http-request capture ... len' : proxy '{}' has no frontend capability.",
                 px.name
