@@ -128,6 +128,11 @@ pub enum Action {
     ScIncGpc(crate::stick::Data, usize),
     /// `sc-set-gpt0(N) VALUE`.
     ScSetGpt0(usize, Expr),
+    /// `auth [realm R]`: answer 401 (realm default: the proxy's name).
+    Auth(Option<String>),
+    /// `capture EXPR len N|id N`: the sample into capture slot N (of the request in a
+    /// request rule, of the response in a response rule).
+    Capture(Expr, usize),
 }
 
 /// A compiled rule.
@@ -355,6 +360,8 @@ impl RuleSet {
                 *slot,
             ),
             HttpAction::ScSetGpt0 { slot, value } => Action::ScSetGpt0(*slot, value.clone()),
+            HttpAction::Auth(realm) => Action::Auth(realm.clone()),
+            HttpAction::Capture { expr, id, .. } => Action::Capture(expr.clone(), *id),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })

@@ -1642,18 +1642,65 @@ fn frontend_only_and_backend_only_keywords_warn_in_the_wrong_proxy() {
 #[test]
 fn ignored_sections_and_keywords_warn() {
     let (_, w) = ok_warn(&format!(
-        "global\n    daemon\nuserlist admins\n    user admin password x\nresolvers dns\n    nameserver a 1.1.1.1:53\n{}",
+        "global\n    daemon\npeers admins\n    peer admin 127.0.0.1:1\nresolvers dns\n    nameserver a 1.1.1.1:53\n{}",
         cfg("listen l\n    bind :80\n    option tcpka\n    server s 127.0.0.1:80 tfo\n")
     ));
     assert_eq!(
         w,
         [
             "'daemon' is not supported by lbd and is ignored.",
-            "'userlist' sections are not supported by lbd; section 'admins' is ignored.",
+            "'peers' sections are not supported by lbd; section 'admins' is ignored.",
             "'resolvers' sections are not supported by lbd; section 'dns' is ignored.",
             "'option tcpka' is not supported by lbd and is ignored.",
             "'server s' : 'tfo' is not supported by lbd and is ignored.",
         ]
+    );
+}
+
+#[test]
+fn userlists_are_checked() {
+    let c = cfg(
+        "frontend f\n    mode http\n    bind :80\n    http-request auth if !{ http_auth(L) }\n",
+    );
+    assert_eq!(
+        alerts(&format!(
+            "userlist L\n    group g users nobody\n    user u password plain groups g,h\n    user v frob x\n    user w insecure-password\n{c}"
+        )),
+        [
+            "the encrypted password used for user 'u' is not supported by lbd (it takes crypt(3) hashes '$1$', '$5$', '$6$', '$2a$', '$2b$' and '$2y$').",
+            "'user' only supports 'password', 'insecure-password' and 'groups' options.",
+            "'insecure-password' : missing value for user 'w'.",
+            "userlist 'L': no such user 'nobody' specified in group 'g'",
+        ]
+    );
+    assert_eq!(
+        alerts(&format!(
+            "userlist L\n    user u insecure-password p groups h\n{c}"
+        )),
+        ["userlist 'L': no such group 'h' specified in user 'u'"]
+    );
+    let c = cfg(
+        "frontend f\n    mode http\n    bind :80\n    http-request auth if !{ http_auth(M) }\n",
+    );
+    assert_eq!(alerts(&c).len(), 1);
+    assert!(
+        alerts(&c)[0].contains("unable to find userlist 'M' referenced in arg 1 of sample fetch keyword 'http_auth' in proxy 'f'"),
+        "{:?}",
+        alerts(&c)
+    );
+    let c = cfg(
+        "frontend f\n    mode http\n    bind :80\n    http-request capture path id 0\n    http-response capture status id 0\n    declare capture response len 3\n    declare capture request len x\nbackend b\n    mode http\n    http-request capture path len 3\n",
+    );
+    let a = alerts(&c);
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert!(a[0].contains("'declare capture ... len'"), "{a:?}");
+    assert!(
+        a[1].contains("proxy 'b' has no frontend capability"),
+        "{a:?}"
+    );
+    assert!(
+        a[2].contains("unable to find capture id '0' referenced by http-request capture rule"),
+        "{a:?}"
     );
 }
 

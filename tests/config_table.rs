@@ -239,6 +239,7 @@ fn config(section: &str, word: &str, request: bool) -> String {
         "http-request" if request => format!("frontend f\n    http-request {word} x\n"),
         "http-request" => format!("frontend f\n    http-response {word} x\n"),
         "http-errors" => format!("http-errors e\n    {word} 1\n"),
+        "userlist" => format!("userlist u\n    {word} 1\n"),
         s => panic!("no config for the {s} table"),
     }
 }

@@ -12,7 +12,7 @@
 //! it would not (process management, logging details, tuning).
 
 use super::model::ProxyKind;
-use super::parse::{bind, errors, global, http_rules, options, proxy, server, timeouts};
+use super::parse::{bind, errors, global, http_rules, options, proxy, server, timeouts, userlist};
 
 /// Where a keyword may appear, as flags: proxy kinds (`listen` has both the frontend and
 /// the backend capability), rule directions, and two markers.
@@ -300,6 +300,7 @@ pub fn all() -> Vec<Row> {
     v.extend(rows("timeout", timeouts::KEYWORDS));
     v.extend(rows("http-request", http_rules::ACTIONS));
     v.extend(rows("http-errors", errors::KEYWORDS));
+    v.extend(rows("userlist", userlist::KEYWORDS));
     v
 }
 
@@ -311,12 +312,12 @@ pub const SECTIONS: &[&str] = &[
     "backend",
     "listen",
     "http-errors",
+    "userlist",
 ];
 
 /// Sections HAProxy has that lbd does not implement (ignored with a warning; a
 /// reference to them from a proxy is an alert where it is parsed).
 pub const OTHER_SECTIONS: &[&str] = &[
-    "userlist",
     "peers",
     "resolvers",
     "cache",

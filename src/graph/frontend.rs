@@ -89,10 +89,11 @@ pub struct FrontendRt {
     pub monitor_uri: Option<String>,
     /// `monitor fail` conditions.
     pub monitor_fail: Vec<Cond>,
-    /// `capture request header`: names and lengths, in order.
-    pub capture_request: Vec<(hyper::header::HeaderName, usize)>,
-    /// `capture response header`: names and lengths, in order.
-    pub capture_response: Vec<(hyper::header::HeaderName, usize)>,
+    /// Request capture slots in order: a header's name (`capture request header`) or
+    /// none (`declare capture request`, `http-request capture ... len`), and the length.
+    pub capture_request: Vec<(Option<hyper::header::HeaderName>, usize)>,
+    /// Response capture slots likewise.
+    pub capture_response: Vec<(Option<hyper::header::HeaderName>, usize)>,
     /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
     pub logs: Vec<crate::log::Target>,
     /// `errorfile` pages by status.

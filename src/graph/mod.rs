@@ -49,14 +49,16 @@ pub struct Graph {
     pub tables: crate::stick::Tables,
 }
 
-/// `capture ... header` lines with their names parsed once.
-fn captures(c: &[crate::config::model::Capture]) -> Vec<(hyper::header::HeaderName, usize)> {
+/// Capture slots with their header names parsed once (none for a declared slot).
+fn captures(
+    c: &[crate::config::model::Capture],
+) -> Vec<(Option<hyper::header::HeaderName>, usize)> {
     c.iter()
-        .filter_map(|c| {
-            Some((
-                hyper::header::HeaderName::from_bytes(c.name.as_bytes()).ok()?,
+        .map(|c| {
+            (
+                hyper::header::HeaderName::from_bytes(c.name.as_bytes()).ok(),
                 c.len,
-            ))
+            )
         })
         .collect()
 }

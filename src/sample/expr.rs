@@ -171,6 +171,8 @@ pub struct Env<'a> {
     pub res_captures: &'a [Option<String>],
     /// Stick tables and the request's tracked entries (`sc_*`, `src_*`, `table_*`).
     pub stick: crate::stick::View<'a>,
+    /// The configuration's `userlist` sections (`http_auth(L)`, `http_auth_group(L)`).
+    pub userlists: Option<&'a super::auth::Userlists>,
 }
 
 impl<'a> Env<'a> {
@@ -371,6 +373,7 @@ impl Expr {
         }
         let fetch = super::fetch::find(name)
             .or_else(|| super::track::find(name))
+            .or_else(|| super::auth::find(name))
             .ok_or_else(|| {
                 if super::hint::unsupported(name) {
                     return format!("fetch method '{name}' is not supported by lbd");
@@ -379,7 +382,11 @@ impl Expr {
                     "unknown fetch method '{name}'{}",
                     super::did_you_mean(
                         name,
-                        FETCHES.iter().chain(super::track::FETCHES).map(|f| f.name)
+                        FETCHES
+                            .iter()
+                            .chain(super::track::FETCHES)
+                            .chain(super::auth::FETCHES)
+                            .map(|f| f.name)
                     )
                 )
             })?;

@@ -64,8 +64,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "url_port",
     "dst_conn",
     "fe_conn",
-    "http_auth",
-    "http_auth_group",
     "req.payload",
     "req.payload_lv",
     "req.rdp_cookie",

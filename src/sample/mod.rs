@@ -1,12 +1,13 @@
 //! The sample engine of HAProxy's rule language: fetches with arguments, converter
 //! chains and typed values (`expr`, `fetch`, `conv`, `value`), acl matching and map
 //! files (`pattern`), log-format strings (`fmt`), variables (`vars`) and the stick-table fetches and
-//! converters (`track`).
+//! converters (`track`), userlists and the `http_auth*` fetches (`auth`).
 //!
 //! Expressions are parsed once, at config load, against two tables (`FETCHES`,
 //! `CONVS`): adding a fetch or a converter is one entry and its function. Evaluation
 //! reads an `Env` that borrows the request; values stay borrowed where they can.
 
+pub mod auth;
 pub mod conv;
 pub mod digest;
 pub mod expr;

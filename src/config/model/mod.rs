@@ -38,6 +38,8 @@ pub struct Config {
     pub global: Global,
     /// Every `frontend`, `backend` and `listen`, in file order.
     pub proxies: Vec<Proxy>,
+    /// The `userlist` sections, by name.
+    pub userlists: crate::sample::auth::Userlists,
 }
 
 impl Config {

@@ -200,6 +200,19 @@ pub enum HttpAction {
         /// An integer or a sample expression.
         value: Expr,
     },
+    /// `http-request auth [realm R]`: answer 401 asking for Basic credentials (realm
+    /// default: the proxy's name, filled in when the rule is compiled).
+    Auth(Option<String>),
+    /// `http-request capture EXPR len N|id N`, `http-response capture EXPR id N`: the
+    /// sample goes into capture slot `id` (a `len` rule declares its own slot).
+    Capture {
+        /// The sample.
+        expr: Expr,
+        /// The slot, from 0.
+        id: usize,
+        /// `len N`: the most characters kept (None: the declared slot's).
+        len: Option<usize>,
+    },
 }
 
 /// When a `tcp-request` / `tcp-response` rule runs.

@@ -57,6 +57,10 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("sc-inc-gpc0(*", Caps::RULES.no_hint(), sc_action),
     kw("sc-inc-gpc1(*", Caps::RULES.no_hint(), sc_action),
     kw("sc-set-gpt0(*", Caps::RULES.no_hint(), sc_action),
+    kw("auth", Caps::REQUEST, auth),
+    kw("capture", Caps::RULES, |r, a| {
+        super::capture::parse(r.kw, r.response, a)
+    }),
     K::unsupported("set-log-level").caps(Caps::RULES),
     K::unsupported("set-tos").caps(Caps::RULES),
     K::unsupported("set-mark").caps(Caps::RULES),
@@ -66,8 +70,6 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("tarpit").caps(Caps::RULES),
     K::unsupported("silent-drop").caps(Caps::RULES),
     K::unsupported("reject").caps(Caps::RULES),
-    K::unsupported("auth").caps(Caps::RULES),
-    K::unsupported("capture").caps(Caps::RULES),
     K::unsupported("cache-use").caps(Caps::RULES),
     K::unsupported("cache-store").caps(Caps::RULES),
     K::unsupported("send-spoe-group").caps(Caps::RULES),
@@ -101,6 +103,15 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("unset-var").caps(Caps::RULES),
     K::unsupported("lua.*").caps(Caps::RULES),
 ];
+
+/// `auth [realm REALM]`.
+fn auth(_: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    match args {
+        [] => Ok(HttpAction::Auth(None)),
+        [k, realm] if k == "realm" => Ok(HttpAction::Auth(Some(realm.clone()))),
+        _ => Err("'http-request auth' expects 'realm' followed by a realm name.".into()),
+    }
+}
 
 fn track_sc(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     super::stick::track_sc(r.kw, r.action, args)

@@ -30,6 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) mod bind;
+mod capture;
 mod cond;
 pub(crate) mod errors;
 pub(crate) mod global;
@@ -42,6 +43,7 @@ mod stats;
 mod stick;
 mod tcp_rules;
 pub(crate) mod timeouts;
+pub(crate) mod userlist;
 
 /// One configuration text and the name it is reported under.
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ enum Section {
     Defaults(usize),
     /// Index into `http_errors`.
     HttpErrors(usize),
+    /// Index into `userlists`.
+    Userlist(usize),
     /// A section lbd does not implement; its lines are skipped.
     Skipped,
 }
@@ -99,6 +103,7 @@ pub struct Parser<'e> {
     states: Vec<ProxyState>,
     defaults: Vec<Proxy>,
     http_errors: Vec<HttpErrors>,
+    userlists: Vec<userlist::RawUserlist>,
     last_defaults: Option<usize>,
     section: Section,
     conds: Vec<CondFrame>,
@@ -121,10 +126,14 @@ pub fn parse(
         }
     }
     p.resolve_errors();
+    let userlists = p.resolve_userlists();
+    p.check_userlist_refs(&userlists);
+    p.check_capture_ids();
     let ok = p.alerts == 0;
     let config = Config {
         global: p.global,
         proxies: p.proxies,
+        userlists,
     };
     (ok.then_some(config), p.diags)
 }
@@ -156,6 +165,7 @@ impl<'e> Parser<'e> {
             states: Vec::new(),
             defaults: Vec::new(),
             http_errors: Vec::new(),
+            userlists: Vec::new(),
             last_defaults: None,
             section: Section::None,
             conds: Vec::new(),
@@ -321,6 +331,8 @@ impl<'e> Parser<'e> {
         let kw = w[0].as_str();
         let res = if kw == "http-errors" {
             self.start_http_errors(w)
+        } else if kw == "userlist" {
+            self.start_userlist(w)
         } else if keywords::SECTIONS.contains(&kw) {
             self.start_section(w)
         } else if keywords::OTHER_SECTIONS.contains(&kw) {
@@ -344,6 +356,7 @@ impl<'e> Parser<'e> {
                 Section::Proxy(i) => self.proxy_kw(w, Target::Proxy(i)),
                 Section::Defaults(i) => self.proxy_kw(w, Target::Defaults(i)),
                 Section::HttpErrors(i) => self.http_errors_kw(w, i),
+                Section::Userlist(i) => self.userlist_kw(w, i),
             }
         };
         if let Err(e) = res {

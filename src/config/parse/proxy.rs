@@ -87,7 +87,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("load-server-state-from-file"),
     K::unsupported("server-state-file-name"),
     K::unsupported("email-alert"),
-    K::unsupported("declare"),
+    kw("declare", Caps::FL.hard(), super::capture::declare),
     K::unsupported("unique-id-format"),
     K::unsupported("unique-id-header"),
     K::unsupported("use-fcgi-app"),
@@ -387,7 +387,8 @@ fn redirect(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 /// `http-request` and `http-response`.
 fn http_rule(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
-    if let Some(rule) = p.http_rule(w, t)? {
+    if let Some(mut rule) = p.http_rule(w, t)? {
+        p.capture_slot(&mut rule, t)?;
         let px = p.px(t);
         match w[0].as_str() {
             "http-request" => px.http_request.push(rule),

@@ -39,6 +39,8 @@ pub(super) struct Ctx<'a> {
     pub pages: Pages<'a>,
     /// The request's tracked stick-table entries (`track-sc*`).
     pub track: Option<&'a crate::stick::Trackers>,
+    /// The request's capture slots (`capture` rules, `capture.req.hdr`).
+    pub captures: Option<&'a super::capture::Captures>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -120,7 +122,14 @@ impl<'a> Ctx<'a> {
                 fe: &fe.error_pages,
             },
             track: None,
+            captures: None,
         }
+    }
+
+    /// The same, with the request's capture slots.
+    pub fn with_captures(mut self, c: &'a super::capture::Captures) -> Self {
+        self.captures = Some(c);
+        self
     }
 
     /// The same, with the request's tracked entries.
@@ -180,6 +189,7 @@ impl<'a> Ctx<'a> {
                 tracked: self.track,
                 proxy: Some(self.be.map_or(self.fe.name, |b| b.name)),
             },
+            userlists: Some(&self.graph.config.userlists),
             ..Env::default()
         }
     }
@@ -276,13 +286,17 @@ pub(super) fn apply(
         // as it is, then change the message.
         let effect = {
             let uri_s;
-            let env = match &msg {
+            let slots = ctx.captures.map(|c| c.lock());
+            let mut env = match &msg {
                 Msg::Req(p) => {
                     uri_s = target(&p.uri);
                     ctx.env(vars, p, &uri_s)
                 }
                 Msg::Res(q, p) => ctx.res_env(vars, q, p),
             };
+            if let Some(s) = &slots {
+                (env.req_captures, env.res_captures) = (&s.req, &s.res);
+            }
             if !rs.eval_opt(&r.cond, &env) {
                 continue;
             }
@@ -363,6 +377,15 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
         }
         Action::SetUri(_, f) | Action::ReplaceUri(_, _, f) => Effect::Text(f.eval(env)),
         Action::ReplaceHeader { with, .. } => Effect::Text(with.eval(env)),
+        Action::Auth(realm) => {
+            let realm = realm.as_deref();
+            let name = ctx.be.map_or(ctx.fe.name, |b| b.name);
+            Effect::Answer(ctx.pages.unauthorized(realm.unwrap_or(name)))
+        }
+        Action::Capture(e, _) => match e.eval(env) {
+            Some(v) => Effect::Text(v.into_bytes().into_owned()),
+            None => Effect::None,
+        },
         Action::Track(..) | Action::ScIncGpc(..) | Action::ScSetGpt0(..) => {
             track(a, env, ctx);
             Effect::None
@@ -469,6 +492,12 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
                     caps.expand(&String::from_utf8_lossy(&t), &mut out);
                     set_uri(p, *part, &out);
                 }
+            }
+        }
+        (Action::Capture(_, id), Effect::Text(t)) => {
+            if let Some(c) = ctx.captures {
+                let v = String::from_utf8_lossy(&t).into_owned();
+                c.set(ctx.fe_rt, matches!(msg, Msg::Res(..)), *id, v);
             }
         }
         (Action::SetStatus(code, _), _) => {

@@ -25,6 +25,30 @@ impl<'a> Pages<'a> {
             .or_else(|| self.fe.get(&status))
     }
 
+    /// `http-request auth`'s answer: the 401 page (a configured `errorfile 401`, else
+    /// HAProxy's) with `WWW-Authenticate: Basic realm="REALM"` replacing any the page has.
+    pub fn unauthorized(&self, realm: &str) -> Response<ProxyBody> {
+        let mut resp = match self.get(401) {
+            Some(p) => page_response(401, p),
+            None => {
+                let mut r = Response::new(ProxyBody::full(
+                    "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n",
+                ));
+                *r.status_mut() = StatusCode::UNAUTHORIZED;
+                let h = r.headers_mut();
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+                r
+            }
+        };
+        let h = resp.headers_mut();
+        h.remove(header::WWW_AUTHENTICATE);
+        if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+
     /// The configured page for `status`, else lbd's page (`backend` named in it).
     pub fn response(&self, status: u16, backend: Option<&str>, json: bool) -> Response<ProxyBody> {
         match self.get(status) {

@@ -88,22 +88,6 @@ pub(super) struct Trace {
     /// (`N`othing, `I`nserted, `U`pdated, `P`rovided by the server, `R`ewritten);
     /// `-` without `cookie` in the backend.
     pub cookie: [u8; 2],
-    /// `capture request header` values, formatted (`{a|b}`); only when `timed`.
-    pub captured_request: Option<String>,
-    /// `capture response header` values, formatted; only when `timed`.
-    pub captured_response: Option<String>,
-}
-
-/// The last value of each captured header, cut to its length, as HAProxy logs them.
-pub(super) fn capture(list: &[(HeaderName, usize)], headers: &HeaderMap) -> String {
-    let values: Vec<Option<&[u8]>> = list
-        .iter()
-        .map(|(name, len)| {
-            let v = headers.get_all(name).iter().next_back()?.as_bytes();
-            Some(&v[..v.len().min(*len)])
-        })
-        .collect();
-    crate::log::captures(&values)
 }
 
 /// One request and what its steps share.
@@ -124,6 +108,8 @@ pub(super) struct Req<'a> {
     pub vars: Vars,
     /// The stick-table entries the request tracks (released when it ends).
     pub track: crate::stick::Trackers,
+    /// Capture slots (headers, `http-request capture`, `http-response capture`).
+    pub captures: super::capture::Captures,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -183,8 +169,7 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
             format!("{} {} {:?}", req.method(), req.uri(), req.version()),
         )
     });
-    let captured_request = (logging && !fe.capture_request.is_empty())
-        .then(|| capture(&fe.capture_request, req.headers()));
+    let captures = super::capture::Captures::new(fe, req.headers());
     let mut r = Req {
         conn: &conn,
         graph: &graph,
@@ -194,11 +179,11 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         trace: Trace {
             timed: logging,
             cookie: *b"--",
-            captured_request,
             ..Trace::default()
         },
         vars: conn.sess_vars(),
         track: Default::default(),
+        captures,
     };
     let bytes_in = body_len(req.headers());
     let after = graph.after_rules.then(|| actions::SavedReq::of(&req));
@@ -245,7 +230,8 @@ impl<'a> Req<'a> {
         let be = self.trace.backend.clone();
         let sv = self.stats_view(be.as_deref());
         let mut ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
-            .with_track(&self.track);
+            .with_track(&self.track)
+            .with_captures(&self.captures);
         let srv = be
             .as_ref()
             .zip(self.trace.server)
@@ -293,6 +279,7 @@ impl<'a> Req<'a> {
             stats,
         )
         .with_track(&self.track)
+        .with_captures(&self.captures)
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -316,7 +303,8 @@ impl<'a> Req<'a> {
         let fe = self.fe;
         let sv = self.stats_view(None);
         let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
-            .with_track(&self.track);
+            .with_track(&self.track)
+            .with_captures(&self.captures);
         if let Some(r) = actions::content_rules(&fe.rules, &ctx, &mut self.vars, &parts) {
             return r;
         }
@@ -341,7 +329,8 @@ impl<'a> Req<'a> {
             let sv = self.stats_view(Some(&be));
             let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
                 .with_be(&be)
-                .with_track(&self.track);
+                .with_track(&self.track)
+                .with_captures(&self.captures);
             if let Some(r) = actions::content_rules(&be.rules, &ctx, &mut self.vars, &parts) {
                 return r;
             }
@@ -613,13 +602,7 @@ impl<'a> Req<'a> {
             t.retries,
         );
         let state = format!("--{}{}", t.cookie[0] as char, t.cookie[1] as char);
-        let captures = match (&t.captured_request, &t.captured_response) {
-            (None, None) => String::new(),
-            (a, b) => [a, b]
-                .iter()
-                .filter_map(|c| c.as_deref())
-                .fold(String::new(), |acc, c| acc + " " + c),
-        };
+        let captures = self.captures.log();
         let end = crate::log::HttpEnd {
             status,
             state: &state,

@@ -53,11 +53,8 @@ impl Req<'_> {
             return Response::from_parts(parts, ProxyBody::empty());
         }
         let (mut rparts, incoming) = resp.into_parts();
-        if self.trace.timed && !self.fe.capture_response.is_empty() {
-            self.trace.captured_response = Some(super::request::capture(
-                &self.fe.capture_response,
-                &rparts.headers,
-            ));
+        if !self.fe.capture_response.is_empty() {
+            self.captures.response_headers(self.fe, &rparts.headers);
         }
         strip_hop_by_hop(&mut rparts.headers, false);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
@@ -84,7 +81,8 @@ impl Req<'_> {
             let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
                 .with_be(be)
                 .with_srv(&server.name, id)
-                .with_track(&self.track);
+                .with_track(&self.track)
+                .with_captures(&self.captures);
             for rs in sets {
                 if let Some(r) =
                     actions::response_content_rules(rs, &ctx, &mut self.vars, saved, &rparts)
