@@ -74,9 +74,17 @@ fn main() -> ExitCode {
             config::prefix("WARNING", pid)
         );
     }
+    // A runtime socket is a listener too, as in HAProxy (its CLI proxy has one).
+    let no_listener = cfg.listener_count() == 0 && cfg.global.stats_sockets.is_empty();
+    if no_listener && !args.check {
+        eprintln!(
+            "{} : [lbd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.",
+            config::prefix("ALERT", pid)
+        );
+        return ExitCode::from(1);
+    }
     if args.check {
-        // A runtime socket is a listener too, as in HAProxy (its CLI proxy has one).
-        if cfg.listener_count() == 0 && cfg.global.stats_sockets.is_empty() {
+        if no_listener {
             if !args.quiet {
                 eprintln!(
                     "{} : config : Configuration file has no listener: nothing would accept connections.",

@@ -160,6 +160,13 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Source>, Vec<Diag>> {
             read(p, &mut sources, &mut errors);
         }
     }
+    if errors.is_empty() && sources.is_empty() && !paths.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        errors.push(alert(format!(
+            "No configuration file found in {} (a directory is read for its *.cfg files).",
+            names.join(", ")
+        )));
+    }
     if errors.is_empty() {
         Ok(sources)
     } else {
