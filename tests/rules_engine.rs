@@ -17,11 +17,11 @@ defaults
     timeout client 5s
     timeout server 5s
 frontend fe
-    bind 127.0.0.1:@FE@
+    bind 127.0.0.1:@FE@ name web
     acl api path_beg -i /API
     acl has_user req.hdr(x-user) -m found
     acl long_ua req.hdr(user-agent),length gt 10
-    http-request return status 200 content-type text/plain lf-string \"user=%[req.hdr(x-user),lower] site=%[var(proc.site)] ua=%[req.hdr(user-agent)]\" if has_user long_ua
+    http-request return status 200 content-type text/plain lf-string \"user=%[req.hdr(x-user),lower] site=%[var(proc.site)] ua=%[req.hdr(user-agent)] so=%[so_name]/%[so_id]\" if has_user long_ua
     http-request set-var(txn.seg) path,field(2,/)
     http-request set-var(txn.n) req.hdr_cnt(x-a),mul(10),add(2)
     http-request del-header ^x-drop -m reg
@@ -55,7 +55,7 @@ async fn request_rules_answer_and_rewrite_response_rules_read_variables() {
     .await;
     assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
     assert!(
-        r.ends_with("\r\n\r\nuser=alice site=shop ua=a-long-agent/1"),
+        r.ends_with("\r\n\r\nuser=alice site=shop ua=a-long-agent/1 so=web/1"),
         "{r}"
     );
     assert_eq!(

@@ -202,6 +202,12 @@ pub fn l4_env<'a>(
             name: &fe.name,
             id: graph.uuid(fe.proxy_id) as i64,
         }),
+        so: fe
+            .listener(peer, local)
+            .map(|(id, name)| crate::sample::Named {
+                name: name.unwrap_or(""),
+                id: id as i64,
+            }),
         proc_vars: Some(&graph.proc_vars),
         stats: Some(stats),
         ..Default::default()

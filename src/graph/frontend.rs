@@ -71,6 +71,8 @@ pub struct FrontendRt {
     pub mode: Mode,
     /// Addresses to listen on.
     pub binds: Vec<Bind>,
+    /// The listener id of each bind, as HAProxy numbers them (`so_id`, `unix:ID`).
+    pub listener_ids: Vec<u32>,
     /// Compiled acls and http rules.
     pub rules: RuleSet,
     /// `use_backend` rules: condition and backend index.
@@ -123,5 +125,45 @@ impl Switch {
                     .copied()
             }
         }
+    }
+}
+
+impl FrontendRt {
+    /// The listener a client came in on (`so_id`, `so_name`): a unix client by its
+    /// listener id, a TCP one by the address it reached (an exact bind first, then a
+    /// wildcard one on the same port).
+    pub fn listener(
+        &self,
+        peer: &crate::log::Client,
+        local: Option<std::net::SocketAddr>,
+    ) -> Option<(u32, Option<&str>)> {
+        use crate::config::model::BindAddr;
+        let found = match (peer, local) {
+            (crate::log::Client::Unix(id), _) => self.listener_ids.iter().position(|i| i == id),
+            (_, Some(l)) => {
+                let ip = |a: std::net::IpAddr| match a {
+                    std::net::IpAddr::V6(v6) => {
+                        v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(a)
+                    }
+                    v4 => v4,
+                };
+                let inet = |b: &Bind| match &b.addr {
+                    BindAddr::Inet(a) => Some(*a),
+                    _ => None,
+                };
+                self.binds
+                    .iter()
+                    .position(|b| {
+                        inet(b).is_some_and(|a| ip(a.ip()) == ip(l.ip()) && a.port() == l.port())
+                    })
+                    .or_else(|| {
+                        self.binds.iter().position(|b| {
+                            inet(b).is_some_and(|a| a.ip().is_unspecified() && a.port() == l.port())
+                        })
+                    })
+            }
+            _ => None,
+        }?;
+        Some((self.listener_ids[found], self.binds[found].name.as_deref()))
     }
 }

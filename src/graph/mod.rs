@@ -255,6 +255,7 @@ impl Graph {
                 proxy_id: id,
                 mode: p.mode,
                 binds: p.binds.clone(),
+                listener_ids: crate::config::model::listener_ids(&p.binds),
                 rules,
                 switching,
                 default_backend,

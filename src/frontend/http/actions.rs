@@ -27,6 +27,8 @@ pub(super) struct Ctx<'a> {
     pub be: Option<Named<'a>>,
     /// The server, once chosen.
     pub srv: Option<Named<'a>>,
+    /// The listener the client came in on.
+    pub so: Option<Named<'a>>,
     /// Counters fetches read.
     pub stats: &'a dyn Stats,
     /// `proc.` variables.
@@ -105,6 +107,10 @@ impl<'a> Ctx<'a> {
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
+            so: fe.listener(peer, local).map(|(id, name)| Named {
+                name: name.unwrap_or(""),
+                id: id as i64,
+            }),
             src: peer.inet(),
             dst: local,
             fe: Named {
@@ -181,6 +187,7 @@ impl<'a> Ctx<'a> {
             fe: Some(self.fe),
             be: self.be,
             srv: self.srv,
+            so: self.so,
             vars: Some(vars),
             proc_vars: Some(self.proc_vars),
             stats: Some(self.stats),
