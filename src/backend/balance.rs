@@ -12,6 +12,7 @@
 //! finaliser). Either way, lbd instances with the same config pick the same server.
 
 use crate::config::model::{Balance, HashType};
+use crate::sample::hash::random_u64;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -108,13 +109,7 @@ pub fn source_key(ip: std::net::IpAddr) -> u64 {
 /// `hdr()`: the same request key gives the same server as HAProxy with map-based
 /// hashing and the same servers.
 pub fn sdbm(data: &[u8]) -> u64 {
-    let h = data.iter().fold(0u32, |h, &c| {
-        u32::from(c)
-            .wrapping_add(h << 6)
-            .wrapping_add(h << 16)
-            .wrapping_sub(h)
-    });
-    u64::from(h)
+    u64::from(crate::sample::hash::sdbm(data))
 }
 
 /// Stable 64-bit hash of a key (FNV-1a with a splitmix64 finaliser).
@@ -135,33 +130,6 @@ fn mix(mut z: u64) -> u64 {
 
 /// Points per unit of weight on the consistent-hash ring.
 const RING_POINTS: u32 = 40;
-
-thread_local! {
-    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9e37_79b9);
-        let local = 0u8;
-        mix(t ^ (&local as *const u8 as u64)) | 1
-    });
-}
-
-/// A fast thread-local xorshift random number (not for secrets).
-pub fn random_u64() -> u64 {
-    random()
-}
-
-fn random() -> u64 {
-    RNG.with(|r| {
-        let mut x = r.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        r.set(x);
-        x
-    })
-}
 
 impl Balancer {
     /// A balancer for `balance` over servers with these configured weights (servers
@@ -295,7 +263,7 @@ impl Balancer {
                 }
                 let mut best: Option<(u64, usize)> = None;
                 for _ in 0..*draws {
-                    let mut target = random() % total;
+                    let mut target = random_u64() % total;
                     let mut pick = 0;
                     for i in 0..n {
                         let w = v.weight(i) as u64;

@@ -97,7 +97,7 @@ fn jitter(d: Duration, spread_pct: u32) -> Duration {
     if span == 0 {
         return d;
     }
-    let r = crate::backend::balance::random_u64() % (span + 1);
+    let r = crate::sample::hash::random_u64() % (span + 1);
     (d + Duration::from_millis(r)).saturating_sub(Duration::from_millis(span / 2))
 }
 
@@ -113,7 +113,7 @@ async fn run(
     let target = s.check_target();
     // The first check comes at a random point of the first interval.
     let first = cfg.inter.as_millis() as u64;
-    let first = crate::backend::balance::random_u64() % first.max(1);
+    let first = crate::sample::hash::random_u64() % first.max(1);
     pause(&s, Duration::from_millis(first), cfg.fastinter()).await;
     loop {
         let admin = s.state.admin();

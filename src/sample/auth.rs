@@ -10,7 +10,7 @@
 //! cache keyed by the user and a SHA-256 of the password.
 
 use super::expr::{Arg, ArgT, Emit, Env};
-use super::fetch::FetchDef;
+use super::fetch::{l7, FetchDef};
 use super::value::{Type, Value};
 use base64::Engine;
 use sha2::Digest;
@@ -209,24 +209,6 @@ fn userlist<'a>(a: &[Arg], env: &Env<'a>) -> Option<&'a Userlist> {
     env.userlists?.get(a.first()?.text()).map(|l| &**l)
 }
 
-const fn with(mut d: FetchDef, f: super::fetch::FetchFn) -> FetchDef {
-    d.f = f;
-    d
-}
-
-const fn def(name: &'static str, args: &'static [ArgT], min: usize, out: Type) -> FetchDef {
-    FetchDef {
-        name,
-        args,
-        min,
-        out,
-        http: true,
-        response: false,
-        first: false,
-        f: |_, _, _| {},
-    }
-}
-
 fn http_auth<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
     let ok = match (userlist(a, env), basic(env)) {
         (Some(l), Some((u, p))) => l.check(&u, &p).is_some(),
@@ -250,12 +232,15 @@ fn http_auth_group<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
 
 /// The userlist fetches.
 pub static FETCHES: &[FetchDef] = &[
-    with(def("http_auth", &[ArgT::Str], 1, Type::Bool), http_auth),
-    with(
-        def("http_auth_group", &[ArgT::Str], 1, Type::Str),
+    l7("http_auth", &[ArgT::Str], 1, Type::Bool, http_auth),
+    l7(
+        "http_auth_group",
+        &[ArgT::Str],
+        1,
+        Type::Str,
         http_auth_group,
     ),
-    with(def("http_auth_type", &[], 0, Type::Str), |_, env, e| {
+    l7("http_auth_type", &[], 0, Type::Str, |_, env, e| {
         let Some((scheme, _)) = authorization(env) else {
             return;
         };
@@ -265,12 +250,12 @@ pub static FETCHES: &[FetchDef] = &[
             }
         }
     }),
-    with(def("http_auth_user", &[], 0, Type::Str), |_, env, e| {
+    l7("http_auth_user", &[], 0, Type::Str, |_, env, e| {
         if let Some((u, _)) = basic(env) {
             e(Value::Str(u.into_bytes().into()));
         }
     }),
-    with(def("http_auth_pass", &[], 0, Type::Str), |_, env, e| {
+    l7("http_auth_pass", &[], 0, Type::Str, |_, env, e| {
         if let Some((_, p)) = basic(env) {
             e(Value::Str(p.into()));
         }

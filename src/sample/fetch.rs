@@ -38,57 +38,45 @@ const fn first(mut d: FetchDef) -> FetchDef {
     d
 }
 
+/// A fetch that needs neither a request nor a response.
+pub(super) const fn l4a(
+    name: &'static str,
+    args: &'static [ArgT],
+    min: usize,
+    out: Type,
+    f: FetchFn,
+) -> FetchDef {
+    FetchDef {
+        name,
+        args,
+        min,
+        out,
+        http: false,
+        response: false,
+        first: false,
+        f,
+    }
+}
+
+/// The same without arguments.
 const fn l4(name: &'static str, out: Type, f: FetchFn) -> FetchDef {
-    FetchDef {
-        name,
-        args: &[],
-        min: 0,
-        out,
-        http: false,
-        response: false,
-        first: false,
-        f,
-    }
+    l4a(name, &[], 0, out, f)
 }
 
-const fn l4a(
+/// A fetch that reads the HTTP request.
+pub(super) const fn l7(
     name: &'static str,
     args: &'static [ArgT],
     min: usize,
     out: Type,
     f: FetchFn,
 ) -> FetchDef {
-    FetchDef {
-        name,
-        args,
-        min,
-        out,
-        http: false,
-        response: false,
-        first: false,
-        f,
-    }
+    let mut d = l4a(name, args, min, out, f);
+    d.http = true;
+    d
 }
 
-const fn l7(
-    name: &'static str,
-    args: &'static [ArgT],
-    min: usize,
-    out: Type,
-    f: FetchFn,
-) -> FetchDef {
-    FetchDef {
-        name,
-        args,
-        min,
-        out,
-        http: true,
-        response: false,
-        first: false,
-        f,
-    }
-}
-
+/// A fetch that reads the response.
 const fn res(
     name: &'static str,
     args: &'static [ArgT],
@@ -96,16 +84,9 @@ const fn res(
     out: Type,
     f: FetchFn,
 ) -> FetchDef {
-    FetchDef {
-        name,
-        args,
-        min,
-        out,
-        http: true,
-        response: true,
-        first: false,
-        f,
-    }
+    let mut d = l7(name, args, min, out, f);
+    d.response = true;
+    d
 }
 
 use ArgT::{Int as I, Str as S, Var as V};

@@ -9,6 +9,7 @@
 
 use super::conv::ConvDef;
 use super::expr::{Arg, ArgT, Emit, Env};
+use super::fetch::l4a as fd;
 use super::fetch::FetchDef;
 use super::value::{Type, Value};
 use crate::stick::{Data, Entry, Key, KeyType, Table};
@@ -100,25 +101,6 @@ fn run<'a>(from: From, w: W, a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
             }
         }
         (None, _) => {}
-    }
-}
-
-const fn fd(
-    name: &'static str,
-    args: &'static [ArgT],
-    min: usize,
-    out: Type,
-    f: super::fetch::FetchFn,
-) -> FetchDef {
-    FetchDef {
-        name,
-        args,
-        min,
-        out,
-        http: false,
-        response: false,
-        first: false,
-        f,
     }
 }
 
