@@ -163,3 +163,33 @@ async fn send_proxy_names_the_client_and_the_address_it_reached() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_ip_is_reached_at_the_address_the_client_connected_to() {
+    // The origin listens on 127.0.0.2 only: reaching it proves lbd used the client's
+    // destination address (0.0.0.0 would have gone to 127.0.0.1).
+    let origin = tokio::net::TcpListener::bind("127.0.0.2:0")
+        .await
+        .expect("bind 127.0.0.2");
+    let oport = origin.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = origin.accept().await {
+            let local = s.local_addr().expect("local");
+            let _ = s.write_all(format!("origin {local}").as_bytes()).await;
+        }
+    });
+    let cfg =
+        tcp_config("", &format!(":{oport}")).replace("bind 127.0.0.1:@FE@", "bind 0.0.0.0:@FE@");
+    let lb = Lbd::start(&cfg).await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.2", lb.port))
+        .await
+        .expect("connect");
+    let mut got = Vec::new();
+    within(DEADLINE, "the origin's bytes", s.read_to_end(&mut got))
+        .await
+        .expect("read");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        format!("origin 127.0.0.2:{oport}")
+    );
+}

@@ -50,14 +50,20 @@ impl ServerRt {
         )
     }
 
-    /// The address to connect to for a client that reached `local` (a server without
-    /// a port takes the client's destination port; a unix client has none: port 0).
+    /// The address to connect to for a client that reached `local`: a server without
+    /// a port takes the client's destination port, one without an IP (`:PORT`,
+    /// `0.0.0.0`) the client's destination address; a unix client has neither, so
+    /// those stay 0.0.0.0 / port 0.
     pub fn target(&self, local: Option<SocketAddr>) -> SocketAddr {
-        if self.addr.port() == 0 {
-            SocketAddr::new(self.addr.ip(), local.map_or(0, |l| l.port()))
-        } else {
-            self.addr
-        }
+        let ip = match local {
+            Some(l) if self.addr.ip().is_unspecified() => l.ip(),
+            _ => self.addr.ip(),
+        };
+        let port = match local {
+            Some(l) if self.addr.port() == 0 => l.port(),
+            _ => self.addr.port(),
+        };
+        SocketAddr::new(ip, port)
     }
 }
 

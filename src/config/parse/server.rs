@@ -333,8 +333,14 @@ impl<'e> Parser<'e> {
         };
         let mut settings = self.px_ref(t).default_server.clone();
         self.server_params(&w[3..], &mut settings, &format!("server {name}"))?;
+        // `:PORT` and `*:PORT` have no IP: the server is reached at the address the
+        // client connected to (HAProxy's transparent-style empty address).
+        let addr = match addr.strip_prefix('*').unwrap_or(addr) {
+            a if a.starts_with(':') => format!("0.0.0.0{a}"),
+            _ => addr.clone(),
+        };
         let (host, resolved, has_port) =
-            value::server_addr(addr).map_err(|e| format!("'server {name}' : {e}"))?;
+            value::server_addr(&addr).map_err(|e| format!("'server {name}' : {e}"))?;
         let line = self.loc.line;
         if let Target::Proxy(i) = t {
             if let Some(first) = self.states[i].server_names.get(name) {
