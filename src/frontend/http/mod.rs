@@ -14,6 +14,7 @@
 //! hyper itself answers 400 (malformed), 414 and 431 (head over `tune.bufsize`).
 
 mod actions;
+pub mod bench;
 mod capture;
 mod conn;
 mod head;
