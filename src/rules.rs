@@ -58,7 +58,8 @@ impl HdrVal {
     pub fn value(&self, env: &Env<'_>) -> Option<HeaderValue> {
         match self {
             HdrVal::Fixed(v) => Some(v.clone()),
-            HdrVal::Fmt(f) => HeaderValue::from_bytes(&f.eval(env)).ok(),
+            // The evaluated bytes become the value without a second copy.
+            HdrVal::Fmt(f) => HeaderValue::from_maybe_shared(bytes::Bytes::from(f.eval(env))).ok(),
         }
     }
 }

@@ -228,7 +228,7 @@ impl Fmt {
                         out.push(b'"');
                     }
                     if let Some(v) = e.eval(env) {
-                        out.extend_from_slice(&v.to_bytes());
+                        v.write_bytes(out);
                     }
                     if *quote {
                         out.push(b'"');
@@ -249,7 +249,7 @@ impl Fmt {
 
     /// The evaluated string.
     pub fn eval(&self, env: &Env<'_>) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         self.eval_into(env, &mut out);
         out
     }

@@ -145,6 +145,21 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Appends the string form to `out` (what `to_bytes` gives, without an
+    /// intermediate allocation for numbers and addresses).
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        match self {
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Ip(ip) => {
+                let _ = write!(out, "{ip}");
+            }
+            v => out.extend_from_slice(&v.to_bytes()),
+        }
+    }
+
     /// Cast to a string, keeping borrowed data borrowed.
     pub fn into_bytes(self) -> Cow<'a, [u8]> {
         match self {
