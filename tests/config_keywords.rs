@@ -1021,16 +1021,8 @@ fn option_defaults() {
     let p = px(&c, "be");
     assert_eq!(p.options, Options::default());
     assert_eq!(p.options.http_conn, HttpConnMode::KeepAlive);
-    assert!(!p.http_check.enabled);
-    assert_eq!(
-        (
-            p.http_check.method.as_str(),
-            p.http_check.uri.as_str(),
-            p.http_check.version.as_str()
-        ),
-        ("OPTIONS", "/", "HTTP/1.0")
-    );
-    assert!(p.http_check.expect.is_none());
+    assert_eq!(p.check.proto, check::CheckProto::Connect);
+    assert!(p.check.ruleset().is_none());
 }
 
 #[test]
@@ -1136,35 +1128,92 @@ fn option_http_tunnel_is_accepted_with_a_warning() {
 
 // ------------------------------------------------------------------ health checks
 
+/// The request of a backend's http-check ruleset: method, uri, version, headers
+/// (name, value text), body.
+type Req = (
+    String,
+    String,
+    String,
+    Vec<(String, String)>,
+    Option<String>,
+);
+
+fn http_req(p: &Proxy) -> Req {
+    let rules = p.check.ruleset().expect("a check ruleset");
+    let send = rules
+        .rules
+        .iter()
+        .find_map(|r| match &r.act {
+            check::CheckAct::Send(check::Send::Http(h)) => Some(h.clone()),
+            _ => None,
+        })
+        .expect("an http send rule");
+    let text = |t: &check::Text| match t {
+        check::Text::Plain(s) => s.clone(),
+        check::Text::Lf(f) => f.text().to_string(),
+    };
+    (
+        send.meth.unwrap_or_else(|| "OPTIONS".into()),
+        send.uri.as_ref().map_or("/".into(), text),
+        send.ver.unwrap_or_else(|| "HTTP/1.0".into()),
+        send.hdrs
+            .iter()
+            .map(|(n, v)| (n.clone(), v.text().to_string()))
+            .collect(),
+        send.body.as_ref().map(text),
+    )
+}
+
+fn expects(p: &Proxy) -> Vec<check::Expect> {
+    p.check
+        .ruleset()
+        .expect("a check ruleset")
+        .rules
+        .into_iter()
+        .filter_map(|r| match r.act {
+            check::CheckAct::Expect(e) => Some(*e),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn option_httpchk_forms() {
-    let hc = |line: &str| px(&backend(line), "be").http_check.clone();
+    let hc = |line: &str| http_req(px(&backend(line), "be"));
     let h = hc("    option httpchk");
-    assert!(h.enabled);
     assert_eq!(
-        (h.method.as_str(), h.uri.as_str(), h.version.as_str()),
+        (h.0.as_str(), h.1.as_str(), h.2.as_str()),
         ("OPTIONS", "/", "HTTP/1.0")
     );
     let h = hc("    option httpchk /health");
-    assert_eq!((h.method.as_str(), h.uri.as_str()), ("OPTIONS", "/health"));
+    assert_eq!((h.0.as_str(), h.1.as_str()), ("OPTIONS", "/health"));
     let h = hc("    option httpchk GET /health");
-    assert_eq!((h.method.as_str(), h.uri.as_str()), ("GET", "/health"));
+    assert_eq!((h.0.as_str(), h.1.as_str()), ("GET", "/health"));
     let h = hc("    option httpchk HEAD /h HTTP/1.1");
     assert_eq!(
-        (h.method.as_str(), h.uri.as_str(), h.version.as_str()),
+        (h.0.as_str(), h.1.as_str(), h.2.as_str()),
         ("HEAD", "/h", "HTTP/1.1")
     );
-    // The old way to send headers: CR LF inside the version.
-    let h = hc("    option httpchk GET /h HTTP/1.1\\r\\nHost:\\ example.com");
-    assert_eq!(h.version, "HTTP/1.1");
-    assert_eq!(h.headers, [("Host".to_string(), "example.com".to_string())]);
-    // tcp-check and httpchk replace each other.
+    // The old way to send headers: CR LF inside the version (deprecated: a warning).
+    let (c, w) = ok_warn(&cfg(
+        "backend be\n    option httpchk GET /h HTTP/1.1\\r\\nHost:\\ example.com\n",
+    ));
+    assert!(
+        w[0].contains("hiding headers or body at the end of the version string is deprecated"),
+        "{w:?}"
+    );
+    let h = http_req(px(&c, "be"));
+    assert_eq!(h.2, "HTTP/1.1");
+    assert_eq!(h.3, [("Host".to_string(), "example.com".to_string())]);
+    // The last check option wins.
     let c = backend("    option httpchk\n    option tcp-check");
-    assert!(!px(&c, "be").http_check.enabled);
+    assert_eq!(px(&c, "be").check.proto, check::CheckProto::TcpCheck);
     assert!(px(&c, "be").options.tcp_check);
     let c = backend("    option tcp-check\n    option httpchk");
-    assert!(px(&c, "be").http_check.enabled);
+    assert_eq!(px(&c, "be").check.proto, check::CheckProto::Http);
     assert!(!px(&c, "be").options.tcp_check);
+    let c = backend("    option httpchk\n    option redis-check");
+    assert_eq!(px(&c, "be").check.proto, check::CheckProto::Redis);
 }
 
 #[test]
@@ -1175,57 +1224,111 @@ fn http_check_send_and_expect() {
         "    http-check expect status 200,300-310\n",
         "    http-check disable-on-404",
     ));
-    let h = &px(&c, "be").http_check;
+    let p = px(&c, "be");
     assert_eq!(
-        *h,
-        HttpCheck {
-            enabled: true,
-            method: "GET".into(),
-            uri: "/ready".into(),
-            version: "HTTP/1.1".into(),
-            headers: vec![
+        http_req(p),
+        (
+            "GET".into(),
+            "/ready".into(),
+            "HTTP/1.1".into(),
+            vec![
                 ("Host".into(), "example.com".into()),
                 ("X-A".into(), "b".into())
             ],
-            body: Some("ping".into()),
-            expect: Some(Expect {
-                negate: false,
-                kind: ExpectKind::Status(vec![(200, 200), (300, 310)])
-            }),
-            disable_on_404: true,
-        }
+            Some("ping".into())
+        )
     );
+    assert!(p.check.disable_on_404);
+    let e = expects(p);
+    assert_eq!(e.len(), 1);
+    assert!(matches!(&e[0].kind, check::ExpectKind::Status(r) if r == &[(200, 200), (300, 310)]));
     let expect = |line: &str| {
-        px(&backend(&format!("    option httpchk\n    {line}")), "be")
-            .http_check
-            .expect
-            .clone()
-            .unwrap()
+        expects(px(
+            &backend(&format!("    option httpchk\n    {line}")),
+            "be",
+        ))
+        .remove(0)
     };
-    assert_eq!(
-        expect("http-check expect ! status 500"),
-        Expect {
-            negate: true,
-            kind: ExpectKind::Status(vec![(500, 500)])
-        }
+    let e = expect("http-check expect ! status 500");
+    assert!(e.inverse && matches!(&e.kind, check::ExpectKind::Status(r) if r == &[(500, 500)]));
+    assert!(matches!(
+        expect("http-check expect rstatus ^2").kind,
+        check::ExpectKind::RStatus(_)
+    ));
+    assert!(
+        matches!(expect("http-check expect string OK").kind, check::ExpectKind::Body(b) if b == b"OK")
     );
-    assert_eq!(
-        expect("http-check expect rstatus ^2"),
-        Expect {
-            negate: false,
-            kind: ExpectKind::RStatus("^2".into())
-        }
+    // Without a last expect, HAProxy's implicit `expect status 200-399`.
+    let e = expects(px(&backend("    option httpchk"), "be"));
+    assert!(matches!(&e[0].kind, check::ExpectKind::Status(r) if r == &[(200, 399)]));
+    // Rules must come in the order connect, send, expect.
+    let a = alerts("defaults\n mode http\nbackend be\n option httpchk\n http-check expect status 200\n http-check send meth GET\n");
+    assert!(a[0].contains("'http-check send' : unable to add http-check send rule at step 2 (missing connect rule)."), "{a:?}");
+    let c = backend("    option httpchk\n    http-check connect\n    http-check comment hello\n    http-check send meth GET\n    http-check expect status 200");
+    let rules = px(&c, "be").check.ruleset().unwrap();
+    assert_eq!(rules.rules.len(), 3);
+    assert_eq!(rules.rules[1].comment.as_deref(), Some("hello"));
+}
+
+#[test]
+fn tcp_check_rules_and_protocol_options() {
+    let c = backend(concat!(
+        "    option tcp-check\n",
+        "    tcp-check comment first\n",
+        "    tcp-check connect port 8080 linger\n",
+        "    tcp-check send PING\\r\\n\n",
+        "    tcp-check expect min-recv 3 !rstring ^-ERR comment neg\n",
+        "    tcp-check expect string +PONG\n",
+    ));
+    let r = px(&c, "be").check.ruleset().unwrap();
+    assert_eq!(r.rules.len(), 4);
+    assert!(
+        matches!(&r.rules[0].act, check::CheckAct::Connect(c) if c.port == Some(8080) && c.linger)
     );
-    assert_eq!(
-        expect("http-check expect string OK"),
-        Expect {
-            negate: false,
-            kind: ExpectKind::String("OK".into())
-        }
+    assert_eq!(r.rules[0].comment.as_deref(), Some("first"));
+    assert_eq!((r.step(0), r.step(2)), (2, 4));
+    let e = expects(px(&c, "be"));
+    assert!(e[0].inverse && e[0].min_recv == 3);
+    // The second expect waits from the first (inverted) one of its chain.
+    assert_eq!((e[0].head, e[1].head), (2, 2));
+    // Without a connect first, an implicit one (step 0).
+    let c = backend("    option tcp-check\n    tcp-check send x\n");
+    let r = px(&c, "be").check.ruleset().unwrap();
+    assert_eq!(r.step(0), 0);
+    for opt in [
+        "redis-check",
+        "ssl-hello-chk",
+        "smtpchk",
+        "smtpchk EHLO example.com",
+        "ldap-check",
+        "spop-check",
+        "mysql-check",
+        "mysql-check user u pre-41",
+        "pgsql-check user p",
+    ] {
+        let c = backend(&format!("    option {opt}"));
+        assert!(px(&c, "be").check.ruleset().is_some(), "{opt}");
+    }
+    let a = alerts("backend be\n option pgsql-check\n");
+    assert!(
+        a[0].contains("'option pgsql-check' expects 'user <username>' as argument."),
+        "{a:?}"
     );
-    // `connect` and `comment` are accepted.
-    let c = backend("    option httpchk\n    http-check connect\n    http-check comment hello");
-    assert!(px(&c, "be").http_check.enabled);
+    let a = alerts("backend be\n option mysql-check user u post-42\n");
+    assert!(
+        a[0].contains("only supports 'post-41' and 'pre-41' (got 'post-42')"),
+        "{a:?}"
+    );
+    let a = alerts("backend be\n tcp-check send x\n tcp-check connect\n");
+    assert!(
+        a[0].contains("'tcp-check connect' : first step MUST also be a 'connect'"),
+        "{a:?}"
+    );
+    let a = alerts("backend be\n tcp-check expect status 200\n");
+    assert!(
+        a[0].contains("'tcp-check expect' : 'only supports min-recv"),
+        "{a:?}"
+    );
 }
 
 // ------------------------------------------------------------------ http rules
@@ -1742,7 +1845,7 @@ fn refused_values_name_the_problem() {
         alerts(&cfg(
             "backend be\n    mode http\n    option httpchk\n    http-check expect status 2xx\n"
         )),
-        ["'http-check expect status' : invalid status code or range '2xx'"]
+        ["'http-check expect' : invalid character 'x' in the list of status codes."]
     );
     assert_eq!(
         alerts(&cfg(
@@ -1808,41 +1911,34 @@ fn redirect_keyword_and_http_request_redirect() {
 /// headers of `option httpchk`'s old `\r\n` version trick.
 #[test]
 fn check_request_inheritance_follows_haproxy() {
-    let c = ok("defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n    option httpchk GET /status HTTP/1.1\\r\\nHdr:\\ must-be-removed\n    http-check send hdr Host my-www-host body test\n\
+    let (c, _) = ok_warn("defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n    option httpchk GET /status HTTP/1.1\\r\\nHdr:\\ must-be-removed\n    http-check send hdr Host my-www-host body test\n\
                 backend inherit\n    server s 127.0.0.1:80 check\n\
                 backend plain\n    option httpchk\n    server s 127.0.0.1:80 check\n\
                 backend own\n    http-check send hdr Host other body other\n    server s 127.0.0.1:80 check\n");
-    let hc = |name: &str| px(&c, name).http_check.clone();
+    let hc = |name: &str| http_req(px(&c, name));
     let inherit = hc("inherit");
     assert_eq!(
-        (
-            inherit.method.as_str(),
-            inherit.uri.as_str(),
-            inherit.version.as_str()
-        ),
+        (inherit.0.as_str(), inherit.1.as_str(), inherit.2.as_str()),
         ("GET", "/status", "HTTP/1.1")
     );
-    assert_eq!(
-        inherit.headers,
-        [("Host".to_string(), "my-www-host".to_string())]
-    );
-    assert_eq!(inherit.body.as_deref(), Some("test"));
+    assert_eq!(inherit.3, [("Host".to_string(), "my-www-host".to_string())]);
+    assert_eq!(inherit.4.as_deref(), Some("test"));
     let plain = hc("plain");
     assert_eq!(
-        (
-            plain.method.as_str(),
-            plain.uri.as_str(),
-            plain.version.as_str()
-        ),
+        (plain.0.as_str(), plain.1.as_str(), plain.2.as_str()),
         ("OPTIONS", "/", "HTTP/1.0")
     );
-    assert!(plain.headers.is_empty() && plain.body.is_none());
+    assert!(plain.3.is_empty() && plain.4.is_none());
     let own = hc("own");
-    assert!(own.enabled, "option httpchk itself is inherited");
     assert_eq!(
-        (own.method.as_str(), own.uri.as_str(), own.version.as_str()),
+        px(&c, "own").check.proto,
+        check::CheckProto::Http,
+        "option httpchk itself is inherited"
+    );
+    assert_eq!(
+        (own.0.as_str(), own.1.as_str(), own.2.as_str()),
         ("OPTIONS", "/", "HTTP/1.0")
     );
-    assert_eq!(own.headers, [("Host".to_string(), "other".to_string())]);
-    assert_eq!(own.body.as_deref(), Some("other"));
+    assert_eq!(own.3, [("Host".to_string(), "other".to_string())]);
+    assert_eq!(own.4.as_deref(), Some("other"));
 }

@@ -7,7 +7,10 @@
 //! (`backend::status::observe`, fed by the data path) ends in, which logs every UP/DOWN
 //! change in HAProxy's words.
 
+pub mod httpcheck;
 pub mod probe;
+pub mod proto;
+pub mod tcpcheck;
 
 use crate::backend::state::Admin;
 use crate::backend::status::{self, Step};
@@ -17,6 +20,7 @@ use probe::Probe;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tcpcheck::{Target, Timing};
 
 /// (backend, server, address, check settings).
 type TaskKey = (String, String, std::net::SocketAddr, String);
@@ -38,11 +42,11 @@ impl Checks {
                 if s.cfg.check || s.cfg.observe.is_some() {
                     // Changed check settings restart the task; the health counter lives
                     // in the server state and carries over either way.
-                    let http = graph
+                    let spec = graph
                         .config
                         .backend(&be.name)
-                        .map(|p| (&p.http_check, p.timeouts.check, p.options.log_health_checks));
-                    let settings = format!("{:?}{:?}{:?}", s.cfg, http, be.timeouts.connect);
+                        .map(|p| (&p.check, p.timeouts.check, p.options.log_health_checks));
+                    let settings = format!("{:?}{:?}{:?}", s.cfg, spec, be.timeouts.connect);
                     wanted.insert(
                         (be.name.clone(), s.name.clone(), s.addr, settings),
                         (be.clone(), s.clone()),
@@ -63,19 +67,14 @@ impl Checks {
                 continue;
             }
             let p = graph.config.backend(&be.name);
-            let http = p.map(|p| p.http_check.clone()).unwrap_or_default();
+            let spec = p.map(|p| p.check.clone()).unwrap_or_default();
             let check_to = p.and_then(|p| p.timeouts.check);
-            let probe = match Probe::new(&http, &s.addr.to_string()) {
-                Ok(p) => p,
-                Err(e) => {
-                    crate::log::alert(&format!(
-                        "Server {}/{}: {e}; checks disabled.",
-                        be.name, s.name
-                    ));
-                    continue;
-                }
+            let probe = match spec.ruleset() {
+                Some(r) => Probe::Rules(Arc::new(r)),
+                None => Probe::Tcp,
             };
-            let h = tokio::spawn(run(be, s, probe, check_to, spread, handle.clone()));
+            let opts = (check_to, spec.send_state, spec.disable_on_404);
+            let h = tokio::spawn(run(be, s, probe, opts, spread, handle.clone()));
             tasks.insert(k, h);
         }
     }
@@ -105,12 +104,29 @@ async fn run(
     be: Arc<Backend>,
     s: Arc<ServerRt>,
     probe: Probe,
-    check_to: Option<Duration>,
+    (check_to, send_state, disable_on_404): (Option<Duration>, bool, bool),
     spread: u32,
     handle: GraphHandle,
 ) {
     let cfg = s.cfg.clone();
-    let target = s.check_target();
+    let srv_id = be
+        .servers
+        .iter()
+        .position(|x| Arc::ptr_eq(x, &s))
+        .map_or(0, |i| i as i64 + 1);
+    let mut target = Target {
+        be: (be.name.clone(), be.proxy_id as i64),
+        srv: (s.name.clone(), srv_id),
+        addr: s.check_target(),
+        send_proxy: cfg.send_proxy,
+        state_header: None,
+        nolb_404: false,
+    };
+    let timing = Timing {
+        inter: cfg.inter,
+        connect: be.timeouts.connect,
+        check: check_to,
+    };
     // The first check comes at a random point of the first interval.
     let first = cfg.inter.as_millis() as u64;
     let first = crate::sample::hash::random_u64() % first.max(1);
@@ -122,9 +138,9 @@ async fn run(
             pause(&s, jitter(cfg.inter, spread), cfg.fastinter()).await;
             continue;
         }
-        let outcome = probe
-            .run(target, cfg.inter, be.timeouts.connect, check_to)
-            .await;
+        target.nolb_404 = disable_on_404 && s.state.is_up();
+        target.state_header = send_state.then(|| state_header(&be, &s));
+        let (outcome, _) = probe.run(&target, timing).await;
         // Counts in messages come from the newest graph (a reload may have changed
         // the backend's servers since this task started).
         let newest = handle.load();
@@ -144,6 +160,52 @@ async fn run(
         };
         pause(&s, jitter(next, spread), cfg.fastinter()).await;
     }
+}
+
+/// The `X-Haproxy-Server-State` header of `http-check send-state` (HAProxy's
+/// `httpchk_build_status_header`).
+fn state_header(be: &Backend, s: &ServerRt) -> String {
+    let c = status::cell(&s.state);
+    let (h, rise, fall) = (c.health.value(), c.health.rise(), c.health.fall());
+    drop(c);
+    let up = s.state.is_up();
+    let mut out = if !s.cfg.check {
+        "no check".to_string()
+    } else if up {
+        let word = if s.state.is_nolb() { "NOLB" } else { "UP" };
+        if h == rise + fall - 1 {
+            word.to_string()
+        } else {
+            format!("{word} {}/{fall}", h + 1 - rise.min(h + 1))
+        }
+    } else if h > 0 {
+        format!("DOWN {h}/{rise}")
+    } else {
+        "DOWN".to_string()
+    };
+    let total: u32 = be
+        .servers
+        .iter()
+        .filter(|x| x.state.is_up())
+        .map(|x| x.state.weight())
+        .sum();
+    let scur: u32 = be
+        .servers
+        .iter()
+        .map(|x| x.state.cur.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    out.push_str(&format!(
+        "; address={}; port={}; name={}/{}; node={}; weight={}/{total}; scur={}/{scur}; qcur={}",
+        s.addr.ip(),
+        s.addr.port(),
+        be.name,
+        s.name,
+        crate::sample::hash::hostname().unwrap_or(""),
+        s.state.weight(),
+        s.state.cur.load(std::sync::atomic::Ordering::Relaxed),
+        s.state.queued.load(std::sync::atomic::Ordering::Relaxed),
+    ));
+    out
 }
 
 /// Sleeps `d`, or less when passive observation hurries the next check: it then comes

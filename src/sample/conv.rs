@@ -218,6 +218,10 @@ pub static CONVS: &[ConvDef] = &[
             .ok()
             .map(|d| Value::Bin(Cow::Owned(d)))
     }),
+    c("htonl", Int, Bin, |_, v, _| {
+        let n = v.to_int()? as u32;
+        Some(Value::Bin(Cow::Owned(n.to_be_bytes().to_vec())))
+    }),
     c("hex", Bin, Str, |_, v, _| {
         let b = v.into_bin();
         let mut s = String::with_capacity(b.len() * 2);

@@ -4,6 +4,7 @@
 //! graph build, reload summaries) can still point at the config. Durations are
 //! `Option<Duration>` where HAProxy's "unset" means infinite.
 
+pub mod check;
 mod errors;
 mod rules;
 mod server;
@@ -287,8 +288,8 @@ pub struct Proxy {
     pub retries: u32,
     /// `option` flags.
     pub options: Options,
-    /// `option httpchk` and `http-check` rules.
-    pub http_check: HttpCheck,
+    /// The check options and the `tcp-check` and `http-check` rules.
+    pub check: check::CheckSpec,
     /// `http-request` rules.
     pub http_request: Vec<HttpRule>,
     /// `http-response` rules.

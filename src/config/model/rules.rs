@@ -51,64 +51,6 @@ pub struct Options {
     pub tcp_check: bool,
 }
 
-/// `option httpchk` / `http-check send|expect`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpCheck {
-    /// HTTP checks are on (`option httpchk`).
-    pub enabled: bool,
-    /// Method (OPTIONS).
-    pub method: String,
-    /// URI (/).
-    pub uri: String,
-    /// Version (HTTP/1.0).
-    pub version: String,
-    /// Extra headers from `http-check send hdr` (or the old `\r\n` version trick).
-    pub headers: Vec<(String, String)>,
-    /// Request body from `http-check send body`.
-    pub body: Option<String>,
-    /// `http-check expect`; none = 2xx/3xx pass.
-    pub expect: Option<Expect>,
-    /// `http-check disable-on-404`: a 404 puts an UP server in NOLB (no new traffic).
-    pub disable_on_404: bool,
-}
-
-impl HttpCheck {
-    /// HAProxy's default check request, `OPTIONS / HTTP/1.0`, with no header, body
-    /// or expectation (`enabled` is kept).
-    pub fn reset_request(&mut self) {
-        *self = HttpCheck {
-            enabled: self.enabled,
-            disable_on_404: self.disable_on_404,
-            method: "OPTIONS".into(),
-            uri: "/".into(),
-            version: "HTTP/1.0".into(),
-            ..HttpCheck::default()
-        };
-    }
-}
-
-/// `http-check expect [!] status|rstatus|string`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expect {
-    /// `!`.
-    pub negate: bool,
-    /// What is expected.
-    pub kind: ExpectKind,
-}
-
-/// The matcher of an `http-check expect`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExpectKind {
-    /// Inclusive status ranges.
-    Status(Vec<(u16, u16)>),
-    /// Regex on the status code text (kept as written; compiled by the check layer).
-    RStatus(String),
-    /// Substring of the body.
-    String(String),
-    /// Regex on the body (kept as written; compiled by the check layer).
-    RString(String),
-}
-
 /// An `http-request` / `http-response` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRule {

@@ -1,7 +1,7 @@
 //! `http-request` and `http-response` rules (the action table and its parsers),
 //! `redirect`, and `http-check`.
 
-use super::{Parser, Target, R};
+use super::{Parser, Target};
 use crate::config::diag::did_you_mean;
 use crate::config::keywords::{self, Caps, How, Keyword};
 use crate::config::model::*;
@@ -446,98 +446,6 @@ fn use_service(_: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
 }
 
 impl<'e> Parser<'e> {
-    /// `http-check send|expect|connect|comment ...`.
-    pub(super) fn http_check(&mut self, w: &[String], t: Target) -> R {
-        let Some(sub) = w.first() else {
-            return Err("'http-check' expects 'send', 'expect', 'connect' or 'comment'.".into());
-        };
-        match sub.as_str() {
-            "send" => {
-                self.own_http_check(t);
-                let hc = &mut self.px(t).http_check;
-                // Its own `hdr` list replaces earlier headers (those of `option
-                // httpchk`'s old `\r\n` version trick included).
-                if w.iter().any(|x| x == "hdr") {
-                    hc.headers.clear();
-                }
-                let mut i = 1;
-                while i < w.len() {
-                    let val = w.get(i + 1).cloned();
-                    let need = || val.clone().ok_or_else(|| format!("'http-check send' : '{}' expects an argument.", w[i]));
-                    match w[i].as_str() {
-                        "meth" => hc.method = need()?,
-                        "uri" => hc.uri = need()?,
-                        "ver" => hc.version = need()?,
-                        "body" => hc.body = Some(need()?),
-                        "hdr" => {
-                            let n = need()?;
-                            let v = w.get(i + 2).cloned().ok_or_else(|| "'http-check send' : 'hdr' expects a name and a value.".to_string())?;
-                            hc.headers.push((n, v));
-                            i += 1;
-                        }
-                        x @ ("uri-lf" | "body-lf" | "comment") => {
-                            return Err(format!("'http-check send {x}' is not supported by lbd."))
-                        }
-                        x => return Err(format!("'http-check send' : unknown argument '{x}'; expects 'meth', 'uri', 'ver', 'hdr' or 'body'.")),
-                    }
-                    i += 2;
-                }
-            }
-            "expect" => {
-                self.own_http_check(t);
-                let mut i = 1;
-                while i < w.len() && matches!(w[i].as_str(), "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success" | "on-error" | "status-code" | "comment") {
-                    if w[i] != "comment" {
-                        self.warn(format!("'http-check expect {}' is not supported by lbd and is ignored.", w[i]));
-                    }
-                    i += 2;
-                }
-                let mut negate = false;
-                if w.get(i).map(String::as_str) == Some("!") {
-                    negate = true;
-                    i += 1;
-                }
-                let (Some(kind), Some(pat)) = (w.get(i), w.get(i + 1)) else {
-                    return Err("'http-check expect' expects [!] 'status', 'rstatus' or 'string' followed by a pattern.".into());
-                };
-                let kind = match kind.as_str() {
-                    "status" => ExpectKind::Status(value::status_list(pat).map_err(|e| format!("'http-check expect status' : {e}"))?),
-                    "rstatus" => ExpectKind::RStatus(pat.clone()),
-                    "string" => ExpectKind::String(pat.clone()),
-                    "rstring" => {
-                        regex::bytes::Regex::new(pat).map_err(|e| format!("'http-check expect rstring' : invalid regex '{pat}' : {e}"))?;
-                        ExpectKind::RString(pat.clone())
-                    }
-                    x @ ("hdr" | "fhdr" | "string-lf" | "status-lf") => {
-                        return Err(format!("'http-check expect {x}' is not supported by lbd."))
-                    }
-                    x => return Err(format!("'http-check expect' : unknown matching method '{x}'; expects 'status', 'rstatus', 'string' or 'rstring'.")),
-                };
-                if let Some(extra) = w.get(i + 2) {
-                    return Err(format!("'http-check expect' : unexpected argument '{extra}'."));
-                }
-                self.px(t).http_check.expect = Some(Expect { negate, kind });
-            }
-            "comment" => {}
-            "connect" => {
-                if w.len() > 1 {
-                    return Err("'http-check connect' with options is not supported by lbd.".into());
-                }
-            }
-            "disable-on-404" => {
-                if let Some(extra) = w.get(1) {
-                    return Err(format!("'http-check disable-on-404' : unexpected argument '{extra}'."));
-                }
-                self.px(t).http_check.disable_on_404 = true;
-            }
-            "send-state" | "set-var" | "unset-var" => {
-                return Err(format!("'http-check {sub}' is not supported by lbd."))
-            }
-            x => return Err(format!("'http-check' : unknown keyword '{x}'; expects 'send', 'expect', 'connect' or 'comment'.")),
-        }
-        Ok(())
-    }
-
     /// `http-request ACTION ...` or `http-response ACTION ...`, with its condition; `None`
     /// for an action that is ignored.
     pub(super) fn http_rule(

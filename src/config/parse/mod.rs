@@ -31,6 +31,8 @@ use std::sync::Arc;
 
 pub(crate) mod bind;
 mod capture;
+mod check_protos;
+mod checks;
 mod cond;
 pub(crate) mod errors;
 pub(crate) mod global;
@@ -89,6 +91,8 @@ struct ProxyState {
     /// This section has set its own check request (`option httpchk`, `http-check`):
     /// what `defaults` gave is no longer inherited.
     http_check_own: bool,
+    /// This section has its own `tcp-check` rules (those of `defaults` go).
+    tcp_check_own: bool,
 }
 
 /// The parser's state across all sources.
@@ -443,12 +447,6 @@ impl<'e> Parser<'e> {
             Some(idx) => self.defaults[idx].clone(),
             None => Proxy {
                 retries: 3,
-                http_check: HttpCheck {
-                    method: "OPTIONS".into(),
-                    uri: "/".into(),
-                    version: "HTTP/1.0".into(),
-                    ..HttpCheck::default()
-                },
                 ..Proxy::default()
             },
         };
@@ -592,11 +590,21 @@ impl<'e> Parser<'e> {
     /// Before a proxy's first own check-request line (`option httpchk`, `http-check
     /// send|expect`): HAProxy drops the check rules inherited from `defaults`, so the
     /// request starts again from `OPTIONS / HTTP/1.0`.
+    /// The first `tcp-check` rule of a section replaces those inherited from `defaults`.
+    fn own_tcp_check(&mut self, t: Target) {
+        if let Target::Proxy(i) = t {
+            if !self.states[i].tcp_check_own {
+                self.states[i].tcp_check_own = true;
+                self.proxies[i].check.tcp.clear();
+            }
+        }
+    }
+
     fn own_http_check(&mut self, t: Target) {
         if let Target::Proxy(i) = t {
             if !self.states[i].http_check_own {
                 self.states[i].http_check_own = true;
-                self.proxies[i].http_check.reset_request();
+                self.proxies[i].check.http.clear();
             }
         }
     }

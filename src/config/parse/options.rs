@@ -22,6 +22,13 @@ const fn kw(name: &'static str, caps: Caps, parse: OptionFn) -> K {
 pub(crate) static KEYWORDS: &[K] = &[
     kw("httpchk", Caps::DBL, httpchk),
     kw("tcp-check", Caps::DBL, tcp_check),
+    kw("spop-check", Caps::DBL, spop_check),
+    kw("ldap-check", Caps::DBL, ldap_check),
+    kw("smtpchk", Caps::DBL, smtpchk),
+    kw("redis-check", Caps::DBL, redis_check),
+    kw("pgsql-check", Caps::DBL, pgsql_check),
+    kw("mysql-check", Caps::DBL, mysql_check),
+    kw("ssl-hello-chk", Caps::DBL, ssl_hello_chk),
     kw("forwardfor", Caps::DFBL, forwardfor),
     kw("redispatch", Caps::DBL, redispatch),
     kw("allbackups", Caps::DBL, allbackups),
@@ -34,13 +41,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("dontlognull", Caps::DFL, dontlognull),
     kw("forceclose", Caps::DFBL, httpclose),
     kw("http-tunnel", Caps::DFBL, http_tunnel),
-    K::unsupported("ssl-hello-chk"),
-    K::unsupported("mysql-check"),
-    K::unsupported("pgsql-check"),
-    K::unsupported("redis-check"),
-    K::unsupported("smtpchk"),
-    K::unsupported("ldap-check"),
-    K::unsupported("spop-check"),
     K::unsupported("external-check"),
     K::unsupported("persist"),
     K::unsupported("forwarded"),
@@ -188,9 +188,80 @@ fn tcp_check(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
     let px = p.px(t);
     px.options.tcp_check = on;
     if on {
-        px.http_check.enabled = false;
+        px.check.proto = check::CheckProto::TcpCheck;
+        px.check.builtin = None;
+    } else if px.check.proto == check::CheckProto::TcpCheck {
+        px.check.proto = check::CheckProto::Connect;
     }
     Ok(())
+}
+
+/// A protocol check option: its ruleset replaces the section's check.
+fn builtin(
+    p: &mut Parser<'_>,
+    w: &[String],
+    t: Target,
+    on: bool,
+    rules: Result<check::CheckRules, String>,
+) -> R {
+    if !on {
+        return Err(format!(
+            "negation/default is not supported for option '{}'.",
+            w[0]
+        ));
+    }
+    let rules = rules?;
+    p.px(t).options.tcp_check = false;
+    p.set_builtin(t, rules);
+    Ok(())
+}
+
+fn no_args(w: &[String]) -> Result<(), String> {
+    match w.get(1) {
+        Some(x) => Err(format!("'option {}' : unexpected argument '{x}'.", w[0])),
+        None => Ok(()),
+    }
+}
+
+fn redis_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    no_args(w)?;
+    builtin(p, w, t, on, Ok(super::check_protos::redis()))
+}
+
+fn ssl_hello_chk(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    no_args(w)?;
+    builtin(p, w, t, on, Ok(super::check_protos::ssl_hello()))
+}
+
+fn ldap_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    no_args(w)?;
+    builtin(p, w, t, on, Ok(super::check_protos::ldap()))
+}
+
+fn spop_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    no_args(w)?;
+    builtin(p, w, t, on, Ok(super::check_protos::spop()))
+}
+
+fn smtpchk(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    if let Some(x) = w.get(3) {
+        return Err(format!("'option smtpchk' : unexpected argument '{x}'."));
+    }
+    builtin(p, w, t, on, Ok(super::check_protos::smtp(w)))
+}
+
+fn pgsql_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    if let Some(x) = w.get(3) {
+        return Err(format!("'option pgsql-check' : unexpected argument '{x}'."));
+    }
+    builtin(p, w, t, on, super::check_protos::pgsql(w))
+}
+
+fn mysql_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    if let Some(x) = w.get(4) {
+        return Err(format!("'option mysql-check' : unexpected argument '{x}'."));
+    }
+    builtin(p, w, t, on, super::check_protos::mysql(w))
 }
 
 fn forwardfor(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
@@ -225,47 +296,14 @@ fn forwardfor(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
 }
 
 fn httpchk(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
-    if on {
-        p.own_http_check(t);
-    }
-    let px = p.px(t);
-    let hc = &mut px.http_check;
-    hc.enabled = on;
     if !on {
+        let px = p.px(t);
+        if px.check.proto == check::CheckProto::Http {
+            px.check.proto = check::CheckProto::Connect;
+        }
         return Ok(());
     }
-    px.options.tcp_check = false;
-    // `option httpchk` defines the whole check request again (HAProxy's implicit
-    // `http-check send` rule): earlier headers and body go.
-    let hc = &mut px.http_check;
-    let expect = hc.expect.take();
-    hc.reset_request();
-    hc.expect = expect;
-    match w.len() {
-        1 => {}
-        2 => hc.uri = w[1].clone(),
-        _ => {
-            hc.method = w[1].clone();
-            hc.uri = w[2].clone();
-            if let Some(v) = w.get(3) {
-                // The old trick: "HTTP/1.1\r\nHost:\ example.com".
-                let mut parts = v.split("\r\n");
-                hc.version = parts.next().unwrap_or_default().to_string();
-                for h in parts.filter(|h| !h.is_empty()) {
-                    let (n, val) = h.split_once(':').ok_or_else(|| {
-                        format!("'option httpchk' : invalid header '{h}' in version string.")
-                    })?;
-                    hc.headers
-                        .push((n.trim().to_string(), val.trim().to_string()));
-                }
-            }
-            if w.len() > 4 {
-                return Err(format!(
-                    "'option httpchk' : unexpected argument '{}'.",
-                    w[4]
-                ));
-            }
-        }
-    }
-    Ok(())
+    p.own_http_check(t);
+    p.px(t).options.tcp_check = false;
+    p.httpchk_send(w, t)
 }

@@ -42,6 +42,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("retries", Caps::DBL, retries),
     kw("option", Caps::DFBL, option),
     kw("http-check", Caps::DBL, http_check),
+    kw("tcp-check", Caps::DBL, tcp_check),
     kw("http-request", Caps::DFBL, http_rule),
     kw("http-response", Caps::DFBL, http_rule),
     kw("http-after-response", Caps::DFBL, http_rule),
@@ -77,7 +78,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
     K::unsupported("persist"),
-    K::unsupported("tcp-check"),
     K::unsupported("external-check"),
     K::unsupported("dynamic-cookie-key"),
     K::unsupported("http-reuse"),
@@ -373,6 +373,10 @@ fn no(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 fn http_check(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     p.http_check(&w[1..], t)
+}
+
+fn tcp_check(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    p.tcp_check(&w[1..], t)
 }
 
 /// `redirect ...`, the same as `http-request redirect ...`.
