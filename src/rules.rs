@@ -28,6 +28,17 @@ impl Matcher {
         }
         self.expr.each(env, &mut |v| self.patterns.matches(&v))
     }
+
+    /// The match, or None when it failed on request bytes not received yet (HAProxy's
+    /// ACL_TEST_MISS).
+    fn matches3(&self, env: &Env<'_>) -> Option<bool> {
+        let Some(p) = env.payload else {
+            return Some(self.matches(env));
+        };
+        p.missing.store(false, std::sync::atomic::Ordering::Relaxed);
+        let hit = self.matches(env);
+        (hit || !p.missing.load(std::sync::atomic::Ordering::Relaxed)).then_some(hit)
+    }
 }
 
 /// A compiled condition: OR of AND-groups of (negate, OR of matchers).
@@ -134,6 +145,8 @@ pub enum Action {
     /// `capture EXPR len N|id N`: the sample into capture slot N (of the request in a
     /// request rule, of the response in a response rule).
     Capture(Expr, usize),
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR`: the request's addresses.
+    SetAddr(crate::sample::conn::AddrPart, Expr),
 }
 
 /// A compiled rule.
@@ -164,6 +177,8 @@ pub struct RuleSet {
     pub tcp_content: Vec<TcpRt>,
     /// `tcp-response content` rules.
     pub tcp_response: Vec<TcpRt>,
+    /// `tcp-request inspect-delay`: how long content rules wait for request data.
+    pub inspect_delay: Option<std::time::Duration>,
 }
 
 /// A compiled `tcp-request`/`tcp-response` rule.
@@ -182,6 +197,52 @@ pub enum Verdict {
     Accept,
     /// `reject` / `silent-drop`: close.
     Reject,
+    /// A condition needs request bytes not received yet: run again (from
+    /// `TcpRun::next`) once more arrive or the data is final.
+    Wait,
+}
+
+/// A run of tcp rules: where it is between waits for data, and what it changed.
+#[derive(Debug, Clone, Default)]
+pub struct TcpRun {
+    /// The next rule to run.
+    pub next: usize,
+    /// The addresses, as `set-src`/`set-dst` rules left them.
+    pub addrs: crate::sample::conn::Addrs,
+    /// An `expect-proxy layer4` rule matched.
+    pub expect_proxy: bool,
+    /// A `track-sc*` rule also counts an HTTP request (tcp rules in `mode http`).
+    pub http: bool,
+}
+
+impl TcpRun {
+    /// A run starting with the addresses of `env`.
+    pub fn of(env: &Env<'_>) -> TcpRun {
+        TcpRun {
+            addrs: crate::sample::conn::Addrs {
+                src: env.src,
+                dst: env.dst,
+            },
+            ..TcpRun::default()
+        }
+    }
+}
+
+/// `track-scN KEY [table T]` from a tcp rule: the key's entry in the table, in the
+/// slot if it is free (counting an HTTP request too in `mode http`).
+fn track(env: &Env<'_>, slot: usize, key: &Expr, table: Option<&str>, http: bool) {
+    let (Some(tr), Some(t)) = (env.stick.tracked, env.stick.table(table)) else {
+        return;
+    };
+    if env.stick.slot(slot).is_some() {
+        return;
+    }
+    if let Some(k) = key
+        .eval(env)
+        .and_then(|v| crate::sample::track::key_of(t, &v))
+    {
+        tr.track_as(slot, t, k, http);
+    }
 }
 
 fn compile_matcher(a: &Acl) -> Matcher {
@@ -226,6 +287,7 @@ impl RuleSet {
     /// http-after-response, tcp-request and tcp-response.
     pub fn for_proxy(p: &Proxy) -> Self {
         let mut rs = RuleSet::new(&p.acls, &p.http_request, &p.http_response);
+        rs.inspect_delay = p.inspect_delay;
         rs.after = p
             .http_after_response
             .iter()
@@ -249,14 +311,34 @@ impl RuleSet {
     /// Runs tcp rules in order against `env` (whose `vars` are ignored: the rules read
     /// and change `vars`). The first `accept` or `reject` decides.
     pub fn run_tcp(&self, rules: &[TcpRt], env: &Env<'_>, vars: &mut Vars) -> Verdict {
-        for r in rules {
+        self.run_tcp_from(rules, env, vars, &mut TcpRun::of(env))
+    }
+
+    /// The same, from rule `run.next`, with the addresses of `run` (which `set-src`
+    /// and friends change). `Wait`: a condition needs request bytes not there yet
+    /// (`run.next` is that rule's).
+    pub fn run_tcp_from(
+        &self,
+        rules: &[TcpRt],
+        env: &Env<'_>,
+        vars: &mut Vars,
+        run: &mut TcpRun,
+    ) -> Verdict {
+        while let Some(r) = rules.get(run.next) {
             let value = {
                 let env = Env {
                     vars: Some(&*vars),
+                    src: run.addrs.src,
+                    dst: run.addrs.dst,
                     ..*env
                 };
-                if !self.eval_opt(&r.cond, &env) {
-                    continue;
+                match self.eval3_opt(&r.cond, &env) {
+                    None => return Verdict::Wait,
+                    Some(false) => {
+                        run.next += 1;
+                        continue;
+                    }
+                    Some(true) => {}
                 }
                 match &r.action {
                     TcpAction::Accept => return Verdict::Accept,
@@ -264,6 +346,20 @@ impl RuleSet {
                     TcpAction::SetVar(_, _, e) => e.eval(&env).map(|v| v.into_owned()),
                     TcpAction::SetVarFmt(_, _, f) => {
                         Some(crate::sample::Value::Str(f.eval(&env).into()))
+                    }
+                    TcpAction::SetAddr(part, e) => {
+                        if let Some(v) = e.eval(&env) {
+                            run.addrs.set(*part, &v);
+                        }
+                        None
+                    }
+                    TcpAction::Track { slot, key, table } => {
+                        track(&env, *slot, key, table.as_deref(), run.http);
+                        None
+                    }
+                    TcpAction::ExpectProxy => {
+                        run.expect_proxy = true;
+                        None
                     }
                     TcpAction::UnsetVar(..) => None,
                 }
@@ -277,6 +373,7 @@ impl RuleSet {
                 }
                 _ => {}
             }
+            run.next += 1;
         }
         Verdict::Continue
     }
@@ -363,6 +460,7 @@ impl RuleSet {
             HttpAction::ScSetGpt0 { slot, value } => Action::ScSetGpt0(*slot, value.clone()),
             HttpAction::Auth(realm) => Action::Auth(realm.clone()),
             HttpAction::Capture { expr, id, .. } => Action::Capture(expr.clone(), *id),
+            HttpAction::SetAddr(part, e) => Action::SetAddr(*part, e.clone()),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })
@@ -406,6 +504,50 @@ impl RuleSet {
                 .all(|(neg, idxs)| idxs.iter().any(|&i| self.matchers[i].matches(env)) != *neg)
         });
         hit != c.unless
+    }
+
+    /// Evaluates a condition in three states (HAProxy's PASS, FAIL and MISS): None
+    /// when request bytes not received yet could change the answer.
+    pub fn eval3(&self, c: &Cond, env: &Env<'_>) -> Option<bool> {
+        // An OR of ANDs: a passing group decides; else a group waiting on data waits.
+        let mut miss = false;
+        for group in &c.any_of {
+            let mut g = Some(true);
+            for (neg, idxs) in group {
+                let mut term = Some(false);
+                for &i in idxs {
+                    match self.matchers[i].matches3(env) {
+                        Some(true) => {
+                            term = Some(true);
+                            break;
+                        }
+                        None => term = None,
+                        Some(false) => {}
+                    }
+                }
+                match term.map(|t| t != *neg) {
+                    Some(false) => {
+                        g = Some(false);
+                        break;
+                    }
+                    None => g = None,
+                    Some(true) => {}
+                }
+            }
+            match g {
+                Some(true) => return Some(!c.unless),
+                None => miss = true,
+                Some(false) => {}
+            }
+        }
+        (!miss).then_some(c.unless)
+    }
+
+    fn eval3_opt(&self, c: &Option<Cond>, env: &Env<'_>) -> Option<bool> {
+        match c {
+            Some(c) => self.eval3(c, env),
+            None => Some(true),
+        }
     }
 
     /// Evaluates an optional condition (None is true).

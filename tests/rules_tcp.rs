@@ -119,3 +119,165 @@ backend be
     let _ = late.write_all(b"ping").await;
     assert_eq!(read_all(&mut late).await, b"", "rejected by tcp-response");
 }
+
+#[tokio::test]
+async fn set_src_and_set_dst_at_each_level() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    let cfg = format!(
+        "defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend http
+    mode http
+    bind 127.0.0.1:@FE@
+    tcp-request connection set-src ipv4(10.0.0.1)
+    tcp-request session set-dst ipv4(10.0.0.2)
+    tcp-request session set-dst-port int(8443)
+    http-request set-src req.hdr(x-real-ip) if {{ req.hdr(x-real-ip) -m found }}
+    http-request set-src-port int(7)
+    http-request return status 200 content-type text/plain lf-string \"src=%[src]:%[src_port] fc=%[fc_src] dst=%[dst]:%[dst_port] fcd=%[fc_dst] lan=%[src,ipmask(8)]\"
+frontend tcp
+    mode tcp
+    bind 127.0.0.1:@FE2@
+    tcp-request connection set-src ipv6(2001:db8::5)
+    tcp-request content set-dst-port int(25)
+    default_backend be
+backend be
+    mode tcp
+    server s1 {} send-proxy
+",
+        origin.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    let mut ka = KeepAlive::connect(lb.port).await;
+    let r = ka.get("/").await;
+    assert!(
+        r.body
+            .starts_with("src=10.0.0.1:7 fc=10.0.0.1 dst=10.0.0.2:8443 fcd=127.0.0.1 lan=10.0.0.0"),
+        "{}",
+        r.body
+    );
+    let req = hyper::Request::get("/")
+        .header("host", "x")
+        .header("x-real-ip", "192.168.9.9")
+        .body(ClientBody::default())
+        .unwrap();
+    let r = ka.send(req).await;
+    assert!(
+        r.body.starts_with("src=192.168.9.9:7 fc=10.0.0.1 "),
+        "{}",
+        r.body
+    );
+    // The next request starts again from the connection's addresses.
+    assert!(ka.get("/").await.body.starts_with("src=10.0.0.1:7 "));
+
+    // mode tcp: the server's PROXY header carries the changed addresses.
+    let mut s = connect(lb.port2, None).await;
+    s.write_all(b"x").await.unwrap();
+    s.shutdown().await.unwrap();
+    let got = String::from_utf8(read_all(&mut s).await).unwrap();
+    assert!(
+        got.starts_with("PROXY TCP6 2001:db8::5 ::ffff:127.0.0.1 "),
+        "{got}"
+    );
+    assert!(got.ends_with(" 25\r\nx"), "{got}");
+}
+
+#[tokio::test]
+async fn track_sc_in_tcp_rules_limits_connection_and_request_rates() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    let cfg = format!(
+        "defaults
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend tcp
+    mode tcp
+    bind 127.0.0.1:@FE@
+    stick-table type ip size 10 expire 30s store conn_rate(30s),conn_cur
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_rate gt 2 }}
+    default_backend be
+backend be
+    mode tcp
+    server s1 {}
+frontend http
+    mode http
+    bind 127.0.0.1:@FE2@
+    stick-table type ip size 10 expire 30s store http_req_rate(30s),conn_cnt
+    tcp-request session track-sc1 src
+    http-request deny if {{ sc1_http_req_rate gt 3 }}
+    http-request return status 200 content-type text/plain lf-string \"req=%[sc1_http_req_rate] conn=%[sc1_conn_cnt]\"
+",
+        origin.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    for i in 0..2 {
+        let mut s = connect(lb.port, None).await;
+        s.write_all(b"ping").await.unwrap();
+        s.shutdown().await.unwrap();
+        assert_eq!(read_all(&mut s).await, b"ping", "connection {i}");
+    }
+    let mut third = connect(lb.port, None).await;
+    let _ = third.write_all(b"ping").await;
+    assert_eq!(read_all(&mut third).await, b"", "over the rate");
+
+    // Every request of a connection tracked by a session rule counts.
+    let mut ka = KeepAlive::connect(lb.port2).await;
+    for n in 1..=3 {
+        let r = ka.get("/").await;
+        assert_eq!(r.body, format!("req={n} conn=1"));
+    }
+    assert_eq!(ka.get("/").await.status, 403);
+}
+
+#[tokio::test]
+async fn content_rules_wait_for_payload_within_the_inspect_delay() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    let cfg = format!(
+        "defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    tcp-request inspect-delay 400ms
+    tcp-request content accept if {{ req.payload(0,5) -m str HELLO }}
+    tcp-request content accept if {{ req.payload_lv(0,1) -m str abc }}
+    tcp-request content accept if {{ req.proto_http }} {{ req.len gt 20 }}
+    tcp-request content reject
+    default_backend be
+backend be
+    server s1 {}
+",
+        origin.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    let echo = |bytes: &'static [u8], parts: usize| async move {
+        let mut s = connect(lb.port, None).await;
+        let cut = bytes.len() / parts;
+        let _ = s.write_all(&bytes[..cut]).await;
+        let _ = s.write_all(&bytes[cut..]).await;
+        let _ = s.shutdown().await;
+        read_all(&mut s).await
+    };
+    assert_eq!(echo(b"HELLO world", 1).await, b"HELLO world");
+    assert_eq!(echo(b"HELLO world", 3).await, b"HELLO world");
+    assert_eq!(echo(b"\x03abc-rest", 2).await, b"\x03abc-rest");
+    let get = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+    assert_eq!(echo(get, 2).await, get);
+    assert_eq!(echo(b"garbage\r\n\r\nmore than twenty bytes", 1).await, b"");
+
+    // A prefix that could still match is kept until the delay expires, then refused.
+    let start = std::time::Instant::now();
+    let mut s = connect(lb.port, None).await;
+    s.write_all(b"HEL").await.unwrap();
+    assert_eq!(read_all(&mut s).await, b"");
+    let waited = start.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(350),
+        "decided after {waited:?}"
+    );
+}

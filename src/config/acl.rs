@@ -65,8 +65,7 @@ fn predefined_text(name: &str) -> Option<&'static str> {
         "HTTP_URL_ABS" => "url_reg ^[^/:]*://",
         "HTTP_URL_SLASH" => "url_beg /",
         "HTTP_URL_STAR" => "url *",
-        // lbd's content rules never wait for data: the inspect delay is always over.
-        "WAIT_END" => "always_true",
+        "WAIT_END" => "wait_end",
         "METH_CONNECT" => "method CONNECT",
         "METH_DELETE" => "method DELETE",
         "METH_GET" => "method GET HEAD",

@@ -50,10 +50,21 @@ fn cond_http_fetch(cond: &Condition, acls: &[Acl]) -> Option<(String, String)> {
 /// Names the table of each `track-sc*` rule (this proxy's when none is given) and
 /// checks that it exists, in HAProxy's words.
 fn track_tables(out: &mut Vec<Diag>, tables: &HashMap<String, bool>, p: &mut Proxy) {
-    for r in p.http_request.iter_mut().chain(p.http_response.iter_mut()) {
-        let HttpAction::Track { slot, table, .. } = &mut r.action else {
-            continue;
-        };
+    let http = p
+        .http_request
+        .iter_mut()
+        .chain(p.http_response.iter_mut())
+        .filter_map(|r| match &mut r.action {
+            HttpAction::Track { slot, table, .. } => Some((*slot, table, &r.loc)),
+            _ => None,
+        });
+    let tcp = p.tcp_rules.iter_mut().filter_map(|r| match &mut r.action {
+        TcpAction::Track { slot, table, .. } => Some((*slot, table, &r.loc)),
+        _ => None,
+    });
+    let mut found: Vec<(usize, &mut Option<String>, &Loc)> = http.chain(tcp).collect();
+    for (slot, table, loc) in found.iter_mut() {
+        let (slot, loc) = (*slot, *loc);
         let name = table.get_or_insert_with(|| p.name.clone()).clone();
         let msg = match tables.get(&name) {
             Some(true) => continue,
@@ -66,7 +77,7 @@ fn track_tables(out: &mut Vec<Diag>, tables: &HashMap<String, bool>, p: &mut Pro
                 p.name
             ),
         };
-        diag(out, Level::Alert, &r.loc, msg);
+        diag(out, Level::Alert, loc, msg);
     }
 }
 

@@ -241,6 +241,7 @@ mod tests {
             v6only: None,
             backlog: None,
             name: None,
+            accept_proxy: false,
             loc: Default::default(),
         }
     }

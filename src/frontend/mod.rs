@@ -9,6 +9,8 @@ pub mod access;
 pub mod clientio;
 pub mod http;
 pub mod listener;
+pub mod proxy_recv;
+pub mod session;
 pub mod stop;
 pub mod stream;
 pub mod tcp;
@@ -114,15 +116,46 @@ pub async fn accept_loop(
         let slot = (Current::new(&fe.shared), fe_permit, global_permit);
         let handle = handle.clone();
         let stopping = limits.stopping.watch();
-        limits.shards.dispatch(stream, move |stream| {
+        // `accept-proxy` on the bind the connection came in on.
+        let accept_proxy = fe
+            .listener_ids
+            .iter()
+            .position(|&i| i == id)
+            .and_then(|i| fe.binds.get(i))
+            .is_some_and(|b| b.accept_proxy);
+        limits.shards.dispatch(stream, move |mut stream| {
+            // `tcp-request connection` rules: a rejected client is closed before
+            // anything is read.
+            let Some(pending) = session::connect(&graph, &fe, peer, local, accept_proxy) else {
+                return crate::shard::Guarded::new(Conn::Done, slot);
+            };
+            if pending.expect_proxy {
+                // Boxed: only connections with a PROXY header wait for it.
+                let fut = Box::pin(async move {
+                    let Some(p) = pending.handshake(&mut stream, &graph, &fe).await else {
+                        return;
+                    };
+                    let Some(sess) = p.session(&graph, &fe) else {
+                        return;
+                    };
+                    match fe.mode {
+                        Mode::Http => http::serve(stream, sess, graph, idx, handle, stopping).await,
+                        Mode::Tcp => tcp::serve(stream, sess, graph, idx).await,
+                    }
+                });
+                return crate::shard::Guarded::new(Conn::Proxied { fut }, slot);
+            }
+            let Some(sess) = pending.session(&graph, &fe) else {
+                return crate::shard::Guarded::new(Conn::Done, slot);
+            };
             let conn = match fe.mode {
                 Mode::Http => Conn::Http {
-                    fut: http::serve(stream, peer, local, graph, idx, handle, stopping),
+                    fut: http::serve(stream, sess, graph, idx, handle, stopping),
                 },
                 // Boxed: a task is as large as its largest future, and idle http
                 // connections are the ones to keep small.
                 Mode::Tcp => Conn::Tcp {
-                    fut: Box::pin(tcp::serve(stream, peer, local, graph, idx)),
+                    fut: Box::pin(tcp::serve(stream, sess, graph, idx)),
                 },
             };
             crate::shard::Guarded::new(conn, slot)
@@ -137,6 +170,8 @@ pin_project_lite::pin_project! {
     enum Conn<H, T> {
         Http { #[pin] fut: H },
         Tcp { fut: std::pin::Pin<Box<T>> },
+        Proxied { fut: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> },
+        Done,
     }
 }
 
@@ -146,6 +181,8 @@ impl<H: Future<Output = ()>, T: Future<Output = ()>> Future for Conn<H, T> {
         match self.project() {
             ConnProj::Http { fut } => fut.poll(cx),
             ConnProj::Tcp { fut } => fut.as_mut().poll(cx),
+            ConnProj::Proxied { fut } => fut.as_mut().poll(cx),
+            ConnProj::Done => Poll::Ready(()),
         }
     }
 }
@@ -212,28 +249,4 @@ pub fn l4_env<'a>(
         stats: Some(stats),
         ..Default::default()
     }
-}
-
-/// Runs `fe`'s `tcp-request connection` then `tcp-request session` rules for a new
-/// client; false when one rejects it (the caller closes the connection at once).
-pub fn accept_client(
-    graph: &Graph,
-    fe: &crate::graph::FrontendRt,
-    peer: &Client,
-    local: Option<std::net::SocketAddr>,
-    vars: &mut crate::sample::Vars,
-) -> bool {
-    use crate::rules::Verdict;
-    let rs = &fe.rules;
-    if rs.tcp_connection.is_empty() && rs.tcp_session.is_empty() {
-        return true;
-    }
-    let stats = crate::graph::StatsView { graph, be: None };
-    let env = l4_env(graph, fe, peer, local, &stats);
-    let ok = rs.run_tcp(&rs.tcp_connection, &env, vars) != Verdict::Reject
-        && rs.run_tcp(&rs.tcp_session, &env, vars) != Verdict::Reject;
-    if !ok {
-        fe.shared.denied_conn.fetch_add(1, Relaxed);
-    }
-    ok
 }

@@ -104,3 +104,55 @@ impl AsyncWrite for ClientStream {
         either!(self, s => Pin::new(s).poll_shutdown(cx))
     }
 }
+
+impl ClientStream {
+    /// Peeks at the bytes waiting to be read (without consuming them) once there are
+    /// more than `seen` of them, or the client has shut its side (then the same number
+    /// may come back; 0 at the end). Used to read a PROXY protocol header exactly, as
+    /// HAProxy does with `MSG_PEEK`, leaving what follows it for the protocol.
+    pub async fn peek_more(&self, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+        use tokio::io::Interest;
+        let fd = self.as_raw_fd();
+        loop {
+            // The peek runs inside `try_io`: when it finds nothing new, the readiness
+            // observed before it is cleared (an event arriving after it is kept).
+            let r = match self {
+                ClientStream::Tcp(s) => {
+                    let closed = s.ready(Interest::READABLE).await?.is_read_closed();
+                    s.try_io(Interest::READABLE, || peek_once(fd, buf, seen, closed))
+                }
+                ClientStream::Unix(s) => {
+                    let closed = s.ready(Interest::READABLE).await?.is_read_closed();
+                    s.try_io(Interest::READABLE, || peek_once(fd, buf, seen, closed))
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// One `MSG_PEEK`; WouldBlock when no byte beyond `seen` is there yet (and more can
+/// come: the buffer has room and the client has not shut its side).
+fn peek_once(fd: RawFd, buf: &mut [u8], seen: usize, closed: bool) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length; `fd` is an open socket.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n > 0 && n == seen && n < buf.len() && !closed {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    Ok(n)
+}

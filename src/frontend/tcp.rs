@@ -29,8 +29,7 @@ const BUF: usize = 64 * 1024;
 /// Serves one accepted client connection in `mode tcp`.
 pub async fn serve(
     client: ClientStream,
-    peer: Client,
-    local: Option<SocketAddr>,
+    sess: super::session::Session,
     graph: Arc<Graph>,
     fe_idx: usize,
 ) {
@@ -41,15 +40,26 @@ pub async fn serve(
         graph: &graph,
         be: None,
     };
-    let env = super::l4_env(&graph, fe, &peer, local, &stats);
-    // `tcp-request connection|session|content` rules: with no payload fetch, content
-    // rules decide at once.
-    let mut vars = crate::sample::Vars::default();
-    if !super::accept_client(&graph, fe, &peer, local, &mut vars)
-        || fe.rules.run_tcp(&fe.rules.tcp_content, &env, &mut vars) == Verdict::Reject
-    {
+    let mut vars = sess.vars.clone();
+    // `tcp-request content` rules, the frontend's then the backend's, on the request
+    // bytes as they arrive (`tcp-request inspect-delay`).
+    let mut addrs = crate::sample::conn::Addrs {
+        src: sess.peer.inet(),
+        dst: sess.local,
+    };
+    let mut x = Inspect {
+        client: &client,
+        buf: Vec::new(),
+        graph: &graph,
+        fe,
+        sess: &sess,
+    };
+    if content(&mut x, &fe.rules, None, &mut addrs, &mut vars).await == Verdict::Reject {
         return;
     }
+    let peer = addrs.src.map_or(sess.peer, Client::Inet);
+    let local = addrs.dst;
+    let env = super::session::env(&graph, fe, &sess, addrs, &stats);
     let be_idx = fe
         .switching
         .iter()
@@ -58,19 +68,26 @@ pub async fn serve(
         .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();
+    if be.proxy_id != fe.proxy_id
+        && content(&mut x, &be.rules, Some(&be), &mut addrs, &mut vars).await == Verdict::Reject
+    {
+        fe.shared.denied.fetch_add(1, Relaxed);
+        return;
+    }
+    drop(x);
+    let (peer, local) = (addrs.src.map_or(peer, Client::Inet), addrs.dst.or(local));
+    let env = super::session::env(&graph, fe, &sess, addrs, &stats);
     let be_env = crate::sample::Env {
         be: Some(crate::sample::Named {
             name: &be.name,
             id: graph.uuid(be.proxy_id) as i64,
         }),
+        stick: crate::stick::View {
+            proxy: Some(&be.name),
+            ..env.stick
+        },
         ..env
     };
-    if be.proxy_id != fe.proxy_id
-        && be.rules.run_tcp(&be.rules.tcp_content, &be_env, &mut vars) == Verdict::Reject
-    {
-        fe.shared.denied.fetch_add(1, Relaxed);
-        return;
-    }
     let log = |server, connect: i64, bytes: u64, term: &str| {
         if !fe.options.tcplog
             || fe.logs.is_empty()
@@ -155,6 +172,95 @@ pub async fn serve(
     let server = slot.server.clone();
     drop(slot);
     log(Some(&server), tc, down, "--");
+}
+
+/// What content inspection reads: the client, the bytes peeked at so far, the
+/// frontend and the session.
+struct Inspect<'a> {
+    client: &'a ClientStream,
+    buf: Vec<u8>,
+    graph: &'a Graph,
+    fe: &'a crate::graph::FrontendRt,
+    sess: &'a super::session::Session,
+}
+
+/// Runs the `tcp-request content` rules of `rs` (the frontend's, or backend `be`'s)
+/// on the client's first bytes, peeked at in `buf` (they stay for the server): while
+/// a condition needs bytes not received yet, waits for more until the proxy's
+/// `tcp-request inspect-delay` (no delay: the rules decide on what is there), the
+/// buffer is full or the client shuts its side, as HAProxy does.
+async fn content(
+    x: &mut Inspect<'_>,
+    rs: &crate::rules::RuleSet,
+    be: Option<&Backend>,
+    addrs: &mut crate::sample::conn::Addrs,
+    vars: &mut crate::sample::Vars,
+) -> Verdict {
+    let Inspect {
+        client,
+        buf,
+        graph,
+        fe,
+        sess,
+    } = x;
+    let (client, graph, fe, sess) = (*client, *graph, *fe, *sess);
+    if rs.tcp_content.is_empty() {
+        return Verdict::Continue;
+    }
+    let stats = crate::graph::StatsView { graph, be };
+    let deadline = rs.inspect_delay.map(|d| Instant::now() + d);
+    let mut run = crate::rules::TcpRun {
+        addrs: *addrs,
+        ..Default::default()
+    };
+    let missing = AtomicBool::new(false);
+    let mut seen = buf.len();
+    let mut closed = false;
+    loop {
+        let last =
+            closed || buf.len() >= graph.bufsize || deadline.is_none_or(|d| d <= Instant::now());
+        let v = {
+            let env = crate::sample::Env {
+                payload: Some(crate::sample::conn::Payload {
+                    data: buf,
+                    last,
+                    missing: &missing,
+                }),
+                be: be.map(|b| crate::sample::Named {
+                    name: &b.name,
+                    id: graph.uuid(b.proxy_id) as i64,
+                }),
+                ..super::session::env(graph, fe, sess, *addrs, &stats)
+            };
+            rs.run_tcp_from(&rs.tcp_content, &env, vars, &mut run)
+        };
+        if v != Verdict::Wait {
+            *addrs = run.addrs;
+            if v == Verdict::Reject && be.is_none() {
+                fe.shared.denied.fetch_add(1, Relaxed);
+            }
+            return v;
+        }
+        // More bytes, the end of the client's side, or the end of the delay.
+        buf.resize(graph.bufsize, 0);
+        let more = client.peek_more(buf, seen);
+        let got = match deadline {
+            Some(d) => tokio::time::timeout_at(d, more).await.ok(),
+            None => Some(more.await),
+        };
+        match got {
+            Some(Ok(n)) => {
+                closed = n == seen;
+                buf.truncate(n);
+                seen = n;
+            }
+            Some(Err(_)) => {
+                buf.truncate(seen);
+                closed = true;
+            }
+            None => buf.truncate(seen),
+        }
+    }
 }
 
 /// Why no server connection could be made.

@@ -175,6 +175,10 @@ pub struct Env<'a> {
     pub stick: crate::stick::View<'a>,
     /// The configuration's `userlist` sections (`http_auth(L)`, `http_auth_group(L)`).
     pub userlists: Option<&'a super::auth::Userlists>,
+    /// The client connection (`fc_*`, the PROXY header it came with).
+    pub conn: Option<&'a super::conn::ConnInfo>,
+    /// The request bytes buffered by `tcp-request content` rules (`req.payload`...).
+    pub payload: Option<super::conn::Payload<'a>>,
 }
 
 impl<'a> Env<'a> {
@@ -376,6 +380,7 @@ impl Expr {
         let fetch = super::fetch::find(name)
             .or_else(|| super::track::find(name))
             .or_else(|| super::auth::find(name))
+            .or_else(|| super::conn::find(name))
             .ok_or_else(|| {
                 if super::hint::unsupported(name) {
                     return format!("fetch method '{name}' is not supported by lbd");
@@ -388,6 +393,7 @@ impl Expr {
                             .iter()
                             .chain(super::track::FETCHES)
                             .chain(super::auth::FETCHES)
+                            .chain(super::conn::FETCHES)
                             .map(|f| f.name)
                     )
                 )

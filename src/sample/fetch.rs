@@ -285,9 +285,6 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(1));
         }
     }),
-    l4("req.proto_http", Bool, |_, env, e| {
-        e(Value::Bool(env.req.is_some()));
-    }),
     // the request line
     l7("method", &[], 0, Str, |_, env, e| {
         if let Some(r) = env.req {
@@ -509,7 +506,7 @@ pub fn find(name: &str) -> Option<&'static FetchDef> {
 }
 
 /// IPv4-mapped IPv6 clients are IPv4 clients, as HAProxy sees them.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

@@ -8,6 +8,7 @@
 //! reads an `Env` that borrows the request; values stay borrowed where they can.
 
 pub mod auth;
+pub mod conn;
 pub mod conv;
 pub mod digest;
 pub mod expr;

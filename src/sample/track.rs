@@ -62,7 +62,7 @@ fn stkctr(from: From, w: W, a: &[Arg], env: &Env<'_>) -> Option<(Arc<Table>, Opt
             return Some((t.clone(), e));
         }
     };
-    let tracked = env.stick.tracked?.get(slot)?;
+    let tracked = env.stick.slot(slot)?;
     match tname {
         Some(n) if n != tracked.table.name => {
             let t = env.stick.table(Some(n))?;
@@ -287,6 +287,7 @@ mod tests {
             stick: View {
                 tables: Some(&tables),
                 tracked: Some(&tr),
+                session: None,
                 proxy: Some("per_ip"),
             },
             ..Env::default()

@@ -82,6 +82,12 @@ impl Trackers {
     /// Tracks `key` of `table` in slot `n` (counting a connection and a request);
     /// does nothing when the slot is taken or the table is full.
     pub fn track(&self, n: usize, table: &Arc<Table>, key: Key) {
+        self.track_as(n, table, key, true)
+    }
+
+    /// The same, counting an HTTP request only when `http` (`track-sc*` in tcp rules
+    /// of a `mode tcp` proxy counts a connection alone).
+    pub fn track_as(&self, n: usize, table: &Arc<Table>, key: Key, http: bool) {
         let Some(slot) = self.sc.get(n) else { return };
         if slot.get().is_some() {
             return;
@@ -90,7 +96,9 @@ impl Trackers {
             return;
         };
         table.track(&entry);
-        table.add(&entry, Data::HttpReqCnt, 1);
+        if http {
+            table.add(&entry, Data::HttpReqCnt, 1);
+        }
         let _ = slot.set(Tracked {
             table: table.clone(),
             entry,
@@ -122,6 +130,13 @@ impl Trackers {
         }
     }
 
+    /// Counts an HTTP request on every tracked entry.
+    pub fn request(&self) {
+        for t in self.each() {
+            t.table.add(&t.entry, Data::HttpReqCnt, 1);
+        }
+    }
+
     /// Counts the bytes of an exchange (client → server, server → client).
     pub fn bytes(&self, bytes_in: u64, bytes_out: u64) {
         for t in self.each() {
@@ -141,12 +156,22 @@ pub struct View<'a> {
     pub tracked: Option<&'a Trackers>,
     /// The proxy the rule belongs to (its table serves `src_*` without a table).
     pub proxy: Option<&'a str>,
+    /// The entries the connection tracks (`tcp-request connection|session
+    /// track-sc*` in `mode http`), for the slots the request leaves free.
+    pub session: Option<&'a Trackers>,
 }
 
 impl<'a> View<'a> {
     /// The table named `name`, or the current proxy's.
     pub fn table(&self, name: Option<&str>) -> Option<&'a Arc<Table>> {
         self.tables?.get(name.or(self.proxy)?)
+    }
+
+    /// The entry tracked in slot `n`: the request's, else the connection's.
+    pub fn slot(&self, n: usize) -> Option<&'a Tracked> {
+        self.tracked
+            .and_then(|t| t.get(n))
+            .or_else(|| self.session?.get(n))
     }
 }
 

@@ -407,6 +407,8 @@ pub struct Bind {
     pub backlog: Option<u32>,
     /// `name N`.
     pub name: Option<String>,
+    /// `accept-proxy`: connections start with a PROXY protocol header.
+    pub accept_proxy: bool,
     /// Where it was declared.
     pub loc: Loc,
 }
@@ -555,6 +557,7 @@ mod tests {
             v6only: None,
             backlog: None,
             name: None,
+            accept_proxy: false,
             loc: Loc::default(),
         };
         assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);

@@ -119,6 +119,8 @@ pub enum HttpAction {
     ReplaceUri(UriPart, String, Fmt),
     /// `set-status CODE [reason STR]` (responses).
     SetStatus(u16, Option<String>),
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR` (requests).
+    SetAddr(AddrPart, Expr),
     /// `track-scN KEY [table T]`: track the key's entry in slot N.
     Track {
         /// 0, 1 or 2.
@@ -198,7 +200,22 @@ pub enum TcpAction {
     SetVarFmt(Scope, String, Fmt),
     /// `unset-var(SCOPE.NAME)`.
     UnsetVar(Scope, String),
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
+    SetAddr(AddrPart, Expr),
+    /// `track-scN KEY [table T]` (the table is named by the validation).
+    Track {
+        /// 0, 1 or 2.
+        slot: usize,
+        /// The key.
+        key: Expr,
+        /// The table's proxy (None: this proxy).
+        table: Option<String>,
+    },
+    /// `expect-proxy layer4`: the connection starts with a PROXY protocol header.
+    ExpectProxy,
 }
+
+pub use crate::sample::conn::AddrPart;
 
 /// The part of the request line that `set-*`/`replace-*` rewrite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub(crate) struct BindOpts {
     name: Option<String>,
     id: Option<u32>,
     perms: UnixPerms,
+    accept_proxy: bool,
 }
 
 const DOC: &str = "bind-addresses-and-parameters";
@@ -37,6 +38,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("gid", 1, gid),
     kw("user", 1, user),
     kw("group", 1, group),
+    kw("accept-proxy", 0, accept_proxy),
     K::unsupported("ssl"),
     K::unsupported("crt"),
     K::unsupported("crt-list"),
@@ -44,7 +46,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("alpn"),
     K::unsupported("npn"),
     K::unsupported("verify"),
-    K::unsupported("accept-proxy"),
     K::unsupported("transparent"),
     K::unsupported("interface"),
     K::unsupported("namespace"),
@@ -97,6 +98,12 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("idle-ping").args(1),
     K::ignored("label").args(1),
 ];
+
+/// `accept-proxy`: each connection starts with a PROXY protocol header (v1 or v2).
+fn accept_proxy(_: &mut Parser<'_>, b: &mut BindOpts, _: &Param<'_>) -> R {
+    b.accept_proxy = true;
+    Ok(())
+}
 
 fn v4v6(_: &mut Parser<'_>, b: &mut BindOpts, _: &Param<'_>) -> R {
     b.v6only = Some(false);
@@ -220,6 +227,7 @@ impl<'e> Parser<'e> {
                 v6only: b.v6only,
                 backlog: b.backlog,
                 name: b.name.clone(),
+                accept_proxy: b.accept_proxy,
                 loc: loc.clone(),
             });
         }

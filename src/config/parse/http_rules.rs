@@ -58,14 +58,16 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("sc-inc-gpc1(*", Caps::RULES.no_hint(), sc_action),
     kw("sc-set-gpt0(*", Caps::RULES.no_hint(), sc_action),
     kw("auth", Caps::REQUEST, auth),
+    kw("set-src", Caps::REQUEST, set_addr),
+    kw("set-dst", Caps::REQUEST, set_addr),
+    kw("set-src-port", Caps::REQUEST, set_addr),
+    kw("set-dst-port", Caps::REQUEST, set_addr),
     kw("capture", Caps::RULES, |r, a| {
         super::capture::parse(r.kw, r.response, a)
     }),
     K::unsupported("set-log-level").caps(Caps::RULES),
     K::unsupported("set-tos").caps(Caps::RULES),
     K::unsupported("set-mark").caps(Caps::RULES),
-    K::unsupported("set-src").caps(Caps::RULES),
-    K::unsupported("set-dst").caps(Caps::RULES),
     K::unsupported("set-nice").caps(Caps::RULES),
     K::unsupported("tarpit").caps(Caps::RULES),
     K::unsupported("silent-drop").caps(Caps::RULES),
@@ -115,6 +117,12 @@ fn auth(_: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
 
 fn track_sc(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     super::stick::track_sc(r.kw, r.action, args)
+}
+
+/// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
+fn set_addr(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let (part, e) = super::tcp_rules::addr_action(r.kw, "", r.action, args)?;
+    Ok(HttpAction::SetAddr(part, e))
 }
 
 fn sc_action(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {

@@ -14,26 +14,26 @@ const SUPPORTED: &[&str] = &[
     "set-var",
     "set-var-fmt",
     "unset-var",
+    "set-src",
+    "set-dst",
+    "set-src-port",
+    "set-dst-port",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "expect-proxy",
 ];
 
 /// HAProxy's other tcp rule actions, refused by name.
 const KNOWN: &[&str] = &[
-    "expect-proxy",
     "expect-netscaler-cip",
     "capture",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
     "sc-inc-gpc0",
     "sc-inc-gpc1",
     "sc-inc-gpc",
     "sc-set-gpt0",
     "sc-set-gpt",
     "sc-add-gpc",
-    "set-src",
-    "set-dst",
-    "set-src-port",
-    "set-dst-port",
     "set-mark",
     "set-tos",
     "set-nice",
@@ -126,10 +126,29 @@ impl<'e> Parser<'e> {
                 }
             }
             "set-var" | "set-var-fmt" | "unset-var" => var_action(kw, sub, action, args)?,
-            _ if KNOWN.contains(&name)
-                || name.starts_with("lua.")
-                || name.starts_with("track-sc") =>
-            {
+            "set-src" | "set-dst" | "set-src-port" | "set-dst-port" => {
+                let (part, e) = addr_action(kw, sub, name, args)?;
+                TcpAction::SetAddr(part, e)
+            }
+            "track-sc0" | "track-sc1" | "track-sc2" => {
+                let ctx = format!("{kw} {sub}");
+                match super::stick::track_sc(&ctx, name, args)? {
+                    HttpAction::Track { slot, key, table } => TcpAction::Track { slot, key, table },
+                    _ => unreachable!("track_sc gives a Track action"),
+                }
+            }
+            "expect-proxy" => {
+                if when != TcpWhen::Connection {
+                    return Err(format!(
+                        "'{kw} {sub} expect-proxy' : only 'tcp-request connection' rules can expect a PROXY header."
+                    ));
+                }
+                match args {
+                    [l] if l == "layer4" => TcpAction::ExpectProxy,
+                    _ => return Err(format!("'{kw} {sub} expect-proxy' expects 'layer4'.")),
+                }
+            }
+            _ if KNOWN.contains(&name) || name.starts_with("lua.") => {
                 return Err(format!("'{kw} {sub} {name}' is not supported by lbd."))
             }
             _ => {
@@ -139,9 +158,22 @@ impl<'e> Parser<'e> {
                 ))
             }
         };
+        if when == TcpWhen::Response
+            && matches!(
+                action,
+                TcpAction::SetAddr(..) | TcpAction::Track { .. } | TcpAction::ExpectProxy
+            )
+        {
+            return Err(format!(
+                "'{kw} {sub} {name}' : this action applies to requests only."
+            ));
+        }
         // Connection and session rules run before any request exists.
         if matches!(when, TcpWhen::Connection | TcpWhen::Session) {
-            if let TcpAction::SetVar(_, _, e) = &action {
+            if let TcpAction::SetVar(_, _, e)
+            | TcpAction::SetAddr(_, e)
+            | TcpAction::Track { key: e, .. } = &action
+            {
                 if e.needs_http() {
                     return Err(format!(
                         "'{kw} {sub} {name}' : fetch method '{}' needs an HTTP request, which '{kw} {sub}' rules run before.",
@@ -159,6 +191,29 @@ impl<'e> Parser<'e> {
         });
         Ok(())
     }
+}
+
+/// `set-src|set-dst|set-src-port|set-dst-port EXPR` (tcp and http rules).
+pub(super) fn addr_action(
+    kw: &str,
+    sub: &str,
+    action: &str,
+    args: &[String],
+) -> Result<(AddrPart, Expr), String> {
+    let rule = if sub.is_empty() {
+        format!("{kw} {action}")
+    } else {
+        format!("{kw} {sub} {action}")
+    };
+    let part = AddrPart::of_action(action).ok_or_else(|| format!("'{rule}' : unknown action."))?;
+    let [v] = args else {
+        return Err(format!(
+            "'{rule}' expects exactly one sample expression (quote it if it has spaces)."
+        ));
+    };
+    let e = Expr::parse(v)
+        .map_err(|e| format!("'{rule}' : failed to parse sample expression <{v}> : {e}"))?;
+    Ok((part, e))
 }
 
 fn var_action(kw: &str, sub: &str, action: &str, args: &[String]) -> Result<TcpAction, String> {

@@ -6,6 +6,7 @@ use super::reply::{page_response, Pages};
 use crate::backend::pool::ProxyBody;
 use crate::graph::{FrontendRt, Graph};
 use crate::rules::{Action, Rule, RuleSet, Verdict};
+use crate::sample::conn::Addrs;
 use crate::sample::{Env, HttpReq, HttpRes, Named, ProcVars, Scope, Stats, Vars};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::http::{request, response};
@@ -43,6 +44,10 @@ pub(super) struct Ctx<'a> {
     pub track: Option<&'a crate::stick::Trackers>,
     /// The request's capture slots (`capture` rules, `capture.req.hdr`).
     pub captures: Option<&'a super::capture::Captures>,
+    /// The client connection (`fc_*` fetches).
+    pub conn: Option<&'a crate::sample::conn::ConnInfo>,
+    /// The entries the connection tracks (tcp connection and session rules).
+    pub session_track: Option<&'a crate::stick::Trackers>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -99,20 +104,25 @@ pub(super) fn target(uri: &Uri) -> Cow<'_, str> {
 }
 
 impl<'a> Ctx<'a> {
-    /// The context of a request on `fe` from `peer` to `local`.
+    /// The context of a request on `fe` over `conn`, with the request's addresses.
     pub fn new(
-        (peer, local): (&crate::log::Client, Option<SocketAddr>),
+        conn: &'a super::conn::ConnCtx,
+        addrs: Addrs,
         graph: &'a Graph,
         fe: &'a FrontendRt,
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
-            so: fe.listener(peer, local).map(|(id, name)| Named {
-                name: name.unwrap_or(""),
-                id: id as i64,
-            }),
-            src: peer.inet(),
-            dst: local,
+            so: fe
+                .listener(&conn.accepted.0, conn.accepted.1)
+                .map(|(id, name)| Named {
+                    name: name.unwrap_or(""),
+                    id: id as i64,
+                }),
+            src: addrs.src,
+            dst: addrs.dst,
+            conn: Some(&conn.info),
+            session_track: Some(&conn.track),
             fe: Named {
                 name: &fe.name,
                 id: graph.uuid(fe.proxy_id) as i64,
@@ -165,7 +175,10 @@ impl<'a> Ctx<'a> {
     where
         'a: 'b,
     {
+        let addrs = parts.extensions.get::<Addrs>();
         Env {
+            src: addrs.map_or(self.src, |a| a.src),
+            dst: addrs.map_or(self.dst, |a| a.dst),
             req: Some(HttpReq {
                 method: parts.method.as_str(),
                 uri,
@@ -195,7 +208,9 @@ impl<'a> Ctx<'a> {
                 tables: Some(&self.graph.tables),
                 tracked: self.track,
                 proxy: Some(self.be.map_or(self.fe.name, |b| b.name)),
+                session: self.session_track,
             },
+            conn: self.conn,
             userlists: Some(&self.graph.config.userlists),
             ..Env::default()
         }
@@ -237,12 +252,13 @@ fn rejected(ctx: &Ctx<'_>) -> Response<ProxyBody> {
     resp
 }
 
-/// `tcp-request content` rules of `rs` on a request (each request in `mode http`).
+/// `tcp-request content` rules of `rs` on a request (each request in `mode http`);
+/// `set-src` and friends change the request's addresses.
 pub(super) fn content_rules(
     rs: &RuleSet,
     ctx: &Ctx<'_>,
     vars: &mut Vars,
-    parts: &request::Parts,
+    parts: &mut request::Parts,
 ) -> Option<Response<ProxyBody>> {
     if rs.tcp_content.is_empty() {
         return None;
@@ -250,7 +266,15 @@ pub(super) fn content_rules(
     let none = Vars::default();
     let uri = target(&parts.uri);
     let env = ctx.env(&none, parts, &uri);
-    (rs.run_tcp(&rs.tcp_content, &env, vars) == Verdict::Reject).then(|| rejected(ctx))
+    let mut run = crate::rules::TcpRun::of(&env);
+    run.http = true;
+    let before = run.addrs;
+    let v = rs.run_tcp_from(&rs.tcp_content, &env, vars, &mut run);
+    drop(uri);
+    if run.addrs != before {
+        parts.extensions.insert(run.addrs);
+    }
+    (v == Verdict::Reject).then(|| rejected(ctx))
 }
 
 /// `tcp-response content` rules of `rs` on a response.
@@ -277,6 +301,7 @@ enum Effect {
     Header(Option<HeaderValue>),
     Var(Option<crate::sample::Owned>),
     Text(Vec<u8>),
+    Addr(Addrs),
 }
 
 /// Applies `rules` of `rs` in order to the message; returns a response when a rule
@@ -397,6 +422,16 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
             track(a, env, ctx);
             Effect::None
         }
+        Action::SetAddr(part, e) => {
+            let mut addrs = Addrs {
+                src: env.src,
+                dst: env.dst,
+            };
+            if let Some(v) = e.eval(env) {
+                addrs.set(*part, &v);
+            }
+            Effect::Addr(addrs)
+        }
         Action::DelHeader(_)
         | Action::DelHeaders(_)
         | Action::UnsetVar(..)
@@ -505,6 +540,13 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
             if let Some(c) = ctx.captures {
                 let v = String::from_utf8_lossy(&t).into_owned();
                 c.set(ctx.fe_rt, matches!(msg, Msg::Res(..)), *id, v);
+            }
+        }
+        // The request's addresses from now on: its later rules, the backend's, the
+        // log, `forwardfor`, `balance source` and the server's PROXY header.
+        (Action::SetAddr(..), Effect::Addr(addrs)) => {
+            if let Msg::Req(p) = msg {
+                p.extensions.insert(addrs);
             }
         }
         (Action::SetStatus(code, _), _) => {

@@ -33,6 +33,12 @@ pub(super) struct ConnCtx {
     pub(super) local: Option<SocketAddr>,
     /// The connection's `sess.` variables, kept between its requests.
     sess: std::sync::Mutex<crate::sample::Vars>,
+    /// The client and address as accepted (which listener).
+    pub(super) accepted: (crate::log::Client, Option<SocketAddr>),
+    /// What `fc_*` fetches read.
+    pub(super) info: Arc<crate::sample::conn::ConnInfo>,
+    /// The entries `tcp-request connection|session track-sc*` rules track.
+    pub(super) track: crate::stick::Trackers,
 }
 
 impl ConnCtx {
@@ -145,8 +151,7 @@ enum Served<S> {
 /// and as moved into the state below); the returned block captures only that state.
 pub fn serve(
     stream: ClientStream,
-    peer: crate::log::Client,
-    local: Option<SocketAddr>,
+    session: crate::frontend::session::Session,
     graph: Arc<Graph>,
     fe_idx: usize,
     handle: GraphHandle,
@@ -163,17 +168,17 @@ pub fn serve(
         limits: ClientTimeouts::new(&fe.timeouts),
     };
     let phase = Phase::new();
-    // `tcp-request connection` and `session` rules: a rejected client is closed before
-    // anything is read.
-    let mut sess = crate::sample::Vars::default();
-    let accepted = crate::frontend::accept_client(&graph, &fe, &peer, local, &mut sess);
+    // The `tcp-request connection` and `session` rules have run (`frontend::session`).
     let ctx = Arc::new(ConnCtx {
-        sess: std::sync::Mutex::new(sess.only(crate::sample::Scope::Sess)),
+        sess: std::sync::Mutex::new(session.vars.only(crate::sample::Scope::Sess)),
         handle,
         pinned: std::sync::Mutex::new((graph, fe_idx)),
         fe_name: fe.name.clone().into_boxed_str(),
-        peer,
-        local,
+        peer: session.peer,
+        local: session.local,
+        accepted: session.accepted,
+        info: session.conn,
+        track: session.track,
     });
     let svc_phase = phase.clone();
     // Built in place by hyper (a method returning the future would add a copy of it).
@@ -196,9 +201,6 @@ pub fn serve(
     });
     let mut io = TrackedIo::new(stream, phase.clone(), fe.shared.clone());
     async move {
-        if !accepted {
-            return;
-        }
         let sleep = tokio::time::sleep_until(Instant::now());
         tokio::pin!(sleep);
         let mut timer = ConnTimer {

@@ -100,6 +100,8 @@ pub(super) struct Req<'a> {
     pub fe: &'a FrontendRt,
     /// The client's address (none for a unix socket client).
     pub src: Option<IpAddr>,
+    /// The request's addresses (the connection's, until `set-src` and friends).
+    pub addrs: crate::sample::conn::Addrs,
     /// Error pages in JSON (the client's `Accept` prefers it).
     pub json: bool,
     /// For the access log.
@@ -175,6 +177,10 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         graph: &graph,
         fe,
         src: conn.peer.ip(),
+        addrs: crate::sample::conn::Addrs {
+            src: conn.peer.inet(),
+            dst: conn.local,
+        },
         json: prefers_json(req.headers()),
         trace: Trace {
             timed: logging,
@@ -185,6 +191,8 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         track: Default::default(),
         captures,
     };
+    // The entries the connection tracks count each of its requests.
+    conn.track.request();
     let bytes_in = body_len(req.headers());
     let after = graph.after_rules.then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
@@ -194,8 +202,10 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
     conn.keep_sess_vars(&r.vars);
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
-    r.track.response(status, r.trace.server.is_some());
-    r.track.bytes(bytes_in, body_len(resp.headers()));
+    for t in [&r.track, &conn.track] {
+        t.response(status, r.trace.server.is_some());
+        t.bytes(bytes_in, body_len(resp.headers()));
+    }
     if let Some((start, accepted, line)) = timing {
         r.log(&mut resp, status, start, accepted, &line);
     }
@@ -229,7 +239,7 @@ impl<'a> Req<'a> {
         let (mut parts, body) = resp.into_parts();
         let be = self.trace.backend.clone();
         let sv = self.stats_view(be.as_deref());
-        let mut ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
+        let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
             .with_track(&self.track)
             .with_captures(&self.captures);
         let srv = be
@@ -272,14 +282,9 @@ impl<'a> Req<'a> {
     where
         'a: 's,
     {
-        Ctx::new(
-            (&self.conn.peer, self.conn.local),
-            self.graph,
-            self.fe,
-            stats,
-        )
-        .with_track(&self.track)
-        .with_captures(&self.captures)
+        Ctx::new(self.conn, self.addrs, self.graph, self.fe, stats)
+            .with_track(&self.track)
+            .with_captures(&self.captures)
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -288,6 +293,23 @@ impl<'a> Req<'a> {
         let ctx = self.ctx(&sv);
         let uri = actions::target(&parts.uri);
         self.fe.rules.eval(c, &ctx.env(&self.vars, parts, &uri))
+    }
+
+    /// Takes the addresses request rules gave the request (`set-src`...), for what
+    /// follows: rules, `balance source`, stick tables, `forwardfor`, the log, the
+    /// server's PROXY header.
+    fn sync_addrs(&mut self, parts: &Parts) {
+        if let Some(a) = parts.extensions.get::<crate::sample::conn::Addrs>() {
+            self.addrs = *a;
+            self.src = a.src.map(|s| s.ip());
+        }
+    }
+
+    /// The request's client as logs and PROXY headers name it.
+    pub(super) fn client(&self) -> crate::log::Client {
+        self.addrs
+            .src
+            .map_or(self.conn.peer, crate::log::Client::Inet)
     }
 
     /// The steps, in order; each may answer the request itself.
@@ -302,19 +324,21 @@ impl<'a> Req<'a> {
         }
         let fe = self.fe;
         let sv = self.stats_view(None);
-        let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
+        let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
             .with_track(&self.track)
             .with_captures(&self.captures);
-        if let Some(r) = actions::content_rules(&fe.rules, &ctx, &mut self.vars, &parts) {
-            return r;
-        }
-        if let Some(r) = actions::apply(
-            &fe.rules,
-            &fe.rules.request,
-            &ctx,
-            &mut self.vars,
-            Msg::Req(&mut parts),
-        ) {
+        let answer =
+            actions::content_rules(&fe.rules, &ctx, &mut self.vars, &mut parts).or_else(|| {
+                actions::apply(
+                    &fe.rules,
+                    &fe.rules.request,
+                    &ctx,
+                    &mut self.vars,
+                    Msg::Req(&mut parts),
+                )
+            });
+        self.sync_addrs(&parts);
+        if let Some(r) = answer {
             return r;
         }
         if let Some(r) = self.stats_page(&parts) {
@@ -327,20 +351,22 @@ impl<'a> Req<'a> {
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
             let sv = self.stats_view(Some(&be));
-            let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
+            let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
                 .with_be(&be)
                 .with_track(&self.track)
                 .with_captures(&self.captures);
-            if let Some(r) = actions::content_rules(&be.rules, &ctx, &mut self.vars, &parts) {
-                return r;
-            }
-            if let Some(r) = actions::apply(
-                &be.rules,
-                &be.rules.request,
-                &ctx,
-                &mut self.vars,
-                Msg::Req(&mut parts),
-            ) {
+            let answer = actions::content_rules(&be.rules, &ctx, &mut self.vars, &mut parts)
+                .or_else(|| {
+                    actions::apply(
+                        &be.rules,
+                        &be.rules.request,
+                        &ctx,
+                        &mut self.vars,
+                        Msg::Req(&mut parts),
+                    )
+                });
+            self.sync_addrs(&parts);
+            if let Some(r) = answer {
                 return r;
             }
         }
@@ -357,8 +383,9 @@ impl<'a> Req<'a> {
             upgrade: sent.is_upgrade,
             head,
             upload: upload.as_deref(),
+            addrs: (self.client(), self.addrs.dst),
         };
-        match upstream::exchange(self.conn, &mut attempts, up, &how, &mut self.trace).await {
+        match upstream::exchange(&mut attempts, up, &how, &mut self.trace).await {
             Ok(x) => self.respond(&route, &mut sent, x),
             Err(e) => {
                 if let ProxyError::NoServer(_) = e {
@@ -597,7 +624,7 @@ impl<'a> Req<'a> {
             self.fe,
             be,
             server.map(|s| &**s),
-            self.conn.peer,
+            self.client(),
             accepted,
             t.retries,
         );

@@ -78,7 +78,7 @@ impl Req<'_> {
             let sv = self.stats_view(Some(be));
             let id = be.server_index(&server.name).map_or(0, |i| i as i64 + 1);
             // The fields one by one: the rules below change `self.vars`.
-            let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
+            let ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
                 .with_be(be)
                 .with_srv(&server.name, id)
                 .with_track(&self.track)

@@ -7,7 +7,6 @@
 //! never written (the connection closed first) is sent again; a bodiless request
 //! whose reused connection died under it is replayed once on a fresh one.
 
-use super::conn::ConnCtx;
 use super::request::{ProxyError, Trace};
 use crate::backend::connect::{self, Attempts, Failure, Retry};
 use crate::backend::pool::{self, ConnectError, ProxyBody};
@@ -33,6 +32,8 @@ pub(super) struct Upstream<'a> {
     pub head: Option<(Method, hyper::Uri, HeaderMap)>,
     /// How far the client's body upload has got (`timeout server` waits on it).
     pub upload: Option<&'a pool::BodyProgress>,
+    /// The request's client and destination (a server's PROXY header).
+    pub addrs: (crate::log::Client, Option<std::net::SocketAddr>),
 }
 
 /// Waits for a server's response head for `timeout server` of server silence. While
@@ -57,11 +58,11 @@ async fn server_wait<F: Future>(
 /// Opens a new connection to the server of `s` (connect, PROXY header), then hyper's
 /// handshake.
 async fn open(
-    ctx: &ConnCtx,
+    (peer, local): (crate::log::Client, Option<std::net::SocketAddr>),
     be: &Backend,
     s: &Slot,
 ) -> Result<SendRequest<ProxyBody>, ConnectError> {
-    let c = connect::connect(be, s, ctx.peer, ctx.local).await?;
+    let c = connect::connect(be, s, peer, local).await?;
     pool::handshake(c)
         .await
         .map_err(|_| ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into()))
@@ -69,7 +70,6 @@ async fn open(
 
 /// Sends `up` to a server of the attempts' backend and returns its response head.
 pub(super) async fn exchange(
-    ctx: &ConnCtx,
     attempts: &mut Attempts,
     mut up: Request<ProxyBody>,
     how: &Upstream<'_>,
@@ -98,7 +98,7 @@ pub(super) async fn exchange(
             None => {
                 // Boxed: a new connection's futures are large and rarely needed, and a
                 // request's future is moved (copied) several times on every request.
-                match Box::pin(open(ctx, &be, &s)).await {
+                match Box::pin(open(how.addrs, &be, &s)).await {
                     Ok(c) => c,
                     Err(e) => match attempts.failed(s, Failure::Connect(&e)) {
                         Retry::Again => continue,
