@@ -1,0 +1,117 @@
+//! What an operator reads from the real `lbd` binary, in HAProxy 2.6's words: the
+//! admin state lines (runtime socket and reload), the lines at soft and hard stop, the
+//! ALERTs a failed `reload` over the socket answers with, and start errors that name
+//! the config line.
+
+mod common;
+#[path = "common/health.rs"]
+mod health;
+#[path = "common/stats.rs"]
+mod stats;
+
+use common::*;
+use health::{lines, wait_line};
+use stats::*;
+
+/// An admin socket at `sock`, frontend `fe` on `@FE@` to backend `web` (roundrobin)
+/// made of `servers` (`name rest-of-line`).
+fn config(sock: &str, servers: &[(&str, String)]) -> String {
+    let mut c = format!(
+        "global\n    stats socket {sock} mode 600 level admin\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend web\nbackend web\n    balance roundrobin\n"
+    );
+    for (n, s) in servers {
+        c.push_str(&format!("    server {n} {s}\n"));
+    }
+    c
+}
+
+fn warning(text: &str) -> String {
+    health::warning(text)
+}
+
+#[tokio::test]
+async fn socket_admin_commands_log_haproxy_lines_with_the_counts() {
+    let (a, b) = (HttpOrigin::start("a").await, HttpOrigin::start("b").await);
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let lb = Lbd::start(&config(&sock, &[("a", a.hostport()), ("b", b.hostport())])).await;
+    let step = |cmd: &'static str, line: String| {
+        let (sock, lb) = (&sock, &lb);
+        async move {
+            assert_eq!(cli(sock, cmd).await, "\n", "{cmd}");
+            wait_line(lb, &line, DEADLINE).await;
+        }
+    };
+    step(
+        "disable server web/b",
+        warning("Server web/b is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+    )
+    .await;
+    step(
+        "set server web/a state drain",
+        warning("Server web/a enters drain state. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."),
+    )
+    .await;
+    step(
+        "enable server web/b",
+        warning("Server web/b is UP/READY (leaving forced maintenance)."),
+    )
+    .await;
+    step(
+        "set server web/a state ready",
+        warning("Server web/a is UP/READY (leaving forced drain)."),
+    )
+    .await;
+    // The same state again changes nothing and logs nothing.
+    let before = lines(&lb).len();
+    assert_eq!(cli(&sock, "set server web/a state ready").await, "\n");
+    assert_eq!(lines(&lb).len(), before, "{:#?}", lines(&lb));
+}
+
+#[tokio::test]
+async fn a_reload_that_adds_or_removes_disabled_logs_the_change() {
+    let (a, b) = (HttpOrigin::start("a").await, HttpOrigin::start("b").await);
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let servers = |b_extra: &str| {
+        config(
+            &sock,
+            &[
+                ("a", a.hostport()),
+                ("b", format!("{} {b_extra}", b.hostport())),
+            ],
+        )
+    };
+    let lb = Lbd::start(&servers("")).await;
+    lb.write_config(&servers("disabled"));
+    let done = reload_by_signal(&lb).await;
+    assert!(done.contains("Reload complete: "), "{done}");
+    wait_line(
+        &lb,
+        &warning("Server web/b is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        DEADLINE,
+    )
+    .await;
+    let csv = Csv::parse(&cli(&sock, "show stat").await);
+    assert_eq!(csv.get("web", "b", "status"), "MAINT");
+    assert_eq!(bodies(lb.port, "/", 3).await, ["a"; 3]);
+    // A reload that leaves `disabled` as it was keeps the state and logs nothing new.
+    let done = reload_by_signal(&lb).await;
+    assert!(done.contains("Reload complete: "), "{done}");
+    assert_eq!(
+        health::lines_with(&lb, "for maintenance").len(),
+        1,
+        "{:#?}",
+        lines(&lb)
+    );
+    lb.write_config(&servers(""));
+    reload_by_signal(&lb).await;
+    wait_line(
+        &lb,
+        &warning("Server web/b is UP/READY (leaving forced maintenance)."),
+        DEADLINE,
+    )
+    .await;
+    let csv = Csv::parse(&cli(&sock, "show stat").await);
+    assert_eq!(csv.get("web", "b", "status"), "no check");
+}
