@@ -115,3 +115,57 @@ async fn a_reload_that_adds_or_removes_disabled_logs_the_change() {
     let csv = Csv::parse(&cli(&sock, "show stat").await);
     assert_eq!(csv.get("web", "b", "status"), "no check");
 }
+
+/// A runtime socket at `sock`, `fe` → `web` (one server), `listen api` → that
+/// server, and a `listen stats` without servers (on a unix socket beside `sock`).
+fn three_proxies(sock: &str, origin: &HttpOrigin) -> String {
+    format!(
+        "global\n    stats socket {sock} level admin\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend web\nbackend web\n    server s1 {0}\nlisten api\n    bind 127.0.0.1:@FE2@\n    server s1 {0}\nlisten stats\n    bind {sock}.stats\n    stats enable\n",
+        origin.hostport()
+    )
+}
+
+/// The lines lbd printed from the stop signal on (its own `Stopping:` notice aside).
+fn stop_lines(lb: &Lbd) -> Vec<String> {
+    lines(lb)
+        .into_iter()
+        .skip_while(|l| !l.contains("Exiting Master process..."))
+        .filter(|l| !l.contains("Stopping: closing listeners"))
+        .collect()
+}
+
+/// In HAProxy's words, for `fe` and `web` having handled 2 connections and `api` 1.
+const STOPPED: [&str; 6] = [
+    "Exiting Master process...",
+    "Proxy fe stopped (cumulated conns: FE: 2, BE: 0).",
+    "Proxy web stopped (cumulated conns: FE: 0, BE: 2).",
+    "Proxy api stopped (cumulated conns: FE: 1, BE: 1).",
+    "Proxy stats stopped (cumulated conns: FE: 0, BE: 0).",
+    "All workers exited. Exiting... (0)",
+];
+
+#[tokio::test]
+async fn a_hard_or_soft_stop_logs_each_proxy_and_the_exit_line() {
+    let origin = HttpOrigin::start("s1").await;
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGUSR1] {
+        let dir = SockDir::new();
+        let sock = dir.sock();
+        let mut lb = Lbd::start(&three_proxies(&sock, &origin)).await;
+        for port in [lb.port, lb.port, lb.port2] {
+            assert_eq!(get(port, "/").await.body, "s1");
+        }
+        // Session totals are booked when each response is done.
+        let csv = cli_until(&sock, "show stat", |t| {
+            let c = Csv::parse(t);
+            c.get("web", "BACKEND", "stot") == "2" && c.get("api", "BACKEND", "stot") == "1"
+        })
+        .await;
+        let c = Csv::parse(&csv);
+        assert_eq!(c.get("web", "BACKEND", "stot"), "2", "{csv}");
+        lb.signal(sig);
+        let status = lb.wait_exit(DEADLINE).await;
+        assert_eq!(status.code(), Some(0), "{status}");
+        let want: Vec<String> = STOPPED.iter().map(|l| warning(l)).collect();
+        assert_eq!(stop_lines(&lb), want, "signal {sig}");
+    }
+}

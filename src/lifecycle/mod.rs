@@ -373,6 +373,7 @@ impl Daemon {
             }
         }
         log::notice("Stopping: closing listeners and waiting for connections to finish.");
+        self.log_proxies_stopped();
         self.stopping.stop();
         self.checks.stop();
         let limit = self.handle.load().config.global.hard_stop_after;
@@ -409,7 +410,36 @@ impl Daemon {
         {
             l.close();
         }
+        self.log_proxies_stopped();
         self.checks.stop();
+    }
+
+    /// HAProxy's line per proxy when it stops (frontends, backends and listens, in
+    /// config order): `Proxy fe stopped (cumulated conns: FE: 12, BE: 0).`, with the
+    /// connections the frontend accepted and the sessions the backend handled.
+    fn log_proxies_stopped(&self) {
+        let g = self.handle.load();
+        for (id, p) in g.config.proxies.iter().enumerate() {
+            if p.disabled {
+                continue;
+            }
+            let fe = g
+                .frontends
+                .iter()
+                .find(|f| f.proxy_id == id)
+                .map_or(0, |f| {
+                    f.shared.total.load(std::sync::atomic::Ordering::Relaxed)
+                });
+            let be = g.backends.iter().find(|b| b.proxy_id == id).map_or(0, |b| {
+                b.shared.total.load(std::sync::atomic::Ordering::Relaxed)
+            });
+            let msg = format!(
+                "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
+                p.name
+            );
+            log::warning(&msg);
+            log::send(&log::targets(&p.logs), log::severity::WARNING, &msg);
+        }
     }
 }
 
@@ -499,11 +529,15 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
             }
         });
     }
+    // HAProxy's master says this when told to stop (soft or hard) and the last line
+    // when it exits; lbd is its own master.
+    const EXITING: &str = "Exiting Master process...";
     loop {
         tokio::select! {
             _ = recv(&mut usr2) => { let _ = d.reload(); }
             _ = recv(&mut hup) => { let _ = d.reload(); }
             _ = recv(&mut usr1) => {
+                log::warning(EXITING);
                 // SIGTERM/SIGINT still stop at once during the drain (systemd sends
                 // SIGTERM when its stop timeout runs out).
                 tokio::select! {
@@ -511,10 +545,11 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
                     _ = recv(&mut term) => d.stop_during_drain(),
                     _ = recv(&mut int) => d.stop_during_drain(),
                 }
-                return;
+                break;
             }
-            _ = recv(&mut term) => { d.hard_stop(); return; }
-            _ = recv(&mut int) => { d.hard_stop(); return; }
+            _ = recv(&mut term) => { log::warning(EXITING); d.hard_stop(); break; }
+            _ = recv(&mut int) => { log::warning(EXITING); d.hard_stop(); break; }
         }
     }
+    log::warning("All workers exited. Exiting... (0)");
 }
