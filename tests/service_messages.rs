@@ -169,3 +169,51 @@ async fn a_hard_or_soft_stop_logs_each_proxy_and_the_exit_line() {
         assert_eq!(stop_lines(&lb), want, "signal {sig}");
     }
 }
+
+#[tokio::test]
+async fn a_failed_reload_on_the_socket_answers_the_alerts_with_file_and_line() {
+    let a = HttpOrigin::start("a").await;
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let good = config(&sock, &[("a", a.hostport())]);
+    let lb = Lbd::start(&good).await;
+    let bad = good
+        .replace("    balance roundrobin\n", "    balance nosuchalgo\n")
+        .replace(
+            "    default_backend web\n",
+            "    default_backend web\n    bogus-keyword x\n",
+        );
+    let line_of = |needle: &str| 1 + bad.lines().position(|l| l.contains(needle)).unwrap();
+    lb.write_config(&bad);
+    let answer = cli(&sock, "reload").await;
+    let path = lb.config_path().display().to_string();
+    let pid = lb.pid();
+    let mut lines = answer.lines();
+    assert_eq!(lines.next(), Some("Success=0"), "{answer}");
+    assert_eq!(lines.next(), Some("--"), "{answer}");
+    let rest: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
+    assert_eq!(rest.len(), 3, "two ALERTs, then the failure:\n{answer}");
+    let bogus = format!(
+        "[ALERT]    ({pid}) : config : parsing [{path}:{}] : ",
+        line_of("bogus-keyword")
+    );
+    assert!(
+        rest[0].starts_with(&bogus) && rest[0].contains("'bogus-keyword'"),
+        "{answer}"
+    );
+    let algo = format!(
+        "[ALERT]    ({pid}) : config : parsing [{path}:{}] : ",
+        line_of("nosuchalgo")
+    );
+    assert!(
+        rest[1].starts_with(&algo) && rest[1].contains("nosuchalgo"),
+        "{answer}"
+    );
+    assert_eq!(
+        rest[2], "Reload failed, keeping the running configuration.",
+        "{answer}"
+    );
+    // The same lines went to stderr, and the old configuration still serves.
+    assert!(lb.stderr().contains(rest[0]), "{}", lb.stderr());
+    assert_eq!(get(lb.port, "/").await.body, "a");
+}

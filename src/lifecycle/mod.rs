@@ -263,16 +263,21 @@ impl Daemon {
         sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let pid = std::process::id();
         let loaded = config::load(&self.args.files);
+        // What stderr gets is also the answer of a failed `reload` on the socket.
+        let mut printed = String::new();
         for d in &loaded.diags {
             if d.level == Level::Alert || !self.args.quiet {
-                eprintln!("{}", d.line(pid));
+                let line = d.line(pid);
+                eprintln!("{line}");
+                printed.push_str(&line);
+                printed.push('\n');
             }
         }
         let Some(cfg) = loaded.config else {
             let msg = "Reload failed, keeping the running configuration.";
             log::alert(msg);
             sd_notify(&format!("READY=1\nSTATUS={msg}"));
-            return Err(msg.into());
+            return Err(format!("{printed}{msg}"));
         };
         // Open the sockets of new binds first; a failure keeps everything as it was.
         let wanted = Wanted::all(&cfg);
