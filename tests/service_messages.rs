@@ -217,3 +217,46 @@ async fn a_failed_reload_on_the_socket_answers_the_alerts_with_file_and_line() {
     assert!(lb.stderr().contains(rest[0]), "{}", lb.stderr());
     assert_eq!(get(lb.port, "/").await.body, "a");
 }
+
+#[tokio::test]
+async fn a_bind_that_fails_at_start_names_its_config_line() {
+    let busy: Vec<_> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("occupy a port"))
+        .collect();
+    let ports: Vec<u16> = busy
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let (port, port2) = (ports[0], ports[1]);
+    let dir = health::Scratch::new("bind");
+    let cfg = dir.file("lb.cfg");
+    let text = format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend web\nbackend web\n    server s1 127.0.0.1:9\nlisten api\n    bind 127.0.0.1:{port2}\n    server s1 127.0.0.1:9\n"
+    );
+    std::fs::write(&cfg, &text).expect("write config");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lbd"))
+            .args(["-f", &cfg])
+            .output()
+            .expect("run lbd")
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = health::norm(&String::from_utf8_lossy(&out.stderr));
+    let path = dir.file("lb.cfg");
+    let bind = |line: usize, kind: &str, name: &str, port: u16| {
+        health::alert(&format!(
+            "Binding [{path}:{line}] for {kind} {name}: cannot bind socket (Address already in use) [127.0.0.1:{port}]"
+        ))
+    };
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            bind(7, "frontend", "fe", port),
+            bind(12, "listener", "api", port2),
+            health::alert("[lbd.main()] Some protocols failed to start their listeners! Exiting."),
+        ],
+        "{err}"
+    );
+}

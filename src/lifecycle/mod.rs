@@ -104,6 +104,24 @@ pub(crate) struct Wanted {
 }
 
 impl Wanted {
+    /// A bind that could not be opened, in HAProxy's words with the `bind` line:
+    /// `Binding [lb.cfg:15] for frontend fe: cannot bind socket (Address already in
+    /// use) [127.0.0.1:80]` (`listener` for a `listen`, as HAProxy names it).
+    fn bind_error(&self, cfg: &crate::config::model::Config, e: &dyn std::fmt::Display) -> String {
+        let kind = cfg
+            .proxies
+            .iter()
+            .find(|p| p.name == self.frontend)
+            .map_or("frontend", |p| match p.kind {
+                crate::config::model::ProxyKind::Listen => "listener",
+                k => k.keyword(),
+            });
+        format!(
+            "Binding [{}] for {kind} {}: {e}",
+            self.bind.loc, self.frontend
+        )
+    }
+
     /// Every enabled bind of a configuration, with its listener id.
     fn all(cfg: &crate::config::model::Config) -> Vec<Wanted> {
         cfg.frontends()
@@ -288,13 +306,13 @@ impl Daemon {
                 match frontend::listener::open(&w.bind) {
                     Ok(l) => fresh.push((w, l)),
                     Err(e) => {
-                        let msg = format!(
-                            "Reload failed, keeping the running configuration: Starting frontend {}: {e}",
-                            w.frontend
-                        );
-                        log::alert(&msg);
-                        sd_notify(&format!("READY=1\nSTATUS={msg}"));
-                        return Err(msg);
+                        let why = w.bind_error(&cfg, &e);
+                        log::alert(&why);
+                        let msg = "Reload failed, keeping the running configuration.";
+                        log::alert(msg);
+                        sd_notify(&format!("READY=1\nSTATUS={msg} {why}"));
+                        let why = log::format(log::Level::Alert, &why);
+                        return Err(format!("{printed}{why}\n{msg}"));
                     }
                 }
             }

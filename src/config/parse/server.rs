@@ -333,8 +333,15 @@ impl<'e> Parser<'e> {
         };
         let mut settings = self.px_ref(t).default_server.clone();
         self.server_params(&w[3..], &mut settings, &format!("server {name}"))?;
-        let (host, resolved, has_port) =
-            value::server_addr(addr).map_err(|e| format!("'server {name}' : {e}"))?;
+        let (host, resolved, has_port) = value::server_addr(addr).map_err(|e| {
+            // A name that does not resolve is reported as HAProxy does, with the
+            // backend: `'server web/s1' : could not resolve address 'x'`.
+            if e.starts_with("could not resolve") {
+                format!("'server {}/{name}' : {e}", self.px_ref(t).name)
+            } else {
+                format!("'server {name}' : {e}")
+            }
+        })?;
         let line = self.loc.line;
         if let Target::Proxy(i) = t {
             if let Some(first) = self.states[i].server_names.get(name) {
