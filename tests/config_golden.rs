@@ -516,7 +516,7 @@ fn unresolvable_hostname() {
     assert_eq!(r.stderr.len(), 2, "{:#?}", r.stderr);
     let want = alert(
         7,
-        "'server s1' : could not resolve address 'no-such-host.invalid'",
+        "'server web/s1' : could not resolve address 'no-such-host.invalid'",
     );
     assert!(
         r.stderr[0].starts_with(&want),

@@ -258,11 +258,15 @@ async fn a_bind_that_cannot_open_fails_the_reload_and_opens_nothing() {
     let binds = format!("    bind 127.0.0.1:{new_port}\n    bind 127.0.0.1:{busy_port}\n");
     let line = lbd.reload(&config(&binds)).await;
     assert!(
-        line.contains(&format!(
-            "Reload failed, keeping the running configuration: Starting frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
-        )),
+        line.contains("Reload failed, keeping the running configuration."),
         "{line}"
     );
+    // The ALERT before it names the bind line, in HAProxy's words.
+    let path = lbd.config_path().display().to_string();
+    lbd.wait_for_log(&format!(
+        "Binding [{path}:4] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
+    ))
+    .await;
     // The bind opened before the failing one is closed again; the old one serves.
     assert_eq!(connect_refused(new_port), Some(true));
     assert_eq!(get(lbd.port, "/").await.body, "s1");

@@ -34,6 +34,8 @@ pub struct ServerState {
     weight: AtomicU32,
     /// The weight the config gave at the last (re)load.
     pub config_weight: AtomicU32,
+    /// Whether the config said `disabled` at the last (re)load.
+    pub config_disabled: AtomicBool,
     /// Active connections or in-flight requests.
     pub cur: AtomicU32,
     /// Highest `cur` seen.
@@ -203,6 +205,7 @@ impl ServerState {
             nolb: AtomicBool::new(false),
             weight: AtomicU32::new(weight),
             config_weight: AtomicU32::new(weight),
+            config_disabled: AtomicBool::new(maint),
             cur: AtomicU32::new(0),
             max: AtomicU32::new(0),
             total: AtomicU64::new(0),
@@ -274,9 +277,15 @@ impl ServerState {
         }
     }
 
-    /// Sets the administrative state.
+    /// Sets the administrative state; a change restarts the "since change" clock
+    /// (`lastchg`), as HAProxy's does.
     pub fn set_admin(&self, a: Admin) {
-        self.admin.store(a as u8, Relaxed);
+        if self.admin.swap(a as u8, Relaxed) != a as u8 {
+            self.check
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_change = std::time::Instant::now();
+        }
     }
 
     /// Current weight.

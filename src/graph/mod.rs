@@ -7,7 +7,7 @@
 mod frontend;
 
 use crate::backend::balance::Balancer;
-use crate::backend::state::ServerState;
+use crate::backend::state::{Admin, ServerState};
 use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
 use crate::config::model::{Config, ProxyKind};
 use crate::rules::RuleSet;
@@ -151,10 +151,14 @@ impl Graph {
             if !p.kind.is_backend() || p.disabled {
                 continue;
             }
+            // Admin states the new config changes on kept servers, logged once the
+            // backend exists (the messages count its usable servers).
+            let mut admin_changes = Vec::new();
             let servers: Vec<Arc<ServerRt>> = p
                 .servers
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     let state = match old_servers.get(&(p.name.as_str(), s.name.as_str())) {
                         Some(o) if o.addr == s.addr => {
                             let st = o.state.clone();
@@ -162,6 +166,21 @@ impl Graph {
                             if st.config_weight.load(Relaxed) != s.settings.weight {
                                 st.config_weight.store(s.settings.weight, Relaxed);
                                 st.set_weight(s.settings.weight);
+                            }
+                            // So does `disabled` added or removed in the config.
+                            if st.config_disabled.swap(s.settings.disabled, Relaxed)
+                                != s.settings.disabled
+                            {
+                                let from = st.admin();
+                                let to = if s.settings.disabled {
+                                    Admin::Maint
+                                } else if from == Admin::Maint {
+                                    Admin::Ready
+                                } else {
+                                    from
+                                };
+                                st.set_admin(to);
+                                admin_changes.push((i, from, to));
                             }
                             st
                         }
@@ -217,6 +236,9 @@ impl Graph {
                     .map(|s| (*s).clone())
                     .unwrap_or_default(),
             };
+            for (i, from, to) in admin_changes {
+                crate::backend::status::admin_change(&b, &b.servers[i], from, to);
+            }
             be_of_proxy.insert(id, backends.len());
             be_index.insert(p.name.clone(), backends.len());
             backends.push(Arc::new(b));

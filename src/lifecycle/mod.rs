@@ -104,6 +104,24 @@ pub(crate) struct Wanted {
 }
 
 impl Wanted {
+    /// A bind that could not be opened, in HAProxy's words with the `bind` line:
+    /// `Binding [lb.cfg:15] for frontend fe: cannot bind socket (Address already in
+    /// use) [127.0.0.1:80]` (`listener` for a `listen`, as HAProxy names it).
+    fn bind_error(&self, cfg: &crate::config::model::Config, e: &dyn std::fmt::Display) -> String {
+        let kind = cfg
+            .proxies
+            .iter()
+            .find(|p| p.name == self.frontend)
+            .map_or("frontend", |p| match p.kind {
+                crate::config::model::ProxyKind::Listen => "listener",
+                k => k.keyword(),
+            });
+        format!(
+            "Binding [{}] for {kind} {}: {e}",
+            self.bind.loc, self.frontend
+        )
+    }
+
     /// Every enabled bind of a configuration, with its listener id.
     fn all(cfg: &crate::config::model::Config) -> Vec<Wanted> {
         cfg.frontends()
@@ -263,16 +281,21 @@ impl Daemon {
         sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let pid = std::process::id();
         let loaded = config::load(&self.args.files);
+        // What stderr gets is also the answer of a failed `reload` on the socket.
+        let mut printed = String::new();
         for d in &loaded.diags {
             if d.level == Level::Alert || !self.args.quiet {
-                eprintln!("{}", d.line(pid));
+                let line = d.line(pid);
+                eprintln!("{line}");
+                printed.push_str(&line);
+                printed.push('\n');
             }
         }
         let Some(cfg) = loaded.config else {
             let msg = "Reload failed, keeping the running configuration.";
             log::alert(msg);
             sd_notify(&format!("READY=1\nSTATUS={msg}"));
-            return Err(msg.into());
+            return Err(format!("{printed}{msg}"));
         };
         // Open the sockets of new binds first; a failure keeps everything as it was.
         let wanted = Wanted::all(&cfg);
@@ -283,13 +306,13 @@ impl Daemon {
                 match frontend::listener::open(&w.bind) {
                     Ok(l) => fresh.push((w, l)),
                     Err(e) => {
-                        let msg = format!(
-                            "Reload failed, keeping the running configuration: Starting frontend {}: {e}",
-                            w.frontend
-                        );
-                        log::alert(&msg);
-                        sd_notify(&format!("READY=1\nSTATUS={msg}"));
-                        return Err(msg);
+                        let why = w.bind_error(&cfg, &e);
+                        log::alert(&why);
+                        let msg = "Reload failed, keeping the running configuration.";
+                        log::alert(msg);
+                        sd_notify(&format!("READY=1\nSTATUS={msg} {why}"));
+                        let why = log::format(log::Level::Alert, &why);
+                        return Err(format!("{printed}{why}\n{msg}"));
                     }
                 }
             }
@@ -373,6 +396,7 @@ impl Daemon {
             }
         }
         log::notice("Stopping: closing listeners and waiting for connections to finish.");
+        self.log_proxies_stopped();
         self.stopping.stop();
         self.checks.stop();
         let limit = self.handle.load().config.global.hard_stop_after;
@@ -409,7 +433,36 @@ impl Daemon {
         {
             l.close();
         }
+        self.log_proxies_stopped();
         self.checks.stop();
+    }
+
+    /// HAProxy's line per proxy when it stops (frontends, backends and listens, in
+    /// config order): `Proxy fe stopped (cumulated conns: FE: 12, BE: 0).`, with the
+    /// connections the frontend accepted and the sessions the backend handled.
+    fn log_proxies_stopped(&self) {
+        let g = self.handle.load();
+        for (id, p) in g.config.proxies.iter().enumerate() {
+            if p.disabled {
+                continue;
+            }
+            let fe = g
+                .frontends
+                .iter()
+                .find(|f| f.proxy_id == id)
+                .map_or(0, |f| {
+                    f.shared.total.load(std::sync::atomic::Ordering::Relaxed)
+                });
+            let be = g.backends.iter().find(|b| b.proxy_id == id).map_or(0, |b| {
+                b.shared.total.load(std::sync::atomic::Ordering::Relaxed)
+            });
+            let msg = format!(
+                "Proxy {} stopped (cumulated conns: FE: {fe}, BE: {be}).",
+                p.name
+            );
+            log::warning(&msg);
+            log::send(&log::targets(&p.logs), log::severity::WARNING, &msg);
+        }
     }
 }
 
@@ -499,11 +552,15 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
             }
         });
     }
+    // HAProxy's master says this when told to stop (soft or hard) and the last line
+    // when it exits; lbd is its own master.
+    const EXITING: &str = "Exiting Master process...";
     loop {
         tokio::select! {
             _ = recv(&mut usr2) => { let _ = d.reload(); }
             _ = recv(&mut hup) => { let _ = d.reload(); }
             _ = recv(&mut usr1) => {
+                log::warning(EXITING);
                 // SIGTERM/SIGINT still stop at once during the drain (systemd sends
                 // SIGTERM when its stop timeout runs out).
                 tokio::select! {
@@ -511,10 +568,11 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
                     _ = recv(&mut term) => d.stop_during_drain(),
                     _ = recv(&mut int) => d.stop_during_drain(),
                 }
-                return;
+                break;
             }
-            _ = recv(&mut term) => { d.hard_stop(); return; }
-            _ = recv(&mut int) => { d.hard_stop(); return; }
+            _ = recv(&mut term) => { log::warning(EXITING); d.hard_stop(); break; }
+            _ = recv(&mut int) => { log::warning(EXITING); d.hard_stop(); break; }
         }
     }
+    log::warning("All workers exited. Exiting... (0)");
 }

@@ -50,18 +50,21 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
         .nbthread
         .map(|n| n as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // Bind every listener before anything else: a failure stops the start.
+    // Bind every listener before anything else: each failure is reported, and any
+    // stops the start (HAProxy's words).
     let mut listeners = Vec::new();
+    let mut failed = false;
     for w in super::Wanted::all(&cfg) {
-        let l = frontend::listener::open(&w.bind).map_err(|e| {
-            let kw = cfg
-                .proxies
-                .iter()
-                .find(|p| p.name == w.frontend)
-                .map_or("frontend", |p| p.kind.keyword());
-            format!("Starting {kw} {}: {e}", w.frontend)
-        })?;
-        listeners.push((w, l));
+        match frontend::listener::open(&w.bind) {
+            Ok(l) => listeners.push((w, l)),
+            Err(e) => {
+                log::alert(&w.bind_error(&cfg, &e));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err("[lbd.main()] Some protocols failed to start their listeners! Exiting.".into());
     }
     // The control plane (signals, reload, checks, runtime sockets) on one thread; the
     // data plane on one single-threaded runtime per thread (see `shard`).

@@ -339,8 +339,15 @@ impl<'e> Parser<'e> {
             a if a.starts_with(':') => format!("0.0.0.0{a}"),
             _ => addr.clone(),
         };
-        let (host, resolved, has_port) =
-            value::server_addr(&addr).map_err(|e| format!("'server {name}' : {e}"))?;
+        let (host, resolved, has_port) = value::server_addr(&addr).map_err(|e| {
+            // A name that does not resolve is reported as HAProxy does, with the
+            // backend: `'server web/s1' : could not resolve address 'x'`.
+            if e.starts_with("could not resolve") {
+                format!("'server {}/{name}' : {e}", self.px_ref(t).name)
+            } else {
+                format!("'server {name}' : {e}")
+            }
+        })?;
         let line = self.loc.line;
         if let Target::Proxy(i) = t {
             if let Some(first) = self.states[i].server_names.get(name) {
