@@ -1,6 +1,7 @@
 //! Answers lbd composes itself through the real binary: `http-error status N` (an
 //! empty answer, HAProxy's own page, an `http-errors` section's page, an lf-string
-//! evaluated per request) as `deny` and `return default-errorfiles` use them.
+//! evaluated per request) as `deny` and `return default-errorfiles` use them, and
+//! `option http-restrict-req-hdr-names`.
 
 mod common;
 
@@ -119,4 +120,54 @@ fn http_error_refuses_what_haproxy_refuses() {
         assert_eq!(code, 1, "{line}: {err}");
         assert!(err.contains(msg), "{line}: {err}");
     }
+}
+
+#[tokio::test]
+async fn restrict_req_hdr_names_keeps_deletes_or_refuses() {
+    let origin = HttpOrigin::start("o1").await;
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    use_backend del if {{ req.hdr(x-be) del }}
+    use_backend rej if {{ req.hdr(x-be) rej }}
+    default_backend keep
+backend keep
+    server s1 {o}
+backend del
+    option http-restrict-req-hdr-names delete
+    server s1 {o}
+backend rej
+    option http-restrict-req-hdr-names reject
+    server s1 {o}
+",
+        o = origin.hostport()
+    );
+    let lb = Lbd::start(&cfg).await;
+    let req = |be: &str| {
+        format!("GET /headers HTTP/1.1\r\nHost: x\r\nX-be: {be}\r\nX-my_hdr: on\r\nX.dot: 1\r\nX-ok-1: y\r\nConnection: close\r\n\r\n")
+    };
+    // The origin answers the headers it got, one `name: value` line each.
+    let r = raw(lb.port, req("keep").as_bytes()).await;
+    assert!(
+        r.contains("\nx-my_hdr: on\n") && r.contains("\nx.dot: 1\n"),
+        "{r}"
+    );
+    let r = raw(lb.port, req("del").as_bytes()).await;
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(!r.contains("x-my_hdr") && !r.contains("x.dot"), "{r}");
+    assert!(r.contains("\nx-ok-1: y\n"), "{r}");
+    let r = raw(lb.port, req("rej").as_bytes()).await;
+    assert!(r.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{r}");
+    assert_eq!(
+        origin
+            .stats
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
 }
