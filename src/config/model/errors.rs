@@ -27,6 +27,21 @@ pub struct ErrorPage {
     pub body: Vec<u8>,
     /// The message as read.
     pub raw: Vec<u8>,
+    /// `http-error status N` with an answer of its own: evaluated at each answer
+    /// (`raw` is its evaluation without a request, for lbd's own early answers).
+    pub reply: Option<Arc<LfReply>>,
+}
+
+/// The answer of `http-error status N [content-type T] [string S|lf-string FMT|file F|
+/// lf-file F] [hdr NAME FMT]...` (a body needs a content type; none: an empty answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LfReply {
+    /// `content-type` (sent with a non-empty body only, as HAProxy).
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Option<crate::sample::Fmt>,
+    /// Extra headers.
+    pub headers: Vec<(String, crate::sample::Fmt)>,
 }
 
 impl ErrorPage {
@@ -121,6 +136,43 @@ impl ErrorPage {
         ErrorPage::parse(&raw).map_err(|e| format!("'{file}': {e}"))
     }
 
+    /// The page of `http-error status N` with an answer of its own.
+    pub fn lf_reply(status: u16, reply: LfReply) -> ErrorPage {
+        let env = crate::sample::Env::default();
+        let body = reply
+            .body
+            .as_ref()
+            .map(|b| b.eval(&env))
+            .unwrap_or_default();
+        let reason = hyper::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let mut raw = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+        let mut headers = Vec::new();
+        if let Some(ct) = reply.content_type.as_ref().filter(|_| !body.is_empty()) {
+            headers.push(("content-type".to_string(), ct.as_bytes().to_vec()));
+        }
+        for (n, v) in &reply.headers {
+            headers.push((n.clone(), v.eval(&env)));
+        }
+        for (n, v) in &headers {
+            raw.extend_from_slice(format!("{n}: ").as_bytes());
+            raw.extend_from_slice(v);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+        raw.extend_from_slice(&body);
+        ErrorPage {
+            status,
+            reason: reason.to_string(),
+            headers,
+            body,
+            raw,
+            reply: Some(Arc::new(reply)),
+        }
+    }
+
     /// The page of `errorloc302|errorloc303 STATUS URL`: a redirect to `url`.
     pub fn redirect(code: u16, status: u16, url: &str) -> Result<ErrorPage, String> {
         if !ERROR_CODES.contains(&status) {
@@ -147,6 +199,8 @@ pub type ErrorPages = BTreeMap<u16, Arc<ErrorPage>>;
 pub enum ErrorConf {
     /// `errorfile STATUS FILE` or `errorloc* STATUS URL`.
     Page(u16, Arc<ErrorPage>),
+    /// `http-error status N default-errorfiles`: HAProxy's own page for N.
+    Builtin(u16),
     /// `errorfiles NAME [STATUS...]` (no status: every page of the section).
     Section {
         /// The `http-errors` section.

@@ -49,6 +49,21 @@ pub struct Options {
     pub dontlognull: bool,
     /// `option tcp-check`.
     pub tcp_check: bool,
+    /// `option http-restrict-req-hdr-names`.
+    pub restrict_hdr_names: HdrNames,
+}
+
+/// `option http-restrict-req-hdr-names preserve|delete|reject`: what becomes of a
+/// request header whose name holds a character outside `[A-Za-z0-9-]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HdrNames {
+    /// Kept (the default).
+    #[default]
+    Preserve,
+    /// Removed.
+    Delete,
+    /// The request is refused with 403.
+    Reject,
 }
 
 /// An `http-request` / `http-response` rule.

@@ -69,6 +69,50 @@ pub(super) fn errorloc(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     Ok(())
 }
 
+/// `http-error status N [content-type T] [default-errorfiles | errorfile FILE |
+/// errorfiles NAME | file FILE | lf-file FILE | string S | lf-string FMT] [hdr NAME
+/// FMT]...`: the answer lbd gives for status N (HAProxy's `http_parse_http_error`).
+pub(super) fn http_error(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    if w.get(1).map(String::as_str) != Some("status") {
+        return Err("http-error : expects 'status' <code> followed by the answer.".into());
+    }
+    let action = super::http_rules::reply_of("http-error", &w[1..])?;
+    let (status, conf) = match action {
+        HttpAction::ErrorPage(s, ReplyPage::Proxy) => (s, ErrorConf::Builtin(s)),
+        HttpAction::ErrorPage(s, ReplyPage::File(page)) => (s, ErrorConf::Page(s, page)),
+        HttpAction::ErrorPage(s, ReplyPage::Section(name, _)) => (
+            s,
+            ErrorConf::Section {
+                name,
+                codes: vec![s],
+                loc: p.loc.clone(),
+            },
+        ),
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        } => {
+            let reply = LfReply {
+                content_type,
+                body,
+                headers,
+            };
+            (
+                status,
+                ErrorConf::Page(status, Arc::new(ErrorPage::lf_reply(status, reply))),
+            )
+        }
+        _ => unreachable!("reply_of gives an answer"),
+    };
+    if !ERROR_CODES.contains(&status) {
+        return Err(format!("http-error : status code '{status}' not handled."));
+    }
+    p.px(t).errors.push(conf);
+    Ok(())
+}
+
 /// `errorfiles NAME [STATUS...]`.
 pub(super) fn errorfiles(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let kw = &w[0];
@@ -151,6 +195,9 @@ impl Parser<'_> {
                 match e {
                     ErrorConf::Page(status, page) => {
                         pages.insert(*status, page.clone());
+                    }
+                    ErrorConf::Builtin(status) => {
+                        pages.remove(status);
                     }
                     ErrorConf::Section { name, codes, loc } => {
                         let Some(sec) = self.http_errors.iter().find(|s| s.name == *name) else {

@@ -441,6 +441,16 @@ fn reply(r: &Rule<'_>, act: &str, args: &[String], mut status: u16) -> Result<Ht
     })
 }
 
+/// `http-error status N ...`'s answer, read as `return`'s.
+pub(super) fn reply_of(kw: &str, args: &[String]) -> Result<HttpAction, String> {
+    let r = Rule {
+        kw,
+        action: "status",
+        response: false,
+    };
+    reply(&r, "status", args, 200)
+}
+
 fn redirect(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     Ok(HttpAction::Redirect(parse_redirect(r.kw, args)?))
 }

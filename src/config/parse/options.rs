@@ -41,6 +41,11 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("dontlognull", Caps::DFL, dontlognull),
     kw("forceclose", Caps::DFBL, httpclose),
     kw("http-tunnel", Caps::DFBL, http_tunnel),
+    kw(
+        "http-restrict-req-hdr-names",
+        Caps::DFBL,
+        restrict_hdr_names,
+    ),
     K::unsupported("external-check"),
     K::unsupported("persist"),
     K::unsupported("forwarded"),
@@ -50,7 +55,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("accept-unsafe-violations-in-http-request"),
     K::unsupported("accept-unsafe-violations-in-http-response"),
     K::unsupported("http-use-proxy-header"),
-    K::unsupported("http-restrict-req-hdr-names"),
     K::unsupported("transparent"),
     K::unsupported("prefer-last-server"),
     K::unsupported("h1-case-adjust-bogus-client"),
@@ -147,6 +151,25 @@ fn tcplog(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
 
 fn log_health_checks(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
     opts(p, t).log_health_checks = on;
+    Ok(())
+}
+
+/// `option http-restrict-req-hdr-names preserve|delete|reject`.
+fn restrict_hdr_names(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    let bad = || {
+        "'option http-restrict-req-hdr-names' expects 'preserve', 'delete' or 'reject' as argument."
+            .to_string()
+    };
+    if !on {
+        return Err("'no option http-restrict-req-hdr-names' is not supported.".into());
+    }
+    let mode = match (w.get(1).map(String::as_str), w.get(2)) {
+        (Some("preserve"), None) => HdrNames::Preserve,
+        (Some("delete"), None) => HdrNames::Delete,
+        (Some("reject"), None) => HdrNames::Reject,
+        _ => return Err(bad()),
+    };
+    opts(p, t).restrict_hdr_names = mode;
     Ok(())
 }
 

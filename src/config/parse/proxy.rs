@@ -68,7 +68,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("errorloc", Caps::DFBL, super::errors::errorloc),
     kw("errorloc302", Caps::DFBL, super::errors::errorloc),
     kw("errorloc303", Caps::DFBL, super::errors::errorloc),
-    K::unsupported("http-error"),
+    kw("http-error", Caps::DFBL, super::errors::http_error),
     K::unsupported("compression"),
     K::unsupported("filter"),
     K::unsupported("server-template"),

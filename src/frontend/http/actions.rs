@@ -2,7 +2,7 @@
 //! headers, variables, the request line, `deny`, `allow`, `return`, `redirect`,
 //! `set-status`, `use-service prometheus-exporter`.
 
-use super::reply::{page_response, Pages};
+use super::reply::{page_response_in, reply_response, Pages};
 use crate::backend::pool::ProxyBody;
 use crate::graph::{FrontendRt, Graph};
 use crate::rules::{Action, Rule, RuleSet, Verdict};
@@ -349,15 +349,15 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
         Action::Allow => Effect::Stop,
         Action::Deny(status) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
-            Effect::Answer(ctx.pages.response(*status, None, false))
+            Effect::Answer(ctx.pages.response_in(*status, None, false, env))
         }
         Action::DenyWith(answer) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
             compute(answer, env, ctx, msg)
         }
         Action::ErrorPage(status, page) => Effect::Answer(match page {
-            Some(p) => page_response(*status, p),
-            None => ctx.pages.response(*status, None, false),
+            Some(p) => page_response_in(*status, p, env),
+            None => ctx.pages.response_in(*status, None, false, env),
         }),
         Action::Return {
             status,
@@ -370,13 +370,8 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
                 Some(f) => bytes::Bytes::from(f.eval(env)),
                 None => body.clone(),
             };
-            let has_body = !body.is_empty();
-            let mut resp = Response::new(ProxyBody::full(body));
-            *resp.status_mut() = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
             // Without a payload, the content type is not sent (as HAProxy).
-            if let Some(ct) = content_type.as_ref().filter(|_| has_body) {
-                resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
-            }
+            let mut resp = reply_response(*status, content_type.clone(), body);
             for (n, v) in headers {
                 if let Some(v) = v.value(env) {
                     resp.headers_mut().append(n.clone(), v);

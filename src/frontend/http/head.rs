@@ -18,6 +18,32 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// `option http-restrict-req-hdr-names`: a header whose name holds a character outside
+/// `[A-Za-z0-9-]` is kept, removed, or makes the request refused (`Err`).
+pub(super) fn restrict_names(
+    mode: crate::config::model::HdrNames,
+    h: &mut HeaderMap,
+) -> Result<(), ()> {
+    use crate::config::model::HdrNames;
+    let odd = |n: &HeaderName| {
+        !n.as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    match mode {
+        HdrNames::Preserve => Ok(()),
+        HdrNames::Reject if h.keys().any(odd) => Err(()),
+        HdrNames::Reject => Ok(()),
+        HdrNames::Delete => {
+            let names: Vec<HeaderName> = h.keys().filter(|n| odd(n)).cloned().collect();
+            for n in names {
+                h.remove(n);
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Position of a hop-by-hop header name in `HOP_BY_HOP`.
 fn hop_index(n: &HeaderName) -> Option<usize> {
     Some(match n.as_str() {

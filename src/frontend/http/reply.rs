@@ -3,6 +3,7 @@
 
 use crate::backend::pool::ProxyBody;
 use crate::config::model::{ErrorPage, ErrorPages};
+use crate::sample::Env;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::sync::Arc;
@@ -51,11 +52,64 @@ impl<'a> Pages<'a> {
 
     /// The configured page for `status`, else lbd's page (`backend` named in it).
     pub fn response(&self, status: u16, backend: Option<&str>, json: bool) -> Response<ProxyBody> {
+        self.response_in(status, backend, json, &Env::default())
+    }
+
+    /// The same, an `http-error` answer evaluated against the request's `env`.
+    pub fn response_in(
+        &self,
+        status: u16,
+        backend: Option<&str>,
+        json: bool,
+        env: &Env<'_>,
+    ) -> Response<ProxyBody> {
         match self.get(status) {
-            Some(p) => page_response(status, p),
+            Some(p) => page_response_in(status, p, env),
             None => error_response(status, backend, json),
         }
     }
+}
+
+/// An answer with `status`, `body`, and the content type when the body is not empty
+/// (as HAProxy's `return` and `http-error`).
+pub(super) fn reply_response(
+    status: u16,
+    content_type: Option<HeaderValue>,
+    body: bytes::Bytes,
+) -> Response<ProxyBody> {
+    let has_body = !body.is_empty();
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Some(ct) = content_type.filter(|_| has_body) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    resp
+}
+
+/// A page as a response, an `http-error` answer evaluated against `env`.
+pub(super) fn page_response_in(
+    status: u16,
+    page: &ErrorPage,
+    env: &Env<'_>,
+) -> Response<ProxyBody> {
+    let Some(r) = &page.reply else {
+        return page_response(status, page);
+    };
+    let body = r.body.as_ref().map(|b| b.eval(env)).unwrap_or_default();
+    let ct = r
+        .content_type
+        .as_ref()
+        .and_then(|c| HeaderValue::from_str(c).ok());
+    let mut resp = reply_response(page.status, ct, body.into());
+    for (n, v) in &r.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_bytes(&v.eval(env)),
+        ) {
+            resp.headers_mut().append(n, v);
+        }
+    }
+    resp
 }
 
 /// A configured page as a response: its status line, headers and body as written (the

@@ -11,7 +11,7 @@
 
 use super::actions::{self, Ctx, Msg, SavedReq};
 use super::conn::ConnCtx;
-use super::head::{body_is_empty, strip_hop_by_hop, validate_head, wants_upgrade};
+use super::head::{self, body_is_empty, strip_hop_by_hop, validate_head, wants_upgrade};
 use super::reply::{prefers_json, Pages};
 use super::upstream::{self, Upstream};
 use crate::backend::connect::Attempts;
@@ -367,6 +367,17 @@ impl<'a> Req<'a> {
                 });
             self.sync_addrs(&parts);
             if let Some(r) = answer {
+                return r;
+            }
+        }
+        // `option http-restrict-req-hdr-names`, the frontend's then the backend's.
+        let restrict = [fe.options.restrict_hdr_names, be.options.restrict_hdr_names];
+        for mode in &restrict[..if same_proxy { 1 } else { 2 }] {
+            if head::restrict_names(*mode, &mut parts.headers).is_err() {
+                // As HAProxy, the connection stays open for the next request.
+                fe.shared.denied.fetch_add(1, Relaxed);
+                let mut r = self.pages(Some(&be)).response(403, None, self.json);
+                r.headers_mut().remove(hyper::header::CONNECTION);
                 return r;
             }
         }
