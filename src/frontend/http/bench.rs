@@ -4,8 +4,10 @@
 //! the unit test below only checks that the rules ran.
 
 use super::actions::{self, Ctx, Msg};
+use super::conn::ConnCtx;
 use crate::graph::{Graph, StatsView};
 use crate::log::Client;
+use crate::sample::conn::Addrs;
 use crate::sample::Vars;
 use hyper::http::request;
 use std::net::SocketAddr;
@@ -32,17 +34,22 @@ pub fn request_rules(config: &str, head: &[u8], iterations: u32) -> Result<Rules
         let msgs: Vec<String> = loaded.diags.iter().map(|d| d.msg.clone()).collect();
         msgs.join("\n")
     })?;
-    let graph = Graph::build(cfg, None);
+    let graph = std::sync::Arc::new(Graph::build(cfg, None));
     let fe = graph.frontends.first().ok_or("no frontend")?.clone();
     let parts = parse_head(head)?;
     let peer = Client::Inet("192.0.2.10:40000".parse::<SocketAddr>().expect("addr"));
     let local: Option<SocketAddr> = Some("192.0.2.1:80".parse().expect("addr"));
+    let conn = ConnCtx::detached(graph.clone(), 0, peer, local);
+    let addrs = Addrs {
+        src: peer.inet(),
+        dst: local,
+    };
     let sv = StatsView {
         graph: &graph,
         be: None,
     };
     let one = |p: &mut request::Parts| {
-        let ctx = Ctx::new((&peer, local), &graph, &fe, &sv);
+        let ctx = Ctx::new(&conn, addrs, &graph, &fe, &sv);
         let mut vars = Vars::default();
         if actions::content_rules(&fe.rules, &ctx, &mut vars, p).is_some() {
             return true;

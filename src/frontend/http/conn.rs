@@ -42,6 +42,32 @@ pub(super) struct ConnCtx {
 }
 
 impl ConnCtx {
+    /// A connection from `peer` to `local` on frontend `fe_idx` of `graph`, with no
+    /// PROXY header, variables nor tracked entries (the rules benchmark's).
+    pub(super) fn detached(
+        graph: Arc<Graph>,
+        fe_idx: usize,
+        peer: crate::log::Client,
+        local: Option<SocketAddr>,
+    ) -> ConnCtx {
+        let fe_name = graph.frontends[fe_idx].name.clone().into_boxed_str();
+        ConnCtx {
+            handle: Arc::new(arc_swap::ArcSwap::new(graph.clone())),
+            pinned: std::sync::Mutex::new((graph, fe_idx)),
+            fe_name,
+            peer,
+            local,
+            sess: Default::default(),
+            accepted: (peer, local),
+            info: Arc::new(crate::sample::conn::ConnInfo {
+                src: peer.inet(),
+                dst: local,
+                proxy: None,
+            }),
+            track: Default::default(),
+        }
+    }
+
     /// The graph and frontend for the next request: the newest graph when it still has
     /// this frontend, else the one the connection started on.
     pub(super) fn current(&self) -> (Arc<Graph>, usize) {
