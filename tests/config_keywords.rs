@@ -846,6 +846,8 @@ fn server_addresses_and_check_address() {
         "    server f ipv4@127.0.0.2:83\n",
         "    server g 127.0.0.1:84 port 9000 addr 127.0.0.5\n",
         "    server h 127.0.0.1:85 port 9001\n",
+        "    server i :9090\n",
+        "    server j *:9091\n",
     )));
     let s = &px(&c, "be").servers;
     assert_eq!(
@@ -863,6 +865,9 @@ fn server_addresses_and_check_address() {
     assert_eq!(s[7].check_addr(), sa("127.0.0.1:9001"));
     assert_eq!(s[0].check_addr(), sa("127.0.0.1:8080"));
     assert_eq!(s[7].loc.line, 13);
+    // No IP: the client's destination address (HAProxy's empty address).
+    assert_eq!((s[8].addr, s[8].has_port), (sa("0.0.0.0:9090"), true));
+    assert_eq!(s[9].addr, sa("0.0.0.0:9091"));
 }
 
 #[test]

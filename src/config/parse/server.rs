@@ -336,7 +336,7 @@ impl<'e> Parser<'e> {
         // `:PORT` and `*:PORT` have no IP: the server is reached at the address the
         // client connected to (HAProxy's transparent-style empty address).
         let addr = match addr.strip_prefix('*').unwrap_or(addr) {
-            a if a.starts_with(':') => format!("0.0.0.0{a}"),
+            a if a.starts_with(':') && !a[1..].contains(':') => format!("0.0.0.0{a}"),
             _ => addr.clone(),
         };
         let (host, resolved, has_port) = value::server_addr(&addr).map_err(|e| {
