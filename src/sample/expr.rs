@@ -173,6 +173,10 @@ pub struct Env<'a> {
     pub stick: crate::stick::View<'a>,
     /// The configuration's `userlist` sections (`http_auth(L)`, `http_auth_group(L)`).
     pub userlists: Option<&'a super::auth::Userlists>,
+    /// The request's unique id (`unique-id-format`), for `unique-id` and `%ID`.
+    pub unique_id: Option<&'a str>,
+    /// What an access-log line knows besides the messages (timers, counts, bytes).
+    pub log: Option<&'a super::logvars::LogInfo<'a>>,
 }
 
 impl<'a> Env<'a> {

@@ -43,6 +43,8 @@ pub(super) struct Ctx<'a> {
     pub track: Option<&'a crate::stick::Trackers>,
     /// The request's capture slots (`capture` rules, `capture.req.hdr`).
     pub captures: Option<&'a super::capture::Captures>,
+    /// The request's unique id (`unique-id-format`).
+    pub unique_id: Option<&'a str>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -129,12 +131,19 @@ impl<'a> Ctx<'a> {
             },
             track: None,
             captures: None,
+            unique_id: None,
         }
     }
 
     /// The same, with the request's capture slots.
     pub fn with_captures(mut self, c: &'a super::capture::Captures) -> Self {
         self.captures = Some(c);
+        self
+    }
+
+    /// The same, with the request's unique id.
+    pub fn with_unique_id(mut self, id: Option<&'a str>) -> Self {
+        self.unique_id = id;
         self
     }
 
@@ -197,6 +206,7 @@ impl<'a> Ctx<'a> {
                 proxy: Some(self.be.map_or(self.fe.name, |b| b.name)),
             },
             userlists: Some(&self.graph.config.userlists),
+            unique_id: self.unique_id,
             ..Env::default()
         }
     }
