@@ -104,9 +104,6 @@ pub struct FrontendRt {
     /// The access-log format (`log-format`, `option httplog|tcplog`): none, no
     /// access log.
     pub log_format: Option<crate::sample::Fmt>,
-    /// `error-log-format`: the line of a request that could not be parsed (else the
-    /// access-log format).
-    pub error_log_format: Option<crate::sample::Fmt>,
     /// `unique-id-format`.
     pub unique_id: Option<crate::sample::Fmt>,
     /// `unique-id-header`.

@@ -268,7 +268,6 @@ impl Graph {
                 capture_response: captures(&p.capture_response),
                 logs: crate::log::targets(&p.logs),
                 log_format: p.log_format.as_ref().map(|f| f.compile(p.mode)),
-                error_log_format: p.error_log_format.clone(),
                 unique_id: p.unique_id_format.clone(),
                 unique_id_header: p
                     .unique_id_header
