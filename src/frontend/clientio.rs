@@ -45,7 +45,40 @@ pub struct Phase {
     sticky: AtomicBool,
     /// The last response has been flushed to the socket entirely.
     flushed: AtomicBool,
+    /// When the connection last became idle (ms since `start`): `%Ti` starts there.
+    idle_ms: AtomicU64,
+    /// Bytes read from and written to the client on this connection.
+    read: AtomicU64,
+    written: AtomicU64,
+    /// What the last finished request took of `read` and `written`.
+    accounted: std::sync::Mutex<(u64, u64)>,
+    /// The end of a finished request, run once its response is flushed (or the
+    /// connection is gone) with the bytes it read and wrote.
+    done: DoneSlot,
     start: Instant,
+}
+
+/// The pending end of a request.
+#[derive(Default)]
+struct DoneSlot(std::sync::Mutex<Option<Done>>);
+
+impl std::fmt::Debug for DoneSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DoneSlot")
+    }
+}
+
+/// The end of a request: given the bytes received and sent for it, headers included.
+pub type Done = Box<dyn FnOnce(u64, u64) + Send>;
+
+/// When a request began: `%Ti` (idle before its first byte) and `%TR` (from the first
+/// byte to the complete head), in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct ReqTimes {
+    /// `%Ti`.
+    pub idle: i64,
+    /// `%TR`.
+    pub head: i64,
 }
 
 impl Phase {
@@ -58,15 +91,71 @@ impl Phase {
             blocked_ms: AtomicU64::new(0),
             sticky: AtomicBool::new(false),
             flushed: AtomicBool::new(true),
+            idle_ms: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            accounted: Default::default(),
+            done: Default::default(),
             start: Instant::now(),
         })
+    }
+
+    /// `%Ti` and `%TR` of the request whose head was just parsed.
+    pub fn request_times(&self) -> ReqTimes {
+        let now = self.start.elapsed().as_millis() as i64;
+        let idle = self.idle_ms.load(Relaxed) as i64;
+        let head = match self.state.load(Relaxed) {
+            HEAD => self.since_ms.load(Relaxed) as i64,
+            _ => now,
+        };
+        ReqTimes {
+            idle: (head - idle).max(0),
+            head: (now - head).max(0),
+        }
+    }
+
+    /// Runs `done` once the response in progress is flushed (at once if the
+    /// connection has nothing left to flush).
+    pub fn when_flushed(&self, done: Done) {
+        let prev = self
+            .done
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(done);
+        // A pipelined request's end may still wait: it takes what was sent so far.
+        if let Some(prev) = prev {
+            self.run_done(prev);
+        }
+    }
+
+    fn run_done(&self, done: Done) {
+        let (r, w) = (self.read.load(Relaxed), self.written.load(Relaxed));
+        let (dr, dw) = {
+            let mut acc = self.accounted.lock().unwrap_or_else(|e| e.into_inner());
+            let d = (r - acc.0, w - acc.1);
+            *acc = (r, w);
+            d
+        };
+        done(dr, dw);
+    }
+
+    /// Runs the pending end of a request, if any.
+    fn flush_done(&self) {
+        let d = self.done.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(d) = d {
+            self.run_done(d);
+        }
     }
 
     fn set(&self, s: u8) {
         // Only waiting phases have a deadline, so only they need the clock.
         if s != BUSY {
-            self.since_ms
-                .store(self.start.elapsed().as_millis() as u64, Relaxed);
+            let ms = self.start.elapsed().as_millis() as u64;
+            self.since_ms.store(ms, Relaxed);
+            if s == IDLE {
+                self.idle_ms.store(ms, Relaxed);
+            }
         }
         self.state.store(s, Relaxed);
     }
@@ -126,6 +215,13 @@ impl Phase {
 #[derive(Debug)]
 pub struct InFlight(Arc<Phase>);
 
+impl InFlight {
+    /// The connection's phase.
+    pub fn phase(&self) -> &Phase {
+        &self.0
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.inflight.fetch_sub(1, Relaxed) == 1 {
@@ -181,6 +277,7 @@ impl TrackedIo {
         match r {
             Poll::Ready(Ok(n)) => {
                 self.counters.bytes_out.fetch_add(*n as u64, Relaxed);
+                self.phase.written.fetch_add(*n as u64, Relaxed);
                 self.phase.write_progress();
             }
             Poll::Pending => self.phase.write_blocked(),
@@ -208,9 +305,9 @@ impl AsyncRead for TrackedIo {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.counters
-                .bytes_in
-                .fetch_add((buf.filled().len() - before) as u64, Relaxed);
+            let n = (buf.filled().len() - before) as u64;
+            self.counters.bytes_in.fetch_add(n, Relaxed);
+            self.phase.read.fetch_add(n, Relaxed);
             let s = self.phase.state.load(Relaxed);
             if s == FIRST || s == IDLE {
                 self.phase.set(HEAD);
@@ -245,14 +342,24 @@ impl AsyncWrite for TrackedIo {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_flush(cx);
         // hyper flushes the socket only once its own buffer is empty.
-        if matches!(r, Poll::Ready(Ok(()))) && self.phase.state.load(Relaxed) == IDLE {
-            self.phase.flushed.store(true, Relaxed);
+        if matches!(r, Poll::Ready(Ok(()))) {
+            self.phase.flush_done();
+            if self.phase.state.load(Relaxed) == IDLE {
+                self.phase.flushed.store(true, Relaxed);
+            }
         }
         r
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.phase.sticky.store(true, Relaxed);
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for TrackedIo {
+    /// A request whose response could not be flushed ends with the connection.
+    fn drop(&mut self) {
+        self.phase.flush_done();
     }
 }
 

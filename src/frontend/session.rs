@@ -190,7 +190,7 @@ impl Pending {
         };
         let line = format!(
             "{client} [{}] {}/{listener}: {}",
-            crate::log::access_time(accepted),
+            crate::sample::logvars::date_text(accepted, true),
             fe.name,
             e.text()
         );

@@ -88,20 +88,38 @@ pub async fn serve(
         },
         ..env
     };
-    let log = |server, connect: i64, bytes: u64, term: &str| {
-        if !fe.options.tcplog
-            || fe.logs.is_empty()
-            || (fe.options.dontlognull && bytes == 0 && term == "--")
-        {
+    let counter = super::access::next_request();
+    // The access-log line at the end of the session: `bytes` (client→server,
+    // server→client), termination state `term`, the address lbd connected from.
+    let log = |server: Option<&crate::backend::ServerRt>,
+               connect: i64,
+               bytes: (u64, u64),
+               term: [u8; 2],
+               from: Option<SocketAddr>| {
+        let Some(fmt) = &fe.log_format else { return };
+        if fe.logs.is_empty() || (fe.options.dontlognull && bytes.0 == 0 && term == *b"--") {
             return;
         }
-        let line = super::access::access(fe, Some(&be), server, peer, accepted, 0).tcp(
-            connect,
-            start.elapsed().as_millis(),
-            bytes,
-            term,
-        );
-        crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
+        let mut info = super::access::info(fe, Some(&be), server, peer, accepted, (counter, 0));
+        info.th = 0;
+        info.tw = 0;
+        info.tc = connect;
+        info.backend_src = from;
+        info.end = crate::sample::LogEnd {
+            bytes_in: bytes.0,
+            bytes_out: bytes.1,
+            total: start.elapsed().as_millis() as i64,
+            term: [term[0], term[1], b'-', b'-'],
+        };
+        let env = crate::sample::Env {
+            srv: server.map(|s| crate::sample::Named {
+                name: &s.name,
+                id: be.server_index(&s.name).map_or(0, |i| i as i64 + 1),
+            }),
+            log: Some(&info),
+            ..be_env
+        };
+        crate::log::line(&fe.logs, &fmt.eval(&env));
     };
     // A unix client has no address to hash: `balance source` falls back to round
     // robin, as in HAProxy.
@@ -121,7 +139,7 @@ pub async fn serve(
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
-            log(None, -1, 0, "SC");
+            log(None, -1, (0, 0), *b"SC", None);
             return;
         }
     };
@@ -142,7 +160,13 @@ pub async fn serve(
         == Verdict::Reject
     {
         fe.shared.denied.fetch_add(1, Relaxed);
-        log(Some(&*slot.server), tc, 0, "--");
+        log(
+            Some(&*slot.server),
+            tc,
+            (0, 0),
+            *b"--",
+            server.local_addr().ok(),
+        );
         return;
     }
     if store {
@@ -157,13 +181,23 @@ pub async fn serve(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         });
-    let fins = (fe.timeouts.client_fin, be.timeouts.server_fin);
+    let limits = Limits {
+        idle,
+        fins: (fe.timeouts.client_fin, be.timeouts.server_fin),
+        timeout_side: match (be.timeouts.tunnel, fe.timeouts.client, be.timeouts.server) {
+            (None, Some(c), Some(s)) if s < c => b's',
+            (None, None, Some(_)) => b's',
+            _ => b'c',
+        },
+    };
     let st = &slot.server.state;
     let gen = st.kill.generation();
-    let (up, down) = tokio::select! {
-        r = relay(client, server, idle, fins) => r,
-        // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions.
-        _ = st.kill.wait(gen) => (0, 0),
+    let from = server.local_addr().ok();
+    let (up, down, term) = tokio::select! {
+        r = relay(client, server, limits) => r,
+        // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions:
+        // HAProxy's "killed by the administrator" (`K`).
+        _ = st.kill.wait(gen) => (0, 0, *b"KD"),
     };
     st.bytes_in.fetch_add(up, Relaxed);
     st.bytes_out.fetch_add(down, Relaxed);
@@ -171,7 +205,7 @@ pub async fn serve(
     fe.shared.bytes_out.fetch_add(down, Relaxed);
     let server = slot.server.clone();
     drop(slot);
-    log(Some(&server), tc, down, "--");
+    log(Some(&server), tc, (up, down), term, from);
 }
 
 /// What content inspection reads: the client, the bytes peeked at so far, the
@@ -294,17 +328,25 @@ async fn open(
     }
 }
 
-/// Copies both ways with half-close; returns (client→server, server→client) bytes.
-pub async fn relay(
-    client: ClientStream,
-    server: TcpStream,
-    idle: Option<Duration>,
-    fins: (Option<Duration>, Option<Duration>),
-) -> (u64, u64) {
+/// How long a relay may wait: the idle limit, the `client-fin`/`server-fin` limits,
+/// and which side's timeout the idle limit is (`c` or `s` in the termination state).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// While both directions are open.
+    pub idle: Option<Duration>,
+    /// Once the server (`.0`) or the client (`.1`) has closed.
+    pub fins: (Option<Duration>, Option<Duration>),
+    /// `c` or `s`.
+    pub timeout_side: u8,
+}
+
+/// Copies both ways with half-close; returns (client→server, server→client) bytes
+/// and the termination state (`--`, or `cD`, `sD`, `CD`, `SD`).
+pub async fn relay(client: ClientStream, server: TcpStream, limits: Limits) -> (u64, u64, [u8; 2]) {
     // Split without a lock: each kind of stream has owned halves.
     match client {
-        ClientStream::Tcp(c) => relay_split(c.into_split(), server, idle, fins).await,
-        ClientStream::Unix(c) => relay_split(c.into_split(), server, idle, fins).await,
+        ClientStream::Tcp(c) => relay_split(c.into_split(), server, limits).await,
+        ClientStream::Unix(c) => relay_split(c.into_split(), server, limits).await,
     }
 }
 
@@ -312,17 +354,23 @@ pub async fn relay(
 async fn relay_split<R, W>(
     (mut cr, mut cw): (R, W),
     server: TcpStream,
-    idle: Option<Duration>,
-    fins: (Option<Duration>, Option<Duration>),
-) -> (u64, u64)
+    limits: Limits,
+) -> (u64, u64, [u8; 2])
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
 {
+    let Limits {
+        idle,
+        fins,
+        timeout_side,
+    } = limits;
     let clock = Clock {
         start: Instant::now(),
         last: AtomicU64::new(0),
         idle,
+        term: std::sync::atomic::AtomicU8::new(0),
+        timeout_side,
     };
     let (mut sr, mut sw) = server.into_split();
     let up_done = AtomicBool::new(false);
@@ -335,6 +383,7 @@ where
             fin: fins.0,
             mine: &up_done,
             other: &down_done,
+            from_client: true,
         },
     );
     let down = pump(
@@ -345,9 +394,15 @@ where
             fin: fins.1,
             mine: &down_done,
             other: &up_done,
+            from_client: false,
         },
     );
-    tokio::join!(up, down)
+    let (up, down) = tokio::join!(up, down);
+    let term = match clock.term.load(Relaxed) {
+        0 => *b"--",
+        c => [c, b'D'],
+    };
+    (up, down, term)
 }
 
 /// The idle clock both directions of a relay share.
@@ -357,9 +412,18 @@ struct Clock {
     last: AtomicU64,
     /// The idle limit while both directions are open.
     idle: Option<Duration>,
+    /// The first abnormal end: `c`/`s` (a timeout), `C`/`S` (a side failed); 0: none.
+    term: std::sync::atomic::AtomicU8,
+    /// What a timeout is.
+    timeout_side: u8,
 }
 
 impl Clock {
+    /// Notes an abnormal end unless one was noted before.
+    fn ended(&self, c: u8) {
+        let _ = self.term.compare_exchange(0, c, Relaxed, Relaxed);
+    }
+
     fn touch(&self) {
         self.last
             .store(self.start.elapsed().as_millis() as u64, Relaxed);
@@ -373,6 +437,8 @@ struct Side<'a> {
     fin: Option<Duration>,
     mine: &'a AtomicBool,
     other: &'a AtomicBool,
+    /// This direction reads the client.
+    from_client: bool,
 }
 
 impl Side<'_> {
@@ -428,8 +494,23 @@ where
             }
         })
         .await;
+        let (reader, writer) = if side.from_client {
+            (b'C', b'S')
+        } else {
+            (b'S', b'C')
+        };
         match n {
-            None | Some(Ok(0) | Err(_)) => {
+            None | Some(Err(_)) => {
+                side.clock.ended(if n.is_none() {
+                    side.clock.timeout_side
+                } else {
+                    reader
+                });
+                side.mine.store(true, Relaxed);
+                let _ = w.shutdown().await;
+                return total;
+            }
+            Some(Ok(0)) => {
                 side.mine.store(true, Relaxed);
                 let _ = w.shutdown().await;
                 return total;
@@ -437,6 +518,7 @@ where
             Some(Ok(n)) => {
                 side.clock.touch();
                 if w.write_all(&buf[..n]).await.is_err() {
+                    side.clock.ended(writer);
                     side.mine.store(true, Relaxed);
                     return total;
                 }

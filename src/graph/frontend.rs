@@ -31,6 +31,8 @@ pub struct FrontendShared {
     pub bytes_in: AtomicU64,
     /// Bytes to clients.
     pub bytes_out: AtomicU64,
+    /// Access-log lines written (`%lc`).
+    pub log_count: AtomicU64,
 }
 
 impl FrontendShared {
@@ -47,6 +49,7 @@ impl FrontendShared {
             status: Default::default(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            log_count: AtomicU64::new(0),
         }
     }
 
@@ -96,8 +99,15 @@ pub struct FrontendRt {
     pub capture_request: Vec<(Option<hyper::header::HeaderName>, usize)>,
     /// Response capture slots likewise.
     pub capture_response: Vec<(Option<hyper::header::HeaderName>, usize)>,
-    /// `log` targets, when `option httplog`/`tcplog` asks for access logs.
+    /// `log` targets.
     pub logs: Vec<crate::log::Target>,
+    /// The access-log format (`log-format`, `option httplog|tcplog`): none, no
+    /// access log.
+    pub log_format: Option<crate::sample::Fmt>,
+    /// `unique-id-format`.
+    pub unique_id: Option<crate::sample::Fmt>,
+    /// `unique-id-header`.
+    pub unique_id_header: Option<hyper::header::HeaderName>,
     /// `errorfile` pages by status.
     pub error_pages: crate::config::model::ErrorPages,
 }

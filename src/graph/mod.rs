@@ -289,6 +289,13 @@ impl Graph {
                 capture_request: captures(&p.capture_request),
                 capture_response: captures(&p.capture_response),
                 logs: crate::log::targets(&p.logs),
+                log_format: p.log_format.as_ref().map(|f| f.compile(p.mode)),
+                unique_id: p.unique_id_format.clone(),
+                unique_id_header: p
+                    .unique_id_header
+                    .as_ref()
+                    .filter(|_| p.unique_id_format.is_some())
+                    .and_then(|h| hyper::header::HeaderName::from_bytes(h.as_bytes()).ok()),
                 error_pages: p.error_pages.clone(),
                 shared,
             }));

@@ -10,7 +10,7 @@
 
 mod access;
 
-pub use access::{captures, Access, Client, Counts, HttpEnd, HttpLog, HttpTimes};
+pub use access::{line, AccessLine, Client};
 
 use crate::config::model::{LogDest, LogTarget};
 use std::collections::HashMap;
@@ -302,23 +302,9 @@ pub fn send(targets: &[Target], level: u8, msg: &str) {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::sample::logvars::MONTHS;
 
-fn civil(secs: u64) -> (i64, u32, u32, u64) {
-    let days = (secs / 86400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, secs % 86400)
-}
+use crate::sample::logvars::civil;
 
 /// `Nov 20 22:08:39` (UTC).
 pub fn syslog_time(secs: u64) -> String {
@@ -329,20 +315,6 @@ pub fn syslog_time(secs: u64) -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
-    )
-}
-
-/// `20/Nov/2026:22:08:39.123` (UTC), as in HAProxy's access logs.
-pub fn access_time(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let (y, m, day, rem) = civil(d.as_secs());
-    format!(
-        "{day:02}/{}/{y}:{:02}:{:02}:{:02}.{:03}",
-        MONTHS[m as usize - 1],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
     )
 }
 
@@ -396,8 +368,6 @@ mod tests {
     fn syslog_and_access_times() {
         assert_eq!(syslog_time(1_795_212_519), "Nov 20 22:08:39");
         assert_eq!(syslog_time(1_794_528_000), "Nov 13 00:00:00");
-        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_795_212_519_123);
-        assert_eq!(access_time(t), "20/Nov/2026:22:08:39.123");
     }
 
     #[test]

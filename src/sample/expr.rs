@@ -179,6 +179,10 @@ pub struct Env<'a> {
     pub conn: Option<&'a super::conn::ConnInfo>,
     /// The request bytes buffered by `tcp-request content` rules (`req.payload`...).
     pub payload: Option<super::conn::Payload<'a>>,
+    /// The request's unique id (`unique-id-format`), for `unique-id` and `%ID`.
+    pub unique_id: Option<&'a str>,
+    /// What an access-log line knows besides the messages (timers, counts, bytes).
+    pub log: Option<&'a super::logvars::LogInfo<'a>>,
 }
 
 impl<'a> Env<'a> {

@@ -277,6 +277,11 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(v));
         }
     }),
+    l4("unique-id", Str, |_, env, e| {
+        if let Some(id) = env.unique_id {
+            e(Value::Str(id.as_bytes().into()));
+        }
+    }),
     l4("ssl_fc", Bool, |_, _, e| {
         e(Value::Bool(false));
     }),

@@ -3,51 +3,15 @@
 //! variables that a request knows.
 
 use super::expr::{Env, Expr};
-
-/// A `%` variable of the custom log format that rules can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LogVar {
-    ClientIp,
-    ClientPort,
-    FrontendIp,
-    FrontendPort,
-    Frontend,
-    Backend,
-    Server,
-    Method,
-    Uri,
-    Path,
-    Query,
-    Version,
-    Status,
-    Hostname,
-    Pid,
-}
-
-const LOG_VARS: &[(&str, LogVar)] = &[
-    ("ci", LogVar::ClientIp),
-    ("cp", LogVar::ClientPort),
-    ("fi", LogVar::FrontendIp),
-    ("fp", LogVar::FrontendPort),
-    ("ft", LogVar::Frontend),
-    ("f", LogVar::Frontend),
-    ("b", LogVar::Backend),
-    ("s", LogVar::Server),
-    ("HM", LogVar::Method),
-    ("HU", LogVar::Uri),
-    ("HP", LogVar::Path),
-    ("HQ", LogVar::Query),
-    ("HV", LogVar::Version),
-    ("ST", LogVar::Status),
-    ("H", LogVar::Hostname),
-    ("pid", LogVar::Pid),
-];
+use super::logvars::{self, Flags, LogInfo, LogVar};
 
 #[derive(Debug, Clone)]
 enum Part {
     Lit(Vec<u8>),
-    Expr(Expr, bool),
-    Var(LogVar, bool),
+    /// Spaces: one space, unless the line is at its start or after another space.
+    Sep,
+    Expr(Expr, Flags),
+    Var(LogVar, Flags),
 }
 
 /// A compiled log-format string.
@@ -77,14 +41,78 @@ impl From<&str> for Fmt {
     }
 }
 
+/// Applies `%{+Q,-X}` style options to `flags`.
+fn options(opts: &str, flags: &mut Flags, s: &str) -> Result<(), String> {
+    let mut on = true;
+    let mut name = String::new();
+    let mut apply = |name: &mut String, on: bool| -> Result<(), String> {
+        match name.as_str() {
+            "" => {}
+            "Q" => flags.quote = on,
+            "X" => flags.hex = on,
+            "E" => flags.escape = on,
+            "M" => flags.mandatory = on,
+            o => {
+                return Err(format!(
+                    "log-format option '{o}' is not supported by lbd (in '{s}')"
+                ))
+            }
+        }
+        name.clear();
+        Ok(())
+    };
+    for c in opts.chars() {
+        match c {
+            '+' | '-' | ',' => {
+                apply(&mut name, on)?;
+                if c != ',' {
+                    on = c == '+';
+                }
+            }
+            c => name.push(c),
+        }
+    }
+    apply(&mut name, on)
+}
+
 impl Fmt {
-    /// Parses a log-format string.
+    /// Parses a log-format string of a rule (header values, `lf-string`): a missing
+    /// value is written as nothing.
     pub fn parse(s: &str) -> Result<Fmt, String> {
+        Fmt::parse_with(s, Flags::default())
+    }
+
+    /// Parses an access-log format (`log-format`, `unique-id-format`): a missing
+    /// value is written `-`.
+    pub fn parse_log(s: &str) -> Result<Fmt, String> {
+        Fmt::parse_with(
+            s,
+            Flags {
+                mandatory: true,
+                ..Flags::default()
+            },
+        )
+    }
+
+    fn parse_with(s: &str, mut defaults: Flags) -> Result<Fmt, String> {
         let mut parts = Vec::new();
         let mut lit = Vec::new();
         let b = s.as_bytes();
         let mut i = 0;
+        let flush = |lit: &mut Vec<u8>, parts: &mut Vec<Part>| {
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(lit)));
+            }
+        };
         while i < b.len() {
+            if b[i] == b' ' {
+                flush(&mut lit, &mut parts);
+                if !matches!(parts.last(), Some(Part::Sep)) {
+                    parts.push(Part::Sep);
+                }
+                i += 1;
+                continue;
+            }
             if b[i] != b'%' {
                 lit.push(b[i]);
                 i += 1;
@@ -92,22 +120,12 @@ impl Fmt {
             }
             i += 1;
             // `%{+Q}` options before a sample or variable.
-            let mut quote = false;
+            let mut flags = defaults;
             if b.get(i) == Some(&b'{') {
                 let end = s[i..]
                     .find('}')
                     .ok_or_else(|| format!("missing '}}' after '%{{' in '{s}'"))?;
-                for opt in s[i + 1..i + end].split(',') {
-                    match opt {
-                        "+Q" => quote = true,
-                        "-Q" | "+M" | "-M" | "" => {}
-                        o => {
-                            return Err(format!(
-                                "log-format option '{o}' is not supported by lbd (in '{s}')"
-                            ))
-                        }
-                    }
-                }
+                options(&s[i + 1..i + end], &mut flags, s)?;
                 i += end + 1;
             }
             match b.get(i) {
@@ -140,10 +158,8 @@ impl Fmt {
                             &s[i + 1..end]
                         )
                     })?;
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
-                    }
-                    parts.push(Part::Expr(expr, quote));
+                    flush(&mut lit, &mut parts);
+                    parts.push(Part::Expr(expr, flags));
                     i = end + 1;
                 }
                 Some(c) if c.is_ascii_alphabetic() => {
@@ -152,30 +168,24 @@ impl Fmt {
                         .take_while(|c| c.is_ascii_alphanumeric())
                         .count();
                     let name = &s[i..i + len];
-                    let var = LOG_VARS
-                        .iter()
-                        .filter(|(n, _)| name.starts_with(n))
-                        .max_by_key(|(n, _)| n.len())
-                        .filter(|(n, _)| n.len() == name.len())
-                        .map(|(_, v)| *v)
-                        .ok_or_else(|| {
-                            format!("log-format variable '%{name}' is not supported by lbd here (in '{s}')")
-                        })?;
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
-                    }
-                    parts.push(Part::Var(var, quote));
+                    let var = LogVar::named(name).ok_or_else(|| {
+                        format!("no such format variable '{name}'. If you wanted to emit the '%' character verbatim, you need to use '%%' (in '{s}')")
+                    })?;
                     i += len;
+                    if var == LogVar::Defaults {
+                        defaults = flags;
+                        continue;
+                    }
+                    flush(&mut lit, &mut parts);
+                    parts.push(Part::Var(var, flags));
                 }
                 _ => return Err(format!("a literal '%' must be written '%%' (in '{s}')")),
             }
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit(lit));
-        }
+        flush(&mut lit, &mut parts);
         Ok(Fmt {
             text: s.to_string(),
-            parts,
+            parts: settle(parts),
         })
     }
 
@@ -205,8 +215,8 @@ impl Fmt {
     pub fn needs_response(&self) -> bool {
         self.parts.iter().any(|p| match p {
             Part::Expr(e, _) => e.needs_response(),
-            Part::Var(v, _) => *v == LogVar::Status,
-            Part::Lit(_) => false,
+            Part::Var(v, _) => v.needs_response(),
+            Part::Lit(_) | Part::Sep => false,
         })
     }
 
@@ -218,33 +228,53 @@ impl Fmt {
         })
     }
 
-    /// Appends the evaluated string to `out`; a missing sample writes nothing.
-    pub fn eval_into(&self, env: &Env<'_>, out: &mut Vec<u8>) {
+    /// Whether the string uses variable `v`.
+    pub fn uses(&self, v: LogVar) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(x, _) if *x == v))
+    }
+
+    /// Renders the parts; `late` variables are left to `pending` when given.
+    fn render(&self, env: &Env<'_>, out: &mut Vec<u8>, mut pending: Option<&mut Vec<Piece>>) {
+        let mut last_space = true;
         for p in &self.parts {
             match p {
-                Part::Lit(l) => out.extend_from_slice(l),
-                Part::Expr(e, quote) => {
-                    if *quote {
-                        out.push(b'"');
-                    }
-                    if let Some(v) = e.eval(env) {
-                        v.write_bytes(out);
-                    }
-                    if *quote {
-                        out.push(b'"');
+                Part::Lit(l) => {
+                    out.extend_from_slice(l);
+                    // A trailing space is a settled separator.
+                    last_space = l.ends_with(b" ");
+                }
+                Part::Sep => {
+                    if !last_space {
+                        out.push(b' ');
+                        last_space = true;
                     }
                 }
-                Part::Var(v, quote) => {
-                    if *quote {
-                        out.push(b'"');
-                    }
-                    var(*v, env, out);
-                    if *quote {
-                        out.push(b'"');
-                    }
+                Part::Expr(e, f) => {
+                    let v = e.eval(env);
+                    logvars::text(out, v.as_ref().map(|v| v.to_bytes()).as_deref(), *f, None);
+                    last_space = false;
                 }
+                Part::Var(v, f) => match pending.as_deref_mut() {
+                    Some(pieces) if v.is_late() => {
+                        pieces.push(Piece::Text(std::mem::take(out)));
+                        pieces.push(Piece::Late(*v, *f));
+                        last_space = false;
+                    }
+                    _ => {
+                        if logvars::write_var(*v, env, *f, out) {
+                            last_space = false;
+                        }
+                    }
+                },
             }
         }
+    }
+
+    /// Appends the evaluated string to `out`.
+    pub fn eval_into(&self, env: &Env<'_>, out: &mut Vec<u8>) {
+        self.render(env, out, None);
     }
 
     /// The evaluated string.
@@ -253,31 +283,63 @@ impl Fmt {
         self.eval_into(env, &mut out);
         out
     }
+
+    /// Evaluates everything but the values known only at the end (`%B`, `%U`, `%Ta`,
+    /// `%Tt`, `%Td`, `%Tu`, `%ts`, `%tsc`): [`Pending::finish`] writes those.
+    pub fn eval_pending(&self, env: &Env<'_>) -> Pending {
+        let mut pieces = Vec::new();
+        let mut out = Vec::new();
+        self.render(env, &mut out, Some(&mut pieces));
+        pieces.push(Piece::Text(out));
+        Pending(pieces)
+    }
 }
 
-fn var(v: LogVar, env: &Env<'_>, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let _ = match v {
-        LogVar::ClientIp => env.src.map(|a| write!(out, "{}", a.ip())),
-        LogVar::ClientPort => env.src.map(|a| write!(out, "{}", a.port())),
-        LogVar::FrontendIp => env.dst.map(|a| write!(out, "{}", a.ip())),
-        LogVar::FrontendPort => env.dst.map(|a| write!(out, "{}", a.port())),
-        LogVar::Frontend => env.fe.map(|n| write!(out, "{}", n.name)),
-        LogVar::Backend => env.be.map(|n| write!(out, "{}", n.name)),
-        LogVar::Server => env.srv.map(|n| write!(out, "{}", n.name)),
-        LogVar::Method => env.req.map(|r| write!(out, "{}", r.method)),
-        LogVar::Uri => env.req.map(|r| write!(out, "{}", r.uri)),
-        LogVar::Path => env
-            .req
-            .map(|r| write!(out, "{}", r.uri.split('?').next().unwrap_or(r.uri))),
-        LogVar::Query => env
-            .req
-            .and_then(|r| r.uri.find('?').map(|i| write!(out, "{}", &r.uri[i..]))),
-        LogVar::Version => env.req.map(|r| write!(out, "HTTP/{}", r.version)),
-        LogVar::Status => env.res.map(|r| write!(out, "{}", r.status)),
-        LogVar::Hostname => super::hash::hostname().map(|h| write!(out, "{h}")),
-        LogVar::Pid => Some(write!(out, "{}", std::process::id())),
-    };
+/// Resolves the separators whose output is known at parse time (none at the start,
+/// one space after text or a sample) and joins adjacent text: only a separator after
+/// a variable, which may write nothing, is left for evaluation.
+fn settle(parts: Vec<Part>) -> Vec<Part> {
+    let mut out: Vec<Part> = Vec::new();
+    for p in parts {
+        match (p, out.last_mut()) {
+            (Part::Sep, None) => {}
+            (Part::Sep, Some(Part::Lit(l))) => l.push(b' '),
+            (Part::Sep, Some(Part::Expr(..))) => out.push(Part::Lit(b" ".to_vec())),
+            (Part::Lit(t), Some(Part::Lit(l))) => l.extend_from_slice(&t),
+            (p, _) => out.push(p),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(Vec<u8>),
+    Late(LogVar, Flags),
+}
+
+/// A log line evaluated but for its end values.
+#[derive(Debug, Clone)]
+pub struct Pending(Vec<Piece>);
+
+impl Pending {
+    /// The line with the end values of `log`.
+    pub fn finish(&self, log: &LogInfo<'_>) -> Vec<u8> {
+        let env = Env {
+            log: Some(log),
+            ..Env::default()
+        };
+        let mut out = Vec::new();
+        for p in &self.0 {
+            match p {
+                Piece::Text(t) => out.extend_from_slice(t),
+                Piece::Late(v, f) => {
+                    logvars::write_var(*v, &env, *f, &mut out);
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +360,44 @@ mod tests {
         assert!(Fmt::parse("%[nosuch]")
             .unwrap_err()
             .contains("unknown fetch"));
-        assert!(Fmt::parse("%Tq").is_err());
+        assert!(Fmt::parse("%Tx").is_err());
+        assert_eq!(Fmt::parse("%Tq").unwrap().eval(&env), b"-1");
+    }
+
+    #[test]
+    fn spaces_are_separators_as_in_haproxy() {
+        // Leading and repeated spaces collapse; `%o` sets the flags of what follows.
+        let f = Fmt::parse_log("%{+X}o  TEST-%[str(a)]  x").unwrap();
+        assert_eq!(f.eval(&Env::default()), b"TEST-a x");
+        let env = Env {
+            src: Some("127.0.0.1:80".parse().unwrap()),
+            ..Env::default()
+        };
+        let f = Fmt::parse_log("%{+X}o %ci:%cp %{-X}cp").unwrap();
+        assert_eq!(f.eval(&env), b"7F000001:0050 80");
+        // A variable that writes nothing leaves the separator after it unwritten.
+        let f = Fmt::parse_log("a %hr %hs b").unwrap();
+        assert_eq!(f.eval(&env), b"a b");
+    }
+
+    #[test]
+    fn missing_values_and_quotes() {
+        let env = Env::default();
+        assert_eq!(
+            Fmt::parse_log("%[req.hdr(x)]|%{+Q}[req.hdr(x)]|%{+Q}s")
+                .unwrap()
+                .eval(&env),
+            b"-|\"\"|\"<NOSRV>\""
+        );
+        assert_eq!(
+            Fmt::parse("%[req.hdr(x)]|%{+Q}[req.hdr(x)]")
+                .unwrap()
+                .eval(&env),
+            b"|\"\""
+        );
+        assert_eq!(
+            Fmt::parse_log("%{+Q,+E}[str(x)]").unwrap().eval(&env),
+            b"\"x\""
+        );
     }
 }

@@ -73,7 +73,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "url32",
     "url32+src",
     "base32+src",
-    "unique-id",
     "req.hdrs",
     "req.hdrs_bin",
     "res.hdrs",

@@ -16,14 +16,16 @@ pub mod fetch;
 pub mod fmt;
 pub mod hash;
 pub mod hint;
+pub mod logvars;
 pub mod pattern;
 pub mod track;
 pub mod value;
 pub mod vars;
 
 pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats};
-pub use fmt::Fmt;
+pub use fmt::{Fmt, Pending};
 pub use hint::did_you_mean;
+pub use logvars::{Flags, LogCounts, LogEnd, LogInfo};
 pub use pattern::{Method, Patterns};
 pub use value::{Owned, Type, Value};
 pub use vars::{ProcVars, Scope, Vars};

@@ -156,6 +156,49 @@ pub struct LogTarget {
     pub loc: Loc,
 }
 
+/// The access-log format of a proxy: one of HAProxy's predefined ones or a
+/// `log-format` string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `option httplog`.
+    Http,
+    /// `option httplog clf`.
+    HttpClf,
+    /// `option httpslog`.
+    Https,
+    /// `option tcplog`.
+    Tcp,
+    /// `log-format`.
+    Custom(crate::sample::Fmt),
+}
+
+/// HAProxy 2.6's `option httplog` format.
+pub const HTTP_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
+/// `option httplog clf`.
+pub const CLF_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+/// `option httpslog`, with its TLS fields as HAProxy writes them for a clear
+/// connection (lbd does not terminate TLS).
+pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r 0/-/-/-/- -/%sslv/%sslc";
+/// `option tcplog`.
+pub const TCP_LOG_FORMAT: &str =
+    "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+
+impl LogFormat {
+    /// The compiled format for a frontend in `mode`: an http format in a tcp
+    /// frontend falls back to tcplog, as in HAProxy.
+    pub fn compile(&self, mode: Mode) -> crate::sample::Fmt {
+        let text = match self {
+            LogFormat::Custom(f) => return f.clone(),
+            _ if mode == Mode::Tcp => TCP_LOG_FORMAT,
+            LogFormat::Http => HTTP_LOG_FORMAT,
+            LogFormat::HttpClf => CLF_LOG_FORMAT,
+            LogFormat::Https => HTTPS_LOG_FORMAT,
+            LogFormat::Tcp => TCP_LOG_FORMAT,
+        };
+        crate::sample::Fmt::parse_log(text).expect("HAProxy's predefined formats parse")
+    }
+}
+
 /// `capture request|response header NAME len N`: the last value of a header, cut to
 /// `len` characters, shown in `option httplog` lines between braces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,6 +366,16 @@ pub struct Proxy {
     pub description: Option<String>,
     /// `disabled`: the proxy is declared but does not run.
     pub disabled: bool,
+    /// The access-log format: `log-format`, `option httplog|tcplog|httpslog`.
+    pub log_format: Option<LogFormat>,
+    /// `log-format-sd`.
+    pub log_format_sd: Option<crate::sample::Fmt>,
+    /// `error-log-format`.
+    pub error_log_format: Option<crate::sample::Fmt>,
+    /// `unique-id-format`.
+    pub unique_id_format: Option<crate::sample::Fmt>,
+    /// `unique-id-header` (lower case).
+    pub unique_id_header: Option<String>,
     /// `log global` was given (resolved into `logs` at the end of parsing).
     pub log_global: bool,
     /// `errorfile`, `errorloc*` and `errorfiles` lines in order (a proxy starts with

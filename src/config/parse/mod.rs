@@ -38,6 +38,7 @@ pub(crate) mod errors;
 pub(crate) mod global;
 pub(crate) mod http_rules;
 mod log;
+mod logformat;
 pub(crate) mod options;
 pub(crate) mod proxy;
 pub(crate) mod server;

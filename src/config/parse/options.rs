@@ -34,6 +34,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("allbackups", Caps::DBL, allbackups),
     kw("httplog", Caps::DFL, httplog),
     kw("tcplog", Caps::DFL, tcplog),
+    kw("httpslog", Caps::DFL, httpslog),
     kw("http-server-close", Caps::DFBL, http_server_close),
     kw("httpclose", Caps::DFBL, httpclose),
     kw("http-keep-alive", Caps::DFBL, http_keep_alive),
@@ -85,7 +86,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("independent-streams"),
     K::ignored("http-no-delay"),
     K::ignored("idle-close-on-response"),
-    K::ignored("httpslog"),
     K::ignored("http_proxy"),
     K::ignored("http-proxy"),
     K::ignored("log-health-check"),
@@ -134,19 +134,40 @@ fn allbackups(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
 
 fn httplog(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
     opts(p, t).httplog = on;
+    let mut f = LogFormat::Http;
     if let Some(x) = w.get(1) {
         if x != "clf" {
             return Err(format!(
                 "'option httplog' : unknown argument '{x}' (only 'clf' is accepted)."
             ));
         }
+        f = LogFormat::HttpClf;
     }
+    set_format(p, t, on, f);
+    Ok(())
+}
+
+fn httpslog(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
+    opts(p, t).httplog = on;
+    set_format(p, t, on, LogFormat::Https);
     Ok(())
 }
 
 fn tcplog(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
     opts(p, t).tcplog = on;
+    set_format(p, t, on, LogFormat::Tcp);
     Ok(())
+}
+
+/// `option httplog|httpslog|tcplog` set the access-log format (the last of these and
+/// `log-format` wins); `no option ...` drops it.
+fn set_format(p: &mut Parser<'_>, t: Target, on: bool, f: LogFormat) {
+    let px = p.px(t);
+    if on {
+        px.log_format = Some(f);
+    } else if px.log_format.as_ref() == Some(&f) {
+        px.log_format = None;
+    }
 }
 
 fn log_health_checks(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {

@@ -48,6 +48,8 @@ pub(super) struct Ctx<'a> {
     pub conn: Option<&'a crate::sample::conn::ConnInfo>,
     /// The entries the connection tracks (tcp connection and session rules).
     pub session_track: Option<&'a crate::stick::Trackers>,
+    /// The request's unique id (`unique-id-format`).
+    pub unique_id: Option<&'a str>,
 }
 
 /// The request as it was when sent, for response rules.
@@ -139,12 +141,19 @@ impl<'a> Ctx<'a> {
             },
             track: None,
             captures: None,
+            unique_id: None,
         }
     }
 
     /// The same, with the request's capture slots.
     pub fn with_captures(mut self, c: &'a super::capture::Captures) -> Self {
         self.captures = Some(c);
+        self
+    }
+
+    /// The same, with the request's unique id.
+    pub fn with_unique_id(mut self, id: Option<&'a str>) -> Self {
+        self.unique_id = id;
         self
     }
 
@@ -212,6 +221,7 @@ impl<'a> Ctx<'a> {
             },
             conn: self.conn,
             userlists: Some(&self.graph.config.userlists),
+            unique_id: self.unique_id,
             ..Env::default()
         }
     }

@@ -84,24 +84,6 @@ impl Captures {
             *slot = Some(cut(v, *len));
         }
     }
-
-    /// The log's captures: ` {req...}` and ` {res...}` for the kinds the frontend
-    /// declares.
-    pub fn log(&self) -> String {
-        let s = self.lock();
-        let mut out = String::new();
-        for list in [&s.req, &s.res] {
-            if !list.is_empty() {
-                let values: Vec<Option<&[u8]>> = list
-                    .iter()
-                    .map(|v| v.as_deref().map(str::as_bytes))
-                    .collect();
-                out.push(' ');
-                out.push_str(&crate::log::captures(&values));
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -216,12 +216,14 @@ pub fn serve(
         let sticky = !req.body().is_end_stream()
             || req.method() == Method::CONNECT
             || req.headers().contains_key(header::UPGRADE);
+        let times = svc_phase.request_times();
         let inflight = svc_phase.begin(sticky);
         async move {
-            let resp = super::request::handle(ctx, req).await;
+            let (resp, done) = super::request::handle(ctx, req, times).await;
             Ok::<_, Infallible>(resp.map(|inner| ClientBody {
                 inner,
-                _inflight: inflight,
+                done: Some(done),
+                inflight,
             }))
         }
     });
@@ -468,8 +470,18 @@ impl ConnTimer<'_> {
 pub struct ClientBody {
     /// The response body.
     inner: ProxyBody,
+    /// The end of the request (byte counts, access log), once the body is sent.
+    done: Option<crate::frontend::clientio::Done>,
     /// Marks the request in flight until the body is done.
-    _inflight: crate::frontend::clientio::InFlight,
+    inflight: crate::frontend::clientio::InFlight,
+}
+
+impl Drop for ClientBody {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            self.inflight.phase().when_flushed(done);
+        }
+    }
 }
 
 impl hyper::body::Body for ClientBody {

@@ -18,6 +18,7 @@ use crate::backend::connect::Attempts;
 use crate::backend::pool::{self, ProxyBody};
 use crate::backend::{persist, Backend, NoServer};
 use crate::config::model::HttpConnMode;
+use crate::frontend::clientio::{Done, ReqTimes};
 use crate::graph::StatsView;
 use crate::graph::{FrontendRt, Graph};
 use crate::rules::in_net;
@@ -54,6 +55,18 @@ pub(super) enum ProxyError {
 }
 
 impl ProxyError {
+    /// The termination state HAProxy logs for it (`%ts`).
+    fn term(&self) -> [u8; 2] {
+        match self {
+            ProxyError::NoServer(NoServer::QueueTimeout) => *b"sQ",
+            ProxyError::NoServer(_) | ProxyError::Connect => *b"SC",
+            ProxyError::ServerTimeout => *b"sH",
+            ProxyError::BadResponse => *b"SH",
+            ProxyError::ClientBody => *b"CD",
+            ProxyError::ClientTimeout => *b"cD",
+        }
+    }
+
     /// The status lbd answers with, and whether the error page names the backend.
     fn status(&self) -> (u16, bool) {
         match self {
@@ -88,6 +101,10 @@ pub(super) struct Trace {
     /// (`N`othing, `I`nserted, `U`pdated, `P`rovided by the server, `R`ewritten);
     /// `-` without `cookie` in the backend.
     pub cookie: [u8; 2],
+    /// `%ts`: why the request ended and in which phase (`--`: normally).
+    pub term: [u8; 2],
+    /// `%rt`: the process's request counter when the request came.
+    pub counter: u64,
 }
 
 /// One request and what its steps share.
@@ -112,6 +129,8 @@ pub(super) struct Req<'a> {
     pub track: crate::stick::Trackers,
     /// Capture slots (headers, `http-request capture`, `http-response capture`).
     pub captures: super::capture::Captures,
+    /// The unique id (`unique-id-format`).
+    pub unique_id: Option<String>,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -158,11 +177,19 @@ struct Outgoing {
 }
 
 /// Serves one request: the steps above, the status counted, the access log armed.
-pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Response<ProxyBody> {
+/// `times` says how long the connection was idle and the head took to arrive. The
+/// returned end, run once the response is sent, counts its bytes (headers included)
+/// into the server and sends the access-log line.
+pub(super) async fn handle(
+    conn: Arc<ConnCtx>,
+    req: Request<Incoming>,
+    times: ReqTimes,
+) -> (Response<ProxyBody>, Done) {
     let (graph, fe_idx) = conn.current();
     let fe = &graph.frontends[fe_idx];
     fe.shared.requests.fetch_add(1, Relaxed);
-    let logging = fe.options.httplog && !fe.logs.is_empty();
+    let counter = crate::frontend::access::next_request();
+    let logging = fe.log_format.is_some() && !fe.logs.is_empty();
     // Clocks and the request line only when an access log line will be written.
     let timing = logging.then(|| {
         (
@@ -185,19 +212,22 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         trace: Trace {
             timed: logging,
             cookie: *b"--",
+            term: *b"--",
+            counter,
             ..Trace::default()
         },
         vars: conn.sess_vars(),
         track: Default::default(),
         captures,
+        unique_id: None,
     };
     // The entries the connection tracks count each of its requests.
     conn.track.request();
     let bytes_in = body_len(req.headers());
-    let after = graph.after_rules.then(|| actions::SavedReq::of(&req));
+    let saved = (graph.after_rules || logging).then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
-    if let Some(saved) = after {
-        resp = r.after_response(&saved, resp);
+    if let Some(saved) = saved.as_ref().filter(|_| graph.after_rules) {
+        resp = r.after_response(saved, resp);
     }
     conn.keep_sess_vars(&r.vars);
     let status = resp.status().as_u16();
@@ -206,10 +236,34 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         t.response(status, r.trace.server.is_some());
         t.bytes(bytes_in, body_len(resp.headers()));
     }
-    if let Some((start, accepted, line)) = timing {
-        r.log(&mut resp, status, start, accepted, &line);
+    let mut line = None;
+    if let (Some((start, at, request_line)), Some(saved)) = (timing, &saved) {
+        let (parts, body) = resp.into_parts();
+        line = r.log_line(&parts, saved, times, (start, at), &request_line);
+        resp = Response::from_parts(parts, body);
     }
-    resp
+    let server = r
+        .trace
+        .backend
+        .as_ref()
+        .zip(r.trace.server)
+        .map(|(b, i)| b.servers[i].state.clone());
+    let (term, cookie) = (r.trace.term, r.trace.cookie);
+    let done: Done = Box::new(move |bytes_in, bytes_out| {
+        if let Some(st) = server {
+            st.bytes_in.fetch_add(bytes_in, Relaxed);
+            st.bytes_out.fetch_add(bytes_out, Relaxed);
+        }
+        if let Some((line, start)) = line {
+            line.finish(crate::sample::LogEnd {
+                bytes_out,
+                bytes_in,
+                total: times.idle + times.head + start.elapsed().as_millis() as i64,
+                term: [term[0], term[1], cookie[0], cookie[1]],
+            });
+        }
+    });
+    (resp, done)
 }
 
 /// A message body's length as its `Content-Length` gives it (what tracked
@@ -241,7 +295,8 @@ impl<'a> Req<'a> {
         let sv = self.stats_view(be.as_deref());
         let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
             .with_track(&self.track)
-            .with_captures(&self.captures);
+            .with_captures(&self.captures)
+            .with_unique_id(self.unique_id.as_deref());
         let srv = be
             .as_ref()
             .zip(self.trace.server)
@@ -285,6 +340,7 @@ impl<'a> Req<'a> {
         Ctx::new(self.conn, self.addrs, self.graph, self.fe, stats)
             .with_track(&self.track)
             .with_captures(&self.captures)
+            .with_unique_id(self.unique_id.as_deref())
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -317,8 +373,10 @@ impl<'a> Req<'a> {
         let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         if let Err(status) = validate_head(&mut parts) {
+            self.trace.term = *b"PR";
             return self.pages(None).response(status, None, self.json);
         }
+        self.unique_id(&mut parts);
         if let Some(r) = self.monitor(&parts) {
             return r;
         }
@@ -326,7 +384,8 @@ impl<'a> Req<'a> {
         let sv = self.stats_view(None);
         let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
             .with_track(&self.track)
-            .with_captures(&self.captures);
+            .with_captures(&self.captures)
+            .with_unique_id(self.unique_id.as_deref());
         let answer =
             actions::content_rules(&fe.rules, &ctx, &mut self.vars, &mut parts).or_else(|| {
                 actions::apply(
@@ -354,7 +413,8 @@ impl<'a> Req<'a> {
             let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
                 .with_be(&be)
                 .with_track(&self.track)
-                .with_captures(&self.captures);
+                .with_captures(&self.captures)
+                .with_unique_id(self.unique_id.as_deref());
             let answer = actions::content_rules(&be.rules, &ctx, &mut self.vars, &mut parts)
                 .or_else(|| {
                     actions::apply(
@@ -403,6 +463,7 @@ impl<'a> Req<'a> {
                     route.be.shared.no_server.fetch_add(1, Relaxed);
                 }
                 let (status, named) = e.status();
+                self.trace.term = e.term();
                 let be = named.then_some(route.be.name.as_str());
                 self.pages(Some(&route.be)).response(status, be, self.json)
             }
@@ -581,7 +642,7 @@ impl<'a> Req<'a> {
             }
             None => (None, None),
         };
-        let mut up = Request::new(ProxyBody::Request(body, None, timer));
+        let mut up = Request::new(ProxyBody::Request(body, timer));
         *up.method_mut() = method.clone();
         *up.uri_mut() = uri;
         *up.version_mut() = if version == Version::HTTP_10 {
@@ -605,55 +666,98 @@ impl<'a> Req<'a> {
         }
     }
 
-    /// Arms the `option httplog` line: sent when the response body ends.
-    fn log(
+    /// The unique id (`unique-id-format`), made once the head is in, and its
+    /// `unique-id-header` added to the request.
+    fn unique_id(&mut self, parts: &mut Parts) {
+        let Some(f) = &self.fe.unique_id else { return };
+        let sv = self.stats_view(None);
+        let uri = actions::target(&parts.uri);
+        let now = std::time::SystemTime::now();
+        let info = crate::sample::LogInfo {
+            unix_id: match self.conn.peer {
+                crate::log::Client::Unix(id) => Some(id),
+                crate::log::Client::Inet(_) => None,
+            },
+            accept: now,
+            request: now,
+            req_counter: self.trace.counter,
+            ..Default::default()
+        };
+        let ctx = self.ctx(&sv);
+        let env = crate::sample::Env {
+            log: Some(&info),
+            ..ctx.env(&self.vars, parts, &uri)
+        };
+        let id = f.eval(&env);
+        let id = String::from_utf8_lossy(&id).into_owned();
+        if let (Some(h), Ok(v)) = (&self.fe.unique_id_header, HeaderValue::from_str(&id)) {
+            parts.headers.insert(h.clone(), v);
+        }
+        self.unique_id = Some(id);
+    }
+
+    /// The access-log line of the request, evaluated now that the response head is
+    /// known; `start` is when the request was handed over (an `Instant` for the
+    /// timers and its date).
+    fn log_line(
         &self,
-        resp: &mut Response<ProxyBody>,
-        status: u16,
-        start: std::time::Instant,
-        accepted: std::time::SystemTime,
+        res: &hyper::http::response::Parts,
+        saved: &actions::SavedReq,
+        times: ReqTimes,
+        (start, at): (std::time::Instant, std::time::SystemTime),
         request_line: &str,
-    ) {
+    ) -> Option<(crate::log::AccessLine, std::time::Instant)> {
+        let fmt = self.fe.log_format.as_ref()?;
         let t = &self.trace;
         let ms = |a: Option<std::time::Instant>, b: std::time::Instant| {
             a.map_or(-1, |a| a.saturating_duration_since(b).as_millis() as i64)
         };
-        let times = crate::log::HttpTimes {
-            queue: ms(t.picked, start),
-            connect: match (t.connected, t.picked) {
-                (Some(c), Some(p)) => c.saturating_duration_since(p).as_millis() as i64,
-                _ => -1,
-            },
-            response: match (t.responded, t.connected) {
-                (Some(r), Some(c)) => r.saturating_duration_since(c).as_millis() as i64,
-                _ => -1,
-            },
-        };
         let be = t.backend.as_deref();
         let server = be.zip(t.server).and_then(|(b, i)| b.servers.get(i));
-        let access = crate::frontend::access::access(
+        let ms_ago = |n: i64| std::time::Duration::from_millis(n as u64);
+        let request = at.checked_sub(ms_ago(times.head)).unwrap_or(at);
+        let mut info = crate::frontend::access::info(
             self.fe,
             be,
             server.map(|s| &**s),
             self.client(),
-            accepted,
-            t.retries,
+            request.checked_sub(ms_ago(times.idle)).unwrap_or(request),
+            (t.counter, t.retries),
         );
-        let state = format!("--{}{}", t.cookie[0] as char, t.cookie[1] as char);
-        let captures = self.captures.log();
-        let end = crate::log::HttpEnd {
-            status,
-            state: &state,
-            captures: &captures,
-            request: request_line,
+        info.request = request;
+        info.th = 0;
+        info.ti = times.idle;
+        info.treq = times.head;
+        info.tw = ms(t.picked, start);
+        info.tc = match (t.connected, t.picked) {
+            (Some(c), Some(p)) => c.saturating_duration_since(p).as_millis() as i64,
+            _ => -1,
         };
-        let mut log = Box::new(access.http(self.fe.logs.clone(), times, end, start));
-        match resp.body_mut() {
-            ProxyBody::Response(p) => p.log = Some(log),
-            ProxyBody::Full(b) => {
-                log.bytes = b.as_ref().map_or(0, |b| b.len() as u64);
-            }
-            ProxyBody::Request(..) | ProxyBody::Channel(_) | ProxyBody::Abort => {}
+        info.tr = match (t.responded, t.connected) {
+            (Some(r), Some(c)) => r.saturating_duration_since(c).as_millis() as i64,
+            _ => -1,
+        };
+        info.status = res.status.as_u16();
+        info.request_line = Some(request_line);
+        info.req_slots = !self.fe.capture_request.is_empty();
+        info.res_slots = !self.fe.capture_response.is_empty();
+        info.end.term = [t.term[0], t.term[1], t.cookie[0], t.cookie[1]];
+        let sv = self.stats_view(be);
+        let mut ctx = self.ctx(&sv);
+        if let Some(b) = be {
+            ctx = ctx.with_be(b);
         }
+        if let (Some(s), Some(i)) = (server, t.server) {
+            ctx = ctx.with_srv(&s.name, i as i64 + 1);
+        }
+        let slots = self.captures.lock();
+        let env = crate::sample::Env {
+            log: Some(&info),
+            req_captures: &slots.req,
+            res_captures: &slots.res,
+            ..ctx.res_env(&self.vars, saved, res)
+        };
+        let line = crate::log::AccessLine::new(fmt, &env, self.fe.logs.clone());
+        Some((line, start))
     }
 }

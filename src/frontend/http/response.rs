@@ -82,7 +82,8 @@ impl Req<'_> {
                 .with_be(be)
                 .with_srv(&server.name, id)
                 .with_track(&self.track)
-                .with_captures(&self.captures);
+                .with_captures(&self.captures)
+                .with_unique_id(self.unique_id.as_deref());
             for rs in sets {
                 if let Some(r) =
                     actions::response_content_rules(rs, &ctx, &mut self.vars, saved, &rparts)

@@ -84,9 +84,6 @@ pub(super) async fn exchange(
         }
         trace.server = Some(s.index);
         trace.retries = attempts.failures();
-        if let ProxyBody::Request(_, c, _) = up.body_mut() {
-            *c = Some(s.server.state.clone());
-        }
         let pooled = if how.no_pool || how.upgrade || s.server.cfg.send_proxy.is_some() {
             None
         } else {
