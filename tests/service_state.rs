@@ -263,8 +263,13 @@ async fn a_bind_that_cannot_open_fails_the_reload_and_opens_nothing() {
     );
     // The ALERT before it names the bind line, in HAProxy's words.
     let path = lbd.config_path().display().to_string();
+    let busy_line = config(&binds)
+        .lines()
+        .position(|l| l.trim() == format!("bind 127.0.0.1:{busy_port}"))
+        .expect("the busy bind line")
+        + 1;
     lbd.wait_for_log(&format!(
-        "Binding [{path}:4] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
+        "Binding [{path}:{busy_line}] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
     ))
     .await;
     // The bind opened before the failing one is closed again; the old one serves.
