@@ -797,6 +797,7 @@ fn every_server_keyword() {
         init_state: InitState::FullyDown,
         cookie: Some("s1c".into()),
         send_proxy: Some(1),
+        pp_opts: Default::default(),
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
@@ -1946,4 +1947,26 @@ fn check_request_inheritance_follows_haproxy() {
     );
     assert_eq!(own.3, [("Host".to_string(), "other".to_string())]);
     assert_eq!(own.4.as_deref(), Some("other"));
+}
+
+#[test]
+fn proxy_v2_options() {
+    let c = ok(&cfg(
+        "backend be\n    server a 127.0.0.1:80 proxy-v2-options unique-id,crc32c\n",
+    ));
+    let s = &px(&c, "be").servers[0].settings;
+    assert_eq!(s.send_proxy, Some(2), "the options imply send-proxy-v2");
+    assert!(s.pp_opts.unique_id && s.pp_opts.crc32c && !s.pp_opts.authority);
+    let a = alerts(&cfg(
+        "backend be\n    server a 127.0.0.1:80 proxy-v2-options bogus\n",
+    ));
+    assert!(
+        a.iter()
+            .any(|l| l.contains("bad PROXY protocol v2 option 'bogus'")),
+        "{a:?}"
+    );
+    let a = alerts(&cfg(
+        "backend be\n    server a 127.0.0.1:80 proxy-v2-options ssl\n",
+    ));
+    assert!(a.iter().any(|l| l.contains("needs TLS")), "{a:?}");
 }

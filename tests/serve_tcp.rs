@@ -193,3 +193,55 @@ async fn a_server_without_ip_is_reached_at_the_address_the_client_connected_to()
         format!("origin 127.0.0.2:{oport}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_v2_options_send_the_unique_id_authority_and_checksum() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    let cfg = tcp_config(
+        "unique-id-format ID-%[int(7)]-%[src]",
+        &format!(
+            "{} send-proxy-v2 proxy-v2-options crc32c,authority,unique-id",
+            origin.hostport()
+        ),
+    )
+    .replace("bind 127.0.0.1:@FE@", "bind 127.0.0.1:@FE@ accept-proxy");
+    let lb = Lbd::start(&cfg).await;
+    let mut s = connect(lb.port, None).await;
+    // The client's own v2 header: 10.1.2.3:1111 -> 10.9.9.9:80, authority "svc.example".
+    let mut hdr = b"\r\n\r\n\0\r\nQUIT\n\x21\x11".to_vec();
+    let authority = b"svc.example";
+    hdr.extend_from_slice(&((12 + 3 + authority.len()) as u16).to_be_bytes());
+    hdr.extend_from_slice(&[10, 1, 2, 3, 10, 9, 9, 9]);
+    hdr.extend_from_slice(&1111u16.to_be_bytes());
+    hdr.extend_from_slice(&80u16.to_be_bytes());
+    hdr.push(0x02);
+    hdr.extend_from_slice(&(authority.len() as u16).to_be_bytes());
+    hdr.extend_from_slice(authority);
+    hdr.extend_from_slice(b"x");
+    s.write_all(&hdr).await.expect("write");
+    s.shutdown().await.expect("shutdown");
+    let mut got = Vec::new();
+    within(DEADLINE, "the echo", s.read_to_end(&mut got))
+        .await
+        .expect("read");
+    // What the server received, echoed: the addresses from the client's header, then
+    // CRC32C, authority, unique id; then the client's byte.
+    let id = b"ID-7-10.1.2.3";
+    let mut want = b"\r\n\r\n\0\r\nQUIT\n\x21\x11".to_vec();
+    let len = 12 + (3 + 4) + (3 + authority.len()) + (3 + id.len());
+    want.extend_from_slice(&(len as u16).to_be_bytes());
+    want.extend_from_slice(&[10, 1, 2, 3, 10, 9, 9, 9]);
+    want.extend_from_slice(&1111u16.to_be_bytes());
+    want.extend_from_slice(&80u16.to_be_bytes());
+    want.extend_from_slice(&[0x03, 0, 4, 0, 0, 0, 0]);
+    want.push(0x02);
+    want.extend_from_slice(&(authority.len() as u16).to_be_bytes());
+    want.extend_from_slice(authority);
+    want.push(0x05);
+    want.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    want.extend_from_slice(id);
+    let crc = crc32c::crc32c(&want).to_be_bytes();
+    want[31..35].copy_from_slice(&crc);
+    want.push(b'x');
+    assert_eq!(got, want);
+}

@@ -118,20 +118,22 @@ impl Attempts {
 
 /// Connects to the slot's server for a client `peer` that reached `local`: `timeout
 /// connect`, then the PROXY header when the server has `send-proxy[-v2]`. A success
-/// is observed as a layer-4 success.
+/// is observed as a layer-4 success. `tlv` feeds the `proxy-v2-options` TLVs.
 pub async fn connect(
     be: &Backend,
     slot: &Slot,
     peer: crate::log::Client,
     local: Option<SocketAddr>,
+    tlv: proxy_proto::TlvSource<'_>,
 ) -> Result<TcpStream, ConnectError> {
     let server = &slot.server;
     let mut c = pool::connect(server.target(local), be.timeouts.connect).await?;
     if let Some(v) = server.cfg.send_proxy {
-        let h = match (peer.inet(), local) {
-            (Some(p), Some(l)) if v == 2 => proxy_proto::v2(p, l),
-            (Some(p), Some(l)) => proxy_proto::v1(p, l),
-            _ => proxy_proto::unknown(v),
+        let addrs = peer.inet().zip(local);
+        let h = match addrs {
+            _ if v == 2 => proxy_proto::v2_with(addrs, server.cfg.pp_opts, tlv),
+            Some((p, l)) => proxy_proto::v1(p, l),
+            None => proxy_proto::unknown(v),
         };
         c.write_all(&h).await.map_err(ConnectError::Io)?;
     }

@@ -1,6 +1,72 @@
-//! PROXY protocol headers sent to servers (`send-proxy`, `send-proxy-v2`).
+//! PROXY protocol headers sent to servers (`send-proxy`, `send-proxy-v2`, and the
+//! TLVs of `proxy-v2-options`).
 
 use std::net::SocketAddr;
+
+/// `proxy-v2-options` a server sends besides the addresses (the TLS ones need TLS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct V2Opts {
+    /// `authority`: the authority the client's own PROXY header carried.
+    pub authority: bool,
+    /// `crc32c`: a checksum of the whole header.
+    pub crc32c: bool,
+    /// `unique-id`: the stream's unique id (`unique-id-format`).
+    pub unique_id: bool,
+}
+
+/// What the optional TLVs carry for one connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TlvSource<'a> {
+    /// The authority (`PP2_TYPE_AUTHORITY`) received from the client's PROXY header.
+    pub authority: Option<&'a [u8]>,
+    /// The stream's unique id.
+    pub unique_id: Option<&'a [u8]>,
+}
+
+/// TLV types (HAProxy's `PP2_TYPE_*`).
+const PP2_TYPE_AUTHORITY: u8 = 0x02;
+const PP2_TYPE_CRC32C: u8 = 0x03;
+const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
+
+/// The v2 header for a client `src` that reached `dst` (None: the LOCAL command, as
+/// for a unix socket client), then the TLVs `opts` ask for, in HAProxy's order
+/// (CRC32C first, computed last over the whole header; then authority, unique id).
+pub fn v2_with(
+    addrs: Option<(SocketAddr, SocketAddr)>,
+    opts: V2Opts,
+    tlv: TlvSource<'_>,
+) -> Vec<u8> {
+    let mut out = match addrs {
+        Some((s, d)) => v2(s, d),
+        None => unknown(2),
+    };
+    let push = |out: &mut Vec<u8>, t: u8, v: &[u8]| {
+        let len = v.len().min(u16::MAX as usize - 3);
+        out.push(t);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+        out.extend_from_slice(&v[..len]);
+    };
+    let crc_at = opts.crc32c.then(|| {
+        push(&mut out, PP2_TYPE_CRC32C, &[0; 4]);
+        out.len() - 4
+    });
+    if opts.authority {
+        if let Some(a) = tlv.authority {
+            push(&mut out, PP2_TYPE_AUTHORITY, a);
+        }
+    }
+    if opts.unique_id {
+        // Sent even when empty, as HAProxy does.
+        push(&mut out, PP2_TYPE_UNIQUE_ID, tlv.unique_id.unwrap_or(b""));
+    }
+    let len = (out.len() - 16).min(u16::MAX as usize) as u16;
+    out[14..16].copy_from_slice(&len.to_be_bytes());
+    if let Some(at) = crc_at {
+        let crc = crc32c::crc32c(&out);
+        out[at..at + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+    out
+}
 
 /// The PROXY protocol v2 signature.
 const SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
@@ -102,6 +168,46 @@ mod tests {
         let h = unknown(2);
         assert_eq!(&h[..12], SIG);
         assert_eq!(&h[12..], [0x20, 0, 0, 0]);
+    }
+
+    #[test]
+    fn v2_tlvs() {
+        let (src, dst) = (
+            "10.0.0.1:5000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        let a = Some((src, dst));
+        let opts = V2Opts {
+            authority: true,
+            crc32c: true,
+            unique_id: true,
+        };
+        let src = TlvSource {
+            authority: Some(b"example.com"),
+            unique_id: Some(b"ID-1"),
+        };
+        let h = v2_with(a, opts, src);
+        // 16 + 12 address bytes, then CRC32C (3+4), authority (3+11), unique id (3+4).
+        assert_eq!(h.len(), 28 + 7 + 14 + 7);
+        assert_eq!(&h[14..16], &((h.len() - 16) as u16).to_be_bytes());
+        assert_eq!(&h[28..31], &[0x03, 0, 4]);
+        assert_eq!(&h[35..38], &[0x02, 0, 11]);
+        assert_eq!(&h[38..49], b"example.com");
+        assert_eq!(&h[49..52], &[0x05, 0, 4]);
+        assert_eq!(&h[52..], b"ID-1");
+        // The checksum is of the header with its own field zeroed.
+        let mut zeroed = h.clone();
+        zeroed[31..35].copy_from_slice(&[0; 4]);
+        assert_eq!(&h[31..35], &crc32c::crc32c(&zeroed).to_be_bytes());
+        // No options: the plain header; LOCAL keeps its TLVs.
+        assert_eq!(v2_with(a, V2Opts::default(), src), v2(src, dst));
+        let only_id = V2Opts {
+            unique_id: true,
+            ..V2Opts::default()
+        };
+        let h = v2_with(None, only_id, TlvSource::default());
+        assert_eq!(&h[12..16], &[0x20, 0x00, 0x00, 0x03]);
+        assert_eq!(&h[16..], &[0x05, 0, 0]);
     }
 
     #[test]

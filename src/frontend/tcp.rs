@@ -135,7 +135,14 @@ pub async fn serve(
         .and_then(|(st, ip)| st.lookup(ip))
         .and_then(|n| be.server_index(&n));
     let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
-    let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
+    // The stream's unique id (`unique-id-format`), for `proxy-v2-options unique-id`.
+    let unique_id = fe.unique_id.as_ref().map(|f| f.eval(&be_env));
+    let tlv = crate::backend::proxy_proto::TlvSource {
+        authority: sess.conn.proxy.as_ref().and_then(|p| p.tlv(0x02)),
+        unique_id: unique_id.as_deref(),
+    };
+    let attempts = Attempts::new(be.clone(), key, pinned);
+    let (server, slot) = match open(attempts, (peer, local), tlv).await {
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
@@ -311,13 +318,13 @@ pub enum ConnectFail {
 /// Picks a server and connects, with `retries` and `option redispatch`.
 async fn open(
     mut attempts: Attempts,
-    peer: Client,
-    local: Option<SocketAddr>,
+    (peer, local): (Client, Option<SocketAddr>),
+    tlv: crate::backend::proxy_proto::TlvSource<'_>,
 ) -> Result<(TcpStream, Slot), ConnectFail> {
     let be: Arc<Backend> = attempts.backend().clone();
     loop {
         let s = attempts.slot().await?;
-        match connect::connect(&be, &s, peer, local).await {
+        match connect::connect(&be, &s, peer, local, tlv).await {
             Ok(c) => return Ok((c, s)),
             Err(e) => {
                 if let Retry::Exhausted(_) = attempts.failed(s, Failure::Connect(&e)) {

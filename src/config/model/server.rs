@@ -114,6 +114,8 @@ pub struct ServerSettings {
     pub cookie: Option<String>,
     /// `send-proxy` (1) / `send-proxy-v2` (2).
     pub send_proxy: Option<u8>,
+    /// `proxy-v2-options` (TLVs of the v2 header; they imply `send-proxy-v2`).
+    pub pp_opts: crate::backend::proxy_proto::V2Opts,
 }
 
 impl Default for ServerSettings {
@@ -141,6 +143,7 @@ impl Default for ServerSettings {
             init_state: InitState::Up,
             cookie: None,
             send_proxy: None,
+            pp_opts: Default::default(),
         }
     }
 }

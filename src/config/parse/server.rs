@@ -47,6 +47,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("send-proxy-v2", 0, send_proxy),
     kw("no-send-proxy", 0, no_send_proxy),
     kw("no-send-proxy-v2", 0, no_send_proxy),
+    kw("proxy-v2-options", 1, proxy_v2_options),
     kw("id", 1, id),
     K::unsupported("ssl"),
     K::unsupported("verify"),
@@ -80,7 +81,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("check-send-proxy"),
     K::unsupported("send-proxy-v2-ssl"),
     K::unsupported("send-proxy-v2-ssl-cn"),
-    K::unsupported("proxy-v2-options"),
     K::unsupported("non-stick"),
     K::unsupported("socks4"),
     K::unsupported("ws"),
@@ -182,6 +182,30 @@ fn enabled(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
 /// `send-proxy` and `send-proxy-v2`.
 fn send_proxy(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     s.send_proxy = Some(if a.name == "send-proxy" { 1 } else { 2 });
+    Ok(())
+}
+
+/// `proxy-v2-options OPT[,OPT...]`: TLVs of the v2 header (HAProxy: they imply
+/// `send-proxy-v2`). The TLS ones (`ssl`, `cert-cn`, ...) need TLS, which lbd lacks.
+fn proxy_v2_options(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    for o in a.val.split(',') {
+        match o {
+            "authority" => s.pp_opts.authority = true,
+            "crc32c" => s.pp_opts.crc32c = true,
+            "unique-id" => s.pp_opts.unique_id = true,
+            "ssl" | "cert-cn" | "ssl-cipher" | "cert-sig" | "cert-key" => {
+                return Err(format!(
+                    "'proxy-v2-options {o}' is not supported by lbd (it needs TLS)."
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "'proxy-v2-options' : bad PROXY protocol v2 option '{o}' (expected 'ssl', 'cert-cn', 'ssl-cipher', 'cert-sig', 'cert-key', 'authority', 'crc32c' or 'unique-id')."
+                ))
+            }
+        }
+    }
+    s.send_proxy = Some(2);
     Ok(())
 }
 

@@ -455,6 +455,10 @@ impl<'a> Req<'a> {
             head,
             upload: upload.as_deref(),
             addrs: (self.client(), self.addrs.dst),
+            tlv: crate::backend::proxy_proto::TlvSource {
+                authority: self.conn.info.proxy.as_ref().and_then(|p| p.tlv(0x02)),
+                unique_id: self.unique_id.as_deref().map(str::as_bytes),
+            },
         };
         match upstream::exchange(&mut attempts, up, &how, &mut self.trace).await {
             Ok(x) => self.respond(&route, &mut sent, x),

@@ -34,6 +34,8 @@ pub(super) struct Upstream<'a> {
     pub upload: Option<&'a pool::BodyProgress>,
     /// The request's client and destination (a server's PROXY header).
     pub addrs: (crate::log::Client, Option<std::net::SocketAddr>),
+    /// What the PROXY header's `proxy-v2-options` TLVs carry.
+    pub tlv: crate::backend::proxy_proto::TlvSource<'a>,
 }
 
 /// Waits for a server's response head for `timeout server` of server silence. While
@@ -58,11 +60,12 @@ async fn server_wait<F: Future>(
 /// Opens a new connection to the server of `s` (connect, PROXY header), then hyper's
 /// handshake.
 async fn open(
-    (peer, local): (crate::log::Client, Option<std::net::SocketAddr>),
+    how: &Upstream<'_>,
     be: &Backend,
     s: &Slot,
 ) -> Result<SendRequest<ProxyBody>, ConnectError> {
-    let c = connect::connect(be, s, peer, local).await?;
+    let (peer, local) = how.addrs;
+    let c = connect::connect(be, s, peer, local, how.tlv).await?;
     pool::handshake(c)
         .await
         .map_err(|_| ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into()))
@@ -95,7 +98,7 @@ pub(super) async fn exchange(
             None => {
                 // Boxed: a new connection's futures are large and rarely needed, and a
                 // request's future is moved (copied) several times on every request.
-                match Box::pin(open(how.addrs, &be, &s)).await {
+                match Box::pin(open(how, &be, &s)).await {
                     Ok(c) => c,
                     Err(e) => match attempts.failed(s, Failure::Connect(&e)) {
                         Retry::Again => continue,
