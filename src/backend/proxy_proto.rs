@@ -182,11 +182,11 @@ mod tests {
             crc32c: true,
             unique_id: true,
         };
-        let src = TlvSource {
+        let tlv = TlvSource {
             authority: Some(b"example.com"),
             unique_id: Some(b"ID-1"),
         };
-        let h = v2_with(a, opts, src);
+        let h = v2_with(a, opts, tlv);
         // 16 + 12 address bytes, then CRC32C (3+4), authority (3+11), unique id (3+4).
         assert_eq!(h.len(), 28 + 7 + 14 + 7);
         assert_eq!(&h[14..16], &((h.len() - 16) as u16).to_be_bytes());
@@ -200,7 +200,7 @@ mod tests {
         zeroed[31..35].copy_from_slice(&[0; 4]);
         assert_eq!(&h[31..35], &crc32c::crc32c(&zeroed).to_be_bytes());
         // No options: the plain header; LOCAL keeps its TLVs.
-        assert_eq!(v2_with(a, V2Opts::default(), src), v2(src, dst));
+        assert_eq!(v2_with(a, V2Opts::default(), tlv), v2(src, dst));
         let only_id = V2Opts {
             unique_id: true,
             ..V2Opts::default()
