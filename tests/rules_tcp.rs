@@ -281,3 +281,75 @@ backend be
         "decided after {waited:?}"
     );
 }
+
+/// A TLS ClientHello record naming `sni` (with ALPN h2, as browsers send).
+fn client_hello(sni: &str) -> Vec<u8> {
+    let n = sni.as_bytes();
+    let mut ext = Vec::new();
+    ext.extend_from_slice(&0u16.to_be_bytes());
+    ext.extend_from_slice(&((n.len() + 5) as u16).to_be_bytes());
+    ext.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&(n.len() as u16).to_be_bytes());
+    ext.extend_from_slice(n);
+    ext.extend_from_slice(&[0, 16, 0, 5, 0, 3, 2, b'h', b'2']);
+    let mut hello = vec![3, 3];
+    hello.extend_from_slice(&[9; 32]);
+    hello.push(0);
+    hello.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+    hello.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(hello.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&hello);
+    let mut rec = vec![0x16, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+#[tokio::test]
+async fn tls_passthrough_is_routed_by_the_client_hellos_sni() {
+    let a = TcpOrigin::start(TcpMode::ReplyAfterEof(bytes::Bytes::from_static(b"A"))).await;
+    let b = TcpOrigin::start(TcpMode::ReplyAfterEof(bytes::Bytes::from_static(b"B"))).await;
+    let cfg = format!(
+        "defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    tcp-request inspect-delay 2s
+    tcp-request content accept if {{ req.ssl_hello_type 1 }}
+    tcp-request content reject
+    use_backend be_b if {{ req.ssl_sni -i b.example.com }}
+    use_backend be_a if {{ req_ssl_sni -m end .a.example.com }} {{ req.ssl_alpn h2 }}
+backend be_a
+    server s1 {}
+backend be_b
+    server s1 {}
+",
+        a.addr, b.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    let send = |bytes: Vec<u8>| async move {
+        let mut s = connect(lb.port, None).await;
+        // In two writes: the rules wait for the whole record.
+        let cut = bytes.len() / 2;
+        s.write_all(&bytes[..cut]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let _ = s.write_all(&bytes[cut..]).await;
+        let _ = s.shutdown().await;
+        read_all(&mut s).await
+    };
+    let hello = client_hello("B.example.com");
+    let got = send(hello.clone()).await;
+    assert_eq!(got[..1], *b"B", "{got:?}");
+    assert_eq!(got[1..], (hello.len() as u64).to_be_bytes());
+    let hello = client_hello("www.a.example.com");
+    let got = send(hello.clone()).await;
+    assert_eq!(got[..1], *b"A", "{got:?}");
+    // Not TLS: refused by the content rules.
+    assert_eq!(send(b"GET / HTTP/1.1\r\n\r\n".to_vec()).await, b"");
+}

@@ -59,7 +59,17 @@ pub async fn serve(
     }
     let peer = addrs.src.map_or(sess.peer, Client::Inet);
     let local = addrs.dst;
-    let env = super::session::env(&graph, fe, &sess, addrs, &stats);
+    // `use_backend` rules see the bytes the content rules buffered (`req.ssl_sni`
+    // routing), as they are once inspection is over.
+    let settled = AtomicBool::new(false);
+    let env = crate::sample::Env {
+        payload: Some(crate::sample::conn::Payload {
+            data: &x.buf,
+            last: true,
+            missing: &settled,
+        }),
+        ..super::session::env(&graph, fe, &sess, addrs, &stats)
+    };
     let be_idx = fe
         .switching
         .iter()

@@ -385,6 +385,7 @@ impl Expr {
             .or_else(|| super::track::find(name))
             .or_else(|| super::auth::find(name))
             .or_else(|| super::conn::find(name))
+            .or_else(|| super::hello::find(name))
             .ok_or_else(|| {
                 if super::hint::unsupported(name) {
                     return format!("fetch method '{name}' is not supported by lbd");

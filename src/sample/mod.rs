@@ -15,6 +15,7 @@ pub mod expr;
 pub mod fetch;
 pub mod fmt;
 pub mod hash;
+pub mod hello;
 pub mod hint;
 pub mod logvars;
 pub mod pattern;
