@@ -338,3 +338,86 @@ async fn http_check_send_state_and_expect_hdr() {
     fake.mode.store(1, SeqCst);
     wait_line(&lbd, &line("failed, reason: Layer7 wrong status, code: 200, info: \"OK\", check duration: Nms, status: 0/1 DOWN."), STEP).await;
 }
+
+/// http-check.vtc's backend be4 without its h2 parts: several connect/send/expect
+/// sequences, `set-var`/`unset-var`, `uri-lf`, `body-lf`, `hdr` values with samples.
+#[tokio::test]
+async fn http_check_sequences_with_variables() {
+    let fake = Fake::start(Arc::new(|_, mut c| {
+        Box::pin(async move {
+            let mut got = Vec::new();
+            let mut b = [0u8; 1024];
+            loop {
+                let head_end = got.windows(4).position(|w| w == b"\r\n\r\n");
+                if let Some(p) = head_end {
+                    let head = String::from_utf8_lossy(&got[..p]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= p + 4 + len {
+                        break;
+                    }
+                }
+                match c.read(&mut b).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = c
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            got
+        })
+    }))
+    .await;
+    let port = fake.port;
+    let lbd = Lbd::start(&config(
+        &format!(
+            "option httpchk
+             http-check connect addr 127.0.0.1:{port}
+             http-check set-var(check.server) \"str(srv)\"
+             http-check set-var(check.path) \"str(/req1)\"
+             http-check send meth GET uri-lf \"%[var(check.path)]\" ver HTTP/1.1 hdr x-test \"server=%[var(check.server)]\"
+             http-check expect status 200
+             http-check connect addr 127.0.0.1 port {port}
+             http-check unset-var(check.server)
+             http-check set-var(check.path) \"str(/req2)\"
+             http-check send meth GET uri-lf \"%[var(check.path)]\" ver HTTP/1.1 hdr x-test \"server=%[var(check.server)]\" body \"health-check body\"
+             http-check expect rstatus \"^2[0-9]{{2}}\"
+             http-check connect addr 127.0.0.1 port {port}
+             http-check unset-var(check.path)
+             http-check send meth GET uri-lf \"%[var(check.path)]\" body-lf \"health-check on %[be_name]-%[srv_name]\""
+        ),
+        1,
+    ))
+    .await;
+    wait_line(&lbd, &line("succeeded, reason: Layer7 check passed, code: 200, check duration: Nms, status: 1/1 UP."), STEP).await;
+    let s = fake.seen.clone();
+    wait_until(STEP, "three requests", move || s.lock().unwrap().len() >= 3).await;
+    let mut reqs: Vec<String> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .take(3)
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    reqs.sort();
+    assert!(reqs[0].starts_with("GET / HTTP/1.0\r\n"), "{reqs:?}");
+    assert!(
+        reqs[0].ends_with("\r\n\r\nhealth-check on be-s1"),
+        "{reqs:?}"
+    );
+    assert!(!reqs[0].contains("x-test"), "{reqs:?}");
+    assert!(
+        reqs[1].starts_with("GET /req1 HTTP/1.1\r\nx-test: server=srv\r\n"),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs[2].starts_with("GET /req2 HTTP/1.1\r\nx-test: server=\r\n"),
+        "{reqs:?}"
+    );
+    assert!(reqs[2].ends_with("\r\n\r\nhealth-check body"), "{reqs:?}");
+}
