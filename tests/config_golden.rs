@@ -873,7 +873,7 @@ fn unsupported_keywords_are_alerts() {
             "backend web\n",
             "    server s1 127.0.0.1:443 ssl verify none\n",
             "    server-template srv 3 127.0.0.1:80\n",
-            "    option mysql-check\n",
+            "    option persist\n",
             "    balance rdp-cookie\n",
         )),
     );
@@ -893,7 +893,7 @@ fn unsupported_keywords_are_alerts() {
             alert(15, "'option forwarded' is not supported by lbd."),
             alert(18, "'server s1' : 'ssl' is not supported by lbd."),
             alert(19, "'server-template' is not supported by lbd."),
-            alert(20, "'option mysql-check' is not supported by lbd."),
+            alert(20, "'option persist' is not supported by lbd."),
             alert(21, "'balance rdp-cookie' is not supported by lbd."),
             FATAL.into(),
         ],

@@ -341,18 +341,7 @@ fn custom(c: Custom, index: usize) -> CheckRule {
     rule(
         index,
         None,
-        CheckAct::Expect(Box::new(Expect {
-            kind: ExpectKind::Custom(c),
-            inverse: false,
-            min_recv: -1,
-            ok: None,
-            err: None,
-            tout: None,
-            on_success: None,
-            on_error: None,
-            status_code: None,
-            head: 0,
-        })),
+        CheckAct::Expect(Box::new(Expect::new(ExpectKind::Custom(c)))),
     )
 }
 
