@@ -27,7 +27,7 @@ async fn a_404_check_drains_an_up_server_and_a_200_brings_it_back() {
     s1.set_health(404, "");
     wait_line(
         &lbd,
-        &warning("Server web/s1 is stopping, reason: Layer7 check conditionally passed, code: 404, info: \"Not Found\", check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."),
+        &warning("Server web/s1 is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."),
         STEP,
     )
     .await;

@@ -108,25 +108,13 @@ impl Response {
                 continue;
             }
             if full {
-                out.push(trim(v));
+                out.push(v.trim_ascii());
             } else {
-                out.extend(v.split(|&c| c == b',').map(trim));
+                out.extend(v.split(|&c| c == b',').map(<[u8]>::trim_ascii));
             }
         }
         out
     }
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let s = v
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(v.len());
-    let e = v
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(s, |p| p + 1);
-    &v[s..e.max(s)]
 }
 
 /// Decodes a chunked body: the data so far and whether the last chunk arrived.

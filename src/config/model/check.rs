@@ -222,6 +222,24 @@ pub struct Expect {
     pub head: usize,
 }
 
+impl Expect {
+    /// An expect rule matching `kind`, without options.
+    pub fn new(kind: ExpectKind) -> Expect {
+        Expect {
+            kind,
+            inverse: false,
+            min_recv: -1,
+            ok: None,
+            err: None,
+            tout: None,
+            on_success: None,
+            on_error: None,
+            status_code: None,
+            head: 0,
+        }
+    }
+}
+
 /// The matches of an `expect`.
 #[derive(Debug, Clone)]
 pub enum ExpectKind {
@@ -358,18 +376,9 @@ impl CheckSpec {
                         rules.push(CheckRule {
                             index,
                             comment: None,
-                            act: CheckAct::Expect(Box::new(Expect {
-                                kind: ExpectKind::Status(vec![(200, 399)]),
-                                inverse: false,
-                                min_recv: -1,
-                                ok: None,
-                                err: None,
-                                tout: None,
-                                on_success: None,
-                                on_error: None,
-                                status_code: None,
-                                head: 0,
-                            })),
+                            act: CheckAct::Expect(Box::new(Expect::new(ExpectKind::Status(vec![
+                                (200, 399),
+                            ])))),
                         });
                     }
                 }

@@ -242,8 +242,8 @@ pub(super) fn mysql(w: &[String]) -> PR<CheckRules> {
             .filter(|u| !u.is_empty())
             .ok_or("'option mysql-check user' expects <username> as argument.")?;
         let (req, len) = match w.get(3).map(String::as_str) {
-            None | Some("post-41") => ("%[var(check.header),hex]0082000000800001210000000000000000000000000000000000000000000000%[var(check.username),hex]0000010000000001", user.len() + 7 + 27),
-            Some("pre-41") => ("%[var(check.header),hex]0080000001%[var(check.username),hex]0000010000000001", user.len() + 7),
+            None | Some("post-41") => ("%[var(check.header),hex]0082000000800001210000000000000000000000000000000000000000000000%[var(check.username),hex]00000100000001", user.len() + 7 + 27),
+            Some("pre-41") => ("%[var(check.header),hex]0080000001%[var(check.username),hex]00000100000001", user.len() + 7),
             Some(x) => return Err(format!("keyword 'user' only supports 'post-41' and 'pre-41' (got '{x}').")),
         };
         let hdr = vec![
@@ -341,18 +341,7 @@ fn custom(c: Custom, index: usize) -> CheckRule {
     rule(
         index,
         None,
-        CheckAct::Expect(Box::new(Expect {
-            kind: ExpectKind::Custom(c),
-            inverse: false,
-            min_recv: -1,
-            ok: None,
-            err: None,
-            tout: None,
-            on_success: None,
-            on_error: None,
-            status_code: None,
-            head: 0,
-        })),
+        CheckAct::Expect(Box::new(Expect::new(ExpectKind::Custom(c)))),
     )
 }
 

@@ -182,18 +182,7 @@ pub(super) fn expect(w: &[String], index: usize, http: bool) -> PR<CheckRule> {
     if w.len() < 2 {
         return Err("expects at least a matching pattern as arguments".into());
     }
-    let mut e = Expect {
-        kind: ExpectKind::Custom(Custom::Agent),
-        inverse: false,
-        min_recv: -1,
-        ok: None,
-        err: None,
-        tout: None,
-        on_success: None,
-        on_error: None,
-        status_code: None,
-        head: 0,
-    };
+    let mut e = Expect::new(ExpectKind::Custom(Custom::Agent));
     let mut kind: Option<ExpectKind> = None;
     let mut comment = None;
     let mut i = 1;
