@@ -377,8 +377,9 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
             if let Some(ct) = content_type.as_ref().filter(|_| has_body) {
                 resp.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
             }
+            // As HAProxy, a header whose value comes out empty is not sent.
             for (n, v) in headers {
-                if let Some(v) = v.value(env) {
+                if let Some(v) = v.value(env).filter(|v| !v.is_empty()) {
                     resp.headers_mut().append(n.clone(), v);
                 }
             }
