@@ -863,7 +863,7 @@ fn unsupported_keywords_are_alerts() {
             "    lua-load /etc/haproxy/x.lua\n",
             "frontend fe\n",
             "    bind :8443 ssl crt /etc/ssl/site.pem\n",
-            "    tcp-request content track-sc0 src\n",
+            "    tcp-request content switch-mode http\n",
             "    http-error status 503\n",
             "    email-alert mailers m\n",
             "    compression algo gzip\n",
@@ -885,7 +885,7 @@ fn unsupported_keywords_are_alerts() {
             alert(9, "'bind :8443' : 'ssl' is not supported by lbd."),
             alert(
                 10,
-                "'tcp-request content track-sc0' is not supported by lbd.",
+                "'tcp-request content switch-mode' is not supported by lbd.",
             ),
             alert(11, "'http-error' is not supported by lbd."),
             alert(12, "'email-alert' is not supported by lbd."),

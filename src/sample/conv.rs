@@ -45,7 +45,7 @@ const fn c(name: &'static str, input: Type, out: Type, f: ConvFn) -> ConvDef {
     }
 }
 
-const fn ca(
+pub(super) const fn ca(
     name: &'static str,
     args: &'static [ArgT],
     min: usize,
@@ -64,7 +64,7 @@ const fn ca(
     }
 }
 
-const fn checked(mut d: ConvDef, check: CheckFn) -> ConvDef {
+pub(super) const fn checked(mut d: ConvDef, check: CheckFn) -> ConvDef {
     d.check = Some(check);
     d
 }

@@ -399,7 +399,12 @@ impl Expr {
                 ));
             };
             let (cname, cargs, r) = split_call(r)?;
-            let all = || CONVS.iter().chain(super::track::CONVS);
+            let all = || {
+                CONVS
+                    .iter()
+                    .chain(super::track::CONVS)
+                    .chain(super::fix::CONVS)
+            };
             let def = all().find(|c| c.name == cname).ok_or_else(|| {
                 format!(
                     "unknown converter '{cname}'{}",
