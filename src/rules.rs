@@ -179,6 +179,8 @@ pub struct RuleSet {
     pub tcp_response: Vec<TcpRt>,
     /// `tcp-request inspect-delay`: how long content rules wait for request data.
     pub inspect_delay: Option<std::time::Duration>,
+    /// `tcp-response inspect-delay`: the same for response data.
+    pub res_inspect_delay: Option<std::time::Duration>,
 }
 
 /// A compiled `tcp-request`/`tcp-response` rule.
@@ -288,6 +290,7 @@ impl RuleSet {
     pub fn for_proxy(p: &Proxy) -> Self {
         let mut rs = RuleSet::new(&p.acls, &p.http_request, &p.http_response);
         rs.inspect_delay = p.inspect_delay;
+        rs.res_inspect_delay = p.res_inspect_delay;
         rs.after = p
             .http_after_response
             .iter()

@@ -1847,6 +1847,30 @@ fn refused_values_name_the_problem() {
         )),
         ["Proxy 'fe': table 'fe' used but not configured."]
     );
+    // tcp rules: tracking names a table, expect-proxy only at connection time,
+    // set-src takes one expression, and connection rules have no HTTP request.
+    assert_eq!(
+        alerts(&cfg(
+            "frontend fe\n    bind :8080\n    tcp-request connection track-sc1 src table nope\n"
+        )),
+        ["Proxy 'fe': unable to find table 'nope' referenced by track-sc1."]
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "frontend fe\n    bind :8080\n    tcp-request content expect-proxy layer4\n"
+        )),
+        ["'tcp-request content expect-proxy' : only 'tcp-request connection' rules can expect a PROXY header."]
+    );
+    assert_eq!(
+        alerts(&cfg("frontend fe\n    bind :8080\n    tcp-request session set-src\n")),
+        ["'tcp-request session set-src' expects exactly one sample expression (quote it if it has spaces)."]
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "frontend fe\n    mode http\n    bind :8080\n    tcp-request connection set-src req.hdr(x)\n"
+        )),
+        ["'tcp-request connection set-src' : fetch method 'req.hdr' needs an HTTP request, which 'tcp-request connection' rules run before."]
+    );
     assert_eq!(
         alerts(&cfg(
             "backend be\n    mode http\n    option httpchk\n    http-check expect status 2xx\n"

@@ -353,3 +353,54 @@ backend be_b
     // Not TLS: refused by the content rules.
     assert_eq!(send(b"GET / HTTP/1.1\r\n\r\n".to_vec()).await, b"");
 }
+
+#[tokio::test]
+async fn fix_messages_and_response_inspection() {
+    let ok = TcpOrigin::start(TcpMode::ReplyAfterEof(bytes::Bytes::from_static(b"OK!"))).await;
+    let no = TcpOrigin::start(TcpMode::ReplyAfterEof(bytes::Bytes::from_static(b"NO!"))).await;
+    let cfg = format!(
+        "defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    tcp-request inspect-delay 2s
+    tcp-request content reject unless {{ req.payload(0,0),fix_is_valid }}
+    tcp-request content set-var(sess.sender) req.payload(0,0),fix_tag_value(SenderCompID)
+    default_backend ok
+frontend fe2
+    bind 127.0.0.1:@FE2@
+    default_backend no
+backend ok
+    tcp-response inspect-delay 2s
+    tcp-response content reject unless {{ res.payload(0,3) -m str OK! }} {{ var(sess.sender) -m str CLIENT1 }}
+    server s1 {}
+backend no
+    tcp-response inspect-delay 2s
+    tcp-response content reject unless {{ res.len ge 3 }} {{ res.payload(0,3) -m str OK! }}
+    server s1 {}
+",
+        ok.addr, no.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    let logon = "8=FIX.4.4|9=102|35=A|49=CLIENT1|56=EXECUTOR|34=1|52=20201029-13:02:44.528|98=0|108=30|141=Y|553=Username|554=Password|10=252|".replace('|', "\x01");
+    let send = |port: u16, msg: Vec<u8>| async move {
+        let mut s = connect(port, None).await;
+        let cut = msg.len() / 2;
+        s.write_all(&msg[..cut]).await.unwrap();
+        s.write_all(&msg[cut..]).await.unwrap();
+        s.shutdown().await.unwrap();
+        read_all(&mut s).await
+    };
+    // The request goes to the server while the response waits for its first bytes.
+    let got = send(lb.port, logon.clone().into_bytes()).await;
+    let mut want = b"OK!".to_vec();
+    want.extend_from_slice(&(logon.len() as u64).to_be_bytes());
+    assert_eq!(got, want);
+    let bad = logon.replace("10=252", "10=253").into_bytes();
+    assert_eq!(send(lb.port, bad).await, b"", "bad checksum");
+    // The server's answer does not pass the response rules: nothing reaches the client.
+    assert_eq!(send(lb.port2, logon.into_bytes()).await, b"");
+}

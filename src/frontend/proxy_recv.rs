@@ -266,8 +266,7 @@ pub async fn receive(
     let mut buf = vec![0u8; 232];
     let mut seen = 0;
     loop {
-        let n = stream
-            .peek_more(&mut buf, seen)
+        let n = super::stream::peek_more(&*stream, &mut buf, seen)
             .await
             .map_err(|_| PpError::Abort)?;
         if n == 0 {

@@ -105,32 +105,61 @@ impl AsyncWrite for ClientStream {
     }
 }
 
-impl ClientStream {
-    /// Peeks at the bytes waiting to be read (without consuming them) once there are
-    /// more than `seen` of them, or the client has shut its side (then the same number
-    /// may come back; 0 at the end). Used to read a PROXY protocol header exactly, as
-    /// HAProxy does with `MSG_PEEK`, leaving what follows it for the protocol.
-    pub async fn peek_more(&self, buf: &mut [u8], seen: usize) -> io::Result<usize> {
-        use tokio::io::Interest;
-        let fd = self.as_raw_fd();
-        loop {
-            // The peek runs inside `try_io`: when it finds nothing new, the readiness
-            // observed before it is cleared (an event arriving after it is kept).
-            let r = match self {
-                ClientStream::Tcp(s) => {
-                    let closed = s.ready(Interest::READABLE).await?.is_read_closed();
-                    s.try_io(Interest::READABLE, || peek_once(fd, buf, seen, closed))
-                }
-                ClientStream::Unix(s) => {
-                    let closed = s.ready(Interest::READABLE).await?.is_read_closed();
-                    s.try_io(Interest::READABLE, || peek_once(fd, buf, seen, closed))
-                }
-            };
-            match r {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => return r,
+/// A socket whose waiting bytes can be peeked at (the client's, a server's).
+pub trait Peek: AsRawFd + Sync {
+    /// Waits until it is readable; true when the peer has shut its side.
+    fn wait_readable(&self) -> impl std::future::Future<Output = io::Result<bool>> + Send;
+    /// Runs a non-blocking read `f`; WouldBlock clears the readiness it observed.
+    fn try_read_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+}
+
+macro_rules! peek_impl {
+    ($t:ty) => {
+        impl Peek for $t {
+            async fn wait_readable(&self) -> io::Result<bool> {
+                Ok(self
+                    .ready(tokio::io::Interest::READABLE)
+                    .await?
+                    .is_read_closed())
             }
+            fn try_read_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+                self.try_io(tokio::io::Interest::READABLE, f)
+            }
+        }
+    };
+}
+peek_impl!(TcpStream);
+peek_impl!(UnixStream);
+
+impl Peek for ClientStream {
+    async fn wait_readable(&self) -> io::Result<bool> {
+        match self {
+            ClientStream::Tcp(s) => s.wait_readable().await,
+            ClientStream::Unix(s) => s.wait_readable().await,
+        }
+    }
+    fn try_read_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match self {
+            ClientStream::Tcp(s) => s.try_read_io(f),
+            ClientStream::Unix(s) => s.try_read_io(f),
+        }
+    }
+}
+
+/// Peeks at the bytes waiting on `s` (without consuming them) once there are more
+/// than `seen` of them, or the peer has shut its side (then the same number may come
+/// back; 0 at the end). Used to read a PROXY protocol header exactly, as HAProxy does
+/// with `MSG_PEEK`, and to inspect a payload that must still reach the other side.
+pub async fn peek_more<S: Peek>(s: &S, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+    let fd = s.as_raw_fd();
+    loop {
+        // The peek runs inside `try_io`: when it finds nothing new, the readiness
+        // observed before it is cleared (an event arriving after it is kept).
+        let closed = s.wait_readable().await?;
+        match s.try_read_io(|| peek_once(fd, buf, seen, closed)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
         }
     }
 }

@@ -47,44 +47,72 @@ pub async fn serve(
         src: sess.peer.inet(),
         dst: sess.local,
     };
-    let mut x = Inspect {
-        client: &client,
-        buf: Vec::new(),
-        graph: &graph,
-        fe,
-        sess: &sess,
+    let mut req_buf = Vec::new();
+    let mut side = Peeked {
+        stream: &client,
+        buf: &mut req_buf,
+        response: false,
     };
-    if content(&mut x, &fe.rules, None, &mut addrs, &mut vars).await == Verdict::Reject {
+    let base = super::session::env(&graph, fe, &sess, addrs, &stats);
+    let rs = &fe.rules;
+    let v = content(
+        &mut side,
+        rs,
+        (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
+        &base,
+        &mut addrs,
+        &mut vars,
+    );
+    if v.await == Verdict::Reject {
+        fe.shared.denied.fetch_add(1, Relaxed);
         return;
     }
     let peer = addrs.src.map_or(sess.peer, Client::Inet);
     let local = addrs.dst;
+    let env = super::session::env(&graph, fe, &sess, addrs, &stats);
     // `use_backend` rules see the bytes the content rules buffered (`req.ssl_sni`
     // routing), as they are once inspection is over.
-    let settled = AtomicBool::new(false);
-    let env = crate::sample::Env {
-        payload: Some(crate::sample::conn::Payload {
-            data: &x.buf,
-            last: true,
-            missing: &settled,
-        }),
-        ..super::session::env(&graph, fe, &sess, addrs, &stats)
+    let be_idx = {
+        let settled = AtomicBool::new(false);
+        let env = crate::sample::Env {
+            payload: Some(crate::sample::conn::Payload {
+                data: side.buf,
+                last: true,
+                missing: &settled,
+                response: false,
+            }),
+            ..env
+        };
+        fe.switching
+            .iter()
+            .filter(|(c, _)| fe.rules.eval(c, &env))
+            .find_map(|(_, to)| to.pick(&graph, &env))
+            .or(fe.default_backend)
     };
-    let be_idx = fe
-        .switching
-        .iter()
-        .filter(|(c, _)| fe.rules.eval(c, &env))
-        .find_map(|(_, to)| to.pick(&graph, &env))
-        .or(fe.default_backend);
     let Some(be_idx) = be_idx else { return };
     let be = graph.backends[be_idx].clone();
-    if be.proxy_id != fe.proxy_id
-        && content(&mut x, &be.rules, Some(&be), &mut addrs, &mut vars).await == Verdict::Reject
-    {
-        fe.shared.denied.fetch_add(1, Relaxed);
-        return;
+    if be.proxy_id != fe.proxy_id {
+        let base = crate::sample::Env {
+            be: Some(crate::sample::Named {
+                name: &be.name,
+                id: graph.uuid(be.proxy_id) as i64,
+            }),
+            ..env
+        };
+        let rs = &be.rules;
+        let v = content(
+            &mut side,
+            rs,
+            (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
+            &base,
+            &mut addrs,
+            &mut vars,
+        );
+        if v.await == Verdict::Reject {
+            fe.shared.denied.fetch_add(1, Relaxed);
+            return;
+        }
     }
-    drop(x);
     let (peer, local) = (addrs.src.map_or(peer, Client::Inet), addrs.dst.or(local));
     let env = super::session::env(&graph, fe, &sess, addrs, &stats);
     let be_env = crate::sample::Env {
@@ -171,21 +199,15 @@ pub async fn serve(
         }),
         ..be_env
     };
-    if be
-        .rules
-        .run_tcp(&be.rules.tcp_response, &srv_env, &mut vars)
-        == Verdict::Reject
-    {
-        fe.shared.denied.fetch_add(1, Relaxed);
-        log(
-            Some(&*slot.server),
-            tc,
-            (0, 0),
-            *b"--",
-            server.local_addr().ok(),
-        );
-        return;
-    }
+    // `tcp-response content` rules: the server's bytes reach the client once they
+    // accept (the client's go on meanwhile).
+    let gate = (!be.rules.tcp_response.is_empty()).then(|| Gate {
+        rs: &be.rules,
+        env: srv_env,
+        bufsize: graph.bufsize,
+        addrs,
+        vars: &mut vars,
+    });
     if store {
         if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
             st.store(ip, &slot.server.name);
@@ -210,11 +232,17 @@ pub async fn serve(
     let st = &slot.server.state;
     let gen = st.kill.generation();
     let from = server.local_addr().ok();
-    let (up, down, term) = tokio::select! {
-        r = relay(client, server, limits) => r,
+    let relayed = tokio::select! {
+        r = relay(client, server, limits, gate) => r,
         // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions:
         // HAProxy's "killed by the administrator" (`K`).
-        _ = st.kill.wait(gen) => (0, 0, *b"KD"),
+        _ = st.kill.wait(gen) => Some((0, 0, *b"KD")),
+    };
+    let Some((up, down, term)) = relayed else {
+        // The `tcp-response content` rules refused the server's bytes.
+        fe.shared.denied.fetch_add(1, Relaxed);
+        log(Some(&*slot.server), tc, (0, 0), *b"--", from);
+        return;
     };
     st.bytes_in.fetch_add(up, Relaxed);
     st.bytes_out.fetch_add(down, Relaxed);
@@ -225,76 +253,61 @@ pub async fn serve(
     log(Some(&server), tc, (up, down), term, from);
 }
 
-/// What content inspection reads: the client, the bytes peeked at so far, the
-/// frontend and the session.
-struct Inspect<'a> {
-    client: &'a ClientStream,
-    buf: Vec<u8>,
-    graph: &'a Graph,
-    fe: &'a crate::graph::FrontendRt,
-    sess: &'a super::session::Session,
+/// One direction of content inspection: the socket whose first bytes the rules read
+/// (peeked at: they stay for the other side), what was peeked so far.
+struct Peeked<'a, S> {
+    stream: &'a S,
+    buf: &'a mut Vec<u8>,
+    /// The server's bytes (`res.payload`), not the client's.
+    response: bool,
 }
 
-/// Runs the `tcp-request content` rules of `rs` (the frontend's, or backend `be`'s)
-/// on the client's first bytes, peeked at in `buf` (they stay for the server): while
-/// a condition needs bytes not received yet, waits for more until the proxy's
-/// `tcp-request inspect-delay` (no delay: the rules decide on what is there), the
-/// buffer is full or the client shuts its side, as HAProxy does.
-async fn content(
-    x: &mut Inspect<'_>,
+/// Runs tcp content `rules` of `rs` (with their inspect delay) on the first bytes of
+/// `side`: while a condition needs bytes not received yet, waits for more until the
+/// delay (no delay: the rules decide on what is there), the buffer is full or the peer
+/// shuts its side, as HAProxy does (at most `bufsize` bytes). `base` is the
+/// environment without the bytes.
+async fn content<S: super::stream::Peek>(
+    side: &mut Peeked<'_, S>,
     rs: &crate::rules::RuleSet,
-    be: Option<&Backend>,
+    (rules, delay, bufsize): (&[crate::rules::TcpRt], Option<Duration>, usize),
+    base: &crate::sample::Env<'_>,
     addrs: &mut crate::sample::conn::Addrs,
     vars: &mut crate::sample::Vars,
 ) -> Verdict {
-    let Inspect {
-        client,
-        buf,
-        graph,
-        fe,
-        sess,
-    } = x;
-    let (client, graph, fe, sess) = (*client, *graph, *fe, *sess);
-    if rs.tcp_content.is_empty() {
+    if rules.is_empty() {
         return Verdict::Continue;
     }
-    let stats = crate::graph::StatsView { graph, be };
-    let deadline = rs.inspect_delay.map(|d| Instant::now() + d);
+    let deadline = delay.map(|d| Instant::now() + d);
     let mut run = crate::rules::TcpRun {
         addrs: *addrs,
         ..Default::default()
     };
     let missing = AtomicBool::new(false);
-    let mut seen = buf.len();
+    let mut seen = side.buf.len();
     let mut closed = false;
     loop {
         let last =
-            closed || buf.len() >= graph.bufsize || deadline.is_none_or(|d| d <= Instant::now());
+            closed || side.buf.len() >= bufsize || deadline.is_none_or(|d| d <= Instant::now());
         let v = {
             let env = crate::sample::Env {
                 payload: Some(crate::sample::conn::Payload {
-                    data: buf,
+                    data: side.buf,
                     last,
                     missing: &missing,
+                    response: side.response,
                 }),
-                be: be.map(|b| crate::sample::Named {
-                    name: &b.name,
-                    id: graph.uuid(b.proxy_id) as i64,
-                }),
-                ..super::session::env(graph, fe, sess, *addrs, &stats)
+                ..*base
             };
-            rs.run_tcp_from(&rs.tcp_content, &env, vars, &mut run)
+            rs.run_tcp_from(rules, &env, vars, &mut run)
         };
         if v != Verdict::Wait {
             *addrs = run.addrs;
-            if v == Verdict::Reject && be.is_none() {
-                fe.shared.denied.fetch_add(1, Relaxed);
-            }
             return v;
         }
-        // More bytes, the end of the client's side, or the end of the delay.
-        buf.resize(graph.bufsize, 0);
-        let more = client.peek_more(buf, seen);
+        // More bytes, the end of the peer's side, or the end of the delay.
+        side.buf.resize(bufsize, 0);
+        let more = super::stream::peek_more(side.stream, side.buf, seen);
         let got = match deadline {
             Some(d) => tokio::time::timeout_at(d, more).await.ok(),
             None => Some(more.await),
@@ -302,14 +315,14 @@ async fn content(
         match got {
             Some(Ok(n)) => {
                 closed = n == seen;
-                buf.truncate(n);
+                side.buf.truncate(n);
                 seen = n;
             }
             Some(Err(_)) => {
-                buf.truncate(seen);
+                side.buf.truncate(seen);
                 closed = true;
             }
-            None => buf.truncate(seen),
+            None => side.buf.truncate(seen),
         }
     }
 }
@@ -357,13 +370,28 @@ pub struct Limits {
     pub timeout_side: u8,
 }
 
+/// `tcp-response content` rules that read the server's first bytes.
+struct Gate<'a> {
+    rs: &'a crate::rules::RuleSet,
+    env: crate::sample::Env<'a>,
+    bufsize: usize,
+    addrs: crate::sample::conn::Addrs,
+    vars: &'a mut crate::sample::Vars,
+}
+
 /// Copies both ways with half-close; returns (client→server, server→client) bytes
-/// and the termination state (`--`, or `cD`, `sD`, `CD`, `SD`).
-pub async fn relay(client: ClientStream, server: TcpStream, limits: Limits) -> (u64, u64, [u8; 2]) {
+/// and the termination state (`--`, or `cD`, `sD`, `CD`, `SD`), or None when the
+/// `gate` rules refused the server's bytes (nothing reached the client).
+async fn relay(
+    client: ClientStream,
+    server: TcpStream,
+    limits: Limits,
+    gate: Option<Gate<'_>>,
+) -> Option<(u64, u64, [u8; 2])> {
     // Split without a lock: each kind of stream has owned halves.
     match client {
-        ClientStream::Tcp(c) => relay_split(c.into_split(), server, limits).await,
-        ClientStream::Unix(c) => relay_split(c.into_split(), server, limits).await,
+        ClientStream::Tcp(c) => relay_split(c.into_split(), server, limits, gate).await,
+        ClientStream::Unix(c) => relay_split(c.into_split(), server, limits, gate).await,
     }
 }
 
@@ -372,7 +400,8 @@ async fn relay_split<R, W>(
     (mut cr, mut cw): (R, W),
     server: TcpStream,
     limits: Limits,
-) -> (u64, u64, [u8; 2])
+    gate: Option<Gate<'_>>,
+) -> Option<(u64, u64, [u8; 2])>
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
@@ -403,23 +432,49 @@ where
             from_client: true,
         },
     );
-    let down = pump(
-        &mut sr,
-        &mut cw,
-        Side {
-            clock: &clock,
-            fin: fins.1,
-            mine: &down_done,
-            other: &up_done,
-            from_client: false,
-        },
-    );
-    let (up, down) = tokio::join!(up, down);
+    let down = async {
+        if let Some(g) = gate {
+            let mut buf = Vec::new();
+            let mut addrs = g.addrs;
+            let mut side = Peeked {
+                stream: sr.as_ref(),
+                buf: &mut buf,
+                response: true,
+            };
+            let rules = (&g.rs.tcp_response[..], g.rs.res_inspect_delay, g.bufsize);
+            let v = content(&mut side, g.rs, rules, &g.env, &mut addrs, g.vars).await;
+            if v == Verdict::Reject {
+                return None;
+            }
+        }
+        Some(
+            pump(
+                &mut sr,
+                &mut cw,
+                Side {
+                    clock: &clock,
+                    fin: fins.1,
+                    mine: &down_done,
+                    other: &up_done,
+                    from_client: false,
+                },
+            )
+            .await,
+        )
+    };
+    tokio::pin!(up, down);
+    let (mut u, mut d) = (None, None);
+    while u.is_none() || d.is_none() {
+        tokio::select! {
+            n = &mut up, if u.is_none() => u = Some(n),
+            r = &mut down, if d.is_none() => d = Some(r?),
+        }
+    }
     let term = match clock.term.load(Relaxed) {
         0 => *b"--",
         c => [c, b'D'],
     };
-    (up, down, term)
+    u.zip(d).map(|(u, d)| (u, d, term))
 }
 
 /// The idle clock both directions of a relay share.

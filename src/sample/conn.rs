@@ -115,6 +115,8 @@ pub struct Payload<'a> {
     pub last: bool,
     /// Set by a fetch that found too few bytes while more may come.
     pub missing: &'a std::sync::atomic::AtomicBool,
+    /// The server's bytes (`tcp-response content`: `res.*`), not the client's.
+    pub response: bool,
 }
 
 impl<'a> Payload<'a> {
@@ -176,9 +178,18 @@ fn size(a: Option<&Arg>) -> Option<usize> {
     usize::try_from(a?.int()?).ok()
 }
 
+/// The client's bytes (`res`: the server's) when the rule reads them.
+fn side<'a>(env: &Env<'a>, res: bool) -> Option<Payload<'a>> {
+    env.payload.filter(|p| p.response == res)
+}
+
 /// `req.payload(off,len)`: `len` bytes at `off` (0: up to the end of the data).
 fn payload<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    let (Some(p), Some(off), Some(len)) = (env.payload, size(a.first()), size(a.get(1))) else {
+    payload_of(a, side(env, false), e)
+}
+
+fn payload_of<'a>(a: &'a [Arg], p: Option<Payload<'a>>, e: Emit<'_, 'a>) {
+    let (Some(p), Some(off), Some(len)) = (p, size(a.first()), size(a.get(1))) else {
         return;
     };
     let got = if len == 0 {
@@ -197,7 +208,11 @@ fn payload<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
 /// number at `off1`, starting at `off2` (`+N`/`-N`: relative to the end of the length
 /// field), else right after the length.
 fn payload_lv<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    let (Some(p), Some(off), Some(len)) = (env.payload, size(a.first()), size(a.get(1))) else {
+    payload_lv_of(a, side(env, false), e)
+}
+
+fn payload_lv_of<'a>(a: &'a [Arg], p: Option<Payload<'a>>, e: Emit<'_, 'a>) {
+    let (Some(p), Some(off), Some(len)) = (p, size(a.first()), size(a.get(1))) else {
         return;
     };
     if !(1..=4).contains(&len) {
@@ -226,7 +241,7 @@ fn proto_http<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
         e(Value::Bool(true));
         return;
     }
-    let Some(p) = env.payload else {
+    let Some(p) = side(env, false) else {
         e(Value::Bool(false));
         return;
     };
@@ -239,6 +254,14 @@ fn proto_http<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
         _ => {
             e(Value::Bool(false));
         }
+    }
+}
+
+/// `req.len` / `res.len`: the bytes there so far (more may come).
+fn len<'a>(p: Option<Payload<'a>>, e: Emit<'_, 'a>) {
+    if let Some(p) = p {
+        p.miss();
+        e(Value::Int(p.data.len() as i64));
     }
 }
 
@@ -264,16 +287,19 @@ pub static FETCHES: &[FetchDef] = &[
         pp_tlv(env, PP2_TYPE_UNIQUE_ID, e)
     }),
     l4a("req.len", &[], 0, Type::Int, |_, env, e| {
-        if let Some(p) = env.payload {
-            p.miss();
-            e(Value::Int(p.data.len() as i64));
-        }
+        len(side(env, false), e)
     }),
     l4a("req_len", &[], 0, Type::Int, |_, env, e| {
-        if let Some(p) = env.payload {
-            p.miss();
-            e(Value::Int(p.data.len() as i64));
-        }
+        len(side(env, false), e)
+    }),
+    l4a("res.len", &[], 0, Type::Int, |_, env, e| {
+        len(side(env, true), e)
+    }),
+    l4a("res.payload", &[I, I], 2, Type::Bin, |a, env, e| {
+        payload_of(a, side(env, true), e)
+    }),
+    l4a("res.payload_lv", &[I, I, S], 2, Type::Bin, |a, env, e| {
+        payload_lv_of(a, side(env, true), e)
     }),
     l4a("req.payload", &[I, I], 2, Type::Bin, payload),
     l4a("payload", &[I, I], 2, Type::Bin, payload),

@@ -45,7 +45,7 @@ const fn c(name: &'static str, input: Type, out: Type, f: ConvFn) -> ConvDef {
     }
 }
 
-const fn ca(
+pub(super) const fn ca(
     name: &'static str,
     args: &'static [ArgT],
     min: usize,
@@ -64,7 +64,7 @@ const fn ca(
     }
 }
 
-const fn checked(mut d: ConvDef, check: CheckFn) -> ConvDef {
+pub(super) const fn checked(mut d: ConvDef, check: CheckFn) -> ConvDef {
     d.check = Some(check);
     d
 }
@@ -377,26 +377,21 @@ pub static CONVS: &[ConvDef] = &[
         Ip,
         |a, v, _| {
             let Value::Ip(ip) = v else { return None };
+            // An IPv4-mapped address takes the IPv4 mask (HAProxy's `c_ipv62ipv4`).
+            let ip = match ip {
+                IpAddr::V6(x) => x.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                v4 => v4,
+            };
             Some(Value::Ip(match ip {
                 IpAddr::V4(x) => {
                     let Arg::Mask(m) = a[0] else { return None };
-                    let mask = if m == 0 {
-                        0
-                    } else {
-                        u32::MAX << (32 - m as u32)
-                    };
-                    IpAddr::V4((u32::from(x) & mask).into())
+                    IpAddr::V4((u32::from(x) & m as u32).into())
                 }
                 IpAddr::V6(x) => {
                     let Some(Arg::Mask(m)) = a.get(1) else {
                         return None;
                     };
-                    let mask = if *m == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - *m as u32)
-                    };
-                    IpAddr::V6((u128::from(x) & mask).into())
+                    IpAddr::V6((u128::from(x) & m).into())
                 }
             }))
         },
@@ -811,6 +806,15 @@ mod tests {
         assert_eq!(
             run("ipv4(10.1.2.3),ipmask(16)").as_deref(),
             Some("10.1.0.0")
+        );
+        // Masks need not be contiguous; a mapped address takes the IPv4 mask.
+        assert_eq!(
+            run("ipv6(2001:db8::ffff),ipmask(8,ffff::fee0)").as_deref(),
+            Some("2001::fee0")
+        );
+        assert_eq!(
+            run("ipv6(::ffff:10.1.2.3),ipmask(255.0.255.0,64)").as_deref(),
+            Some("10.0.2.0")
         );
         assert_eq!(run("int(0),utime(%Y-%m-%d)").as_deref(), Some("1970-01-01"));
         assert_eq!(

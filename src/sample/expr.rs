@@ -47,8 +47,8 @@ pub enum Arg {
     Var(Scope, String),
     /// A compiled regular expression.
     Reg(Box<Regex>),
-    /// A mask as a prefix length.
-    Mask(u8),
+    /// A mask's bits (an IPv4 one in the low 32).
+    Mask(u128),
     /// A loaded map.
     Map(Arc<Map>),
 }
@@ -344,28 +344,22 @@ fn parse_arg(a: &str, t: ArgT) -> Result<Arg, String> {
         ArgT::Reg => Arg::Reg(Box::new(
             Regex::new(a).map_err(|e| format!("invalid regex '{a}' : {e}"))?,
         )),
+        // A prefix length or a mask written as an address, contiguous or not (as
+        // HAProxy's `str2mask`/`str2mask6`).
         ArgT::Mask4 => Arg::Mask(match a.parse::<u8>() {
-            Ok(n) if n <= 32 => n,
+            Ok(n) if n <= 32 => u128::from(u32::MAX.checked_shl(32 - n as u32).unwrap_or(0)),
             _ => {
                 let m: std::net::Ipv4Addr =
                     a.parse().map_err(|_| format!("invalid IPv4 mask '{a}'"))?;
-                let m = u32::from(m);
-                if m.leading_ones() + m.trailing_zeros() != 32 {
-                    return Err(format!("invalid IPv4 mask '{a}'"));
-                }
-                m.leading_ones() as u8
+                u128::from(u32::from(m))
             }
         }),
         ArgT::Mask6 => Arg::Mask(match a.parse::<u8>() {
-            Ok(n) if n <= 128 => n,
+            Ok(n) if n <= 128 => u128::MAX.checked_shl(128 - n as u32).unwrap_or(0),
             _ => {
                 let m: std::net::Ipv6Addr =
                     a.parse().map_err(|_| format!("invalid IPv6 mask '{a}'"))?;
-                let m = u128::from(m);
-                if m.leading_ones() + m.trailing_zeros() != 128 {
-                    return Err(format!("invalid IPv6 mask '{a}'"));
-                }
-                m.leading_ones() as u8
+                u128::from(m)
             }
         }),
         ArgT::MapFile => Arg::Str(a.to_string()),
@@ -412,7 +406,12 @@ impl Expr {
                 ));
             };
             let (cname, cargs, r) = split_call(r)?;
-            let all = || CONVS.iter().chain(super::track::CONVS);
+            let all = || {
+                CONVS
+                    .iter()
+                    .chain(super::track::CONVS)
+                    .chain(super::fix::CONVS)
+            };
             let def = all().find(|c| c.name == cname).ok_or_else(|| {
                 format!(
                     "unknown converter '{cname}'{}",

@@ -160,19 +160,19 @@ fn emit<'a, T>(p: Payload<'a>, read: Read<T>, e: Emit<'_, 'a>, v: impl FnOnce(T)
 }
 
 fn ssl_sni<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    if let Some(p) = env.payload {
+    if let Some(p) = env.payload.filter(|p| !p.response) {
         emit(p, sni(p.data), e, |s| Value::Str(Cow::Borrowed(s)));
     }
 }
 
 fn ssl_hello_type<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    if let Some(p) = env.payload {
+    if let Some(p) = env.payload.filter(|p| !p.response) {
         emit(p, hello_type(p.data), e, |t| Value::Int(i64::from(t)));
     }
 }
 
 fn ssl_alpn<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    if let Some(p) = env.payload {
+    if let Some(p) = env.payload.filter(|p| !p.response) {
         emit(p, alpn(p.data), e, |s| Value::Str(Cow::Borrowed(s)));
     }
 }

@@ -83,8 +83,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "cur_tunnel_timeout",
     "txn.timer.user",
     "res.body",
-    "res.len",
-    "res.payload",
     "res.comp",
 ];
 

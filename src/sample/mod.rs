@@ -13,6 +13,7 @@ pub mod conv;
 pub mod digest;
 pub mod expr;
 pub mod fetch;
+pub mod fix;
 pub mod fmt;
 pub mod hash;
 pub mod hello;

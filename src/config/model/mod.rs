@@ -343,6 +343,8 @@ pub struct Proxy {
     pub tcp_rules: Vec<TcpRule>,
     /// `tcp-request inspect-delay`.
     pub inspect_delay: Option<Duration>,
+    /// `tcp-response inspect-delay`.
+    pub res_inspect_delay: Option<Duration>,
     /// `cookie`.
     pub cookie: Option<CookieCfg>,
     /// `stick-table`.

@@ -33,6 +33,8 @@ pub enum HttpConnMode {
 pub struct Options {
     /// `option forwardfor`.
     pub forwardfor: Option<ForwardFor>,
+    /// `option originalto` (`if_none` unused).
+    pub originalto: Option<ForwardFor>,
     /// `option redispatch`.
     pub redispatch: bool,
     /// `option allbackups`.

@@ -30,6 +30,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("mysql-check", Caps::DBL, mysql_check),
     kw("ssl-hello-chk", Caps::DBL, ssl_hello_chk),
     kw("forwardfor", Caps::DFBL, forwardfor),
+    kw("originalto", Caps::DFBL, originalto),
     kw("redispatch", Caps::DBL, redispatch),
     kw("allbackups", Caps::DBL, allbackups),
     kw("httplog", Caps::DFL, httplog),
@@ -50,7 +51,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("external-check"),
     K::unsupported("persist"),
     K::unsupported("forwarded"),
-    K::unsupported("originalto"),
     K::unsupported("accept-invalid-http-request"),
     K::unsupported("accept-invalid-http-response"),
     K::unsupported("accept-unsafe-violations-in-http-request"),
@@ -309,34 +309,63 @@ fn mysql_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
 }
 
 fn forwardfor(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
-    let o = opts(p, t);
-    if !on {
-        o.forwardfor = None;
-        return Ok(());
-    }
+    let ff = if on {
+        Some(added_header(w, "X-Forwarded-For", true)?)
+    } else {
+        None
+    };
+    opts(p, t).forwardfor = ff;
+    Ok(())
+}
+
+/// `option originalto [except NET] [header NAME]`: the destination address in
+/// `X-Original-To`.
+fn originalto(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    let ot = if on {
+        Some(added_header(w, "X-Original-To", false)?)
+    } else {
+        None
+    };
+    opts(p, t).originalto = ot;
+    Ok(())
+}
+
+/// The arguments of `option forwardfor` (`if_none`: it takes `if-none`) and `option
+/// originalto`.
+fn added_header(w: &[String], header: &str, if_none: bool) -> Result<ForwardFor, String> {
+    let name = &w[0];
     let mut ff = ForwardFor {
         except: None,
-        header: "X-Forwarded-For".into(),
+        header: header.into(),
         if_none: false,
     };
     let mut i = 1;
     while i < w.len() {
         match (w[i].as_str(), w.get(i + 1)) {
             ("except", Some(n)) => {
-                ff.except = Some(value::network(n).map_err(|e| format!("'option forwardfor except' : {e}"))?);
+                ff.except =
+                    Some(value::network(n).map_err(|e| format!("'option {name} except' : {e}"))?);
                 i += 1;
             }
             ("header", Some(h)) => {
                 ff.header = h.clone();
                 i += 1;
             }
-            ("if-none", _) => ff.if_none = true,
-            (x, _) => return Err(format!("'option forwardfor' : unknown or incomplete argument '{x}'; expects 'except', 'header' or 'if-none'.")),
+            ("if-none", _) if if_none => ff.if_none = true,
+            (x, _) => {
+                let expects = if if_none {
+                    "'except', 'header' or 'if-none'"
+                } else {
+                    "'except' or 'header'"
+                };
+                return Err(format!(
+                    "'option {name}' : unknown or incomplete argument '{x}'; expects {expects}."
+                ));
+            }
         }
         i += 1;
     }
-    o.forwardfor = Some(ff);
-    Ok(())
+    Ok(ff)
 }
 
 fn httpchk(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {

@@ -67,7 +67,9 @@ impl<'e> Parser<'e> {
                 return Err(format!("'{kw} inspect-delay' expects a timeout value."));
             };
             let d = value::time(v).map_err(|e| format!("'{kw} inspect-delay' : {e}"))?;
-            if !response {
+            if response {
+                self.px(t).res_inspect_delay = Some(d);
+            } else {
                 self.px(t).inspect_delay = Some(d);
             }
             return Ok(());

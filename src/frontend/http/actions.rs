@@ -383,7 +383,7 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
             // Without a payload, the content type is not sent (as HAProxy).
             let mut resp = reply_response(*status, content_type.clone(), body);
             for (n, v) in headers {
-                if let Some(v) = v.value(env) {
+                if let Some(v) = v.value(env).filter(|v| !v.is_empty()) {
                     resp.headers_mut().append(n.clone(), v);
                 }
             }

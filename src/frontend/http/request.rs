@@ -628,6 +628,23 @@ impl<'a> Req<'a> {
                 }
             }
         }
+        // `option originalto`: the address the client reached (none on a unix socket).
+        if let (Some(ot), Some(dst)) = (
+            fe.options
+                .originalto
+                .as_ref()
+                .or(be.options.originalto.as_ref()),
+            self.addrs.dst.map(|d| d.ip()),
+        ) {
+            if !ot.except.is_some_and(|(net, len)| in_net(dst, net, len)) {
+                if let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(ot.header.as_bytes()),
+                    HeaderValue::from_str(&dst.to_string()),
+                ) {
+                    headers.append(n, v);
+                }
+            }
+        }
         let server_close = fe.options.http_conn != HttpConnMode::KeepAlive
             || be.options.http_conn != HttpConnMode::KeepAlive;
         if server_close && !is_upgrade {
