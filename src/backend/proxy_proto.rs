@@ -3,16 +3,7 @@
 
 use std::net::SocketAddr;
 
-/// `proxy-v2-options` a server sends besides the addresses (the TLS ones need TLS).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct V2Opts {
-    /// `authority`: the authority the client's own PROXY header carried.
-    pub authority: bool,
-    /// `crc32c`: a checksum of the whole header.
-    pub crc32c: bool,
-    /// `unique-id`: the stream's unique id (`unique-id-format`).
-    pub unique_id: bool,
-}
+pub use crate::config::model::ProxyV2Opts as V2Opts;
 
 /// What the optional TLVs carry for one connection.
 #[derive(Debug, Clone, Copy, Default)]

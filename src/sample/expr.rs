@@ -159,8 +159,6 @@ pub struct Env<'a> {
     pub req: Option<HttpReq<'a>>,
     /// The response.
     pub res: Option<HttpRes<'a>>,
-    /// The raw bytes a health check received (`res.payload`, `res.len`).
-    pub res_payload: Option<&'a [u8]>,
     /// The connection's and transaction's variables.
     pub vars: Option<&'a Vars>,
     /// The process's variables.

@@ -439,27 +439,6 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(r.status as i64));
         }
     }),
-    // the raw response of a health check
-    l4a("res.payload", &[I, I], 2, Bin, |a, env, e| {
-        let (Some(b), Some(off), Some(len)) = (env.res_payload, a[0].int(), a[1].int()) else {
-            return;
-        };
-        let off = off.max(0) as usize;
-        // A length of 0 takes everything from the offset; too short a buffer gives nothing.
-        let end = if len <= 0 {
-            b.len()
-        } else {
-            off.saturating_add(len as usize)
-        };
-        if off <= b.len() && end <= b.len() && off <= end {
-            e(Value::Bin(Cow::Borrowed(&b[off..end])));
-        }
-    }),
-    l4("res.len", Int, |_, env, e| {
-        if let Some(b) = env.res_payload {
-            e(Value::Int(b.len() as i64));
-        }
-    }),
     res("res.ver", &[], 0, Str, |_, env, e| {
         if let Some(r) = env.res {
             e(Value::str(r.version));

@@ -30,6 +30,18 @@ impl Server {
     }
 }
 
+/// `proxy-v2-options`: TLVs a server's PROXY v2 header carries besides the addresses
+/// (the TLS ones need TLS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyV2Opts {
+    /// `authority`: the authority the client's own PROXY header carried.
+    pub authority: bool,
+    /// `crc32c`: a checksum of the whole header.
+    pub crc32c: bool,
+    /// `unique-id`: the stream's unique id (`unique-id-format`).
+    pub unique_id: bool,
+}
+
 /// `init-state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InitState {
@@ -115,7 +127,7 @@ pub struct ServerSettings {
     /// `send-proxy` (1) / `send-proxy-v2` (2).
     pub send_proxy: Option<u8>,
     /// `proxy-v2-options` (TLVs of the v2 header; they imply `send-proxy-v2`).
-    pub pp_opts: crate::backend::proxy_proto::V2Opts,
+    pub pp_opts: ProxyV2Opts,
 }
 
 impl Default for ServerSettings {
