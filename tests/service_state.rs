@@ -39,7 +39,7 @@ async fn metrics(port: u16) -> String {
 fn sessions(page: &str, server: &str) -> u64 {
     metric(
         page,
-        "lbd_server_sessions_total",
+        "haproxy_server_sessions_total",
         &format!("proxy=\"web\",server=\"{server}\""),
     )
 }
@@ -47,7 +47,7 @@ fn sessions(page: &str, server: &str) -> u64 {
 fn is_down(page: &str, server: &str) -> bool {
     metric(
         page,
-        "lbd_server_status",
+        "haproxy_server_status",
         &format!("proxy=\"web\",server=\"{server}\",state=\"DOWN\""),
     ) == 1
 }
