@@ -263,8 +263,13 @@ async fn a_bind_that_cannot_open_fails_the_reload_and_opens_nothing() {
     );
     // The ALERT before it names the bind line, in HAProxy's words.
     let path = lbd.config_path().display().to_string();
+    let busy_bind = format!("bind 127.0.0.1:{busy_port}");
+    let line = 1 + config(&binds)
+        .lines()
+        .position(|l| l.contains(&busy_bind))
+        .expect("the busy bind");
     lbd.wait_for_log(&format!(
-        "Binding [{path}:4] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
+        "Binding [{path}:{line}] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
     ))
     .await;
     // The bind opened before the failing one is closed again; the old one serves.
