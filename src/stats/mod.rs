@@ -474,7 +474,8 @@ pub fn json(s: &Snapshot) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "{{\"pid\":{},\"uptime_s\":{},\"frontends\":[",
+        "{{\"version\":{},\"pid\":{},\"uptime_s\":{},\"frontends\":[",
+        json_str(env!("CARGO_PKG_VERSION")),
         std::process::id(),
         uptime_s()
     );
@@ -496,8 +497,8 @@ pub fn json(s: &Snapshot) -> String {
         }
         let _ = write!(
             o,
-            "{{\"name\":{},\"active\":{},\"backup\":{},\"total\":{},\"queued\":{},\"no_server\":{},\"servers\":[",
-            json_str(&b.name), b.act, b.bck, b.total, b.queued, b.no_server
+            "{{\"name\":{},\"active\":{},\"backup\":{},\"total\":{},\"queued\":{},\"no_server\":{},\"bytes_in\":{},\"bytes_out\":{},\"servers\":[",
+            json_str(&b.name), b.act, b.bck, b.total, b.queued, b.no_server, b.bytes.0, b.bytes.1
         );
         for (j, sv) in b.servers.iter().enumerate() {
             if j > 0 {
