@@ -98,3 +98,77 @@ fn the_default_config_is_valid_and_agrees_with_the_unit_and_the_readme() {
     assert!(readme.contains("packaging/lbd.cfg /etc/lbd/lbd.cfg"));
     assert!(!readme.contains("examples/haproxy.cfg /etc/lbd"));
 }
+
+/// The lines of the `[name]` table of a TOML file (up to the next table).
+fn toml_table<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    text.lines()
+        .skip_while(|l| l.trim() != format!("[{name}]"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn release_profile_deb_metadata_and_dockerfile_agree_with_the_tree() {
+    let cargo = file("Cargo.toml");
+    // No full debug info in release builds; the profiling profile has it.
+    let release = toml_table(&cargo, "profile.release");
+    assert!(release.contains(&"debug = false"), "{release:?}");
+    let profiling = toml_table(&cargo, "profile.profiling");
+    assert!(
+        profiling.contains(&"inherits = \"release\""),
+        "{profiling:?}"
+    );
+    assert!(profiling.contains(&"debug = true"), "{profiling:?}");
+    // Every file the .deb ships exists (the binary is built by `cargo deb`), and the
+    // config files are conffiles.
+    let deb = toml_table(&cargo, "package.metadata.deb").join("\n");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut shipped = Vec::new();
+    for l in deb.lines().filter(|l| l.starts_with("[\"")) {
+        let parts: Vec<&str> = l
+            .trim_end_matches(',')
+            .trim_matches(['[', ']'])
+            .split(", ")
+            .collect();
+        let (src, dst) = (parts[0].trim_matches('"'), parts[1].trim_matches('"'));
+        if src != "target/release/lbd" {
+            assert!(std::path::Path::new(root).join(src).exists(), "{src}");
+        }
+        shipped.push(format!("/{dst}"));
+    }
+    for want in [
+        "/usr/sbin/lbd",
+        "/etc/lbd/lbd.cfg",
+        "/etc/default/lbd",
+        "/usr/share/man/man8/lbd.8",
+        "/usr/share/doc/lbd/README.md",
+    ] {
+        assert!(shipped.iter().any(|s| s == want), "the .deb ships {want}");
+    }
+    assert!(deb.contains("conf-files = [\"/etc/lbd/lbd.cfg\", \"/etc/default/lbd\"]"));
+    assert!(deb.contains("unit-scripts = \"packaging/systemd/\""));
+    let postinst = file("packaging/debian/postinst");
+    assert!(postinst.contains("adduser --system --group"), "{postinst}");
+    // The Dockerfile installs what the unit and the README use.
+    let docker = file("Dockerfile");
+    for want in [
+        "COPY packaging/lbd.cfg /etc/lbd/lbd.cfg",
+        "/usr/sbin/lbd",
+        "USER lbd",
+        "install -d -o lbd -g lbd /run/lbd /var/log/lbd",
+    ] {
+        assert!(docker.contains(want), "Dockerfile: {want}");
+    }
+    let readme = file("README.md");
+    for want in [
+        "cargo install --path .",
+        "cargo deb",
+        "docker build",
+        "--profile profiling",
+    ] {
+        assert!(readme.contains(want), "README documents {want}");
+    }
+}
