@@ -6,13 +6,15 @@
 # wrk for SECONDS, then prints instructions per request and the top functions.
 #
 # Usage: bash bench/callgrind.sh [keepalive|tcp|close|big] [LBD binary]
+# The default binary is the `profiling` profile's (release code with full debug info:
+# `cargo build --profile profiling`), so the top functions have names and lines.
 # Env:   SECONDS_RUN=10 CONNS=16
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/out"
 scenario=${1:-keepalive}
-lbd=${2:-$here/../target/release/lbd}
+lbd=${2:-$here/../target/profiling/lbd}
 secs=${SECONDS_RUN:-10}
 conns=${CONNS:-16}
 [ -s "$out/lbd.cfg" ] || { echo "run bench/run.sh once first (it writes the configs)" >&2; exit 1; }

@@ -31,23 +31,96 @@ pub struct Args {
     pub local_peer: Option<String>,
     /// `-h` / `--help`.
     pub help: bool,
+    /// `--man`: print lbd(8).
+    pub man: bool,
 }
 
-/// Usage text.
-pub const USAGE: &str =
-    "Usage : lbd -f <cfgfile|cfgdir> [-f ...] [-c] [-V] [-q] [-p <pidfile>] [-d|-db] [-v]
-        -f <cfgfile|cfgdir> : configuration file, or directory whose *.cfg files load in byte order
-        -c : check the configuration and exit (0 valid, 1 errors, 2 valid but nothing listens)
-        -V : verbose mode (prints 'Configuration file is valid' with -c)
-        -q : quiet mode: print nothing but alerts
-        -p <pidfile> : write the process id to <pidfile>, removed at exit
-        -d, -db : foreground debug mode (lbd always runs in the foreground)
-        -v : print the version and exit
-        -vv : print the version and the feature list, and exit
-        -cc <expr> : evaluate a '.if' condition, exit 0 when true, 1 when false
-        -L <name> : local peer name
-        -W, -Ws, -D, -S <addr> : accepted for compatibility with HAProxy (no effect)
-        -h, --help : this text";
+/// The synopsis line of `--help` and lbd(8).
+const SYNOPSIS: &str =
+    "lbd -f <cfgfile|cfgdir> [-f ...] [-c] [-V] [-q] [-p <pidfile>] [-d|-db] [-v]";
+
+/// Every option and what it does: the one source of `--help` and of the man page.
+pub const OPTIONS: &[(&str, &str)] = &[
+    (
+        "-f <cfgfile|cfgdir>",
+        "configuration file, or directory whose *.cfg files load in byte order",
+    ),
+    (
+        "-c",
+        "check the configuration and exit (0 valid, 1 errors, 2 valid but nothing listens)",
+    ),
+    (
+        "-V",
+        "verbose mode (prints 'Configuration file is valid' with -c)",
+    ),
+    ("-q", "quiet mode: print nothing but alerts"),
+    (
+        "-p <pidfile>",
+        "write the process id to <pidfile>, removed at exit",
+    ),
+    (
+        "-d, -db",
+        "foreground debug mode (lbd always runs in the foreground)",
+    ),
+    ("-v", "print the version and exit"),
+    ("-vv", "print the version and the feature list, and exit"),
+    (
+        "-cc <expr>",
+        "evaluate a '.if' condition, exit 0 when true, 1 when false",
+    ),
+    ("-L <name>", "local peer name"),
+    (
+        "-W, -Ws, -D, -S <addr>",
+        "accepted for compatibility with HAProxy (no effect)",
+    ),
+    ("-h, --help", "this text"),
+    ("--man", "print the lbd(8) manual page (roff) and exit"),
+];
+
+/// The `--help` text.
+pub fn usage() -> String {
+    let mut u = format!("Usage : {SYNOPSIS}");
+    for (opt, what) in OPTIONS {
+        u.push_str(&format!("\n        {opt} : {what}"));
+    }
+    u
+}
+
+/// lbd(8) in roff, from the same table as `--help` (`lbd --man > lbd.8`).
+pub fn man_page() -> String {
+    // roff: a leading '.' or '\'' starts a request, '\' escapes, '-' is a hyphen.
+    let esc = |t: &str| t.replace('\\', "\\e").replace('-', "\\-");
+    let mut m = format!(
+        ".TH LBD 8 \"\" \"lbd {}\" \"System Administration\"\n\
+         .SH NAME\nlbd \\- {}\n\
+         .SH SYNOPSIS\n.B {}\n\
+         .SH DESCRIPTION\n\
+         lbd is an L4/L7 load balancer that reads HAProxy 2.6 configuration files.\n\
+         Check a configuration with \\fBlbd \\-c \\-f\\fR \\fIFILE\\fR, run it with\n\
+         \\fBlbd \\-f\\fR \\fIFILE\\fR.\n\
+         .SH OPTIONS\n",
+        env!("CARGO_PKG_VERSION"),
+        esc(env!("CARGO_PKG_DESCRIPTION")),
+        esc(SYNOPSIS),
+    );
+    for (opt, what) in OPTIONS {
+        m.push_str(&format!(".TP\n.B {}\n{}\n", esc(opt), esc(what)));
+    }
+    m.push_str(
+        ".SH SIGNALS\n\
+         .TP\n.B SIGUSR2, SIGHUP\nreload the configuration files\n\
+         .TP\n.B SIGUSR1\nsoft stop: close the listeners, let connections finish\n\
+         .TP\n.B SIGTERM, SIGINT\nstop now\n\
+         .SH FILES\n\
+         .TP\n.I /etc/lbd/lbd.cfg\nthe configuration read by the systemd unit\n\
+         .TP\n.I /etc/default/lbd\noverrides for the unit (CONFIG, EXTRAOPTS)\n\
+         .TP\n.I /run/lbd/\nruntime socket and pidfile\n\
+         .TP\n.I /var/log/lbd/\nlog files\n\
+         .SH SEE ALSO\n\
+         /usr/share/doc/lbd/README.md, haproxy(1)\n",
+    );
+    m
+}
 
 /// Parses arguments (without the program name).
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -73,6 +146,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 it.next().ok_or("option '-S' requires an argument")?;
             }
             "-h" | "--help" => a.help = true,
+            "--man" => a.man = true,
             "-W" | "-Ws" | "-D" => {}
             "--" => {
                 for f in it.by_ref() {
@@ -83,7 +157,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             s => return Err(format!("unknown option '{s}'")),
         }
     }
-    if a.files.is_empty() && !a.version && !a.features && !a.help && a.condition.is_none() {
+    if a.files.is_empty() && !a.version && !a.features && !a.help && !a.man && a.condition.is_none()
+    {
         return Err("No configuration file specified (use -f <file>).".into());
     }
     Ok(a)

@@ -20,13 +20,17 @@ fn main() -> ExitCode {
             eprintln!(
                 "{} : {e}\n{}",
                 config::prefix("ALERT", std::process::id()),
-                cli::USAGE
+                cli::usage()
             );
             return ExitCode::from(1);
         }
     };
     if args.help {
-        println!("{}", cli::USAGE);
+        println!("{}", cli::usage());
+        return ExitCode::SUCCESS;
+    }
+    if args.man {
+        print!("{}", cli::man_page());
         return ExitCode::SUCCESS;
     }
     if args.version || args.features {

@@ -260,3 +260,47 @@ async fn a_bind_that_fails_at_start_names_its_config_line() {
         "{err}"
     );
 }
+
+/// The demo config (`examples/haproxy.cfg`, ports and check interval changed, a
+/// runtime socket added) logs the requests it proxies, not every health check: its
+/// servers are `listen` sections of the same file, which must not access-log the checks.
+#[tokio::test]
+async fn the_demo_config_logs_requests_not_health_checks() {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/haproxy.cfg"))
+            .expect("read the demo config");
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let mut text = demo
+        .replacen(
+            "\nglobal\n",
+            &format!("\nglobal\n    stats socket {sock} level admin\n"),
+            1,
+        )
+        .replace("127.0.0.1:8080", "127.0.0.1:@FE@")
+        .replace("inter 2s", "inter 50ms");
+    for p in ["8081", "8082", "8083"] {
+        text = text.replace(
+            &format!("127.0.0.1:{p}"),
+            &format!("127.0.0.1:{}", free_port()),
+        );
+    }
+    let lb = Lbd::start(&text).await;
+    // Three checks of each server answered by its `listen` section.
+    let stat = cli_until(&sock, "show stat", |t| {
+        let c = Csv::parse(t);
+        ["s1", "s2", "s3"]
+            .iter()
+            .all(|s| c.get(s, "FRONTEND", "stot").parse::<u32>().unwrap() >= 3)
+    })
+    .await;
+    let c = Csv::parse(&stat);
+    assert!(
+        c.get("s3", "FRONTEND", "stot").parse::<u32>().unwrap() >= 3,
+        "{stat}"
+    );
+    assert_eq!(get(lb.port, "/").await.status, 200);
+    health::wait_line_with(&lb, " web app/s", DEADLINE).await;
+    let noisy = health::lines_with(&lb, "/health");
+    assert!(noisy.is_empty(), "check lines logged: {noisy:#?}");
+}

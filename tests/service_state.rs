@@ -39,7 +39,7 @@ async fn metrics(port: u16) -> String {
 fn sessions(page: &str, server: &str) -> u64 {
     metric(
         page,
-        "lbd_server_sessions_total",
+        "haproxy_server_sessions_total",
         &format!("proxy=\"web\",server=\"{server}\""),
     )
 }
@@ -47,7 +47,7 @@ fn sessions(page: &str, server: &str) -> u64 {
 fn is_down(page: &str, server: &str) -> bool {
     metric(
         page,
-        "lbd_server_status",
+        "haproxy_server_status",
         &format!("proxy=\"web\",server=\"{server}\",state=\"DOWN\""),
     ) == 1
 }
@@ -263,13 +263,13 @@ async fn a_bind_that_cannot_open_fails_the_reload_and_opens_nothing() {
     );
     // The ALERT before it names the bind line, in HAProxy's words.
     let path = lbd.config_path().display().to_string();
-    let busy_line = config(&binds)
+    let busy_bind = format!("bind 127.0.0.1:{busy_port}");
+    let line = 1 + config(&binds)
         .lines()
-        .position(|l| l.trim() == format!("bind 127.0.0.1:{busy_port}"))
-        .expect("the busy bind line")
-        + 1;
+        .position(|l| l.contains(&busy_bind))
+        .expect("the busy bind");
     lbd.wait_for_log(&format!(
-        "Binding [{path}:{busy_line}] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
+        "Binding [{path}:{line}] for frontend fe: cannot bind socket (Address already in use) [127.0.0.1:{busy_port}]"
     ))
     .await;
     // The bind opened before the failing one is closed again; the old one serves.

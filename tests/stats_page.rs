@@ -77,6 +77,7 @@ async fn html_csv_and_json_forms() {
     assert!(html.body.starts_with("<!DOCTYPE html>"), "{}", html.body);
     assert!(html.body.contains("<title>lbd statistics</title>"));
     assert!(html.body.contains("new EventSource(URI+';events')"));
+    assert!(html.body.contains("<div id=\"legend\">"), "{}", html.body);
     assert!(html.body.contains("var URI=\"/stats\", REFRESH=5;"));
     // The initial snapshot is embedded, so the page renders before the first event.
     assert!(html.body.contains("\"name\":\"web\""), "{}", html.body);
@@ -98,8 +99,14 @@ async fn html_csv_and_json_forms() {
         assert_eq!(r.header("content-type"), "application/json");
         let j = json(&r.body);
         assert_eq!(j["pid"], lb.pid(), "{path}");
+        assert_eq!(j["version"], env!("CARGO_PKG_VERSION"), "{path}");
         let web = &j["backends"][0];
         assert_eq!(web["name"], "web");
+        // The backend's bytes are its servers' (the page's totals row shows them).
+        let served: u64 = (0..2)
+            .map(|i| web["servers"][i]["bytes_out"].as_u64().unwrap())
+            .sum();
+        assert_eq!(web["bytes_out"].as_u64(), Some(served), "{path}");
         assert_eq!(web["total"], 3);
         assert_eq!(web["servers"][0]["name"], "a");
         assert_eq!(web["servers"][0]["status"], "UP");

@@ -72,12 +72,12 @@ impl Metrics {
         }
     }
 
-    /// The `state` label whose `lbd_server_status` is 1 (the others must be 0).
+    /// The `state` label whose `haproxy_server_status` is 1 (the others must be 0).
     fn status(&self, server: &str) -> String {
         let mut on = Vec::new();
-        for st in ["DOWN", "UP", "MAINT", "DRAIN"] {
+        for st in ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] {
             let v = self.value(
-                "lbd_server_status",
+                "haproxy_server_status",
                 &[("proxy", "web"), ("server", server), ("state", st)],
             );
             assert!(v == 0.0 || v == 1.0, "{server} {st} = {v}");
@@ -128,7 +128,8 @@ fn validate(text: &str) {
                         .parse()
                         .unwrap_or_else(|_| panic!("value is a float: {line}")),
                 };
-                assert!(!v.is_nan(), "{line}");
+                // HAProxy's exporter writes NaN where a value does not apply.
+                assert!(!v.is_nan() || value == "NaN", "{line}");
                 let family = ["_bucket", "_sum", "_count"]
                     .iter()
                     .find_map(|s| {
@@ -138,7 +139,10 @@ fn validate(text: &str) {
                     })
                     .unwrap_or(metric_name);
                 assert!(types.contains_key(family), "a TYPE for {family}: {line}");
-                assert!(metric_name.starts_with("lbd_"), "{line}");
+                assert!(
+                    metric_name.starts_with("haproxy_") || metric_name.starts_with("lbd_"),
+                    "{line}"
+                );
                 sampled.insert(family.to_string());
                 if let Some(l) = labels {
                     for kv in l.split(',') {
@@ -224,31 +228,43 @@ async fn metrics_parse_and_follow_traffic_and_health() {
 
     let m = Metrics::scrape(lb.port2).await;
     assert_eq!(
-        m.value("lbd_frontend_http_requests_total", &[("proxy", "fe")]),
+        m.value("haproxy_frontend_http_requests_total", &[("proxy", "fe")]),
         9.0
     );
     assert_eq!(
-        m.value("lbd_frontend_http_requests_total", &[("proxy", "metrics")]),
+        m.value(
+            "haproxy_frontend_http_requests_total",
+            &[("proxy", "metrics")]
+        ),
         1.0
     );
     assert_eq!(
-        m.value("lbd_backend_active_servers", &[("proxy", "web")]),
+        m.value("haproxy_backend_active_servers", &[("proxy", "web")]),
         2.0
     );
     assert_eq!(m.status("a"), "UP");
     assert_eq!(m.status("b"), "UP");
     assert_eq!(m.status("c"), "DOWN");
     let web = |s: &'static str| [("proxy", "web"), ("server", s)];
-    assert_eq!(m.value("lbd_server_weight", &web("a")), 5.0);
-    assert_eq!(m.value("lbd_server_weight", &web("b")), 2.0);
-    assert_eq!(m.value("lbd_server_current_sessions", &web("a")), 0.0);
-    assert_eq!(m.value("lbd_server_check_failures_total", &web("a")), 0.0);
-    assert_eq!(m.value("lbd_server_check_up_down_total", &web("a")), 0.0);
+    assert_eq!(m.value("haproxy_server_weight", &web("a")), 5.0);
+    assert_eq!(m.value("haproxy_server_weight", &web("b")), 2.0);
+    assert_eq!(m.value("haproxy_server_current_sessions", &web("a")), 0.0);
+    assert_eq!(
+        m.value("haproxy_server_check_failures_total", &web("a")),
+        0.0
+    );
+    assert_eq!(
+        m.value("haproxy_server_check_up_down_total", &web("a")),
+        0.0
+    );
     // HAProxy starts a checked server UP at the lowest health: one failure takes it
     // DOWN, and checks go on failing.
-    assert!(m.value("lbd_server_check_failures_total", &web("c")) >= 1.0);
-    assert_eq!(m.value("lbd_server_check_up_down_total", &web("c")), 1.0);
-    let sessions = |s| m.value("lbd_server_sessions_total", &web(s)) as u64;
+    assert!(m.value("haproxy_server_check_failures_total", &web("c")) >= 1.0);
+    assert_eq!(
+        m.value("haproxy_server_check_up_down_total", &web("c")),
+        1.0
+    );
+    let sessions = |s| m.value("haproxy_server_sessions_total", &web(s)) as u64;
     assert_eq!(sessions("a") + sessions("b"), 9);
     // What the origins received (a's checks are layer 4: no HTTP request).
     assert_eq!(sessions("a"), a.stats.requests() as u64);
@@ -267,14 +283,14 @@ async fn metrics_parse_and_follow_traffic_and_health() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let start = m.value("lbd_process_start_time_seconds", &[]);
+    let start = m.value("haproxy_process_start_time_seconds", &[]);
     assert!(
         start <= now + 1.0 && now - start < 120.0,
         "start {start} now {now}"
     );
     assert!(m.value("lbd_process_uptime_seconds", &[]) < 120.0);
     assert!(
-        m.value("lbd_process_current_connections", &[]) >= 1.0,
+        m.value("haproxy_process_current_connections", &[]) >= 1.0,
         "the scrape"
     );
     assert!(m.value("lbd_process_resident_memory_bytes", &[]) > 1e6);
@@ -283,11 +299,14 @@ async fn metrics_parse_and_follow_traffic_and_health() {
     // A scrape counts itself on its own frontend.
     let m = Metrics::scrape(lb.port2).await;
     assert_eq!(
-        m.value("lbd_frontend_http_requests_total", &[("proxy", "metrics")]),
+        m.value(
+            "haproxy_frontend_http_requests_total",
+            &[("proxy", "metrics")]
+        ),
         2.0
     );
     assert_eq!(
-        m.value("lbd_frontend_http_requests_total", &[("proxy", "fe")]),
+        m.value("haproxy_frontend_http_requests_total", &[("proxy", "fe")]),
         9.0
     );
 }
@@ -318,8 +337,8 @@ async fn sessions_weight_and_admin_states_are_reported() {
     let held = tokio::spawn(async move { get(port, "/hold").await });
     wait_until(DEADLINE, "a holds the request", || a.stats.inflight() == 1).await;
     let m = Metrics::scrape(lb.port2).await;
-    assert_eq!(m.value("lbd_server_current_sessions", &web("a")), 1.0);
-    assert_eq!(m.value("lbd_server_current_sessions", &web("b")), 0.0);
+    assert_eq!(m.value("haproxy_server_current_sessions", &web("a")), 1.0);
+    assert_eq!(m.value("haproxy_server_current_sessions", &web("b")), 0.0);
 
     assert_eq!(cli(&sock, "set server web/a state drain").await, "\n");
     assert_eq!(cli(&sock, "disable server web/b").await, "\n");
@@ -333,9 +352,9 @@ async fn sessions_weight_and_admin_states_are_reported() {
         "DOWN",
         "a drained server that is DOWN shows DOWN"
     );
-    assert_eq!(m.value("lbd_server_weight", &web("a")), 9.0);
+    assert_eq!(m.value("haproxy_server_weight", &web("a")), 9.0);
     assert_eq!(
-        m.value("lbd_backend_active_servers", &[("proxy", "web")]),
+        m.value("haproxy_backend_active_servers", &[("proxy", "web")]),
         0.0
     );
 
@@ -343,7 +362,204 @@ async fn sessions_weight_and_admin_states_are_reported() {
     let r = within(DEADLINE, "held request", held).await.expect("task");
     assert_eq!(r.status, 200);
     let m = Metrics::scrape(lb.port2).await;
-    assert_eq!(m.value("lbd_server_current_sessions", &web("a")), 0.0);
-    assert_eq!(m.value("lbd_server_sessions_total", &web("a")), 1.0);
+    assert_eq!(m.value("haproxy_server_current_sessions", &web("a")), 0.0);
+    assert_eq!(m.value("haproxy_server_sessions_total", &web("a")), 1.0);
     assert_eq!(histogram(&m, "a"), 1);
+}
+
+/// The series of the public HAProxy Grafana dashboards and alert rules (HAProxy's own
+/// exporter names) that lbd fills: each is present, typed as HAProxy types it, with
+/// HAProxy's labels.
+const DASHBOARD_SERIES: &[(&str, &str, &[&str])] = &[
+    ("haproxy_process_build_info", "Gauge", &["version"]),
+    ("haproxy_process_start_time_seconds", "Gauge", &[]),
+    ("haproxy_process_current_connections", "Gauge", &[]),
+    ("haproxy_frontend_status", "Gauge", &["proxy", "state"]),
+    ("haproxy_frontend_current_sessions", "Gauge", &["proxy"]),
+    ("haproxy_frontend_limit_sessions", "Gauge", &["proxy"]),
+    ("haproxy_frontend_sessions_total", "Counter", &["proxy"]),
+    ("haproxy_frontend_connections_total", "Counter", &["proxy"]),
+    ("haproxy_frontend_bytes_in_total", "Counter", &["proxy"]),
+    ("haproxy_frontend_bytes_out_total", "Counter", &["proxy"]),
+    (
+        "haproxy_frontend_requests_denied_total",
+        "Counter",
+        &["proxy"],
+    ),
+    (
+        "haproxy_frontend_http_requests_total",
+        "Counter",
+        &["proxy"],
+    ),
+    (
+        "haproxy_frontend_http_responses_total",
+        "Counter",
+        &["proxy", "code"],
+    ),
+    ("haproxy_backend_status", "Gauge", &["proxy", "state"]),
+    ("haproxy_backend_current_sessions", "Gauge", &["proxy"]),
+    ("haproxy_backend_sessions_total", "Counter", &["proxy"]),
+    ("haproxy_backend_current_queue", "Gauge", &["proxy"]),
+    ("haproxy_backend_bytes_in_total", "Counter", &["proxy"]),
+    ("haproxy_backend_bytes_out_total", "Counter", &["proxy"]),
+    (
+        "haproxy_backend_connection_errors_total",
+        "Counter",
+        &["proxy"],
+    ),
+    (
+        "haproxy_backend_response_errors_total",
+        "Counter",
+        &["proxy"],
+    ),
+    (
+        "haproxy_backend_retry_warnings_total",
+        "Counter",
+        &["proxy"],
+    ),
+    (
+        "haproxy_backend_redispatch_warnings_total",
+        "Counter",
+        &["proxy"],
+    ),
+    ("haproxy_backend_active_servers", "Gauge", &["proxy"]),
+    ("haproxy_backend_backup_servers", "Gauge", &["proxy"]),
+    ("haproxy_backend_weight", "Gauge", &["proxy"]),
+    (
+        "haproxy_backend_http_responses_total",
+        "Counter",
+        &["proxy", "code"],
+    ),
+    (
+        "haproxy_server_status",
+        "Gauge",
+        &["proxy", "server", "state"],
+    ),
+    (
+        "haproxy_server_current_sessions",
+        "Gauge",
+        &["proxy", "server"],
+    ),
+    ("haproxy_server_max_sessions", "Gauge", &["proxy", "server"]),
+    (
+        "haproxy_server_sessions_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_current_queue",
+        "Gauge",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_bytes_in_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_bytes_out_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_connection_errors_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_response_errors_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    ("haproxy_server_weight", "Gauge", &["proxy", "server"]),
+    (
+        "haproxy_server_check_failures_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_check_up_down_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_downtime_seconds_total",
+        "Counter",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_check_last_change_seconds",
+        "Gauge",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_response_time_average_seconds",
+        "Gauge",
+        &["proxy", "server"],
+    ),
+    (
+        "haproxy_server_http_responses_total",
+        "Counter",
+        &["proxy", "server", "code"],
+    ),
+];
+
+#[tokio::test]
+async fn haproxy_dashboard_series_are_there_with_haproxy_types_and_labels() {
+    let (a, b) = (HttpOrigin::start("a").await, HttpOrigin::start("b").await);
+    let dir = SockDir::new();
+    let lb = Lbd::start(&config(
+        &dir.path("lbd.sock"),
+        &[
+            ("a", format!("{} check inter 100 maxconn 12", a.hostport())),
+            ("b", b.hostport()),
+        ],
+    ))
+    .await;
+    assert_eq!(bodies(lb.port, "/", 2).await.len(), 2);
+    let m = Metrics::scrape(lb.port2).await;
+    for (name, kind, labels) in DASHBOARD_SERIES {
+        let found: Vec<&Sample> = m.samples.iter().filter(|s| s.metric == *name).collect();
+        assert!(!found.is_empty(), "{name} missing:\n{}", m.text);
+        for s in found {
+            let ty = format!("{:?}", s.value);
+            assert!(ty.starts_with(kind), "{name} is a {kind}: {ty}");
+            let mut got: Vec<&str> = s.labels.keys().map(String::as_str).collect();
+            got.sort_unstable();
+            let mut want = labels.to_vec();
+            want.sort_unstable();
+            assert_eq!(got, want, "{name} labels");
+        }
+    }
+    // HAProxy's values where they do not apply (contrib/prometheus.vtc): NaN.
+    let line = |l: &str| m.text.lines().any(|x| x == l);
+    assert!(line(
+        "haproxy_server_check_failures_total{proxy=\"web\",server=\"b\"} NaN"
+    ));
+    assert!(line(
+        "haproxy_server_check_failures_total{proxy=\"web\",server=\"a\"} 0"
+    ));
+    assert!(line(
+        "haproxy_server_limit_sessions{proxy=\"web\",server=\"b\"} NaN"
+    ));
+    assert!(line(
+        "haproxy_server_limit_sessions{proxy=\"web\",server=\"a\"} 12"
+    ));
+    assert!(line(
+        "haproxy_frontend_http_responses_total{proxy=\"fe\",code=\"2xx\"} 2"
+    ));
+    assert!(line("haproxy_backend_status{proxy=\"web\",state=\"UP\"} 1"));
+    assert!(line(
+        "haproxy_server_status{proxy=\"web\",server=\"a\",state=\"DOWN\"} 0"
+    ));
+    // lbd-only series keep the lbd_ prefix, and nothing else is left under it.
+    for s in &m.samples {
+        if let Some(rest) = s.metric.strip_prefix("lbd_") {
+            assert!(
+                rest.starts_with("server_response_time_seconds") || rest.starts_with("process_"),
+                "{}",
+                s.metric
+            );
+        }
+    }
 }

@@ -102,6 +102,10 @@ pub struct ServerSnap {
     pub queued: u32,
     /// Active checks enabled.
     pub checked: bool,
+    /// `ip:port`.
+    pub addr: String,
+    /// `rise`, `fall` and the health counter (checked servers).
+    pub health: (u32, u32, u32),
 }
 
 /// One backend.
@@ -123,6 +127,10 @@ pub struct BackendSnap {
     pub bytes: (u64, u64),
     /// 503 for lack of server.
     pub no_server: u64,
+    /// HAProxy's proxy id.
+    pub iid: usize,
+    /// `tcp` or `http`.
+    pub mode: &'static str,
 }
 
 /// One frontend.
@@ -146,6 +154,10 @@ pub struct FrontendSnap {
     pub bytes: (u64, u64),
     /// Limit.
     pub limit: u32,
+    /// HAProxy's proxy id.
+    pub iid: usize,
+    /// `tcp` or `http`.
+    pub mode: &'static str,
 }
 
 /// Everything at one instant.
@@ -188,6 +200,8 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 hrsp: std::array::from_fn(|i| s.status[i].load(Relaxed)),
                 bytes: (s.bytes_in.load(Relaxed), s.bytes_out.load(Relaxed)),
                 limit: s.maxconn.unwrap_or(0),
+                iid: g.uuid(f.proxy_id),
+                mode: f.mode.as_str(),
             }
         })
         .collect();
@@ -239,6 +253,8 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         p99_ms: st.rt.percentile_ms(99.0),
                         queued: st.queued.load(Relaxed),
                         checked: sv.cfg.check,
+                        addr: sv.addr.to_string(),
+                        health: (sv.cfg.rise, sv.cfg.fall, c.health.value()),
                     }
                 })
                 .collect();
@@ -256,6 +272,8 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 queued: b.shared.queued.load(Relaxed),
                 bytes,
                 no_server: b.shared.no_server.load(Relaxed),
+                iid: g.uuid(b.proxy_id),
+                mode: b.mode.as_str(),
             }
         })
         .collect();
@@ -265,8 +283,10 @@ pub fn snapshot(g: &Graph) -> Snapshot {
     }
 }
 
-/// HAProxy's `show stat` header (the fields lbd fills).
-pub const CSV_HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,";
+/// HAProxy 2.6's `show stat` header: all its 103 fields in its order (tools read them
+/// by position). lbd leaves empty the ones it does not measure, as HAProxy does for
+/// fields that do not apply.
+pub const CSV_HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_check_status,agg_server_status,agg_check_status,";
 
 /// One CSV row, filled by column name.
 struct Row(Vec<String>);
@@ -312,7 +332,7 @@ pub fn csv(s: &Snapshot) -> String {
     let mut o = String::new();
     o.push_str(CSV_HEADER);
     o.push('\n');
-    for (iid, f) in s.frontends.iter().enumerate() {
+    for f in &s.frontends {
         Row::new()
             .set("pxname", &f.name)
             .set("svname", "FRONTEND")
@@ -324,14 +344,17 @@ pub fn csv(s: &Snapshot) -> String {
             .set("dreq", f.denied)
             .set("status", "OPEN")
             .set("pid", pid)
-            .set("iid", iid + 1)
+            .set("iid", f.iid)
             .set("sid", 0)
             .set("type", 0)
             .set("req_tot", f.requests)
+            .set("mode", f.mode)
+            .set("conn_tot", f.total)
+            .set("dcon", f.denied_conn)
             .hrsp(&f.hrsp)
             .write(&mut o);
     }
-    for (iid, b) in s.backends.iter().enumerate() {
+    for b in &s.backends {
         for (sid, sv) in b.servers.iter().enumerate() {
             let mut r = Row::new();
             r.set("pxname", &b.name)
@@ -362,12 +385,20 @@ pub fn csv(s: &Snapshot) -> String {
                 .set("lastchg", sv.lastchg)
                 .set("downtime", sv.downtime)
                 .set("pid", pid)
-                .set("iid", iid + 1)
+                .set("iid", b.iid)
                 .set("sid", sid + 1)
                 .set("lbtot", sv.total)
                 .set("type", 2)
                 .set("hanafail", sv.errors)
+                .set("addr", &sv.addr)
+                .set("mode", b.mode)
+                .set("uweight", sv.weight)
                 .hrsp(&sv.hrsp);
+            if sv.checked {
+                r.set("check_rise", sv.health.0)
+                    .set("check_fall", sv.health.1)
+                    .set("check_health", sv.health.2);
+            }
             if sv.limit != 0 {
                 r.set("slim", sv.limit);
             }
@@ -395,15 +426,25 @@ pub fn csv(s: &Snapshot) -> String {
             .set("stot", b.total)
             .set("bin", b.bytes.0)
             .set("bout", b.bytes.1)
-            .set("status", if b.act + b.bck > 0 { "UP" } else { "DOWN" })
+            // HAProxy: a backend without servers (`listen stats`) is UP, not DOWN.
+            .set(
+                "status",
+                if b.act + b.bck > 0 || b.servers.is_empty() {
+                    "UP"
+                } else {
+                    "DOWN"
+                },
+            )
             .set("weight", weight)
             .set("act", b.act)
             .set("bck", b.bck)
             .set("pid", pid)
-            .set("iid", iid + 1)
+            .set("iid", b.iid)
             .set("sid", 0)
             .set("lbtot", b.total)
             .set("type", 1)
+            .set("mode", b.mode)
+            .set("uweight", weight)
             .write(&mut o);
     }
     o
@@ -433,7 +474,8 @@ pub fn json(s: &Snapshot) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "{{\"pid\":{},\"uptime_s\":{},\"frontends\":[",
+        "{{\"version\":{},\"pid\":{},\"uptime_s\":{},\"frontends\":[",
+        json_str(env!("CARGO_PKG_VERSION")),
         std::process::id(),
         uptime_s()
     );
@@ -455,8 +497,8 @@ pub fn json(s: &Snapshot) -> String {
         }
         let _ = write!(
             o,
-            "{{\"name\":{},\"active\":{},\"backup\":{},\"total\":{},\"queued\":{},\"no_server\":{},\"servers\":[",
-            json_str(&b.name), b.act, b.bck, b.total, b.queued, b.no_server
+            "{{\"name\":{},\"active\":{},\"backup\":{},\"total\":{},\"queued\":{},\"no_server\":{},\"bytes_in\":{},\"bytes_out\":{},\"servers\":[",
+            json_str(&b.name), b.act, b.bck, b.total, b.queued, b.no_server, b.bytes.0, b.bytes.1
         );
         for (j, sv) in b.servers.iter().enumerate() {
             if j > 0 {

@@ -163,27 +163,43 @@ th,td{{border:1px solid #ccc;padding:2px 6px;text-align:right}} th{{background:#
 td.n{{text-align:left}}
 tr.UP td.st{{background:#8e8}} tr.DOWN td.st{{background:#f77}} tr.MAINT td.st{{background:#ccc}}
 tr.DRAIN td.st{{background:#88f}} tr.TRANS td.st{{background:#fd8}}
-#conn{{font-size:.8em;color:#666}}
+tr.OPEN td.st{{background:#8e8}} tr.tot td{{font-weight:bold;background:#f0f0f0}}
+#conn,#info{{font-size:.8em;color:#666}}
+#legend span{{display:inline-block;padding:0 6px;margin-right:4px;border:1px solid #ccc;font-size:.8em}}
 </style></head>
-<body><h1>lbd statistics</h1><div id="conn">live</div><div id="root"></div>
+<body><h1>lbd statistics</h1><div id="info"></div><div id="conn">live</div>
+<div id="legend">
+<span style="background:#8e8">UP</span><span style="background:#fd8">UP/DOWN, going down or up (checks n/m)</span><span style="background:#f77">DOWN</span><span style="background:#88f">DRAIN (no new traffic)</span><span style="background:#ccc">MAINT (no traffic, no checks)</span>
+</div><div id="root"></div>
 <script>
 var URI={uri_js}, REFRESH={refresh};
 var prev={{}}, prevT=0;
 function esc(s){{return String(s).replace(/[&<>"]/g,function(c){{return {{'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}}[c];}});}}
 function cls(st){{var w=st.split(' ')[0]; return st.indexOf('/')>0?'TRANS':w;}}
 function age(s){{return s<60?s+'s':s<3600?Math.floor(s/60)+'m'+(s%60)+'s':Math.floor(s/3600)+'h'+Math.floor(s%3600/60)+'m';}}
+function bytes(n){{return n<1024?n+' B':n<1048576?(n/1024).toFixed(1)+' KiB':n<1073741824?(n/1048576).toFixed(1)+' MiB':(n/1073741824).toFixed(2)+' GiB';}}
 function render(d){{
   var now=Date.now()/1000, dt=prevT?now-prevT:0, h='';
+  document.getElementById('info').textContent='lbd '+d.version+', pid '+d.pid+', uptime '+age(d.uptime_s);
+  h+='<h2>Frontends</h2><table><tr><th>frontend</th><th>status</th><th>cur</th><th>total</th><th>requests</th><th>denied</th><th>bytes in</th><th>bytes out</th><th>2xx</th><th>4xx</th><th>5xx</th></tr>';
+  d.frontends.forEach(function(f){{
+    h+='<tr class="OPEN" id="'+esc(f.name)+'/FRONTEND"><td class="n">'+esc(f.name)+'</td><td class="st">OPEN</td><td>'+f.cur+'</td><td>'+f.total+'</td><td>'+f.requests+'</td><td>'+(f.denied+f.denied_conn)+'</td><td>'+bytes(f.bytes_in)+'</td><td>'+bytes(f.bytes_out)+'</td><td>'+f.hrsp[1]+'</td><td>'+f.hrsp[3]+'</td><td>'+f.hrsp[4]+'</td></tr>';
+  }});
+  h+='</table>';
   d.backends.forEach(function(b){{
     h+='<h2>'+esc(b.name)+' <small>('+b.active+' active, '+b.backup+' backup up)</small></h2>';
-    h+='<table><tr><th>server</th><th>status</th><th>weight</th><th>cur</th><th>total</th><th>req/s</th><th>errors</th><th>avg ms</th><th>p99 ms</th><th>last check</th><th>consec. fails</th><th>downtime</th><th>since change</th></tr>';
+    h+='<table><tr><th>server</th><th>status</th><th>weight</th><th>cur</th><th>total</th><th>req/s</th><th>errors</th><th>bytes in</th><th>bytes out</th><th>avg ms</th><th>p99 ms</th><th>last check</th><th>consec. fails</th><th>downtime</th><th>since change</th></tr>';
+    var cur=0, errs=0, weight=0;
     b.servers.forEach(function(s){{
       var key=b.name+'/'+s.name, rate='';
       if(dt>0&&prev[key]!==undefined) rate=((s.total-prev[key])/dt).toFixed(1);
       prev[key]=s.total;
       var chk=s.check?esc(s.check.status+(s.check.code?' '+s.check.code:'')+' in '+s.check.duration_ms+'ms'):'-';
-      h+='<tr class="'+cls(s.status)+'" id="'+esc(key)+'"><td class="n">'+esc(s.name)+(s.backup?' (backup)':'')+'</td><td class="st">'+esc(s.status)+'</td><td>'+s.weight+'</td><td>'+s.cur+'</td><td>'+s.total+'</td><td>'+rate+'</td><td>'+(s.econ+s.eresp)+'</td><td>'+s.avg_ms.toFixed(1)+'</td><td>'+s.p99_ms.toFixed(1)+'</td><td class="n" title="'+(s.check?esc(s.check.desc):'')+'">'+chk+'</td><td title="'+s.chkfail+' failed checks in total">'+s.consecutive_failures+'</td><td>'+age(s.downtime_s)+'</td><td>'+age(s.lastchg_s)+'</td></tr>';
+      cur+=s.cur; errs+=s.econ+s.eresp; if(!s.backup&&s.status.indexOf('UP')===0) weight+=s.weight;
+      h+='<tr class="'+cls(s.status)+'" id="'+esc(key)+'"><td class="n">'+esc(s.name)+(s.backup?' (backup)':'')+'</td><td class="st">'+esc(s.status)+'</td><td>'+s.weight+'</td><td>'+s.cur+'</td><td>'+s.total+'</td><td>'+rate+'</td><td>'+(s.econ+s.eresp)+'</td><td>'+bytes(s.bytes_in)+'</td><td>'+bytes(s.bytes_out)+'</td><td>'+s.avg_ms.toFixed(1)+'</td><td>'+s.p99_ms.toFixed(1)+'</td><td class="n" title="'+(s.check?esc(s.check.desc):'')+'">'+chk+'</td><td title="'+s.chkfail+' failed checks in total">'+s.consecutive_failures+'</td><td>'+age(s.downtime_s)+'</td><td>'+age(s.lastchg_s)+'</td></tr>';
     }});
+    var up=b.active+b.backup>0||b.servers.length===0;
+    h+='<tr class="tot '+(up?'UP':'DOWN')+'" id="'+esc(b.name)+'/BACKEND"><td class="n">Total</td><td class="st">'+(up?'UP':'DOWN')+'</td><td>'+weight+'</td><td>'+cur+'</td><td>'+b.total+'</td><td></td><td>'+errs+'</td><td>'+bytes(b.bytes_in)+'</td><td>'+bytes(b.bytes_out)+'</td><td colspan="6">'+b.queued+' queued, '+b.no_server+' without server</td></tr>';
     h+='</table>';
   }});
   prevT=now;

@@ -101,6 +101,15 @@ async function main() {
       }),
       [cfg.keep, cfg.kill],
     );
+    // The page's frame: version, pid and uptime, a row per frontend, a totals row per
+    // backend, bytes in and out, a legend.
+    const frame = await page.evaluate(() => ({
+      info: document.getElementById('info')?.textContent,
+      feRow: document.querySelector('tr[id="fe/FRONTEND"] td.st')?.textContent,
+      total: document.querySelector('tr[id="web/BACKEND"] td.n')?.textContent,
+      heads: Array.from(document.querySelectorAll('th')).map((t) => t.textContent),
+      legend: document.getElementById('legend')?.textContent,
+    }));
     await page.screenshot({ path: cfg.screenshot, fullPage: true });
 
     const fail = [];
@@ -111,6 +120,11 @@ async function main() {
     if (state.killBg !== 'rgb(255, 119, 119)') fail.push(`DOWN cell is not red: ${state.killBg}`);
     if (!state.keepCell?.startsWith('UP')) fail.push(`${cfg.keep} is ${state.keepCell}`);
     if (errors.length) fail.push(`page errors: ${errors.join('; ')}`);
+    if (!/^lbd \d+\.\d+\.\d+, pid \d+, uptime /.test(frame.info || '')) fail.push(`info line: ${frame.info}`);
+    if (frame.feRow !== 'OPEN') fail.push(`frontend row fe: ${frame.feRow}`);
+    if (frame.total !== 'Total') fail.push(`totals row of web: ${frame.total}`);
+    if (!frame.heads.includes('bytes in') || !frame.heads.includes('bytes out')) fail.push(`columns: ${frame.heads}`);
+    if (!['UP', 'DOWN', 'DRAIN', 'MAINT'].every((w) => (frame.legend || '').includes(w))) fail.push(`legend: ${frame.legend}`);
     console.log(
       `${cfg.kill}: "${state.killCell}" after ${took} ms without reload; ${cfg.keep}: "${state.keepCell}"; screenshot ${cfg.screenshot}`,
     );
