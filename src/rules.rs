@@ -6,7 +6,8 @@
 //! that only sets a fixed header allocates nothing.
 
 use crate::config::model::{
-    Acl, Condition, HttpAction, HttpRule, Proxy, ReplyPage, TcpAction, TcpWhen, TermAcl, UriPart,
+    Acl, Condition, HttpAction, HttpRule, Normalizer, Proxy, ReplyPage, TcpAction, TcpWhen,
+    TermAcl, TimeoutArg, TimeoutKind, UriPart,
 };
 use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope, Vars};
 use bytes::Bytes;
@@ -133,6 +134,18 @@ pub enum Action {
     /// `capture EXPR len N|id N`: the sample into capture slot N (of the request in a
     /// request rule, of the response in a response rule).
     Capture(Expr, usize),
+    /// `set-timeout server|tunnel TIME|EXPR`.
+    SetTimeout(TimeoutKind, TimeoutArg),
+    /// `strict-mode on|off`.
+    StrictMode(bool),
+    /// `reject`: close without an answer.
+    Reject,
+    /// `silent-drop`: close at once, as if the peer had gone.
+    SilentDrop,
+    /// `tarpit`: hold the request, then answer as this `Deny`/`DenyWith` does.
+    Tarpit(Box<Action>),
+    /// `normalize-uri NORMALIZER`.
+    NormalizeUri(Normalizer),
 }
 
 /// A compiled rule.
@@ -362,6 +375,19 @@ impl RuleSet {
             HttpAction::ScSetGpt0 { slot, value } => Action::ScSetGpt0(*slot, value.clone()),
             HttpAction::Auth(realm) => Action::Auth(realm.clone()),
             HttpAction::Capture { expr, id, .. } => Action::Capture(expr.clone(), *id),
+            HttpAction::SetTimeout(k, a) => Action::SetTimeout(*k, a.clone()),
+            HttpAction::StrictMode(on) => Action::StrictMode(*on),
+            HttpAction::Reject => Action::Reject,
+            HttpAction::SilentDrop => Action::SilentDrop,
+            HttpAction::Tarpit(a) => {
+                let inner = HttpRule {
+                    action: (**a).clone(),
+                    cond: None,
+                    loc: r.loc.clone(),
+                };
+                Action::Tarpit(Box::new(self.rule(&inner)?.action))
+            }
+            HttpAction::NormalizeUri(n) => Action::NormalizeUri(*n),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })

@@ -173,6 +173,24 @@ pub struct Env<'a> {
     pub stick: crate::stick::View<'a>,
     /// The configuration's `userlist` sections (`http_auth(L)`, `http_auth_group(L)`).
     pub userlists: Option<&'a super::auth::Userlists>,
+    /// The timeouts the request runs with (`be_server_timeout`, `cur_server_timeout`...).
+    pub timeouts: Option<TimeoutView>,
+}
+
+/// The timeouts of a request in milliseconds (0: not set), as the `*_timeout` fetches
+/// give them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutView {
+    /// The frontend's `timeout client`.
+    pub fe_client: u64,
+    /// The backend's `timeout server` (the frontend's before one is chosen).
+    pub be_server: u64,
+    /// The backend's `timeout tunnel`.
+    pub be_tunnel: u64,
+    /// `timeout server` as `set-timeout` left it.
+    pub cur_server: u64,
+    /// `timeout tunnel` as `set-timeout` left it.
+    pub cur_tunnel: u64,
 }
 
 impl<'a> Env<'a> {

@@ -20,7 +20,7 @@ pub mod track;
 pub mod value;
 pub mod vars;
 
-pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats};
+pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats, TimeoutView};
 pub use fmt::Fmt;
 pub use hint::did_you_mean;
 pub use pattern::{Method, Patterns};

@@ -34,6 +34,7 @@ mod capture;
 mod cond;
 pub(crate) mod errors;
 pub(crate) mod global;
+mod http_actions;
 pub(crate) mod http_rules;
 mod log;
 pub(crate) mod options;

@@ -17,6 +17,7 @@ mod actions;
 mod capture;
 mod conn;
 mod head;
+mod normalize;
 mod reply;
 mod request;
 mod response;

@@ -110,6 +110,8 @@ pub(super) struct Req<'a> {
     pub track: crate::stick::Trackers,
     /// Capture slots (headers, `http-request capture`, `http-response capture`).
     pub captures: super::capture::Captures,
+    /// What rules changed besides the messages (`strict-mode`, `set-timeout`).
+    pub state: actions::RuleState,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -184,10 +186,15 @@ pub(super) async fn handle(conn: Arc<ConnCtx>, req: Request<Incoming>) -> Respon
         vars: conn.sess_vars(),
         track: Default::default(),
         captures,
+        state: Default::default(),
     };
     let bytes_in = body_len(req.headers());
     let after = graph.after_rules.then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
+    // `http-request tarpit`: the answer waits `timeout tarpit`.
+    if let Some(actions::Tarpit(hold)) = resp.extensions_mut().remove::<actions::Tarpit>() {
+        tokio::time::sleep(hold).await;
+    }
     if let Some(saved) = after {
         resp = r.after_response(&saved, resp);
     }
@@ -231,7 +238,8 @@ impl<'a> Req<'a> {
         let sv = self.stats_view(be.as_deref());
         let mut ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, self.fe, &sv)
             .with_track(&self.track)
-            .with_captures(&self.captures);
+            .with_captures(&self.captures)
+            .with_state(&self.state);
         let srv = be
             .as_ref()
             .zip(self.trace.server)
@@ -280,6 +288,7 @@ impl<'a> Req<'a> {
         )
         .with_track(&self.track)
         .with_captures(&self.captures)
+        .with_state(&self.state)
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -304,7 +313,8 @@ impl<'a> Req<'a> {
         let sv = self.stats_view(None);
         let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
             .with_track(&self.track)
-            .with_captures(&self.captures);
+            .with_captures(&self.captures)
+            .with_state(&self.state);
         if let Some(r) = actions::content_rules(&fe.rules, &ctx, &mut self.vars, &parts) {
             return r;
         }
@@ -330,7 +340,8 @@ impl<'a> Req<'a> {
             let ctx = Ctx::new((&self.conn.peer, self.conn.local), self.graph, fe, &sv)
                 .with_be(&be)
                 .with_track(&self.track)
-                .with_captures(&self.captures);
+                .with_captures(&self.captures)
+                .with_state(&self.state);
             if let Some(r) = actions::content_rules(&be.rules, &ctx, &mut self.vars, &parts) {
                 return r;
             }
@@ -368,6 +379,7 @@ impl<'a> Req<'a> {
             upgrade: sent.is_upgrade,
             head,
             upload: upload.as_deref(),
+            server_timeout: self.state.server(route.be.timeouts.server),
         };
         match upstream::exchange(self.conn, &mut attempts, up, &how, &mut self.trace).await {
             Ok(x) => self.respond(&route, &mut sent, x),

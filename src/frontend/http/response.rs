@@ -48,7 +48,8 @@ impl Req<'_> {
                     .response(502, Some(&be.name), self.json);
             };
             let server_up = hyper::upgrade::on(&mut resp);
-            tunnel(client_up, server_up, slot, sender, be.timeouts.tunnel);
+            let t = self.state.tunnel(be.timeouts.tunnel);
+            tunnel(client_up, server_up, slot, sender, t);
             let (parts, _) = resp.into_parts();
             return Response::from_parts(parts, ProxyBody::empty());
         }
@@ -65,7 +66,7 @@ impl Req<'_> {
             incoming,
             keep,
             slot,
-            be.timeouts.server,
+            self.state.server(be.timeouts.server),
         )));
         // Response rules: backend first, then frontend.
         let fe = self.fe;
@@ -82,7 +83,8 @@ impl Req<'_> {
                 .with_be(be)
                 .with_srv(&server.name, id)
                 .with_track(&self.track)
-                .with_captures(&self.captures);
+                .with_captures(&self.captures)
+                .with_state(&self.state);
             for rs in sets {
                 if let Some(r) =
                     actions::response_content_rules(rs, &ctx, &mut self.vars, saved, &rparts)

@@ -33,6 +33,8 @@ pub(super) struct Upstream<'a> {
     pub head: Option<(Method, hyper::Uri, HeaderMap)>,
     /// How far the client's body upload has got (`timeout server` waits on it).
     pub upload: Option<&'a pool::BodyProgress>,
+    /// `timeout server`, as `set-timeout server` left it.
+    pub server_timeout: Option<std::time::Duration>,
 }
 
 /// Waits for a server's response head for `timeout server` of server silence. While
@@ -109,7 +111,7 @@ pub(super) async fn exchange(
         };
         trace.connected = Some(std::time::Instant::now());
         let send = sender.try_send_request(up);
-        let res = match be.timeouts.server {
+        let res = match how.server_timeout {
             Some(t) => match server_wait(send, t, how.upload).await {
                 Some(r) => r,
                 None => {
