@@ -201,3 +201,49 @@ fn the_new_actions_refuse_bad_words() {
         assert!(err.contains(msg), "{line}: {err}");
     }
 }
+
+#[tokio::test]
+async fn json_query_reads_values_out_of_json() {
+    let cfg = "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request set-var(txn.s) req.fhdr(x-j),json_query('$.a.b[1]')
+    http-request set-var(txn.n) req.fhdr(x-j),json_query('$.n',\"int\"),add(1)
+    http-request set-var(txn.t) req.fhdr(x-j),json_query('$.t')
+    http-request set-var(txn.d) req.fhdr(x-j),json_query('$.d')
+    http-request set-var(txn.k) req.fhdr(x-j),json_query('$.my\\\\.key')
+    http-request return status 200 content-type text/plain lf-string \"s=%[var(txn.s)] n=%[var(txn.n)] t=%[var(txn.t)] d=%[var(txn.d)] k=%[var(txn.k)] none=%[var(txn.none)]\"
+";
+    let lb = Lbd::start(cfg).await;
+    let j = r#"{"a":{"b":["x","two"]},"n":-4,"t":true,"d":4.5,"my.key":"v"}"#;
+    let r = raw(lb.port, &get("/", &format!("X-J: {j}\r\n"))).await;
+    assert!(r.ends_with("\r\n\r\ns=two n=-3 t=1 d=4.5 k=v none="), "{r}");
+    let (code, err) = {
+        let dir = std::env::temp_dir().join(format!("lbd-json-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("t.cfg");
+        std::fs::write(
+            &f,
+            "defaults\n    mode http\nfrontend fe\n    bind 127.0.0.1:0\n    http-request set-var(txn.x) req.fhdr(x),json_query('$.a','str')\n",
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lbd"))
+            .args(["-c", "-f"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("output_type only supports \"int\" as argument"),
+        "{err}"
+    );
+}

@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod fmt;
 pub mod hash;
 pub mod hint;
+pub mod json;
 pub mod pattern;
 pub mod track;
 pub mod value;
