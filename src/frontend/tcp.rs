@@ -95,11 +95,9 @@ pub async fn serve(
     let pinned = be
         .stick
         .as_ref()
-        .filter(|st| st.matches(&env))
-        .zip(peer.ip())
-        .and_then(|(st, ip)| st.lookup(ip))
+        .and_then(|st| st.lookup(&env))
         .and_then(|n| be.server_index(&n));
-    let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
+    let store = be.stick.as_ref().map(|st| st.stores(&env));
     let (server, slot) = match open(Attempts::new(be.clone(), key, pinned), peer, local).await {
         Ok(x) => x,
         Err(_) => {
@@ -128,10 +126,8 @@ pub async fn serve(
         log(Some(&*slot.server), tc, 0, "--");
         return;
     }
-    if store {
-        if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
-            st.store(ip, &slot.server.name);
-        }
+    if let (Some(st), Some(keys)) = (&be.stick, &store) {
+        st.store(keys, &slot.server.name);
     }
     let idle = be
         .timeouts

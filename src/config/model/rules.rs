@@ -437,6 +437,8 @@ pub struct StickTable {
 pub struct StickRule {
     /// Which kind.
     pub kind: StickKind,
+    /// The pattern: a sample expression giving the key.
+    pub expr: Expr,
     /// Table proxy name (None = this proxy).
     pub table: Option<String>,
     /// Condition.

@@ -125,8 +125,8 @@ pub(super) struct Route {
     pub pinned: Option<usize>,
     /// The persistence cookie the client sent, decoded.
     pub seen: Option<persist::Seen>,
-    /// A stick rule stores the client's server.
-    pub stick_store: bool,
+    /// The keys stick rules store the request's server under.
+    pub stick_store: Vec<crate::stick::Key>,
     /// The balancing key (hash algorithms).
     pub key: Option<u64>,
 }
@@ -468,17 +468,14 @@ impl<'a> Req<'a> {
             };
             persist::strip_request(ck, &mut parts.headers);
         }
-        let mut stick_store = false;
+        let mut stick_store = Vec::new();
         if let Some(st) = &be.stick {
             let sv = self.stats_view(Some(&be));
             let ctx = self.ctx(&sv).with_be(&be);
             let uri = actions::target(&parts.uri);
             let env = ctx.env(&self.vars, parts, &uri);
-            if pinned.is_none() && st.matches(&env) {
-                pinned = self
-                    .src
-                    .and_then(|ip| st.lookup(ip))
-                    .and_then(|n| be.server_index(&n));
+            if pinned.is_none() {
+                pinned = st.lookup(&env).and_then(|n| be.server_index(&n));
             }
             stick_store = st.stores(&env);
         }

@@ -121,10 +121,8 @@ impl Req<'_> {
         headers: &mut HeaderMap,
     ) -> Option<u8> {
         let be = &route.be;
-        if route.stick_store {
-            if let (Some(st), Some(ip)) = (&be.stick, self.src) {
-                st.store(ip, &slot.server.name);
-            }
+        if let Some(st) = &be.stick {
+            st.store(&route.stick_store, &slot.server.name);
         }
         let ck = be.cookie.as_ref()?;
         let from_server = persist::response_sets(ck, headers);
