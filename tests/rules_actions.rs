@@ -247,3 +247,41 @@ frontend fe
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn http_reuse_never_opens_a_server_connection_per_request() {
+    let (o1, o2) = (HttpOrigin::start("o1").await, HttpOrigin::start("o2").await);
+    let cfg = format!(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    use_backend never if {{ path_beg /n }}
+    default_backend always
+backend always
+    http-reuse always
+    server s1 {}
+backend never
+    http-reuse never
+    server s1 {}
+",
+        o1.hostport(),
+        o2.hostport()
+    );
+    let lb = Lbd::start(&cfg).await;
+    for _ in 0..3 {
+        assert!(raw(lb.port, &get("/a", ""))
+            .await
+            .starts_with("HTTP/1.1 200 "));
+        assert!(raw(lb.port, &get("/n", ""))
+            .await
+            .starts_with("HTTP/1.1 200 "));
+    }
+    assert_eq!(o1.stats.requests.load(SeqCst), 3);
+    assert_eq!(o2.stats.requests.load(SeqCst), 3);
+    assert_eq!(o1.stats.accepted(), 1, "pooled: one connection");
+    assert_eq!(o2.stats.accepted(), 3, "never: one connection per request");
+}

@@ -51,6 +51,22 @@ pub struct Options {
     pub tcp_check: bool,
     /// `option http-restrict-req-hdr-names`.
     pub restrict_hdr_names: HdrNames,
+    /// `http-reuse`.
+    pub http_reuse: HttpReuse,
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// No sharing: lbd closes the server connection after each response.
+    Never,
+    /// HAProxy's default; lbd's pool.
+    #[default]
+    Safe,
+    /// lbd's pool.
+    Aggressive,
+    /// lbd's pool.
+    Always,
 }
 
 /// `option http-restrict-req-hdr-names preserve|delete|reject`: what becomes of a

@@ -545,8 +545,10 @@ impl<'a> Req<'a> {
                 }
             }
         }
+        // `http-reuse never`: the server connection is nobody else's either.
         let server_close = fe.options.http_conn != HttpConnMode::KeepAlive
-            || be.options.http_conn != HttpConnMode::KeepAlive;
+            || be.options.http_conn != HttpConnMode::KeepAlive
+            || be.options.http_reuse == crate::config::model::HttpReuse::Never;
         if server_close && !is_upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         } else if version == Version::HTTP_10 && !is_upgrade {
