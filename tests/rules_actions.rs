@@ -184,7 +184,7 @@ fn the_new_actions_refuse_bad_words() {
         ),
         (
             "http-response reject",
-            "'http-response reject' is not supported by lbd.",
+            "'http-response' : unknown action 'reject'",
         ),
     ] {
         let dir = std::env::temp_dir().join(format!("lbd-actions-{}", std::process::id()));

@@ -96,8 +96,6 @@ pub(crate) static ACTIONS: &[K] = &[
     K::unsupported("disable-l7-retry").caps(Caps::RULES),
     // In a request, `use-service` is the supported entry above.
     K::unsupported("use-service").caps(Caps::RESPONSE),
-    K::unsupported("reject").caps(Caps::RESPONSE),
-    K::unsupported("tarpit").caps(Caps::RESPONSE),
     K::unsupported("set-fc-mark").caps(Caps::RULES),
     K::unsupported("set-fc-tos").caps(Caps::RULES),
     K::unsupported("set-priority-class").caps(Caps::RULES),
