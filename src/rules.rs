@@ -6,7 +6,8 @@
 //! that only sets a fixed header allocates nothing.
 
 use crate::config::model::{
-    Acl, Condition, HttpAction, HttpRule, Proxy, ReplyPage, TcpAction, TcpWhen, TermAcl, UriPart,
+    Acl, Condition, HttpAction, HttpRule, Normalizer, Proxy, ReplyPage, TcpAction, TcpWhen,
+    TermAcl, TimeoutArg, TimeoutKind, UriPart,
 };
 use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope, Vars};
 use bytes::Bytes;
@@ -147,6 +148,18 @@ pub enum Action {
     Capture(Expr, usize),
     /// `set-src|set-dst|set-src-port|set-dst-port EXPR`: the request's addresses.
     SetAddr(crate::sample::conn::AddrPart, Expr),
+    /// `set-timeout server|tunnel TIME|EXPR`.
+    SetTimeout(TimeoutKind, TimeoutArg),
+    /// `strict-mode on|off`.
+    StrictMode(bool),
+    /// `reject`: close without an answer.
+    Reject,
+    /// `silent-drop`: close at once, as if the peer had gone.
+    SilentDrop,
+    /// `tarpit`: hold the request, then answer as this `Deny`/`DenyWith` does.
+    Tarpit(Box<Action>),
+    /// `normalize-uri NORMALIZER`.
+    NormalizeUri(Normalizer),
 }
 
 /// A compiled rule.
@@ -464,6 +477,19 @@ impl RuleSet {
             HttpAction::Auth(realm) => Action::Auth(realm.clone()),
             HttpAction::Capture { expr, id, .. } => Action::Capture(expr.clone(), *id),
             HttpAction::SetAddr(part, e) => Action::SetAddr(*part, e.clone()),
+            HttpAction::SetTimeout(k, a) => Action::SetTimeout(*k, a.clone()),
+            HttpAction::StrictMode(on) => Action::StrictMode(*on),
+            HttpAction::Reject => Action::Reject,
+            HttpAction::SilentDrop => Action::SilentDrop,
+            HttpAction::Tarpit(a) => {
+                let inner = HttpRule {
+                    action: (**a).clone(),
+                    cond: None,
+                    loc: r.loc.clone(),
+                };
+                Action::Tarpit(Box::new(self.rule(&inner)?.action))
+            }
+            HttpAction::NormalizeUri(n) => Action::NormalizeUri(*n),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
         Some(Rule { action, cond })

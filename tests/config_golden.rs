@@ -185,7 +185,7 @@ fn unknown_option_and_timeout_names_suggest() {
         1,
         &[
             alert(7, "unknown option 'redispach'; did you mean 'redispatch' maybe ?"),
-            alert(8, "'timeout' supports 'connect', 'client', 'server', 'http-request', 'http-keep-alive', 'queue', 'tunnel', 'check', 'client-fin', 'server-fin' (got 'conect'); did you mean 'connect' maybe ?"),
+            alert(8, "'timeout' supports 'connect', 'client', 'server', 'http-request', 'http-keep-alive', 'queue', 'tunnel', 'check', 'client-fin', 'server-fin', 'tarpit' (got 'conect'); did you mean 'connect' maybe ?"),
             FATAL.into(),
         ],
     );

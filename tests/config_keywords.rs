@@ -952,6 +952,7 @@ fn every_timeout() {
         "    timeout check 8s\n",
         "    timeout client-fin 9s\n",
         "    timeout server-fin 10s\n",
+        "    timeout tarpit 11s\n",
         "listen web\n",
         "    bind :80\n",
         "    timeout server 250us\n",
@@ -971,6 +972,7 @@ fn every_timeout() {
             check: Some(secs(8)),
             client_fin: Some(secs(9)),
             server_fin: Some(secs(10)),
+            tarpit: Some(secs(11)),
         }
     );
     assert_eq!(t.queue(), Some(secs(6)));

@@ -126,56 +126,62 @@ pub struct Stick {
     pub table: Arc<crate::stick::Table>,
     /// The backend's servers' names, by position (`server_id` is the position + 1).
     pub servers: Vec<String>,
-    /// Rules in order: kind and optional condition.
-    pub rules: Vec<(model::StickKind, Option<crate::rules::Cond>)>,
+    /// Rules in order: kind, pattern and optional condition.
+    pub rules: Vec<(
+        model::StickKind,
+        crate::sample::Expr,
+        Option<crate::rules::Cond>,
+    )>,
     /// Acls for the conditions.
     pub conds: crate::rules::RuleSet,
 }
 
 impl Stick {
-    /// Whether a matching rule looks the client up.
-    pub fn matches(&self, info: &crate::sample::Env<'_>) -> bool {
-        self.rules.iter().any(|(k, c)| {
-            matches!(k, model::StickKind::On | model::StickKind::Match)
-                && self.conds.eval_opt(c, info)
-        })
-    }
-    /// The server stored for client address `ip`.
-    pub fn lookup(&self, ip: std::net::IpAddr) -> Option<String> {
-        let key = self.table.spec.key.from_ip(ip)?;
-        let e = self.table.lookup(&key)?;
-        let id = self.table.read(&e, crate::stick::Data::ServerId)?;
-        let by_key = self.table.read_text(&e, crate::stick::Data::ServerKey);
-        by_key
-            .filter(|k| !k.is_empty())
-            .or_else(|| self.servers.get((id as usize).checked_sub(1)?).cloned())
+    /// The keys of the rules of `kinds` whose condition holds and whose pattern gives
+    /// a key for the table, in order.
+    fn keys(
+        &self,
+        env: &crate::sample::Env<'_>,
+        kinds: &[model::StickKind],
+    ) -> Vec<crate::stick::Key> {
+        self.rules
+            .iter()
+            .filter(|(k, _, c)| kinds.contains(k) && self.conds.eval_opt(c, env))
+            .filter_map(|(_, e, _)| crate::sample::track::key_of(&self.table, &e.eval(env)?))
+            .collect()
     }
 
-    /// Stores the server for client address `ip`.
-    pub fn store(&self, ip: std::net::IpAddr, server: &str) {
-        let Some(e) = self
-            .table
-            .spec
-            .key
-            .from_ip(ip)
-            .and_then(|k| self.table.get_or_create(k))
-        else {
-            return;
-        };
+    /// The server stored for the first `stick on`/`stick match` key that has one.
+    pub fn lookup(&self, env: &crate::sample::Env<'_>) -> Option<String> {
+        use model::StickKind::{Match, On};
+        self.keys(env, &[On, Match]).into_iter().find_map(|key| {
+            let e = self.table.lookup(&key)?;
+            let id = self.table.read(&e, crate::stick::Data::ServerId)?;
+            let by_key = self.table.read_text(&e, crate::stick::Data::ServerKey);
+            by_key
+                .filter(|k| !k.is_empty())
+                .or_else(|| self.servers.get((id as usize).checked_sub(1)?).cloned())
+        })
+    }
+
+    /// The keys `stick on`/`stick store-request` store the request's server under.
+    pub fn stores(&self, env: &crate::sample::Env<'_>) -> Vec<crate::stick::Key> {
+        use model::StickKind::{On, StoreRequest};
+        self.keys(env, &[On, StoreRequest])
+    }
+
+    /// Stores `server` under each of `keys`.
+    pub fn store(&self, keys: &[crate::stick::Key], server: &str) {
         let id = self
             .servers
             .iter()
             .position(|s| s == server)
             .map_or(0, |i| i as u64 + 1);
-        self.table.set_server(&e, id, server);
-    }
-
-    /// Whether a matching rule stores the client's server.
-    pub fn stores(&self, info: &crate::sample::Env<'_>) -> bool {
-        self.rules.iter().any(|(k, c)| {
-            matches!(k, model::StickKind::On | model::StickKind::StoreRequest)
-                && self.conds.eval_opt(c, info)
-        })
+        for k in keys {
+            if let Some(e) = self.table.get_or_create(k.clone()) {
+                self.table.set_server(&e, id, server);
+            }
+        }
     }
 }
 

@@ -168,11 +168,9 @@ pub async fn serve(
     let pinned = be
         .stick
         .as_ref()
-        .filter(|st| st.matches(&env))
-        .zip(peer.ip())
-        .and_then(|(st, ip)| st.lookup(ip))
+        .and_then(|st| st.lookup(&env))
         .and_then(|n| be.server_index(&n));
-    let store = be.stick.as_ref().is_some_and(|st| st.stores(&env));
+    let store = be.stick.as_ref().map(|st| st.stores(&env));
     // The stream's unique id (`unique-id-format`), for `proxy-v2-options unique-id`.
     let unique_id = fe.unique_id.as_ref().map(|f| f.eval(&be_env));
     let tlv = crate::backend::proxy_proto::TlvSource {
@@ -208,10 +206,8 @@ pub async fn serve(
         addrs,
         vars: &mut vars,
     });
-    if store {
-        if let (Some(st), Some(ip)) = (&be.stick, peer.ip()) {
-            st.store(ip, &slot.server.name);
-        }
+    if let (Some(st), Some(keys)) = (&be.stick, &store) {
+        st.store(keys, &slot.server.name);
     }
     let idle = be
         .timeouts

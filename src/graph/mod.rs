@@ -108,7 +108,13 @@ fn stick(
     let rules = p
         .stick_rules
         .iter()
-        .map(|r| (r.kind, r.cond.as_ref().map(|c| conds.cond(c))))
+        .map(|r| {
+            (
+                r.kind,
+                r.expr.clone(),
+                r.cond.as_ref().map(|c| conds.cond(c)),
+            )
+        })
         .collect();
     Some(crate::backend::Stick {
         table,

@@ -70,7 +70,7 @@ pub(super) const fn checked(mut d: ConvDef, check: CheckFn) -> ConvDef {
 }
 
 use ArgT::{Int as I, IntOrVar as IV, Str as S, StrOrVar as SV, Var as V};
-use Type::{Bin, Bool, Int, Ip, Str};
+use Type::{Any, Bin, Bool, Int, Ip, Str};
 
 /// A map converter: how keys match (`map_beg`), the value type (`map_str_int`).
 macro_rules! map_conv {
@@ -180,6 +180,10 @@ pub static CONVS: &[ConvDef] = &[
     }),
     // encodings
     ca("json", &[S], 0, Str, Str, json),
+    checked(
+        ca("json_query", &[S, S], 1, Str, Any, super::json::json_query),
+        super::json::check,
+    ),
     ca("url_enc", &[S], 0, Str, Str, |_, v, _| {
         let b = v.into_bytes();
         let mut out = Vec::with_capacity(b.len());

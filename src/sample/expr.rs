@@ -181,6 +181,24 @@ pub struct Env<'a> {
     pub unique_id: Option<&'a str>,
     /// What an access-log line knows besides the messages (timers, counts, bytes).
     pub log: Option<&'a super::logvars::LogInfo<'a>>,
+    /// The timeouts the request runs with (`be_server_timeout`, `cur_server_timeout`...).
+    pub timeouts: Option<TimeoutView>,
+}
+
+/// The timeouts of a request in milliseconds (0: not set), as the `*_timeout` fetches
+/// give them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutView {
+    /// The frontend's `timeout client`.
+    pub fe_client: u64,
+    /// The backend's `timeout server` (the frontend's before one is chosen).
+    pub be_server: u64,
+    /// The backend's `timeout tunnel`.
+    pub be_tunnel: u64,
+    /// `timeout server` as `set-timeout` left it.
+    pub cur_server: u64,
+    /// `timeout tunnel` as `set-timeout` left it.
+    pub cur_tunnel: u64,
 }
 
 impl<'a> Env<'a> {

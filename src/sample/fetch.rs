@@ -222,6 +222,31 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::str(n.name));
         }
     }),
+    l4("fe_client_timeout", Int, |_, env, e| {
+        if let Some(t) = env.timeouts {
+            e(Value::Int(t.fe_client as i64));
+        }
+    }),
+    l4("be_server_timeout", Int, |_, env, e| {
+        if let Some(t) = env.timeouts {
+            e(Value::Int(t.be_server as i64));
+        }
+    }),
+    l4("be_tunnel_timeout", Int, |_, env, e| {
+        if let Some(t) = env.timeouts {
+            e(Value::Int(t.be_tunnel as i64));
+        }
+    }),
+    l4("cur_server_timeout", Int, |_, env, e| {
+        if let Some(t) = env.timeouts {
+            e(Value::Int(t.cur_server as i64));
+        }
+    }),
+    l4("cur_tunnel_timeout", Int, |_, env, e| {
+        if let Some(t) = env.timeouts {
+            e(Value::Int(t.cur_tunnel as i64));
+        }
+    }),
     l4("be_id", Int, |_, env, e| {
         if let Some(n) = env.be {
             e(Value::Int(n.id));

@@ -18,13 +18,14 @@ pub mod fmt;
 pub mod hash;
 pub mod hello;
 pub mod hint;
+pub mod json;
 pub mod logvars;
 pub mod pattern;
 pub mod track;
 pub mod value;
 pub mod vars;
 
-pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats};
+pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats, TimeoutView};
 pub use fmt::{Fmt, Pending};
 pub use hint::did_you_mean;
 pub use logvars::{Flags, LogCounts, LogEnd, LogInfo};

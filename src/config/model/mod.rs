@@ -81,6 +81,8 @@ pub struct CpuMap {
 /// The `global` section.
 #[derive(Debug, Clone, Default)]
 pub struct Global {
+    /// `expose-experimental-directives`: `normalize-uri` is allowed.
+    pub experimental: bool,
     /// `maxconn`; `None` derives it from the descriptor limit at start.
     pub maxconn: Option<u32>,
     /// `nbthread`; `None` uses one thread per CPU.

@@ -53,6 +53,22 @@ pub struct Options {
     pub tcp_check: bool,
     /// `option http-restrict-req-hdr-names`.
     pub restrict_hdr_names: HdrNames,
+    /// `http-reuse`.
+    pub http_reuse: HttpReuse,
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// No sharing: lbd closes the server connection after each response.
+    Never,
+    /// HAProxy's default; lbd's pool.
+    #[default]
+    Safe,
+    /// lbd's pool.
+    Aggressive,
+    /// lbd's pool.
+    Always,
 }
 
 /// `option http-restrict-req-hdr-names preserve|delete|reject`: what becomes of a
@@ -174,6 +190,61 @@ pub enum HttpAction {
         /// `len N`: the most characters kept (None: the declared slot's).
         len: Option<usize>,
     },
+    /// `http-request set-timeout server|tunnel TIME|EXPR`.
+    SetTimeout(TimeoutKind, TimeoutArg),
+    /// `http-request|http-response strict-mode on|off`.
+    StrictMode(bool),
+    /// `http-request reject`: close the connection without an answer.
+    Reject,
+    /// `http-request|http-response silent-drop`: close the connection at once, as
+    /// if the peer had gone.
+    SilentDrop,
+    /// `http-request tarpit [deny_status N] [ANSWER]`: hold the request for `timeout
+    /// tarpit`, then answer as `deny` does (default 500).
+    Tarpit(Box<HttpAction>),
+    /// `http-request normalize-uri NORMALIZER`.
+    NormalizeUri(Normalizer),
+}
+
+/// Which timeout `set-timeout` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    /// `timeout server`.
+    Server,
+    /// `timeout tunnel`.
+    Tunnel,
+}
+
+/// `set-timeout`'s value: a time, or a sample expression giving milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeoutArg {
+    /// Known at load time.
+    Fixed(Duration),
+    /// Evaluated per request (an integer, in milliseconds).
+    Expr(Expr),
+}
+
+/// A `normalize-uri` normalizer (HAProxy 2.6's set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalizer {
+    /// `fragment-encode`: `#` in the path and query becomes `%23`.
+    FragmentEncode,
+    /// `fragment-strip`: the `#...` fragment is removed.
+    FragmentStrip,
+    /// `path-merge-slashes`: runs of `/` in the path become one.
+    PathMergeSlashes,
+    /// `path-strip-dot`: `.` segments of the path are removed.
+    PathStripDot,
+    /// `path-strip-dotdot [full]`: `seg/..` segments are resolved (`full`: `..`
+    /// above the root too).
+    PathStripDotdot(bool),
+    /// `percent-decode-unreserved [strict]`: `%XX` of an unreserved character is
+    /// decoded (`strict`: an invalid `%` answers 400).
+    PercentDecodeUnreserved(bool),
+    /// `percent-to-uppercase [strict]`: `%xx` hex digits in upper case.
+    PercentToUppercase(bool),
+    /// `query-sort-by-name`: query parameters sorted by name (stable).
+    QuerySortByName,
 }
 
 /// When a `tcp-request` / `tcp-response` rule runs.
@@ -343,6 +414,8 @@ pub struct StickTable {
 pub struct StickRule {
     /// Which kind.
     pub kind: StickKind,
+    /// The pattern: a sample expression giving the key.
+    pub expr: Expr,
     /// Table proxy name (None = this proxy).
     pub table: Option<String>,
     /// Condition.

@@ -194,6 +194,8 @@ pub struct Timeouts {
     pub client_fin: Option<Duration>,
     /// `timeout server-fin`.
     pub server_fin: Option<Duration>,
+    /// `timeout tarpit` (`http-request tarpit`; unset: `timeout connect`).
+    pub tarpit: Option<Duration>,
 }
 
 impl Timeouts {

@@ -39,6 +39,10 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("resetenv", resetenv),
     kw("description", nothing),
     kw("node", nothing),
+    kw("expose-experimental-directives", |p, _| {
+        p.global.experimental = true;
+        Ok(())
+    }),
     K::unsupported("lua-load"),
     K::unsupported("lua-load-per-thread"),
     K::unsupported("lua-prepend-path"),
@@ -47,7 +51,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("external-check"),
     K::unsupported("insecure-fork-wanted"),
     K::unsupported("set-dumpable"),
-    K::unsupported("expose-experimental-directives"),
     K::unsupported("httpclient.resolvers.id"),
     K::unsupported("wurfl-data-file"),
     K::unsupported("51degrees-data-file"),

@@ -10,8 +10,8 @@ use crate::sample::{Expr, Fmt, Method, Scope};
 
 /// The rule an action parser reads: `http-request` or `http-response`, the action name.
 pub(crate) struct Rule<'a> {
-    kw: &'a str,
-    action: &'a str,
+    pub(super) kw: &'a str,
+    pub(super) action: &'a str,
     response: bool,
 }
 
@@ -65,27 +65,35 @@ pub(crate) static ACTIONS: &[K] = &[
     kw("capture", Caps::RULES, |r, a| {
         super::capture::parse(r.kw, r.response, a)
     }),
+    kw(
+        "set-timeout",
+        Caps::REQUEST,
+        super::http_actions::set_timeout,
+    ),
+    kw("strict-mode", Caps::RULES, super::http_actions::strict_mode),
+    kw("reject", Caps::REQUEST, super::http_actions::close),
+    kw("silent-drop", Caps::RULES, super::http_actions::close),
+    kw("tarpit", Caps::REQUEST, super::http_actions::tarpit),
+    kw(
+        "normalize-uri",
+        Caps::REQUEST,
+        super::http_actions::normalize_uri,
+    ),
     K::unsupported("set-log-level").caps(Caps::RULES),
     K::unsupported("set-tos").caps(Caps::RULES),
     K::unsupported("set-mark").caps(Caps::RULES),
     K::unsupported("set-nice").caps(Caps::RULES),
-    K::unsupported("tarpit").caps(Caps::RULES),
-    K::unsupported("silent-drop").caps(Caps::RULES),
-    K::unsupported("reject").caps(Caps::RULES),
     K::unsupported("cache-use").caps(Caps::RULES),
     K::unsupported("cache-store").caps(Caps::RULES),
     K::unsupported("send-spoe-group").caps(Caps::RULES),
     K::unsupported("wait-for-body").caps(Caps::RULES),
     K::unsupported("wait-for-handshake").caps(Caps::RULES),
     K::unsupported("early-hint").caps(Caps::RULES),
-    K::unsupported("normalize-uri").caps(Caps::RULES),
-    K::unsupported("strict-mode").caps(Caps::RULES),
     K::unsupported("do-resolve").caps(Caps::RULES),
     K::unsupported("add-acl").caps(Caps::RULES),
     K::unsupported("del-acl").caps(Caps::RULES),
     K::unsupported("set-map").caps(Caps::RULES),
     K::unsupported("del-map").caps(Caps::RULES),
-    K::unsupported("set-timeout").caps(Caps::RULES),
     K::unsupported("set-bandwidth-limit").caps(Caps::RULES),
     K::unsupported("disable-l7-retry").caps(Caps::RULES),
     // In a request, `use-service` is the supported entry above.
@@ -316,8 +324,17 @@ fn del_header(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
 
 fn deny(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
     let status = if r.response { 502 } else { 403 };
-    let answer = reply(r, "deny", args, status)?;
-    Ok(match answer {
+    deny_answer(r, "deny", args, status)
+}
+
+/// The answer of `deny` (and `tarpit`): `deny_status N`, `return`'s words.
+pub(super) fn deny_answer(
+    r: &Rule<'_>,
+    act: &str,
+    args: &[String],
+    status: u16,
+) -> Result<HttpAction, String> {
+    Ok(match reply(r, act, args, status)? {
         // No answer of its own: the proxy's error page for the status.
         HttpAction::ErrorPage(s, ReplyPage::Proxy) => HttpAction::Deny(s),
         a => HttpAction::DenyWith(Box::new(a)),
@@ -365,7 +382,7 @@ fn reply(r: &Rule<'_>, act: &str, args: &[String], mut status: u16) -> Result<Ht
         let mut step = 2;
         match word {
             "status" => status = value::int_in(&need(1)?, 200, 599, "'return status'")? as u16,
-            "deny_status" if act == "deny" => {
+            "deny_status" if act == "deny" || act == "tarpit" => {
                 status = value::int_in(&need(1)?, 200, 599, "'deny_status'")? as u16
             }
             "content-type" => content_type = Some(need(1)?),
@@ -414,7 +431,11 @@ fn reply(r: &Rule<'_>, act: &str, args: &[String], mut status: u16) -> Result<Ht
         i += step;
     }
     // `deny` without a body of its own answers with the error page for its status.
-    if act == "deny" && body.is_none() && content_type.is_none() && headers.is_empty() {
+    if (act == "deny" || act == "tarpit")
+        && body.is_none()
+        && content_type.is_none()
+        && headers.is_empty()
+    {
         page = Some(ReplyPage::Proxy);
         body = Some(("default-errorfiles", None));
     }
@@ -540,6 +561,9 @@ impl<'e> Parser<'e> {
                 ))
             }
         };
+        if matches!(action, HttpAction::NormalizeUri(_)) && !self.global.experimental {
+            return Err("'normalize-uri' directive is experimental, must be allowed via a global 'expose-experimental-directives'".into());
+        }
         Ok(Some(HttpRule {
             action,
             cond,

@@ -36,6 +36,7 @@ mod checks;
 mod cond;
 pub(crate) mod errors;
 pub(crate) mod global;
+mod http_actions;
 pub(crate) mod http_rules;
 mod log;
 mod logformat;

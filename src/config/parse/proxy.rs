@@ -80,7 +80,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("persist"),
     K::unsupported("external-check"),
     K::unsupported("dynamic-cookie-key"),
-    K::unsupported("http-reuse"),
+    kw("http-reuse", Caps::DBL, http_reuse),
     K::unsupported("http-send-name-header"),
     K::unsupported("rate-limit"),
     K::unsupported("hash-balance-factor"),
@@ -347,6 +347,23 @@ fn maxconn(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 fn retries(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     p.px(t).retries = value::int_in(arg(w, 1)?, 0, 1000, "'retries'")? as u32;
+    Ok(())
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+fn http_reuse(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let mode = match (w.get(1).map(String::as_str), w.get(2)) {
+        (Some("never"), None) => HttpReuse::Never,
+        (Some("safe"), None) => HttpReuse::Safe,
+        (Some("aggressive"), None) => HttpReuse::Aggressive,
+        (Some("always"), None) => HttpReuse::Always,
+        _ => {
+            return Err(
+                "'http-reuse' expects one of 'never', 'safe', 'aggressive', 'always'.".into(),
+            )
+        }
+    };
+    p.px(t).options.http_reuse = mode;
     Ok(())
 }
 

@@ -113,16 +113,18 @@ impl<'e> Parser<'e> {
             }
             None => return Err("'stick' expects 'on', 'match' or 'store-request'.".into()),
         };
-        match w.get(2).map(String::as_str) {
-            Some("src") => {}
-            Some(x) => {
-                return Err(format!(
-                    "'stick {}' : pattern '{x}' is not supported by lbd; only 'src' is.",
-                    w[1]
-                ))
-            }
-            None => return Err(format!("'stick {}' expects a pattern ('src').", w[1])),
-        }
+        let Some(pattern) = w.get(2) else {
+            return Err(format!(
+                "'stick {}' expects a pattern (a sample expression).",
+                w[1]
+            ));
+        };
+        let expr = crate::sample::Expr::parse(pattern).map_err(|e| {
+            format!(
+                "'stick {}' : failed to parse sample expression <{pattern}> : {e}",
+                w[1]
+            )
+        })?;
         let mut table = None;
         let mut i = 3;
         if w.get(i).map(String::as_str) == Some("table") {
@@ -142,6 +144,7 @@ impl<'e> Parser<'e> {
         };
         Ok(StickRule {
             kind,
+            expr,
             table,
             cond,
             loc: self.loc.clone(),

@@ -31,7 +31,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("check", Caps::DBL, |t| &mut t.check),
     kw("client-fin", Caps::DFL, |t| &mut t.client_fin),
     kw("server-fin", Caps::DBL, |t| &mut t.server_fin),
-    K::ignored("tarpit"),
+    kw("tarpit", Caps::DFBL, |t| &mut t.tarpit),
     K::ignored("retry"),
     K::ignored("resolve"),
     K::unsupported("clitimeout"),

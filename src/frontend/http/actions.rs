@@ -13,7 +13,8 @@ use hyper::http::{request, response};
 use hyper::{Method, Response, StatusCode, Uri, Version};
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 /// What every rule of a request reads besides the message it acts on.
 #[derive(Clone, Copy)]
@@ -50,7 +51,45 @@ pub(super) struct Ctx<'a> {
     pub session_track: Option<&'a crate::stick::Trackers>,
     /// The request's unique id (`unique-id-format`).
     pub unique_id: Option<&'a str>,
+    /// The backend's timeouts, once it is chosen.
+    pub be_timeouts: Option<&'a crate::config::model::Timeouts>,
+    /// What rules changed besides the message (`strict-mode`, `set-timeout`).
+    pub state: Option<&'a RuleState>,
 }
+
+/// What rules change about a request besides its messages.
+#[derive(Debug, Default)]
+pub(super) struct RuleState {
+    /// `strict-mode off` was met by the request's rules, by the response's.
+    pub soft: [AtomicBool; 2],
+    /// `set-timeout server`, in milliseconds (0: none).
+    pub server_timeout: AtomicU64,
+    /// `set-timeout tunnel`, in milliseconds (0: none).
+    pub tunnel_timeout: AtomicU64,
+}
+
+impl RuleState {
+    /// `set-timeout server`, else `t`.
+    pub fn server(&self, t: Option<Duration>) -> Option<Duration> {
+        Self::or(&self.server_timeout, t)
+    }
+
+    /// `set-timeout tunnel`, else `t`.
+    pub fn tunnel(&self, t: Option<Duration>) -> Option<Duration> {
+        Self::or(&self.tunnel_timeout, t)
+    }
+
+    fn or(a: &AtomicU64, t: Option<Duration>) -> Option<Duration> {
+        match a.load(Relaxed) {
+            0 => t,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// On a response: `tarpit` held the request; it is sent after this long.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tarpit(pub Duration);
 
 /// The request as it was when sent, for response rules.
 pub(super) struct SavedReq {
@@ -142,6 +181,27 @@ impl<'a> Ctx<'a> {
             track: None,
             captures: None,
             unique_id: None,
+            be_timeouts: None,
+            state: None,
+        }
+    }
+
+    /// The same, with the request's rule state.
+    pub fn with_state(mut self, s: &'a RuleState) -> Self {
+        self.state = Some(s);
+        self
+    }
+
+    /// The timeouts as the `*_timeout` fetches read them.
+    fn timeouts(&self) -> crate::sample::TimeoutView {
+        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
+        let px = self.be_timeouts.unwrap_or(&self.fe_rt.timeouts);
+        crate::sample::TimeoutView {
+            fe_client: ms(self.fe_rt.timeouts.client),
+            be_server: ms(px.server),
+            be_tunnel: ms(px.tunnel),
+            cur_server: ms(self.state.map_or(px.server, |s| s.server(px.server))),
+            cur_tunnel: ms(self.state.map_or(px.tunnel, |s| s.tunnel(px.tunnel))),
         }
     }
 
@@ -170,6 +230,7 @@ impl<'a> Ctx<'a> {
             id: self.graph.uuid(be.proxy_id) as i64,
         });
         self.pages.be = Some(&be.error_pages);
+        self.be_timeouts = Some(&be.timeouts);
         self
     }
 
@@ -222,6 +283,7 @@ impl<'a> Ctx<'a> {
             conn: self.conn,
             userlists: Some(&self.graph.config.userlists),
             unique_id: self.unique_id,
+            timeouts: Some(self.timeouts()),
             ..Env::default()
         }
     }
@@ -312,6 +374,7 @@ enum Effect {
     Var(Option<crate::sample::Owned>),
     Text(Vec<u8>),
     Addr(Addrs),
+    Timeout(Option<Duration>),
 }
 
 /// Applies `rules` of `rs` in order to the message; returns a response when a rule
@@ -347,7 +410,15 @@ pub(super) fn apply(
         match effect {
             Effect::Answer(resp) => return Some(resp),
             Effect::Stop => return None,
-            e => change(&r.action, e, ctx, vars, &mut msg),
+            e => {
+                // A rewrite that failed: in strict mode (the default), the message
+                // is answered with 500 (as HAProxy).
+                let side = matches!(msg, Msg::Res(..)) as usize;
+                let strict = ctx.state.is_none_or(|s| !s.soft[side].load(Relaxed));
+                if !change(&r.action, e, ctx, vars, &mut msg) && strict {
+                    return Some(ctx.pages.response(500, None, false));
+                }
+            }
         }
     }
     None
@@ -437,9 +508,41 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
             }
             Effect::Addr(addrs)
         }
+        Action::SetTimeout(_, arg) => Effect::Timeout(match arg {
+            crate::config::model::TimeoutArg::Fixed(d) => Some(*d),
+            // An integer in milliseconds; none, or not positive: no change.
+            crate::config::model::TimeoutArg::Expr(e) => e
+                .eval(env)
+                .and_then(|v| v.to_int())
+                .filter(|&ms| ms > 0 && ms <= i32::MAX as i64)
+                .map(|ms| Duration::from_millis(ms as u64)),
+        }),
+        Action::Reject | Action::SilentDrop => Effect::Answer(rejected(ctx)),
+        Action::Tarpit(answer) => match compute(answer, env, ctx, msg) {
+            Effect::Answer(mut resp) => {
+                let t = ctx.be_timeouts.unwrap_or(&ctx.fe_rt.timeouts);
+                let hold = t.tarpit.or(t.connect).unwrap_or_default();
+                resp.extensions_mut().insert(Tarpit(hold));
+                Effect::Answer(resp)
+            }
+            e => e,
+        },
+        Action::NormalizeUri(n) => match msg {
+            Msg::Req(p) => match super::normalize::apply(
+                *n,
+                p.uri.path_and_query().map_or("", |pq| pq.as_str()),
+            ) {
+                Ok(Some(t)) => Effect::Text(t.into_bytes()),
+                Ok(None) => Effect::None,
+                // `strict`: an invalid `%` sequence is a bad request.
+                Err(()) => Effect::Answer(ctx.pages.response_in(400, None, false, env)),
+            },
+            Msg::Res(..) => Effect::None,
+        },
         Action::DelHeader(_)
         | Action::DelHeaders(_)
         | Action::UnsetVar(..)
+        | Action::StrictMode(_)
         | Action::SetStatus(..) => Effect::None,
     }
 }
@@ -484,8 +587,10 @@ fn headers_of<'m>(msg: &'m mut Msg<'_>) -> &'m mut HeaderMap {
     }
 }
 
-fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'_>) {
+/// Changes the message (or the request's state); false when a rewrite failed.
+fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'_>) -> bool {
     match (a, e) {
+        (Action::SetHeader(..) | Action::AddHeader(..), Effect::Header(None)) => return false,
         (Action::SetHeader(n, _), Effect::Header(Some(v))) => {
             headers_of(msg).insert(n.clone(), v);
         }
@@ -520,7 +625,7 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
         (Action::UnsetVar(s, n), _) => set_var(ctx, vars, *s, n, None),
         (Action::SetUri(part, _), Effect::Text(t)) => {
             if let Msg::Req(p) = msg {
-                set_uri(p, *part, &String::from_utf8_lossy(&t));
+                return set_uri(p, *part, &String::from_utf8_lossy(&t));
             }
         }
         (Action::ReplaceUri(part, re, _), Effect::Text(t)) => {
@@ -537,7 +642,7 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
                 if let Some(caps) = re.captures(&cur) {
                     let mut out = String::new();
                     caps.expand(&String::from_utf8_lossy(&t), &mut out);
-                    set_uri(p, *part, &out);
+                    return set_uri(p, *part, &out);
                 }
             }
         }
@@ -554,6 +659,27 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
                 p.extensions.insert(addrs);
             }
         }
+        (Action::NormalizeUri(_), Effect::Text(t)) => {
+            if let Msg::Req(p) = msg {
+                use crate::config::model::UriPart;
+                return set_uri(p, UriPart::PathQ, &String::from_utf8_lossy(&t));
+            }
+        }
+        (Action::SetTimeout(kind, _), Effect::Timeout(Some(d))) => {
+            use crate::config::model::TimeoutKind;
+            if let Some(st) = ctx.state {
+                let ms = d.as_millis().max(1) as u64;
+                match kind {
+                    TimeoutKind::Server => st.server_timeout.store(ms, Relaxed),
+                    TimeoutKind::Tunnel => st.tunnel_timeout.store(ms, Relaxed),
+                }
+            }
+        }
+        (Action::StrictMode(on), _) => {
+            if let Some(st) = ctx.state {
+                st.soft[matches!(msg, Msg::Res(..)) as usize].store(!on, Relaxed);
+            }
+        }
         (Action::SetStatus(code, _), _) => {
             if let (Msg::Res(_, p), Ok(s)) = (msg, StatusCode::from_u16(*code)) {
                 p.status = s;
@@ -561,6 +687,7 @@ fn change(a: &Action, e: Effect, ctx: &Ctx<'_>, vars: &mut Vars, msg: &mut Msg<'
         }
         _ => {}
     }
+    true
 }
 
 fn set_var(ctx: &Ctx<'_>, vars: &mut Vars, s: Scope, n: &str, v: Option<crate::sample::Owned>) {
@@ -612,14 +739,15 @@ fn replace_header(
     }
 }
 
-/// Rewrites part of the request line; an invalid result leaves it unchanged.
-fn set_uri(p: &mut request::Parts, part: crate::config::model::UriPart, v: &str) {
+/// Rewrites part of the request line; an invalid result leaves it unchanged (false).
+fn set_uri(p: &mut request::Parts, part: crate::config::model::UriPart, v: &str) -> bool {
     use crate::config::model::UriPart;
     if part == UriPart::Method {
-        if let Ok(m) = Method::from_bytes(v.as_bytes()) {
-            p.method = m;
-        }
-        return;
+        let Ok(m) = Method::from_bytes(v.as_bytes()) else {
+            return false;
+        };
+        p.method = m;
+        return true;
     }
     let query = p.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let path = p.uri.path().to_string();
@@ -628,7 +756,7 @@ fn set_uri(p: &mut request::Parts, part: crate::config::model::UriPart, v: &str)
         UriPart::PathQ | UriPart::Uri => v.to_string(),
         UriPart::Query if v.is_empty() => path,
         UriPart::Query => format!("{path}?{v}"),
-        UriPart::Method => return,
+        UriPart::Method => return false,
     };
     let keep_authority = part != UriPart::Uri && p.uri.scheme().is_some();
     let new = if keep_authority {
@@ -640,8 +768,12 @@ fn set_uri(p: &mut request::Parts, part: crate::config::model::UriPart, v: &str)
     } else {
         new.parse::<Uri>().ok()
     };
-    if let Some(u) = new {
-        p.uri = u;
+    match new {
+        Some(u) => {
+            p.uri = u;
+            true
+        }
+        None => false,
     }
 }
 

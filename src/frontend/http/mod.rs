@@ -18,6 +18,7 @@ pub mod bench;
 mod capture;
 mod conn;
 mod head;
+mod normalize;
 mod reply;
 mod request;
 mod response;

@@ -131,6 +131,8 @@ pub(super) struct Req<'a> {
     pub captures: super::capture::Captures,
     /// The unique id (`unique-id-format`).
     pub unique_id: Option<String>,
+    /// What rules changed besides the messages (`strict-mode`, `set-timeout`).
+    pub state: actions::RuleState,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -144,8 +146,8 @@ pub(super) struct Route {
     pub pinned: Option<usize>,
     /// The persistence cookie the client sent, decoded.
     pub seen: Option<persist::Seen>,
-    /// A stick rule stores the client's server.
-    pub stick_store: bool,
+    /// The keys stick rules store the request's server under.
+    pub stick_store: Vec<crate::stick::Key>,
     /// The balancing key (hash algorithms).
     pub key: Option<u64>,
 }
@@ -220,12 +222,17 @@ pub(super) async fn handle(
         track: Default::default(),
         captures,
         unique_id: None,
+        state: Default::default(),
     };
     // The entries the connection tracks count each of its requests.
     conn.track.request();
     let bytes_in = body_len(req.headers());
     let saved = (graph.after_rules || logging).then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
+    // `http-request tarpit`: the answer waits `timeout tarpit`.
+    if let Some(actions::Tarpit(hold)) = resp.extensions_mut().remove::<actions::Tarpit>() {
+        tokio::time::sleep(hold).await;
+    }
     if let Some(saved) = saved.as_ref().filter(|_| graph.after_rules) {
         resp = r.after_response(saved, resp);
     }
@@ -296,7 +303,8 @@ impl<'a> Req<'a> {
         let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
             .with_track(&self.track)
             .with_captures(&self.captures)
-            .with_unique_id(self.unique_id.as_deref());
+            .with_unique_id(self.unique_id.as_deref())
+            .with_state(&self.state);
         let srv = be
             .as_ref()
             .zip(self.trace.server)
@@ -341,6 +349,7 @@ impl<'a> Req<'a> {
             .with_track(&self.track)
             .with_captures(&self.captures)
             .with_unique_id(self.unique_id.as_deref())
+            .with_state(&self.state)
     }
 
     /// Evaluates a condition of the frontend's rule set against the request.
@@ -385,7 +394,8 @@ impl<'a> Req<'a> {
         let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
             .with_track(&self.track)
             .with_captures(&self.captures)
-            .with_unique_id(self.unique_id.as_deref());
+            .with_unique_id(self.unique_id.as_deref())
+            .with_state(&self.state);
         let answer =
             actions::content_rules(&fe.rules, &ctx, &mut self.vars, &mut parts).or_else(|| {
                 actions::apply(
@@ -414,7 +424,8 @@ impl<'a> Req<'a> {
                 .with_be(&be)
                 .with_track(&self.track)
                 .with_captures(&self.captures)
-                .with_unique_id(self.unique_id.as_deref());
+                .with_unique_id(self.unique_id.as_deref())
+                .with_state(&self.state);
             let answer = actions::content_rules(&be.rules, &ctx, &mut self.vars, &mut parts)
                 .or_else(|| {
                     actions::apply(
@@ -459,6 +470,7 @@ impl<'a> Req<'a> {
                 authority: self.conn.info.proxy.as_ref().and_then(|p| p.tlv(0x02)),
                 unique_id: self.unique_id.as_deref().map(str::as_bytes),
             },
+            server_timeout: self.state.server(route.be.timeouts.server),
         };
         match upstream::exchange(&mut attempts, up, &how, &mut self.trace).await {
             Ok(x) => self.respond(&route, &mut sent, x),
@@ -548,17 +560,14 @@ impl<'a> Req<'a> {
             };
             persist::strip_request(ck, &mut parts.headers);
         }
-        let mut stick_store = false;
+        let mut stick_store = Vec::new();
         if let Some(st) = &be.stick {
             let sv = self.stats_view(Some(&be));
             let ctx = self.ctx(&sv).with_be(&be);
             let uri = actions::target(&parts.uri);
             let env = ctx.env(&self.vars, parts, &uri);
-            if pinned.is_none() && st.matches(&env) {
-                pinned = self
-                    .src
-                    .and_then(|ip| st.lookup(ip))
-                    .and_then(|n| be.server_index(&n));
+            if pinned.is_none() {
+                pinned = st.lookup(&env).and_then(|n| be.server_index(&n));
             }
             stick_store = st.stores(&env);
         }
@@ -645,8 +654,10 @@ impl<'a> Req<'a> {
                 }
             }
         }
+        // `http-reuse never`: the server connection is nobody else's either.
         let server_close = fe.options.http_conn != HttpConnMode::KeepAlive
-            || be.options.http_conn != HttpConnMode::KeepAlive;
+            || be.options.http_conn != HttpConnMode::KeepAlive
+            || be.options.http_reuse == crate::config::model::HttpReuse::Never;
         if server_close && !is_upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         } else if version == Version::HTTP_10 && !is_upgrade {

@@ -48,7 +48,8 @@ impl Req<'_> {
                     .response(502, Some(&be.name), self.json);
             };
             let server_up = hyper::upgrade::on(&mut resp);
-            tunnel(client_up, server_up, slot, sender, be.timeouts.tunnel);
+            let t = self.state.tunnel(be.timeouts.tunnel);
+            tunnel(client_up, server_up, slot, sender, t);
             let (parts, _) = resp.into_parts();
             return Response::from_parts(parts, ProxyBody::empty());
         }
@@ -65,7 +66,7 @@ impl Req<'_> {
             incoming,
             keep,
             slot,
-            be.timeouts.server,
+            self.state.server(be.timeouts.server),
         )));
         // Response rules: backend first, then frontend.
         let fe = self.fe;
@@ -83,7 +84,8 @@ impl Req<'_> {
                 .with_srv(&server.name, id)
                 .with_track(&self.track)
                 .with_captures(&self.captures)
-                .with_unique_id(self.unique_id.as_deref());
+                .with_unique_id(self.unique_id.as_deref())
+                .with_state(&self.state);
             for rs in sets {
                 if let Some(r) =
                     actions::response_content_rules(rs, &ctx, &mut self.vars, saved, &rparts)
@@ -120,10 +122,8 @@ impl Req<'_> {
         headers: &mut HeaderMap,
     ) -> Option<u8> {
         let be = &route.be;
-        if route.stick_store {
-            if let (Some(st), Some(ip)) = (&be.stick, self.src) {
-                st.store(ip, &slot.server.name);
-            }
+        if let Some(st) = &be.stick {
+            st.store(&route.stick_store, &slot.server.name);
         }
         let ck = be.cookie.as_ref()?;
         let from_server = persist::response_sets(ck, headers);

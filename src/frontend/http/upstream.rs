@@ -36,6 +36,8 @@ pub(super) struct Upstream<'a> {
     pub addrs: (crate::log::Client, Option<std::net::SocketAddr>),
     /// What the PROXY header's `proxy-v2-options` TLVs carry.
     pub tlv: crate::backend::proxy_proto::TlvSource<'a>,
+    /// `timeout server`, as `set-timeout server` left it.
+    pub server_timeout: Option<std::time::Duration>,
 }
 
 /// Waits for a server's response head for `timeout server` of server silence. While
@@ -109,7 +111,7 @@ pub(super) async fn exchange(
         };
         trace.connected = Some(std::time::Instant::now());
         let send = sender.try_send_request(up);
-        let res = match be.timeouts.server {
+        let res = match how.server_timeout {
             Some(t) => match server_wait(send, t, how.upload).await {
                 Some(r) => r,
                 None => {
