@@ -325,10 +325,6 @@ const OTHER_ALERTS: &[(&str, &str)] = &[
         "stick-table type ip size 1\n    stick store-response src",
     ),
     (
-        "stick on EXPR",
-        "stick-table type ip size 1\n    stick on hdr(x)",
-    ),
-    (
         "stick-table ... srvkey",
         "stick-table type ip size 1 srvkey name",
     ),
