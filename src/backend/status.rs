@@ -30,8 +30,8 @@ pub struct Outcome {
     pub ok: bool,
     /// HAProxy's reason, e.g. `Layer4 connection problem`.
     pub reason: &'static str,
-    /// HTTP status, for http checks that got one.
-    pub code: Option<u16>,
+    /// HTTP status, for http checks that got one; an external check's exit code.
+    pub code: Option<i32>,
     /// Detail, e.g. `Connection refused` or the reason phrase.
     pub info: Option<String>,
     /// How long the check took.
@@ -73,6 +73,9 @@ pub fn check_status_code(reason: &str) -> u8 {
         "Layer7 check passed" => 15,
         CONDPASS => 16,
         "Layer7 wrong status" => 17,
+        "External check error" => 18,
+        "External check timeout" => 19,
+        "External check passed" => 20,
         _ => 0,
     }
 }

@@ -7,6 +7,7 @@
 //! (`backend::status::observe`, fed by the data path) ends in, which logs every UP/DOWN
 //! change in HAProxy's words.
 
+pub mod external;
 pub mod httpcheck;
 pub mod probe;
 pub mod proto;
@@ -15,6 +16,7 @@ pub mod tcpcheck;
 use crate::backend::state::Admin;
 use crate::backend::status::{self, Step};
 use crate::backend::{Backend, ServerRt};
+use crate::config::model::check::CheckProto;
 use crate::graph::{Graph, GraphHandle};
 use probe::Probe;
 use std::collections::HashMap;
@@ -46,7 +48,8 @@ impl Checks {
                         .config
                         .backend(&be.name)
                         .map(|p| (&p.check, p.timeouts.check, p.options.log_health_checks));
-                    let settings = format!("{:?}{:?}{:?}", s.cfg, spec, be.timeouts.connect);
+                    let ext = graph.config.global.external_check;
+                    let settings = format!("{:?}{:?}{:?}{ext:?}", s.cfg, spec, be.timeouts.connect);
                     wanted.insert(
                         (be.name.clone(), s.name.clone(), s.addr, settings),
                         (be.clone(), s.clone()),
@@ -69,9 +72,17 @@ impl Checks {
             let p = graph.config.backend(&be.name);
             let spec = p.map(|p| p.check.clone()).unwrap_or_default();
             let check_to = p.and_then(|p| p.timeouts.check);
-            let probe = match spec.ruleset() {
-                Some(r) => Probe::Rules(Arc::new(r)),
-                None => Probe::Tcp,
+            let ext = p.and_then(|p| {
+                let id = be.servers.iter().position(|x| Arc::ptr_eq(x, &s))? as i64 + 1;
+                let (uuid, mode) = (graph.uuid(be.proxy_id), graph.config.global.external_check);
+                external::External::new(p, uuid, &be, &s, id, mode)
+            });
+            let probe = match (spec.ruleset(), ext) {
+                (Some(r), _) => Probe::Rules(Arc::new(r)),
+                (None, Some(e)) if spec.proto == CheckProto::External => {
+                    Probe::External(Arc::new(e))
+                }
+                (None, _) => Probe::Tcp,
             };
             let opts = (check_to, spec.send_state, spec.disable_on_404);
             let h = tokio::spawn(run(be, s, probe, opts, spread, handle.clone()));

@@ -20,6 +20,8 @@ pub enum Probe {
     Tcp,
     /// Run a ruleset.
     Rules(Arc<CheckRules>),
+    /// Run a program (`option external-check`).
+    External(Arc<super::external::External>),
 }
 
 impl Probe {
@@ -28,6 +30,7 @@ impl Probe {
         match self {
             Probe::Rules(rules) => Run::new(rules, target, timing).run().await,
             Probe::Tcp => (connect_only(target.addr, timing).await, None),
+            Probe::External(e) => (e.run(timing).await, None),
         }
     }
 }

@@ -171,7 +171,7 @@ impl<'r> Run<'r> {
             reason: status.reason(),
             code: status
                 .shows_code()
-                .then(|| self.code.clamp(0, u16::MAX as i64) as u16),
+                .then(|| self.code.clamp(0, u16::MAX as i64) as i32),
             info: (!info.is_empty()).then_some(info),
             duration: self.start.elapsed(),
         }

@@ -245,6 +245,25 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 )),
             }
         }
+        if p.kind.is_backend() && p.check.proto == check::CheckProto::External {
+            let missing = [
+                (
+                    global.external_check == ExternalCheck::Off,
+                    "global.external-check",
+                ),
+                (p.check.ext_command.is_none(), "external-check command"),
+            ];
+            for (_, what) in missing.iter().filter(|m| m.0) {
+                out.push(Diag {
+                    level: Level::Alert,
+                    loc: None,
+                    msg: format!(
+                        "Proxy '{}' : 'option external-check' unable to find required '{what}'.",
+                        p.name
+                    ),
+                });
+            }
+        }
         for s in &p.servers {
             if s.settings.check && !s.has_port && s.settings.check_port.is_none() {
                 late.push((Level::Warning, s.loc.clone(), format!(

@@ -42,7 +42,7 @@ pub struct CheckSnap {
     /// HAProxy's short code: L4OK, L4CON, L4TOUT, L6RSP, L7OK, L7STS, L7TOUT, L7RSP.
     pub code_name: &'static str,
     /// HTTP status, if any.
-    pub http_code: Option<u16>,
+    pub http_code: Option<i32>,
     /// Duration in ms.
     pub duration_ms: u64,
     /// Full reason text (`reason: ..., info: ...`).
@@ -179,6 +179,9 @@ fn check_code(reason: &str) -> &'static str {
         "Layer7 wrong status" => "L7STS",
         "Layer7 timeout" => "L7TOUT",
         "Layer7 invalid response" => "L7RSP",
+        "External check error" => "PROCERR",
+        "External check timeout" => "PROCTOUT",
+        "External check passed" => "PROCOK",
         _ => "UNK",
     }
 }

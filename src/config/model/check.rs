@@ -29,6 +29,8 @@ pub enum CheckProto {
     Ldap,
     /// `option spop-check`.
     Spop,
+    /// `option external-check`: a program run by `check::external`.
+    External,
 }
 
 /// HAProxy's check statuses (`enum healthcheck_status`) a rule can end on.
@@ -338,13 +340,17 @@ pub struct CheckSpec {
     pub send_state: bool,
     /// `http-check disable-on-404`: a 404 puts an UP server in NOLB (no new traffic).
     pub disable_on_404: bool,
+    /// `external-check command PATH`.
+    pub ext_command: Option<String>,
+    /// `external-check path PATHS`: the PATH of the program (default `/bin:/usr/bin`).
+    pub ext_path: Option<String>,
 }
 
 impl CheckSpec {
     /// The ruleset the checks run; None for a connect-only check.
     pub fn ruleset(&self) -> Option<CheckRules> {
         match self.proto {
-            CheckProto::Connect => None,
+            CheckProto::Connect | CheckProto::External => None,
             CheckProto::TcpCheck => Some(CheckRules::finish(
                 CheckProto::TcpCheck,
                 self.tcp.clone(),

@@ -107,6 +107,20 @@ pub struct Global {
     pub log_tag: Option<String>,
     /// `set-var` / `set-var-fmt` lines: `proc.` variables set at start.
     pub set_vars: Vec<(crate::sample::Scope, String, VarInit)>,
+    /// `external-check [preserve-env]`: external checks allowed.
+    pub external_check: ExternalCheck,
+}
+
+/// The global `external-check` setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExternalCheck {
+    /// Not set: `option external-check` is refused.
+    #[default]
+    Off,
+    /// `external-check`: the program gets only the check's variables.
+    On,
+    /// `external-check preserve-env`: lbd's environment too.
+    PreserveEnv,
 }
 
 /// The value of a `set-var` (a sample expression) or `set-var-fmt` (a format string).

@@ -43,13 +43,12 @@ pub(crate) static KEYWORDS: &[K] = &[
         p.global.experimental = true;
         Ok(())
     }),
+    kw("external-check", external_check),
     K::unsupported("lua-load"),
     K::unsupported("lua-load-per-thread"),
     K::unsupported("lua-prepend-path"),
     K::unsupported("ssl-engine"),
     K::unsupported("ssl-mode-async"),
-    K::unsupported("external-check"),
-    K::unsupported("insecure-fork-wanted"),
     K::unsupported("set-dumpable"),
     K::unsupported("httpclient.resolvers.id"),
     K::unsupported("wurfl-data-file"),
@@ -123,6 +122,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("limited-quic"),
     K::ignored("numa"),
     K::ignored("node-id"),
+    // lbd never forbids forking (external checks run programs anyway).
+    K::ignored("insecure-fork-wanted"),
     K::ignored("tune.*"),
     // lbd has no internal HTTP client (HAProxy's serves Lua and ACME).
     K::ignored("httpclient.*"),
@@ -240,6 +241,27 @@ fn set_var(p: &mut Parser<'_>, w: &[String]) -> R {
         VarInit::Fmt(crate::sample::Fmt::parse(v).map_err(|e| format!("'{kw}' : {e}"))?)
     };
     p.global.set_vars.push((scope, n.to_string(), init));
+    Ok(())
+}
+
+/// `external-check [preserve-env]`.
+fn external_check(p: &mut Parser<'_>, w: &[String]) -> R {
+    if let Some(x) = w.get(2) {
+        return Err(format!(
+            "'{}' cannot handle unexpected argument '{x}'.",
+            w[0]
+        ));
+    }
+    p.global.external_check = match w.get(1).map(String::as_str) {
+        None => crate::config::model::ExternalCheck::On,
+        Some("preserve-env") => crate::config::model::ExternalCheck::PreserveEnv,
+        Some(x) => {
+            return Err(format!(
+                "'{}' only supports 'preserve-env' as an argument, found '{x}'.",
+                w[0]
+            ))
+        }
+    };
     Ok(())
 }
 

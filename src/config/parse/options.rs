@@ -29,6 +29,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("pgsql-check", Caps::DBL, pgsql_check),
     kw("mysql-check", Caps::DBL, mysql_check),
     kw("ssl-hello-chk", Caps::DBL, ssl_hello_chk),
+    kw("external-check", Caps::DBL, external_check),
     kw("forwardfor", Caps::DFBL, forwardfor),
     kw("originalto", Caps::DFBL, originalto),
     kw("redispatch", Caps::DBL, redispatch),
@@ -48,7 +49,6 @@ pub(crate) static KEYWORDS: &[K] = &[
         Caps::DFBL,
         restrict_hdr_names,
     ),
-    K::unsupported("external-check"),
     K::unsupported("persist"),
     K::unsupported("forwarded"),
     K::unsupported("accept-invalid-http-request"),
@@ -306,6 +306,24 @@ fn mysql_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
         return Err(format!("'option mysql-check' : unexpected argument '{x}'."));
     }
     builtin(p, w, t, on, super::check_protos::mysql(w))
+}
+
+/// `option external-check`: checks run `external-check command` (the last check option
+/// wins).
+fn external_check(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {
+    if !on {
+        return Err("negation/default is not supported for option 'external-check'.".into());
+    }
+    if let Some(x) = w.get(1) {
+        return Err(format!(
+            "'option external-check' cannot handle unexpected argument '{x}'."
+        ));
+    }
+    let px = p.px(t);
+    px.options.tcp_check = false;
+    px.check.proto = check::CheckProto::External;
+    px.check.builtin = None;
+    Ok(())
 }
 
 fn forwardfor(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> R {

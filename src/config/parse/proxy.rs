@@ -43,6 +43,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("option", Caps::DFBL, option),
     kw("http-check", Caps::DBL, http_check),
     kw("tcp-check", Caps::DBL, tcp_check),
+    kw("external-check", Caps::DBL, external_check),
     kw("http-request", Caps::DFBL, http_rule),
     kw("http-response", Caps::DFBL, http_rule),
     kw("http-after-response", Caps::DFBL, http_rule),
@@ -78,7 +79,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
     K::unsupported("persist"),
-    K::unsupported("external-check"),
     K::unsupported("dynamic-cookie-key"),
     kw("http-reuse", Caps::DBL, http_reuse),
     K::unsupported("http-send-name-header"),
@@ -394,6 +394,33 @@ fn http_check(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 fn tcp_check(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     p.tcp_check(&w[1..], t)
+}
+
+/// `external-check command PATH` / `external-check path PATHS`.
+fn external_check(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let kw = &w[0];
+    let Some(what) = w.get(1) else {
+        return Err(format!("missing argument after '{kw}'."));
+    };
+    if !matches!(what.as_str(), "command" | "path") {
+        return Err(format!(
+            "'{kw}' only supports 'command' and 'path'. but got '{what}'."
+        ));
+    }
+    if let Some(x) = w.get(3) {
+        return Err(format!("'{kw}' cannot handle unexpected argument '{x}'."));
+    }
+    let v = match w.get(2) {
+        Some(v) if !v.is_empty() => v.clone(),
+        _ => return Err(format!("missing argument after '{what}'.")),
+    };
+    let c = &mut p.px(t).check;
+    if what == "command" {
+        c.ext_command = Some(v);
+    } else {
+        c.ext_path = Some(v);
+    }
+    Ok(())
 }
 
 /// `redirect ...`, the same as `http-request redirect ...`.
