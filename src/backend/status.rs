@@ -102,6 +102,8 @@ pub struct CheckCell {
     pub downtime_before: Duration,
     /// Wakes the check task when `on-error` wants the next check within `fastinter`.
     pub hurry: Arc<tokio::sync::Notify>,
+    /// The agent check (`agent-check`).
+    pub agent: super::agent::AgentCell,
 }
 
 impl CheckCell {
@@ -119,6 +121,7 @@ impl CheckCell {
             down_since: (!health.is_up()).then(Instant::now),
             downtime_before: Duration::ZERO,
             hurry: Arc::new(tokio::sync::Notify::new()),
+            agent: Default::default(),
         }
     }
 
@@ -281,8 +284,10 @@ pub fn record(
     };
     let log_checks = be.options.log_health_checks;
     if log_checks && report {
-        log_check(be, s, &outcome, &rec.health);
+        log_check(be, s, "Health", &outcome, &rec.health);
     }
+    // A server whose agent says DOWN stays DOWN whatever its health check finds.
+    let t = t.filter(|&t| t == Transition::Down || super::agent::agent_is_up(s));
     if let Some(t) = t {
         let what = outcome.describe();
         transition(be, s, t, (!log_checks).then_some(what.as_str()), counts);
@@ -363,7 +368,13 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
 /// Applies a transition to the server and logs HAProxy's lines. `what` is the cause
 /// (`reason: ...`); HAProxy leaves it out when `option log-health-checks` already
 /// logged the check that caused the change.
-fn transition(be: &Backend, s: &ServerRt, t: Transition, what: Option<&str>, counts: &Backend) {
+pub(super) fn transition(
+    be: &Backend,
+    s: &ServerRt,
+    t: Transition,
+    what: Option<&str>,
+    counts: &Backend,
+) {
     let state = &s.state;
     state.set_up(t == Transition::Up);
     if t == Transition::Down && s.cfg.shutdown_on_down {
@@ -485,9 +496,16 @@ pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
 }
 
 /// `option log-health-checks`: `Health check for server web/s1 failed, reason: ...,
-/// status: 2/3 UP.` HAProxy logs a check only when it changed the health or the kind
-/// of result (`reason`), so steady checks stay quiet.
-fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
+/// status: 2/3 UP.` (`Agent check ...` for an agent, with its own counter). HAProxy
+/// logs a check only when it changed the health or the kind of result (`reason`), so
+/// steady checks stay quiet.
+pub(super) fn log_check(
+    be: &Backend,
+    s: &ServerRt,
+    kind: &str,
+    outcome: &Outcome,
+    health: &Health,
+) {
     let state = if !health.is_up() {
         "DOWN"
     } else if s.state.weight() == 0 {
@@ -501,7 +519,7 @@ fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
         (health.value(), health.rise())
     };
     let msg = format!(
-        "Health check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
+        "{kind} check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
         if s.cfg.backup { "backup " } else { "" },
         be.name,
         s.name,

@@ -229,7 +229,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         weight: st.weight(),
                         cur: st.cur.load(Relaxed),
                         max: st.max.load(Relaxed),
-                        limit: sv.cfg.maxconn,
+                        limit: sv.maxconn(),
                         total: st.total.load(Relaxed),
                         bytes: (st.bytes_in.load(Relaxed), st.bytes_out.load(Relaxed)),
                         econ: st.conn_errors.load(Relaxed),
@@ -360,6 +360,9 @@ pub fn csv(s: &Snapshot) -> String {
             r.set("pxname", &b.name)
                 .set("svname", &sv.name)
                 .set("qcur", sv.queued)
+                // Requests queue in the backend, never on a server: its highest
+                // queue is 0 (HAProxy shows the field for every server).
+                .set("qmax", 0)
                 .set("scur", sv.cur)
                 .set("smax", sv.max)
                 .set("stot", sv.total)
