@@ -286,8 +286,12 @@ pub fn record(
     if log_checks && report {
         log_check(be, s, "Health", &outcome, &rec.health);
     }
-    // A server whose agent says DOWN stays DOWN whatever its health check finds.
-    let t = t.filter(|&t| t == Transition::Down || super::agent::agent_is_up(s));
+    // A server whose agent holds it DOWN stays DOWN whatever its health check finds
+    // (and is not reported DOWN twice).
+    let t = t.filter(|&t| match t {
+        Transition::Up => super::agent::agent_is_up(s),
+        Transition::Down => !s.cfg.agent.enabled || s.state.is_up(),
+    });
     if let Some(t) = t {
         let what = outcome.describe();
         transition(be, s, t, (!log_checks).then_some(what.as_str()), counts);
