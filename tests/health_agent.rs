@@ -108,6 +108,24 @@ async fn stat(dir: &SockDir) -> Csv {
     Csv::parse(&cli(dir.sock(), "show stat").await)
 }
 
+/// Waits until column `col` of server `s1` in `show stat` is `want`; gives that
+/// `show stat`.
+async fn wait_stat(dir: &SockDir, col: &str, want: &str) -> Csv {
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let st = stat(dir).await;
+        if st.get("web", "s1", col) == want {
+            return st;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{col} of s1 never became {want:?} (is {:?})",
+            st.get("web", "s1", col)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn agent_line(result: &str, reason: &str, status: &str) -> String {
     warning(&format!(
         "Agent check for server web/s1 {result}, {reason}, check duration: Nms, status: {status}."
@@ -140,7 +158,9 @@ async fn agent_replies_steer_the_server() {
     // srv_agent_state (configured, enabled, agent), srv_agent_addr, srv_agent_port.
     assert_eq!(&f[14], "22");
     assert_eq!(&f[23..], ["127.0.0.1", &agent.port.to_string()]);
-    assert_eq!(stat(&dir).await.num("web", "s1", "weight"), 75);
+    let st = wait_stat(&dir, "agent_status", "CHECKED").await;
+    assert_eq!(st.num("web", "s1", "weight"), 75);
+    assert_eq!(st.get("web", "s1", "agent_health"), "1");
     assert_eq!(agent.seen.lock().unwrap()[0], b"hello\n");
     assert!(lines_with(&lbd, "Agent check").is_empty());
 
@@ -153,11 +173,7 @@ async fn agent_replies_steer_the_server() {
         step,
     )
     .await;
-    let end = std::time::Instant::now() + DEADLINE;
-    while stat(&dir).await.get("web", "s1", "slim") != "30" {
-        assert!(std::time::Instant::now() < end, "slim never became 30");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_stat(&dir, "slim", "30").await;
 
     // Down, with a description: back to ready first (admin states apply first).
     agent.set("ready,down # maintenance window\n");
@@ -184,7 +200,31 @@ async fn agent_replies_steer_the_server() {
         step,
     )
     .await;
-    assert_eq!(stat(&dir).await.get("web", "s1", "status"), "DOWN");
+    let st = wait_stat(&dir, "agent_status", "L7STS").await;
+    assert_eq!(st.get("web", "s1", "status"), "DOWN");
+    let agent_cols = [
+        "agent_status",
+        "agent_code",
+        "agent_desc",
+        "last_agt",
+        "agent_rise",
+        "agent_fall",
+        "agent_health",
+    ]
+    .map(|c| st.get("web", "s1", c).to_string());
+    assert_eq!(
+        agent_cols,
+        [
+            "L7STS",
+            "0",
+            "Layer7 wrong status",
+            "via agent : down (maintenance window)",
+            "1",
+            "1",
+            "0"
+        ]
+    );
+    assert_eq!(st.get("web", "s2", "agent_status"), "");
 
     // Up again.
     agent.set("up\n");
@@ -287,27 +327,13 @@ async fn the_agent_holds_a_checked_server_down() {
     ))
     .await;
     wait_state(&dir, "s1", &[(5, "0")]).await;
-    let end = std::time::Instant::now() + DEADLINE;
-    while stat(&dir).await.get("web", "s1", "check_status") != "L4CON" {
-        assert!(
-            std::time::Instant::now() < end,
-            "the health check never failed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_stat(&dir, "check_status", "L4CON").await;
     // The server's port opens: its health check passes, but the agent still says down.
     drop(closed);
     let _origin = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
-    let end = std::time::Instant::now() + DEADLINE;
-    while stat(&dir).await.get("web", "s1", "check_status") != "L4OK" {
-        assert!(
-            std::time::Instant::now() < end,
-            "the health check never passed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_stat(&dir, "check_status", "L4OK").await;
     assert_eq!(state(&dir, "s1").await[5], "0");
     assert!(lines_with(&lbd, "is UP").is_empty(), "{:?}", lines(&lbd));
     agent.set("up\n");
