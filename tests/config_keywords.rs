@@ -772,7 +772,8 @@ fn every_server_keyword() {
         "check inter 3s fastinter 500 downinter 10s rise 4 fall 5 port 8081 addr 127.0.0.9 ",
         "weight 50 backup disabled maxconn 100 maxqueue 20 slowstart 1m observe layer7 ",
         "error-limit 7 on-error mark-down on-marked-down shutdown-sessions ",
-        "on-marked-up shutdown-backup-sessions init-state fully-down cookie s1c send-proxy id 4"
+        "on-marked-up shutdown-backup-sessions init-state fully-down cookie s1c send-proxy id 4 ",
+        "agent-check agent-port 9999 agent-addr 127.0.0.8 agent-inter 250ms agent-send hello"
     ));
     let want = ServerSettings {
         check: true,
@@ -798,6 +799,13 @@ fn every_server_keyword() {
         cookie: Some("s1c".into()),
         send_proxy: Some(1),
         pp_opts: Default::default(),
+        agent: AgentSettings {
+            enabled: true,
+            port: Some(9999),
+            addr: Some(ip("127.0.0.8")),
+            inter: Some(ms(250)),
+            send: Some("hello".into()),
+        },
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
@@ -811,6 +819,24 @@ fn server_keyword_values() {
     assert_eq!(server("observe layer4").observe, Some(Observe::Layer4));
     assert_eq!(server("observe layer4 observe none").observe, None);
     assert!(!server("check no-check").check);
+    assert!(
+        !server("agent-check agent-port 1 no-agent-check")
+            .agent
+            .enabled
+    );
+    // HAProxy: an agent needs its port (a `default-server` may leave it to servers).
+    assert_eq!(
+        alerts(&cfg("backend be\n    server s1 127.0.0.1:80 agent-check\n")),
+        ["server s1 does not have agent port. Agent check has been disabled."]
+    );
+    let c = ok(&cfg(
+        "backend be\n    default-server agent-check agent-inter 1s\n    server s1 127.0.0.1:80 agent-port 81\n",
+    ));
+    let a = &px(&c, "be").servers[0].settings.agent;
+    assert_eq!(
+        (a.enabled, a.port, a.inter),
+        (true, Some(81), Some(secs(1)))
+    );
     assert!(!server("backup no-backup").backup);
     assert!(!server("disabled enabled").disabled);
     assert_eq!(server("weight 0").weight, 0);

@@ -183,6 +183,12 @@ impl Balancer {
         }
     }
 
+    /// True when weights may change at run time (HAProxy's `BE_LB_PROP_DYN`): every
+    /// algorithm but `static-rr` and map-based hashing.
+    pub fn is_dynamic(&self) -> bool {
+        !matches!(self.algo, Algo::StaticRr { .. } | Algo::MapHash)
+    }
+
     /// True when the algorithm wants a hash key from the request.
     pub fn wants_key(&self) -> bool {
         matches!(self.algo, Algo::MapHash | Algo::Consistent { .. })

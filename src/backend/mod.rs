@@ -6,6 +6,7 @@
 //! When every usable server is at its `maxconn`, the request waits in the backend queue
 //! (bounded by `maxqueue` and `timeout queue`) for the first slot to free up.
 
+pub mod agent;
 pub mod balance;
 pub mod connect;
 pub mod health;
@@ -42,6 +43,11 @@ pub struct ServerRt {
 }
 
 impl ServerRt {
+    /// The connection limit: the one an agent set (`maxconn:N`), else `maxconn`.
+    pub fn maxconn(&self) -> u32 {
+        self.state.runtime_maxconn().unwrap_or(self.cfg.maxconn)
+    }
+
     /// Where active checks connect (`addr`/`port` override the server's).
     pub fn check_target(&self) -> SocketAddr {
         SocketAddr::new(
@@ -245,7 +251,7 @@ impl View for PickView<'_> {
         if self.only.is_some_and(|o| o != i) {
             return 0;
         }
-        if !self.ignore_full && s.cfg.maxconn != 0 && s.state.cur.load(Relaxed) >= s.cfg.maxconn {
+        if !self.ignore_full && s.maxconn() != 0 && s.state.cur.load(Relaxed) >= s.maxconn() {
             return 0;
         }
         s.state.eligible_weight()
@@ -325,7 +331,7 @@ impl Backend {
                 }
             };
             let server = &self.servers[idx];
-            if server.state.try_acquire(server.cfg.maxconn) {
+            if server.state.try_acquire(server.maxconn()) {
                 self.shared.total.fetch_add(1, Relaxed);
                 return Ok(Some(Slot {
                     server: server.clone(),
@@ -357,7 +363,7 @@ impl Backend {
         if !st.is_up() || st.admin() == state::Admin::Maint {
             return None;
         }
-        if !st.try_acquire(server.cfg.maxconn) {
+        if !st.try_acquire(server.maxconn()) {
             return None;
         }
         self.shared.total.fetch_add(1, Relaxed);

@@ -6,7 +6,7 @@
 //! the new graph, so health, admin state, runtime weight and counters carry over.
 
 use crate::config::model::{InitState, ServerSettings};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 /// Administrative state set by config (`disabled`) or the runtime socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,9 @@ pub struct ServerState {
     /// Closes this server's open sessions (`on-marked-down shutdown-sessions`,
     /// `on-marked-up shutdown-backup-sessions`).
     pub kill: KillSwitch,
+    /// `maxconn` set at run time (an agent's `maxconn:N`); -1 while the configured
+    /// one applies.
+    maxconn: AtomicI64,
 }
 
 /// A generation counter sessions compare against, plus a wake-up for idle ones.
@@ -219,6 +222,7 @@ impl ServerState {
             queued: AtomicU32::new(0),
             rt: ResponseTimes::default(),
             kill: KillSwitch::default(),
+            maxconn: AtomicI64::new(-1),
             check: std::sync::Mutex::new(super::status::CheckCell::new(
                 super::health::Health::new(
                     2,
@@ -296,6 +300,16 @@ impl ServerState {
     /// Sets the weight (runtime).
     pub fn set_weight(&self, w: u32) {
         self.weight.store(w, Relaxed);
+    }
+
+    /// The `maxconn` set at run time, if any (0 = unlimited).
+    pub fn runtime_maxconn(&self) -> Option<u32> {
+        u32::try_from(self.maxconn.load(Relaxed)).ok()
+    }
+
+    /// Sets the `maxconn` at run time (an agent's `maxconn:N`).
+    pub fn set_maxconn(&self, m: u32) {
+        self.maxconn.store(m as i64, Relaxed);
     }
 
     /// The weight to balance with right now: 0 unless UP, ready and weighted.

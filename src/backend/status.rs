@@ -105,6 +105,8 @@ pub struct CheckCell {
     pub downtime_before: Duration,
     /// Wakes the check task when `on-error` wants the next check within `fastinter`.
     pub hurry: Arc<tokio::sync::Notify>,
+    /// The agent check (`agent-check`).
+    pub agent: super::agent::AgentCell,
 }
 
 impl CheckCell {
@@ -122,6 +124,7 @@ impl CheckCell {
             down_since: (!health.is_up()).then(Instant::now),
             downtime_before: Duration::ZERO,
             hurry: Arc::new(tokio::sync::Notify::new()),
+            agent: Default::default(),
         }
     }
 
@@ -284,8 +287,14 @@ pub fn record(
     };
     let log_checks = be.options.log_health_checks;
     if log_checks && report {
-        log_check(be, s, &outcome, &rec.health);
+        log_check(be, s, "Health", &outcome, &rec.health);
     }
+    // A server whose agent holds it DOWN stays DOWN whatever its health check finds
+    // (and is not reported DOWN twice).
+    let t = t.filter(|&t| match t {
+        Transition::Up => super::agent::agent_is_up(s),
+        Transition::Down => !s.cfg.agent.enabled || s.state.is_up(),
+    });
     if let Some(t) = t {
         let what = outcome.describe();
         transition(be, s, t, (!log_checks).then_some(what.as_str()), counts);
@@ -366,7 +375,13 @@ pub fn observe(be: &Backend, s: &ServerRt, obs: Observation) {
 /// Applies a transition to the server and logs HAProxy's lines. `what` is the cause
 /// (`reason: ...`); HAProxy leaves it out when `option log-health-checks` already
 /// logged the check that caused the change.
-fn transition(be: &Backend, s: &ServerRt, t: Transition, what: Option<&str>, counts: &Backend) {
+pub(super) fn transition(
+    be: &Backend,
+    s: &ServerRt,
+    t: Transition,
+    what: Option<&str>,
+    counts: &Backend,
+) {
     let state = &s.state;
     state.set_up(t == Transition::Up);
     if t == Transition::Down && s.cfg.shutdown_on_down {
@@ -488,9 +503,16 @@ pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
 }
 
 /// `option log-health-checks`: `Health check for server web/s1 failed, reason: ...,
-/// status: 2/3 UP.` HAProxy logs a check only when it changed the health or the kind
-/// of result (`reason`), so steady checks stay quiet.
-fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
+/// status: 2/3 UP.` (`Agent check ...` for an agent, with its own counter). HAProxy
+/// logs a check only when it changed the health or the kind of result (`reason`), so
+/// steady checks stay quiet.
+pub(super) fn log_check(
+    be: &Backend,
+    s: &ServerRt,
+    kind: &str,
+    outcome: &Outcome,
+    health: &Health,
+) {
     let state = if !health.is_up() {
         "DOWN"
     } else if s.state.weight() == 0 {
@@ -504,7 +526,7 @@ fn log_check(be: &Backend, s: &ServerRt, outcome: &Outcome, health: &Health) {
         (health.value(), health.rise())
     };
     let msg = format!(
-        "Health check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
+        "{kind} check for {}server {}/{} {}, {}, status: {n}/{of} {state}.",
         if s.cfg.backup { "backup " } else { "" },
         be.name,
         s.name,

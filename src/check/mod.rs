@@ -7,6 +7,7 @@
 //! (`backend::status::observe`, fed by the data path) ends in, which logs every UP/DOWN
 //! change in HAProxy's words.
 
+mod agent;
 pub mod external;
 pub mod httpcheck;
 pub mod probe;
@@ -55,6 +56,18 @@ impl Checks {
                         (be.clone(), s.clone()),
                     );
                 }
+                if s.cfg.agent.enabled {
+                    // The agent check: its own task, beside the health check.
+                    let check_to = graph.config.backend(&be.name).map(|p| p.timeouts.check);
+                    let settings = format!(
+                        "agent {:?}{check_to:?}{:?}{:?}",
+                        s.cfg, be.options.log_health_checks, be.timeouts.connect
+                    );
+                    wanted.insert(
+                        (be.name.clone(), s.name.clone(), agent::addr(s), settings),
+                        (be.clone(), s.clone()),
+                    );
+                }
             }
         }
         tasks.retain(|k, h| {
@@ -70,8 +83,13 @@ impl Checks {
                 continue;
             }
             let p = graph.config.backend(&be.name);
-            let spec = p.map(|p| p.check.clone()).unwrap_or_default();
             let check_to = p.and_then(|p| p.timeouts.check);
+            if k.3.starts_with("agent ") {
+                let h = tokio::spawn(agent::run(be, s, check_to, spread, handle.clone()));
+                tasks.insert(k, h);
+                continue;
+            }
+            let spec = p.map(|p| p.check.clone()).unwrap_or_default();
             let ext = p.and_then(|p| {
                 let id = be.servers.iter().position(|x| Arc::ptr_eq(x, &s))? as i64 + 1;
                 let (uuid, mode) = (graph.uuid(be.proxy_id), graph.config.global.external_check);
@@ -120,14 +138,9 @@ async fn run(
     handle: GraphHandle,
 ) {
     let cfg = s.cfg.clone();
-    let srv_id = be
-        .servers
-        .iter()
-        .position(|x| Arc::ptr_eq(x, &s))
-        .map_or(0, |i| i as i64 + 1);
     let mut target = Target {
         be: (be.name.clone(), be.proxy_id as i64),
-        srv: (s.name.clone(), srv_id),
+        srv: (s.name.clone(), srv_id(&be, &s)),
         addr: s.check_target(),
         send_proxy: cfg.send_proxy,
         state_header: None,
@@ -152,16 +165,10 @@ async fn run(
         target.nolb_404 = disable_on_404 && s.state.is_up();
         target.state_header = send_state.then(|| state_header(&be, &s));
         let (outcome, _) = probe.run(&target, timing).await;
-        // Counts in messages come from the newest graph (a reload may have changed
-        // the backend's servers since this task started).
-        let newest = handle.load();
-        let counts = newest
-            .be_index
-            .get(&be.name)
-            .map_or(&*be, |&i| &*newest.backends[i]);
         let ok = outcome.ok;
-        let r = status::record(&be, &s, outcome, Step::Check(ok), counts);
-        drop(newest);
+        let r = with_counts(&handle, &be, |counts| {
+            status::record(&be, &s, outcome, Step::Check(ok), counts)
+        });
         let next = if r.force_fast || !r.health.is_settled() {
             cfg.fastinter()
         } else if r.health.value() == 0 {
@@ -171,6 +178,25 @@ async fn run(
         };
         pause(&s, jitter(next, spread), cfg.fastinter()).await;
     }
+}
+
+/// The server's id in its backend (1-based position).
+fn srv_id(be: &Backend, s: &Arc<ServerRt>) -> i64 {
+    be.servers
+        .iter()
+        .position(|x| Arc::ptr_eq(x, s))
+        .map_or(0, |i| i as i64 + 1)
+}
+
+/// Runs `f` with the backend whose servers messages count: the newest graph's version
+/// of `be` (a reload may have changed the backend's servers since a task started).
+fn with_counts<T>(handle: &GraphHandle, be: &Arc<Backend>, f: impl FnOnce(&Backend) -> T) -> T {
+    let newest = handle.load();
+    let counts = newest
+        .be_index
+        .get(&be.name)
+        .map_or(&**be, |&i| &*newest.backends[i]);
+    f(counts)
 }
 
 /// The `X-Haproxy-Server-State` header of `http-check send-state` (HAProxy's

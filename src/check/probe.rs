@@ -4,8 +4,8 @@
 //! Timeouts: the connect is bounded by `timeout connect` (at most `inter`); the
 //! rest by `timeout check` when set, else by what remains of `inter`.
 
-use super::proto::AgentReply;
 use super::tcpcheck::{Run, Target, Timing};
+use crate::backend::agent::AgentReply;
 use crate::backend::status::Outcome;
 use crate::config::model::check::CheckRules;
 use std::net::SocketAddr;

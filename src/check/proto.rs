@@ -1,6 +1,6 @@
 //! The protocol parsers of HAProxy's protocol checks (`expect custom` rules): MySQL
-//! handshake and OK packets, the LDAP bind response, the SPOP agent HELLO frame, and
-//! the reply of an `agent-check`.
+//! handshake and OK packets, the LDAP bind response and the SPOP agent HELLO frame (the
+//! reply of an `agent-check` is `backend::agent`'s).
 
 use crate::config::model::check::Status;
 
@@ -302,72 +302,6 @@ pub fn spop(b: &[u8], last_read: bool) -> Verdict {
     }
 }
 
-/// The words of an agent's reply line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AgentReply {
-    /// `up`, `down`, `stopped` or `fail` (the last one).
-    pub health: Option<String>,
-    /// `ready`, `drain` or `maint`.
-    pub admin: Option<String>,
-    /// `N%`.
-    pub weight: Option<String>,
-    /// `maxconn:N` (the number).
-    pub maxconn: Option<String>,
-    /// The first word that is none of these.
-    pub error: Option<String>,
-    /// The text after `#`.
-    pub desc: String,
-    /// The line was not complete when the agent closed.
-    pub incomplete: bool,
-}
-
-/// Parses an agent's reply: None while its line is not complete.
-pub fn agent(b: &[u8], last_read: bool) -> Option<AgentReply> {
-    let end = b.iter().position(|&c| c == b'\n' || c == b'\r' || c == 0);
-    let Some(end) = end else {
-        if !last_read {
-            return None;
-        }
-        return Some(AgentReply {
-            incomplete: true,
-            ..AgentReply::default()
-        });
-    };
-    let line = String::from_utf8_lossy(&b[..end]).into_owned();
-    let mut r = AgentReply::default();
-    let mut rest = line.as_str();
-    loop {
-        rest = rest.trim_start_matches([' ', '\t', ',']);
-        if rest.is_empty() {
-            break;
-        }
-        if let Some(d) = rest.strip_prefix('#') {
-            r.desc = d.trim_start_matches([' ', '\t']).to_string();
-            break;
-        }
-        let n = rest.find([' ', '\t', ',']).unwrap_or(rest.len());
-        let word = &rest[..n];
-        rest = &rest[n..];
-        let lw = word.to_ascii_lowercase();
-        match lw.as_str() {
-            "up" | "down" | "stopped" | "fail" => r.health = Some(lw),
-            "ready" | "drain" | "maint" => r.admin = Some(lw),
-            _ if word.starts_with(|c: char| c.is_ascii_digit()) && word.contains('%') => {
-                r.weight = Some(word.to_string())
-            }
-            _ if lw.starts_with("maxconn:") => {
-                r.maxconn = Some(word["maxconn:".len()..].to_string())
-            }
-            _ => {
-                if r.error.is_none() {
-                    r.error = Some(word.to_string());
-                }
-            }
-        }
-    }
-    Some(r)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,22 +365,6 @@ mod tests {
         assert_eq!(
             reason("00000014 65 00000001 0000 0776657273696F6E 0803312E30"),
             "unsupported version"
-        );
-    }
-
-    #[test]
-    fn agent_words() {
-        let r = agent(b"75%,maxconn:30,maint,down # going away\n", false).unwrap();
-        assert_eq!(r.weight.as_deref(), Some("75%"));
-        assert_eq!(r.maxconn.as_deref(), Some("30"));
-        assert_eq!(r.admin.as_deref(), Some("maint"));
-        assert_eq!(r.health.as_deref(), Some("down"));
-        assert_eq!(r.desc, "going away");
-        assert!(agent(b"up", false).is_none());
-        assert!(agent(b"up", true).unwrap().incomplete);
-        assert_eq!(
-            agent(b"bogus up\r\n", false).unwrap().error.as_deref(),
-            Some("bogus")
         );
     }
 }

@@ -86,7 +86,7 @@ pub struct Run<'r> {
     /// The HTTP response of an http-check, parsed from `buf`.
     pub(super) http: Option<super::httpcheck::Response>,
     /// The agent's reply (agent checks).
-    pub agent: Option<proto::AgentReply>,
+    pub agent: Option<crate::backend::agent::AgentReply>,
 }
 
 impl<'r> Run<'r> {
@@ -147,7 +147,7 @@ impl<'r> Run<'r> {
     }
 
     /// Runs every rule and gives the result.
-    pub async fn run(mut self) -> (Outcome, Option<proto::AgentReply>) {
+    pub async fn run(mut self) -> (Outcome, Option<crate::backend::agent::AgentReply>) {
         let (status, info) = self.rules_loop().await;
         let agent = self.agent.take();
         (self.outcome(status, info), agent)
@@ -581,7 +581,7 @@ impl<'r> Run<'r> {
             }
             Custom::LdapBind => proto::ldap(&self.buf, last),
             Custom::SpopHello => proto::spop(&self.buf, last),
-            Custom::Agent => match proto::agent(&self.buf, last) {
+            Custom::Agent => match crate::backend::agent::parse_reply(&self.buf, last) {
                 None => Verdict::Wait,
                 // The agent task applies the reply and words the result.
                 Some(reply) => {

@@ -370,10 +370,10 @@ impl crate::sample::Stats for StatsView<'_> {
             BeStat::Queue => queued,
             BeStat::AvgQueue => queued.checked_div(usable as i64).unwrap_or(queued),
             BeStat::ConnSlots => {
-                if up().any(|s| s.cfg.maxconn == 0) {
+                if up().any(|s| s.maxconn() == 0) {
                     -1
                 } else {
-                    up().map(|s| (s.cfg.maxconn as i64 - s.state.cur.load(Relaxed) as i64).max(0))
+                    up().map(|s| (s.maxconn() as i64 - s.state.cur.load(Relaxed) as i64).max(0))
                         .sum()
                 }
             }

@@ -45,8 +45,10 @@ pub struct CheckSnap {
     pub http_code: Option<i32>,
     /// Duration in ms.
     pub duration_ms: u64,
-    /// Full reason text (`reason: ..., info: ...`).
+    /// Full reason text (`reason: ..., info: ...`; the info alone for an agent).
     pub desc: String,
+    /// The reason (`Layer7 wrong status`).
+    pub reason: &'static str,
 }
 
 /// One server.
@@ -106,6 +108,10 @@ pub struct ServerSnap {
     pub addr: String,
     /// `rise`, `fall` and the health counter (checked servers).
     pub health: (u32, u32, u32),
+    /// The agent's health counter (`agent-check`; rise and fall are 1).
+    pub agent_health: Option<u32>,
+    /// The agent's last check.
+    pub agent_check: Option<CheckSnap>,
 }
 
 /// One backend.
@@ -182,6 +188,7 @@ fn check_code(reason: &str) -> &'static str {
         "External check error" => "PROCERR",
         "External check timeout" => "PROCTOUT",
         "External check passed" => "PROCOK",
+        crate::backend::agent::NO_CHANGE => "CHECKED",
         _ => "UNK",
     }
 }
@@ -232,7 +239,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         weight: st.weight(),
                         cur: st.cur.load(Relaxed),
                         max: st.max.load(Relaxed),
-                        limit: sv.cfg.maxconn,
+                        limit: sv.maxconn(),
                         total: st.total.load(Relaxed),
                         bytes: (st.bytes_in.load(Relaxed), st.bytes_out.load(Relaxed)),
                         econ: st.conn_errors.load(Relaxed),
@@ -244,6 +251,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                             http_code: o.code,
                             duration_ms: o.duration.as_millis() as u64,
                             desc: o.describe(),
+                            reason: o.reason,
                         }),
                         chkfail: c.failed_checks,
                         chkdown: c.down_transitions,
@@ -258,6 +266,14 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         checked: sv.cfg.check,
                         addr: sv.addr.to_string(),
                         health: (sv.cfg.rise, sv.cfg.fall, c.health.value()),
+                        agent_health: sv.cfg.agent.enabled.then(|| c.agent.health.value()),
+                        agent_check: c.agent.last.as_ref().map(|o| CheckSnap {
+                            code_name: check_code(o.reason),
+                            http_code: o.code,
+                            duration_ms: o.duration.as_millis() as u64,
+                            desc: o.info.clone().unwrap_or_default(),
+                            reason: o.reason,
+                        }),
                     }
                 })
                 .collect();
@@ -329,6 +345,16 @@ impl Row {
     }
 }
 
+/// A text field of the CSV, quoted as HAProxy's `csv_enc` quotes one that holds a
+/// comma, a double quote or a line break.
+fn csv_text(s: &str) -> String {
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// Renders HAProxy's CSV.
 pub fn csv(s: &Snapshot) -> String {
     let pid = std::process::id();
@@ -363,6 +389,9 @@ pub fn csv(s: &Snapshot) -> String {
             r.set("pxname", &b.name)
                 .set("svname", &sv.name)
                 .set("qcur", sv.queued)
+                // Requests queue in the backend, never on a server: its highest
+                // queue is 0 (HAProxy shows the field for every server).
+                .set("qmax", 0)
                 .set("scur", sv.cur)
                 .set("smax", sv.max)
                 .set("stot", sv.total)
@@ -404,6 +433,20 @@ pub fn csv(s: &Snapshot) -> String {
             }
             if sv.limit != 0 {
                 r.set("slim", sv.limit);
+            }
+            if let Some(h) = sv.agent_health {
+                r.set("agent_rise", 1)
+                    .set("agent_fall", 1)
+                    .set("agent_health", h);
+            }
+            if let Some(a) = &sv.agent_check {
+                r.set("agent_status", a.code_name)
+                    .set("agent_duration", a.duration_ms)
+                    .set("agent_desc", csv_text(a.reason))
+                    .set("last_agt", csv_text(&a.desc));
+                if let Some(code) = a.http_code {
+                    r.set("agent_code", code);
+                }
             }
             if let Some(c) = &sv.check {
                 r.set("check_status", c.code_name)

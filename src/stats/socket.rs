@@ -73,8 +73,12 @@ fn server_state_line(
     } else {
         (1, 0, 0)
     };
+    // srv_agent_state: CHK_ST_CONFIGURED | CHK_ST_ENABLED | CHK_ST_AGENT (0x10); the
+    // agent runs in maintenance too.
+    let agent = &s.cfg.agent;
+    let agent_state = if agent.enabled { 0x16 } else { 0 };
     format!(
-        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} 0 0 0 - {} - 0 {} {} - 0\n",
+        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 - {} - 0 {} {} {} {}\n",
         g.uuid(b.proxy_id),
         b.name,
         si + 1,
@@ -92,6 +96,8 @@ fn server_state_line(
         s.addr.port(),
         s.cfg.check_port.unwrap_or(0),
         s.cfg.check_addr.map_or("-".to_string(), |a| a.to_string()),
+        agent.addr.map_or("-".to_string(), |a| a.to_string()),
+        agent.port.unwrap_or(0),
     )
 }
 

@@ -31,6 +31,8 @@ pub enum CheckProto {
     Spop,
     /// `option external-check`: a program run by `check::external`.
     External,
+    /// An `agent-check` (per server, beside the backend's check).
+    Agent,
 }
 
 /// HAProxy's check statuses (`enum healthcheck_status`) a rule can end on.
@@ -396,6 +398,24 @@ impl CheckSpec {
 }
 
 impl CheckRules {
+    /// The ruleset of an `agent-check`: connect, send `agent-send` (if any), read the
+    /// agent's reply line (HAProxy's `agent-check` ruleset).
+    pub fn agent(send: Option<&str>) -> CheckRules {
+        let rule = |act| CheckRule {
+            index: 0,
+            comment: None,
+            act,
+        };
+        let mut rules = Vec::new();
+        if let Some(s) = send {
+            rules.push(rule(CheckAct::Send(Send::Bytes(s.as_bytes().to_vec()))));
+        }
+        rules.push(rule(CheckAct::Expect(Box::new(Expect::new(
+            ExpectKind::Custom(Custom::Agent),
+        )))));
+        CheckRules::finish(CheckProto::Agent, rules, vec![])
+    }
+
     /// Finishes rules as HAProxy does after parsing: a `connect` first (an implicit
     /// one when missing), comments moved onto the rules that follow them, each expect
     /// pointing at the head of its chain.

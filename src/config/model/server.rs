@@ -128,6 +128,24 @@ pub struct ServerSettings {
     pub send_proxy: Option<u8>,
     /// `proxy-v2-options` (TLVs of the v2 header; they imply `send-proxy-v2`).
     pub pp_opts: ProxyV2Opts,
+    /// `agent-check` (and its settings).
+    pub agent: AgentSettings,
+}
+
+/// An agent check: `agent-check`, `agent-port`, `agent-addr`, `agent-inter`,
+/// `agent-send`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentSettings {
+    /// `agent-check` (`no-agent-check` clears it).
+    pub enabled: bool,
+    /// `agent-port` (required with `agent-check`).
+    pub port: Option<u16>,
+    /// `agent-addr` (the server's address otherwise).
+    pub addr: Option<IpAddr>,
+    /// `agent-inter` (the server's `inter` otherwise).
+    pub inter: Option<Duration>,
+    /// `agent-send`: sent once connected.
+    pub send: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -156,6 +174,7 @@ impl Default for ServerSettings {
             cookie: None,
             send_proxy: None,
             pp_opts: Default::default(),
+            agent: AgentSettings::default(),
         }
     }
 }

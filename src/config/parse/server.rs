@@ -49,6 +49,12 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("no-send-proxy-v2", 0, no_send_proxy),
     kw("proxy-v2-options", 1, proxy_v2_options),
     kw("id", 1, id),
+    kw("agent-check", 0, agent_check),
+    kw("no-agent-check", 0, agent_check),
+    kw("agent-port", 1, agent_port),
+    kw("agent-addr", 1, agent_addr),
+    kw("agent-inter", 1, agent_inter),
+    kw("agent-send", 1, agent_send),
     K::unsupported("ssl"),
     K::unsupported("verify"),
     K::unsupported("verifyhost"),
@@ -63,11 +69,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("check-alpn"),
     K::unsupported("check-proto"),
     K::unsupported("proto"),
-    K::unsupported("agent-check"),
-    K::unsupported("agent-port"),
-    K::unsupported("agent-inter"),
-    K::unsupported("agent-addr"),
-    K::unsupported("agent-send"),
     K::unsupported("resolvers"),
     K::unsupported("resolve-prefer"),
     K::unsupported("resolve-net"),
@@ -118,7 +119,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("tls-tickets"),
     K::ignored("ssl-reuse"),
     K::ignored("no-verifyhost"),
-    K::ignored("no-agent-check"),
     K::ignored("no-check-ssl"),
     K::ignored("log-proto").args(1),
     K::ignored("tcp-ut").args(1),
@@ -256,6 +256,33 @@ fn addr(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     Ok(())
 }
 
+/// `agent-check` and `no-agent-check`.
+fn agent_check(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.agent.enabled = a.name == "agent-check";
+    Ok(())
+}
+
+fn agent_port(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.agent.port = Some(int(a, 1, 65535)? as u16);
+    Ok(())
+}
+
+fn agent_addr(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    let ip = value::resolve(a.val, 0).map_err(|e| format!("'{}' : 'agent-addr' : {e}", a.ctx))?;
+    s.agent.addr = Some(ip.ip());
+    Ok(())
+}
+
+fn agent_inter(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.agent.inter = Some(time(a)?);
+    Ok(())
+}
+
+fn agent_send(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.agent.send = Some(a.val.to_string());
+    Ok(())
+}
+
 fn weight(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     s.weight = int(a, 0, 256)? as u32;
     Ok(())
@@ -357,6 +384,11 @@ impl<'e> Parser<'e> {
         };
         let mut settings = self.px_ref(t).default_server.clone();
         self.server_params(&w[3..], &mut settings, &format!("server {name}"))?;
+        if settings.agent.enabled && settings.agent.port.is_none() {
+            return Err(format!(
+                "server {name} does not have agent port. Agent check has been disabled."
+            ));
+        }
         // `:PORT` and `*:PORT` have no IP: the server is reached at the address the
         // client connected to (HAProxy's transparent-style empty address).
         let addr = match addr.strip_prefix('*').unwrap_or(addr) {
