@@ -150,7 +150,17 @@ impl<'r> Run<'r> {
     pub async fn run(mut self) -> (Outcome, Option<crate::backend::agent::AgentReply>) {
         let (status, info) = self.rules_loop().await;
         let agent = self.agent.take();
-        (self.outcome(status, info), agent)
+        let outcome = self.outcome(status, info);
+        if outcome.ok {
+            if let Some(conn) = self.conn.take() {
+                // A check that passed on the first lines of a reply (`250-` of a
+                // multi-line SMTP answer) would reset the connection while the server
+                // is still writing the rest, and the server sees a broken pipe. Read
+                // what it still sends for a moment, in the background, then close.
+                tokio::spawn(drain(conn));
+            }
+        }
+        (outcome, agent)
     }
 
     /// The result as the status layer takes it. The info is a C string of at most 127
@@ -694,4 +704,15 @@ fn hex_dump(b: &[u8]) -> String {
         s.push_str(&format!("{c:02X}"));
     }
     s
+}
+
+/// Reads and drops what the server still sends, until it closes or 100 ms pass.
+async fn drain(mut conn: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+    }
 }
