@@ -120,7 +120,9 @@ mod tests {
         assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
     }
 
-    #[tokio::test]
+    // Multi-threaded: a check that passed closes from a background task (after
+    // reading what the server still sends), which must run while this thread waits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_check_that_sent_bytes_is_closed_with_a_reset() {
         use std::io::{Read, Write};
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
