@@ -16,9 +16,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A payload that is final never notes a miss: one flag serves every check.
-static SETTLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// The input buffer size of a check (HAProxy's `tune.chksize`/`bufsize`).
 pub const BUFSIZE: usize = 16384;
 
@@ -131,12 +128,7 @@ impl<'r> Run<'r> {
             dst: Some(self.target.addr),
             vars: Some(&self.vars),
             // What the server sent: final (a check does not wait on a fetch).
-            payload: Some(crate::sample::conn::Payload {
-                data: &self.buf,
-                last: true,
-                missing: &SETTLED,
-                response: true,
-            }),
+            payload: Some(crate::sample::conn::Payload::settled(&self.buf, true)),
             res: self.http.as_ref().map(|h| h.sample()),
             ..Env::default()
         }

@@ -73,14 +73,8 @@ pub async fn serve(
     // `use_backend` rules see the bytes the content rules buffered (`req.ssl_sni`
     // routing), as they are once inspection is over.
     let be_idx = {
-        let settled = AtomicBool::new(false);
         let env = crate::sample::Env {
-            payload: Some(crate::sample::conn::Payload {
-                data: side.buf,
-                last: true,
-                missing: &settled,
-                response: false,
-            }),
+            payload: Some(crate::sample::conn::Payload::settled(side.buf, false)),
             ..env
         };
         fe.switching

@@ -223,29 +223,19 @@ pub static FETCHES: &[FetchDef] = &[
         }
     }),
     l4("fe_client_timeout", Int, |_, env, e| {
-        if let Some(t) = env.timeouts {
-            e(Value::Int(t.fe_client as i64));
-        }
+        timeout(env, e, |t| t.fe_client)
     }),
     l4("be_server_timeout", Int, |_, env, e| {
-        if let Some(t) = env.timeouts {
-            e(Value::Int(t.be_server as i64));
-        }
+        timeout(env, e, |t| t.be_server)
     }),
     l4("be_tunnel_timeout", Int, |_, env, e| {
-        if let Some(t) = env.timeouts {
-            e(Value::Int(t.be_tunnel as i64));
-        }
+        timeout(env, e, |t| t.be_tunnel)
     }),
     l4("cur_server_timeout", Int, |_, env, e| {
-        if let Some(t) = env.timeouts {
-            e(Value::Int(t.cur_server as i64));
-        }
+        timeout(env, e, |t| t.cur_server)
     }),
     l4("cur_tunnel_timeout", Int, |_, env, e| {
-        if let Some(t) = env.timeouts {
-            e(Value::Int(t.cur_tunnel as i64));
-        }
+        timeout(env, e, |t| t.cur_tunnel)
     }),
     l4("be_id", Int, |_, env, e| {
         if let Some(n) = env.be {
@@ -519,6 +509,13 @@ pub(super) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
+    }
+}
+
+/// A `*_timeout` fetch: one of the request's timeouts, in milliseconds.
+fn timeout<'a>(env: &Env<'a>, e: Emit<'_, 'a>, pick: fn(&super::TimeoutView) -> u64) {
+    if let Some(t) = &env.timeouts {
+        e(Value::Int(pick(t) as i64));
     }
 }
 
