@@ -1,6 +1,6 @@
 //! lbd: a load-balancer daemon that reads HAProxy's configuration language.
 //!
-//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → log → {config, cli} → sample → stick`
+//! Floor plan: `lifecycle → frontend → {check, stats} → graph → backend → rules → shard → tls → log → {config, cli} → sample → stick`
 //!
 //! A module uses only modules to its right (never one to its left, nor its neighbour in
 //! a `{...}` group); `tests/floor_plan.rs` enforces it, so src/ has no import cycle.
@@ -14,6 +14,8 @@
 //!   queues, the connect path (retries, redispatch, PROXY header), the upstream pool.
 //! - `rules`: acls and http rules compiled for the runtime graph.
 //! - `shard`: the data-plane threads, one event loop each.
+//! - `tls`: TLS material (certificate chains and keys, CA bundles, CRLs) and the
+//!   rustls configurations built from them.
 //! - `log`: operator messages and access-log lines, in HAProxy's words.
 //! - `config`: text to a validated model (pure: no sockets); `cli`: the command line.
 //! - `sample`: the rule language's engine: fetches, converters, acl patterns, maps,
@@ -36,5 +38,6 @@ pub mod sample;
 pub mod shard;
 pub mod stats;
 pub mod stick;
+pub mod tls;
 
 pub use lifecycle::run;

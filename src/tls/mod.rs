@@ -1,0 +1,236 @@
+//! TLS material as HAProxy reads it: PEM files holding a certificate chain and its key
+//! (`bind ... ssl crt FILE`, `server ... crt FILE`), CA bundles (`ca-file`) and CRLs
+//! (`crl-file`), on rustls with the `ring` provider.
+//!
+//! Files are read when a configuration is built (start and every reload), so a bad
+//! file is an error of that configuration and the running one keeps serving.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a TLS file could not be used, worded for `[ALERT]` lines and `-c`.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The file could not be read.
+    #[error("unable to load SSL certificate file '{path}': {reason}")]
+    Read { path: PathBuf, reason: String },
+    /// The file has no certificate.
+    #[error("unable to load SSL certificate from PEM file '{}'.", path.display())]
+    NoCert { path: PathBuf },
+    /// Neither the file nor FILE.key has a private key.
+    #[error("unable to load SSL private key from PEM file '{}'.", path.display())]
+    NoKey { path: PathBuf },
+    /// The key is not one rustls can sign with, or does not match the certificate.
+    #[error("inconsistencies between private key and certificate loaded from PEM file '{}': {reason}", path.display())]
+    BadKey { path: PathBuf, reason: String },
+    /// A CA or CRL file without a usable entry.
+    #[error("unable to load {what} file '{}': {reason}", path.display())]
+    Bundle {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+/// The provider every lbd TLS configuration uses.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain with its key, ready for a rustls server or client config, and
+/// the names the leaf certificate is valid for.
+#[derive(Debug, Clone)]
+pub struct CertKey {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The chain and signing key.
+    pub certified: Arc<rustls::sign::CertifiedKey>,
+    /// The DNS names of the leaf: its subjectAltName DNS entries, else its CN
+    /// (lowercase; wildcards as `*.example.com`).
+    pub names: Vec<String>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::Read {
+        path: path.to_path_buf(),
+        reason: e.kind().to_string(),
+    })
+}
+
+/// The private key found in PEM bytes, if any.
+fn find_key(pem: &[u8]) -> Option<PrivateKeyDer<'static>> {
+    PrivateKeyDer::pem_slice_iter(pem).find_map(Result::ok)
+}
+
+/// Loads a HAProxy `crt` file: the leaf certificate first, its chain after it, and
+/// the key in the same file or else in `FILE.key`.
+pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
+    let pem = read(path)?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .filter_map(Result::ok)
+        .collect();
+    if chain.is_empty() {
+        return Err(TlsError::NoCert {
+            path: path.to_path_buf(),
+        });
+    }
+    let key = match find_key(&pem) {
+        Some(k) => k,
+        None => {
+            let mut kp = path.as_os_str().to_owned();
+            kp.push(".key");
+            let kp = PathBuf::from(kp);
+            std::fs::read(&kp)
+                .ok()
+                .and_then(|b| find_key(&b))
+                .ok_or_else(|| TlsError::NoKey {
+                    path: path.to_path_buf(),
+                })?
+        }
+    };
+    let bad = |reason: String| TlsError::BadKey {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let signer = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| bad(e.to_string()))?;
+    let certified = rustls::sign::CertifiedKey::new(chain, signer);
+    certified.keys_match().map_err(|e| bad(e.to_string()))?;
+    let names = cert_names(&certified.cert[0]);
+    Ok(CertKey {
+        path: path.to_path_buf(),
+        certified: Arc::new(certified),
+        names,
+    })
+}
+
+/// The DNS names a certificate is valid for: subjectAltName DNS entries, or the
+/// subject's CN when it has none (lowercase).
+pub fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, x)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = match x.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if names.is_empty() {
+        names.extend(
+            x.subject()
+                .iter_common_name()
+                .filter_map(|cn| cn.as_str().ok())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    names
+}
+
+/// Whether `name` (an SNI, lowercase) is covered by certificate name `pattern`
+/// (`*.example.com` covers exactly one label).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => name
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        None => pattern == name,
+    }
+}
+
+/// The certificates of a `ca-file` (PEM bundle).
+pub fn load_ca(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let pem = read(path)?;
+    let mut store = rustls::RootCertStore::empty();
+    let bundle = |reason: String| TlsError::Bundle {
+        what: "CA",
+        path: path.to_path_buf(),
+        reason,
+    };
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        let c = c.map_err(|e| bundle(e.to_string()))?;
+        store.add(c).map_err(|e| bundle(e.to_string()))?;
+    }
+    if store.is_empty() {
+        return Err(bundle("no certificate found".into()));
+    }
+    Ok(store)
+}
+
+/// The revocation lists of a `crl-file` (PEM, one or more `X509 CRL` sections).
+pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    let pem = read(path)?;
+    let crls: Vec<_> = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .filter_map(Result::ok)
+        .collect();
+    if crls.is_empty() {
+        return Err(TlsError::Bundle {
+            what: "CRL",
+            path: path.to_path_buf(),
+            reason: "no CRL found".into(),
+        });
+    }
+    Ok(crls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/tls")
+            .join(name)
+    }
+
+    #[test]
+    fn loads_chain_and_key_from_one_file() {
+        let ck = load_cert_key(&data("www.example.test.pem")).expect("loads");
+        assert_eq!(ck.names, ["www.example.test", "*.example.test"]);
+        assert_eq!(ck.certified.cert.len(), 1);
+    }
+
+    #[test]
+    fn key_in_dot_key_file() {
+        let ck = load_cert_key(&data("split.pem")).expect("loads with split.pem.key");
+        assert_eq!(ck.names, ["split.example.test"]);
+    }
+
+    #[test]
+    fn missing_key_and_mismatched_key_are_errors() {
+        let e = load_cert_key(&data("nokey.pem")).unwrap_err();
+        assert!(
+            e.to_string().contains("unable to load SSL private key"),
+            "{e}"
+        );
+        let e = load_cert_key(&data("mismatch.pem")).unwrap_err();
+        assert!(e.to_string().starts_with("inconsistencies"), "{e}");
+        let e = load_cert_key(&data("absent.pem")).unwrap_err();
+        assert!(e.to_string().contains("absent.pem"), "{e}");
+    }
+
+    #[test]
+    fn wildcards_cover_one_label() {
+        assert!(name_matches("*.example.test", "a.example.test"));
+        assert!(!name_matches("*.example.test", "a.b.example.test"));
+        assert!(!name_matches("*.example.test", "example.test"));
+        assert!(name_matches("example.test", "example.test"));
+    }
+
+    #[test]
+    fn ca_bundle_loads() {
+        assert_eq!(load_ca(&data("ca.crt")).expect("ca").len(), 1);
+        assert!(load_ca(&data("nokey.pem.crt-absent")).is_err());
+    }
+}
