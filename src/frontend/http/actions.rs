@@ -386,10 +386,12 @@ pub(super) fn apply(
     vars: &mut Vars,
     mut msg: Msg<'_>,
 ) -> Option<Response<ProxyBody>> {
-    for r in rules {
-        // Evaluate the condition and whatever the action computes with the message
-        // as it is, then change the message.
-        let effect = {
+    let mut next = rules.iter();
+    loop {
+        // Evaluate conditions, and whatever the first matching rule's action computes,
+        // with the message as it is (one sample environment for the rules that do not
+        // match), then change the message.
+        let (r, effect) = {
             let uri_s;
             let slots = ctx.captures.map(|c| c.lock());
             let mut env = match &msg {
@@ -402,10 +404,8 @@ pub(super) fn apply(
             if let Some(s) = &slots {
                 (env.req_captures, env.res_captures) = (&s.req, &s.res);
             }
-            if !rs.eval_opt(&r.cond, &env) {
-                continue;
-            }
-            compute(&r.action, &env, ctx, &msg)
+            let r = next.by_ref().find(|r| rs.eval_opt(&r.cond, &env))?;
+            (r, compute(&r.action, &env, ctx, &msg))
         };
         match effect {
             Effect::Answer(resp) => return Some(resp),
@@ -421,7 +421,6 @@ pub(super) fn apply(
             }
         }
     }
-    None
 }
 
 fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
