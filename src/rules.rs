@@ -49,6 +49,16 @@ pub struct Cond {
     any_of: Vec<Vec<(bool, Vec<usize>)>>,
 }
 
+/// How a request body is read ahead before rules go on (`wait-for-body`, `option
+/// http-buffer-request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyWait {
+    /// The most time to wait for it (None: only `timeout client` per read).
+    pub time: Option<std::time::Duration>,
+    /// Enough bytes to go on (0: the whole body, or a full buffer).
+    pub at_least: u64,
+}
+
 /// A header value: fixed, or a log-format string evaluated per request.
 #[derive(Debug, Clone)]
 pub enum HdrVal {
@@ -158,6 +168,8 @@ pub enum Action {
     SilentDrop,
     /// `tarpit`: hold the request, then answer as this `Deny`/`DenyWith` does.
     Tarpit(Box<Action>),
+    /// `wait-for-body time T [at-least N]`: the request body read ahead.
+    WaitForBody(BodyWait),
     /// `normalize-uri NORMALIZER`.
     NormalizeUri(Normalizer),
 }
@@ -481,6 +493,10 @@ impl RuleSet {
             HttpAction::StrictMode(on) => Action::StrictMode(*on),
             HttpAction::Reject => Action::Reject,
             HttpAction::SilentDrop => Action::SilentDrop,
+            HttpAction::WaitForBody { time, at_least } => Action::WaitForBody(BodyWait {
+                time: Some(*time),
+                at_least: *at_least,
+            }),
             HttpAction::Tarpit(a) => {
                 let inner = HttpRule {
                     action: (**a).clone(),

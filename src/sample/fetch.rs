@@ -372,9 +372,17 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(b.len() as i64));
         }
     }),
+    // The whole body's size (its `Content-Length`), even when only part was read.
     l7("req.body_size", &[], 0, Int, |_, env, e| {
-        if let Some(b) = env.req.and_then(|r| r.body) {
-            e(Value::Int(b.len() as i64));
+        if let Some(r) = env.req.filter(|r| r.body.is_some()) {
+            let cl = r
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok());
+            let n = cl.and_then(|v| v.trim().parse::<i64>().ok());
+            e(Value::Int(
+                n.unwrap_or(r.body.map_or(0, |b| b.len() as i64)),
+            ));
         }
     }),
     // request headers and cookies

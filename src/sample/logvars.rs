@@ -263,6 +263,8 @@ pub struct LogInfo<'a> {
     pub tr: i64,
     /// `%ST` when lbd answered without a response in `Env` (0 in tcp mode).
     pub status: u16,
+    /// No response at all (the client left first): `%ST` is -1.
+    pub no_response: bool,
     /// `%r`: the request line (`<BADREQ>` for an unparsable request).
     pub request_line: Option<&'a str>,
     /// Whether the frontend has capture slots (`%hr`, `%hs` are written at all).
@@ -291,6 +293,7 @@ impl Default for LogInfo<'_> {
             tc: -1,
             tr: -1,
             status: 0,
+            no_response: false,
             request_line: None,
             req_slots: false,
             res_slots: false,
@@ -327,6 +330,7 @@ impl LogInfo<'_> {
             tc: self.tc,
             tr: self.tr,
             status: self.status,
+            no_response: self.no_response,
             request_line: None,
             req_slots: self.req_slots,
             res_slots: self.res_slots,
@@ -548,6 +552,7 @@ pub fn write_var(v: LogVar, env: &Env<'_>, f: Flags, out: &mut Vec<u8>) -> bool 
             env.req.map(|r| format!("HTTP/{}", r.version)).as_deref(),
         ),
         UniqueId => s(out, env.unique_id),
+        Status if log.no_response => int(out, -1, f),
         Status => int(
             out,
             env.res

@@ -49,6 +49,9 @@ pub struct Options {
     pub log_health_checks: bool,
     /// `option dontlognull`.
     pub dontlognull: bool,
+    /// `option http-buffer-request`: the request body is read ahead (up to a buffer)
+    /// before the proxy's `http-request` rules run.
+    pub buffer_request: bool,
     /// `option tcp-check`.
     pub tcp_check: bool,
     /// `option http-restrict-req-hdr-names`.
@@ -204,6 +207,15 @@ pub enum HttpAction {
     Tarpit(Box<HttpAction>),
     /// `http-request normalize-uri NORMALIZER`.
     NormalizeUri(Normalizer),
+    /// `http-request wait-for-body time TIME [at-least BYTES]`: read the body ahead
+    /// until it is complete, `at_least` bytes (0: no such bound) are in, or the buffer
+    /// is full; 408 when `time` passes first.
+    WaitForBody {
+        /// How long to wait.
+        time: std::time::Duration,
+        /// Enough bytes to go on (0: the whole body or a full buffer).
+        at_least: u64,
+    },
 }
 
 /// Which timeout `set-timeout` changes.

@@ -1,5 +1,5 @@
 //! More `http-request`/`http-response` actions: `set-timeout`, `strict-mode`,
-//! `reject`, `silent-drop`, `tarpit` and `normalize-uri`.
+//! `reject`, `silent-drop`, `tarpit`, `normalize-uri` and `wait-for-body`.
 
 use super::http_rules::Rule;
 use crate::config::model::*;
@@ -112,4 +112,36 @@ pub(super) fn normalize_uri(r: &Rule<'_>, args: &[String]) -> Result<HttpAction,
         )),
     };
     Ok(HttpAction::NormalizeUri(n))
+}
+
+/// `wait-for-body time TIME [at-least BYTES]`.
+pub(super) fn wait_for_body(r: &Rule<'_>, args: &[String]) -> Result<HttpAction, String> {
+    let usage = || {
+        format!(
+            "'{} wait-for-body' expects 'time <time>' and optionally 'at-least <bytes>'.",
+            r.kw
+        )
+    };
+    let (mut time, mut at_least) = (None, 0);
+    let mut it = args.iter();
+    while let Some(w) = it.next() {
+        let v = it.next().ok_or_else(usage)?;
+        match w.as_str() {
+            "time" => {
+                time =
+                    Some(value::time(v).map_err(|e| {
+                        format!("'{} wait-for-body' : invalid time '{v}' : {e}", r.kw)
+                    })?)
+            }
+            "at-least" => {
+                at_least = value::size(v)
+                    .map_err(|e| format!("'{} wait-for-body' : invalid size '{v}' : {e}", r.kw))?
+            }
+            _ => return Err(usage()),
+        }
+    }
+    Ok(HttpAction::WaitForBody {
+        time: time.ok_or_else(usage)?,
+        at_least,
+    })
 }

@@ -44,6 +44,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("dontlognull", Caps::DFL, dontlognull),
     kw("forceclose", Caps::DFBL, httpclose),
     kw("http-tunnel", Caps::DFBL, http_tunnel),
+    kw("http-buffer-request", Caps::DFBL, buffer_request),
     kw(
         "http-restrict-req-hdr-names",
         Caps::DFBL,
@@ -79,7 +80,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("splice-response"),
     K::ignored("http-pretend-keepalive"),
     K::ignored("abortonclose"),
-    K::ignored("http-buffer-request"),
     K::ignored("http-ignore-probes"),
     K::ignored("http-use-htx"),
     K::ignored("nolinger"),
@@ -191,6 +191,11 @@ fn restrict_hdr_names(p: &mut Parser<'_>, w: &[String], t: Target, on: bool) -> 
         _ => return Err(bad()),
     };
     opts(p, t).restrict_hdr_names = mode;
+    Ok(())
+}
+
+fn buffer_request(p: &mut Parser<'_>, _: &[String], t: Target, on: bool) -> R {
+    opts(p, t).buffer_request = on;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use hyper::http::{request, response};
 use hyper::{Method, Response, StatusCode, Uri, Version};
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// What every rule of a request reads besides the message it acts on.
@@ -55,65 +55,14 @@ pub(super) struct Ctx<'a> {
     pub be_timeouts: Option<&'a crate::config::model::Timeouts>,
     /// What rules changed besides the message (`strict-mode`, `set-timeout`).
     pub state: Option<&'a RuleState>,
+    /// The request body read ahead (`wait-for-body`, `option http-buffer-request`):
+    /// what `req.body` reads. None until it is read.
+    pub body: Option<&'a [u8]>,
+    /// The response body was read ahead (a response `wait-for-body` was met).
+    pub res_read: bool,
 }
 
-/// What rules change about a request besides its messages.
-#[derive(Debug, Default)]
-pub(super) struct RuleState {
-    /// `strict-mode off` was met by the request's rules, by the response's.
-    pub soft: [AtomicBool; 2],
-    /// `set-timeout server`, in milliseconds (0: none).
-    pub server_timeout: AtomicU64,
-    /// `set-timeout tunnel`, in milliseconds (0: none).
-    pub tunnel_timeout: AtomicU64,
-}
-
-impl RuleState {
-    /// `set-timeout server`, else `t`.
-    pub fn server(&self, t: Option<Duration>) -> Option<Duration> {
-        Self::or(&self.server_timeout, t)
-    }
-
-    /// `set-timeout tunnel`, else `t`.
-    pub fn tunnel(&self, t: Option<Duration>) -> Option<Duration> {
-        Self::or(&self.tunnel_timeout, t)
-    }
-
-    fn or(a: &AtomicU64, t: Option<Duration>) -> Option<Duration> {
-        match a.load(Relaxed) {
-            0 => t,
-            ms => Some(Duration::from_millis(ms)),
-        }
-    }
-}
-
-/// On a response: `tarpit` held the request; it is sent after this long.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Tarpit(pub Duration);
-
-/// The request as it was when sent, for response rules.
-pub(super) struct SavedReq {
-    /// Method.
-    pub method: Method,
-    /// Request target.
-    pub uri: String,
-    /// Version.
-    pub version: Version,
-    /// Headers.
-    pub headers: HeaderMap,
-}
-
-impl SavedReq {
-    /// The head of `req`, kept for rules that run on its response.
-    pub fn of<B>(req: &hyper::Request<B>) -> SavedReq {
-        SavedReq {
-            method: req.method().clone(),
-            uri: target(req.uri()).into_owned(),
-            version: req.version(),
-            headers: req.headers().clone(),
-        }
-    }
-}
+pub(super) use super::state::{ReadAhead, RuleState, SavedReq, Tarpit};
 
 /// The message rules act on.
 pub(super) enum Msg<'m> {
@@ -183,6 +132,8 @@ impl<'a> Ctx<'a> {
             unique_id: None,
             be_timeouts: None,
             state: None,
+            body: None,
+            res_read: false,
         }
     }
 
@@ -203,6 +154,12 @@ impl<'a> Ctx<'a> {
             cur_server: ms(self.state.map_or(px.server, |s| s.server(px.server))),
             cur_tunnel: ms(self.state.map_or(px.tunnel, |s| s.tunnel(px.tunnel))),
         }
+    }
+
+    /// The same, with the request body read ahead.
+    pub fn with_body(mut self, b: Option<&'a [u8]>) -> Self {
+        self.body = b;
+        self
     }
 
     /// The same, with the request's capture slots.
@@ -254,7 +211,7 @@ impl<'a> Ctx<'a> {
                 uri,
                 version: version_str(parts.version),
                 headers: &parts.headers,
-                body: None,
+                body: self.body,
             }),
             ..self.base(vars)
         }
@@ -303,7 +260,7 @@ impl<'a> Ctx<'a> {
                 uri: &req.uri,
                 version: version_str(req.version),
                 headers: &req.headers,
-                body: None,
+                body: self.body,
             }),
             res: Some(HttpRes {
                 status: res.status.as_u16(),
@@ -405,6 +362,18 @@ pub(super) fn apply(
                 (env.req_captures, env.res_captures) = (&s.req, &s.res);
             }
             let r = next.by_ref().find(|r| rs.eval_opt(&r.cond, &env))?;
+            let read = match msg {
+                Msg::Req(_) => ctx.body.is_some(),
+                Msg::Res(..) => ctx.res_read,
+            };
+            if let (Action::WaitForBody(wait), false) = (&r.action, read) {
+                let mut resp = Response::new(ProxyBody::empty());
+                resp.extensions_mut().insert(ReadAhead {
+                    wait: *wait,
+                    next: rules.len() - next.len(),
+                });
+                return Some(resp);
+            }
             (r, compute(&r.action, &env, ctx, &msg))
         };
         match effect {
@@ -427,6 +396,8 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
     match a {
         Action::SetHeader(_, v) | Action::AddHeader(_, v) => Effect::Header(v.value(env)),
         Action::Allow => Effect::Stop,
+        // Met once the body is read: nothing more to do.
+        Action::WaitForBody(_) => Effect::None,
         Action::Deny(status) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
             Effect::Answer(ctx.pages.response_in(*status, None, false, env))

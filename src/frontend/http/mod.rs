@@ -15,6 +15,7 @@
 
 mod actions;
 pub mod bench;
+mod body;
 mod capture;
 mod conn;
 mod head;
@@ -22,6 +23,7 @@ mod normalize;
 mod reply;
 mod request;
 mod response;
+mod state;
 mod upstream;
 
 pub use conn::{serve, ClientBody};

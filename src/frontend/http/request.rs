@@ -79,6 +79,10 @@ impl ProxyError {
     }
 }
 
+/// On a response: there is none (the client left first); the log says status -1.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NoResponse;
+
 /// What the access log needs to know about how a request was served.
 #[derive(Default)]
 pub(super) struct Trace {
@@ -133,6 +137,8 @@ pub(super) struct Req<'a> {
     pub unique_id: Option<String>,
     /// What rules changed besides the messages (`strict-mode`, `set-timeout`).
     pub state: actions::RuleState,
+    /// The client closed while its body was read ahead: no server is contacted.
+    pub client_gone: bool,
 }
 
 /// The backend a request goes to and how its server is chosen.
@@ -223,6 +229,7 @@ pub(super) async fn handle(
         captures,
         unique_id: None,
         state: Default::default(),
+        client_gone: false,
     };
     // The entries the connection tracks count each of its requests.
     conn.track.request();
@@ -363,7 +370,7 @@ impl<'a> Req<'a> {
     /// Takes the addresses request rules gave the request (`set-src`...), for what
     /// follows: rules, `balance source`, stick tables, `forwardfor`, the log, the
     /// server's PROXY header.
-    fn sync_addrs(&mut self, parts: &Parts) {
+    pub(super) fn sync_addrs(&mut self, parts: &Parts) {
         if let Some(a) = parts.extensions.get::<crate::sample::conn::Addrs>() {
             self.addrs = *a;
             self.src = a.src.map(|s| s.ip());
@@ -381,6 +388,7 @@ impl<'a> Req<'a> {
     async fn proxy(&mut self, mut req: Request<Incoming>) -> Response<ProxyBody> {
         let client_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
+        let mut body = super::body::ClientBody::new(body);
         if let Err(status) = validate_head(&mut parts) {
             self.trace.term = *b"PR";
             return self.pages(None).response(status, None, self.json);
@@ -390,24 +398,7 @@ impl<'a> Req<'a> {
             return r;
         }
         let fe = self.fe;
-        let sv = self.stats_view(None);
-        let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
-            .with_track(&self.track)
-            .with_captures(&self.captures)
-            .with_unique_id(self.unique_id.as_deref())
-            .with_state(&self.state);
-        let answer =
-            actions::content_rules(&fe.rules, &ctx, &mut self.vars, &mut parts).or_else(|| {
-                actions::apply(
-                    &fe.rules,
-                    &fe.rules.request,
-                    &ctx,
-                    &mut self.vars,
-                    Msg::Req(&mut parts),
-                )
-            });
-        self.sync_addrs(&parts);
-        if let Some(r) = answer {
+        if let Some(r) = self.request_rules(None, &mut parts, &mut body).await {
             return r;
         }
         if let Some(r) = self.stats_page(&parts) {
@@ -419,27 +410,17 @@ impl<'a> Req<'a> {
         self.trace.backend = Some(be.clone());
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
-            let sv = self.stats_view(Some(&be));
-            let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
-                .with_be(&be)
-                .with_track(&self.track)
-                .with_captures(&self.captures)
-                .with_unique_id(self.unique_id.as_deref())
-                .with_state(&self.state);
-            let answer = actions::content_rules(&be.rules, &ctx, &mut self.vars, &mut parts)
-                .or_else(|| {
-                    actions::apply(
-                        &be.rules,
-                        &be.rules.request,
-                        &ctx,
-                        &mut self.vars,
-                        Msg::Req(&mut parts),
-                    )
-                });
-            self.sync_addrs(&parts);
-            if let Some(r) = answer {
+            if let Some(r) = self.request_rules(Some(&be), &mut parts, &mut body).await {
                 return r;
             }
+        }
+        // The client left while its body was read ahead: no server is contacted, and
+        // nothing is answered (HAProxy's `CR`, status -1).
+        if self.client_gone {
+            self.trace.term = *b"CR";
+            let mut r = Response::new(ProxyBody::Abort);
+            r.extensions_mut().insert(NoResponse);
+            return r;
         }
         // `option http-restrict-req-hdr-names`, the frontend's then the backend's.
         let restrict = [fe.options.restrict_hdr_names, be.options.restrict_hdr_names];
@@ -473,7 +454,7 @@ impl<'a> Req<'a> {
             server_timeout: self.state.server(route.be.timeouts.server),
         };
         match upstream::exchange(&mut attempts, up, &how, &mut self.trace).await {
-            Ok(x) => self.respond(&route, &mut sent, x),
+            Ok(x) => self.respond(&route, &mut sent, x).await,
             Err(e) => {
                 if let ProxyError::NoServer(_) = e {
                     route.be.shared.no_server.fetch_add(1, Relaxed);
@@ -594,7 +575,7 @@ impl<'a> Req<'a> {
         &self,
         route: &Route,
         mut parts: Parts,
-        body: Incoming,
+        body: super::body::ClientBody,
         client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     ) -> Outgoing {
         let (fe, be, src) = (self.fe, &route.be, self.src);
@@ -663,7 +644,10 @@ impl<'a> Req<'a> {
         } else if version == Version::HTTP_10 && !is_upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
         }
-        let bodyless = body_is_empty(&body, &headers);
+        let bodyless = match &body.ahead {
+            None => body_is_empty(&body.rest, &headers),
+            Some(a) => a.ended && a.data.is_empty() && a.trailers.is_none(),
+        };
         let method = parts.method;
         let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
         // `timeout client` bounds each wait for the client's body bytes.
@@ -674,7 +658,7 @@ impl<'a> Req<'a> {
             }
             None => (None, None),
         };
-        let mut up = Request::new(ProxyBody::Request(body, timer));
+        let mut up = Request::new(body.into_proxy(timer));
         *up.method_mut() = method.clone();
         *up.uri_mut() = uri;
         *up.version_mut() = if version == Version::HTTP_10 {
@@ -770,6 +754,7 @@ impl<'a> Req<'a> {
             _ => -1,
         };
         info.status = res.status.as_u16();
+        info.no_response = res.extensions.get::<NoResponse>().is_some();
         info.request_line = Some(request_line);
         info.req_slots = !self.fe.capture_request.is_empty();
         info.res_slots = !self.fe.capture_response.is_empty();

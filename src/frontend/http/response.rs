@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 impl Req<'_> {
     /// Turns the server's response head into the client's response.
-    pub(super) fn respond(
+    pub(super) async fn respond(
         &mut self,
         route: &Route,
         sent: &mut Sent,
@@ -62,7 +62,7 @@ impl Req<'_> {
             self.trace.cookie[1] = c;
         }
         let keep = if sent.server_close { None } else { sender };
-        let body = ProxyBody::Response(Box::new(PooledBody::new(
+        let mut body = ProxyBody::Response(Box::new(PooledBody::new(
             incoming,
             keep,
             slot,
@@ -79,7 +79,7 @@ impl Req<'_> {
             let sv = self.stats_view(Some(be));
             let id = be.server_index(&server.name).map_or(0, |i| i as i64 + 1);
             // The fields one by one: the rules below change `self.vars`.
-            let ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
+            let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
                 .with_be(be)
                 .with_srv(&server.name, id)
                 .with_track(&self.track)
@@ -92,14 +92,39 @@ impl Req<'_> {
                 {
                     return r;
                 }
-                if let Some(r) = actions::apply(
+                // A `wait-for-body` rule reads the body ahead, then the rules after
+                // it go on.
+                let mut start = 0;
+                while let Some(mut r) = actions::apply(
                     rs,
-                    &rs.response,
+                    &rs.response[start..],
                     &ctx,
                     &mut self.vars,
                     Msg::Res(saved, &mut rparts),
                 ) {
-                    return r;
+                    let Some(ra) = r.extensions_mut().remove::<actions::ReadAhead>() else {
+                        return r;
+                    };
+                    start += ra.next;
+                    ctx.res_read = true;
+                    let per_read = self.state.server(be.timeouts.server);
+                    let limit = self.graph.bufsize;
+                    let (ahead, short) =
+                        super::body::read_ahead(&mut body, ra.wait, per_read, limit, |_| {
+                            super::body::Short::Invalid
+                        })
+                        .await;
+                    body = ahead.before(body);
+                    if let Some(s) = short {
+                        // As HAProxy: 504 when time ran out, 502 for a broken body.
+                        let (status, term) = match s {
+                            super::body::Short::Timeout => (504, *b"sD"),
+                            _ => (502, *b"SD"),
+                        };
+                        self.trace.term = term;
+                        let name = Some(be.name.as_str());
+                        return self.pages(Some(be)).response(status, name, self.json);
+                    }
                 }
             }
         }
