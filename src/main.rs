@@ -63,7 +63,17 @@ fn main() -> ExitCode {
         eprintln!("{}", d.line(pid));
     }
     let warnings = loaded.warnings();
-    let Some(cfg) = loaded.config else {
+    // Server TLS contexts read their files (ca-file, crt, crl-file) here, as HAProxy
+    // does while parsing: an unusable one fails the configuration.
+    let tls_errors = loaded
+        .config
+        .as_ref()
+        .map(lbd::tls::client::check)
+        .unwrap_or_default();
+    for d in &tls_errors {
+        eprintln!("{}", d.line(pid));
+    }
+    let Some(cfg) = loaded.config.filter(|_| tls_errors.is_empty()) else {
         if !args.quiet || args.check {
             eprintln!(
                 "{} : config : Fatal errors found in configuration.",

@@ -806,9 +806,102 @@ fn every_server_keyword() {
             inter: Some(ms(250)),
             send: Some("hello".into()),
         },
+        tls: SrvTls::default(),
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
+}
+
+#[test]
+fn server_tls_keywords() {
+    let s = server(concat!(
+        "ssl verify required ca-file /x/ca.crt crl-file /x/crl.pem crt /x/c.pem ",
+        "sni req.hdr(host) alpn h2,http/1.1 ciphers HIGH ciphersuites TLS_AES_128_GCM_SHA256 ",
+        "ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3 no-ssl-reuse verifyhost Www.Example.Test ",
+        "check-ssl check-sni c.test check-alpn http/1.1 proto h2"
+    ));
+    let t = &s.tls;
+    assert!(t.ssl && t.no_reuse && s.check_tls());
+    assert_eq!(t.verify, Some(Verify::Required));
+    assert_eq!(
+        t.ca_file.as_deref(),
+        Some(std::path::Path::new("/x/ca.crt"))
+    );
+    assert_eq!(t.crt.as_deref(), Some(std::path::Path::new("/x/c.pem")));
+    assert_eq!(t.sni.as_ref().map(|e| e.text()), Some("req.hdr(host)"));
+    assert_eq!(t.alpn, Some(vec!["h2".to_string(), "http/1.1".to_string()]));
+    assert_eq!(t.check_alpn, Some(vec!["http/1.1".to_string()]));
+    assert_eq!(t.verifyhost.as_deref(), Some("www.example.test"));
+    assert_eq!(t.check_sni.as_deref(), Some("c.test"));
+    assert_eq!(t.versions.min, Some(TlsVer::Tls12));
+    assert_eq!(t.proto, SrvProto::H2);
+    // Checks follow `ssl` unless they go elsewhere (`port`) or `no-check-ssl`.
+    assert!(server("ssl verify none").check_tls());
+    assert!(!server("ssl verify none port 8443").check_tls());
+    assert!(!server("ssl verify none no-check-ssl").check_tls());
+    assert!(!server("ssl verify none no-ssl").tls.ssl);
+}
+
+#[test]
+fn server_tls_errors_use_haproxy_words() {
+    let be = |l: &str| format!("backend b\n    server s1 127.0.0.1:443 {l}\n");
+    let a = alerts(&be("ssl"));
+    assert!(
+        a[0].starts_with("'server b/s1' : verify is enabled by default but no CA file specified. If you're running on a LAN"),
+        "{a:?}"
+    );
+    let a = alerts(&format!(
+        "global\n    ssl-server-verify none\n{}",
+        be("ssl verify required")
+    ));
+    assert_eq!(
+        a,
+        ["'server b/s1' : verify is enabled but no CA file specified."]
+    );
+    let (_, w) = ok_warn(&format!(
+        "global\n    ssl-server-verify none\n{}",
+        be("ssl")
+    ));
+    assert!(!w.iter().any(|w| w.contains("verify")), "{w:?}");
+    let a = alerts(&be("check check-ssl"));
+    assert!(a[0].contains("verify is enabled by default"), "{a:?}");
+    let a = alerts(&be("verify bogus"));
+    assert!(
+        a[0].ends_with(
+            "'verify' : unknown verify method 'bogus', only 'none' and 'required' are supported."
+        ),
+        "{a:?}"
+    );
+    let a = alerts(&be("ssl verify none ssl-min-ver TLSv1.4"));
+    assert!(
+        a[0].ends_with("'TLSv1.4' : unknown ssl/tls version."),
+        "{a:?}"
+    );
+    let a = alerts(&be("ssl verify none ssl-max-ver TLSv1.1"));
+    assert!(
+        a[0].contains("all SSL/TLS versions are disabled for server 's1'"),
+        "{a:?}"
+    );
+    let a = alerts(&be("ssl verify none sni foo(bar)"));
+    assert!(
+        a[0].contains("error detected while parsing sni expression"),
+        "{a:?}"
+    );
+    let a = alerts(&be("proto h3"));
+    assert!(
+        a[0].ends_with("'proto' :  unknown MUX protocol 'h3'."),
+        "{a:?}"
+    );
+    let a = alerts("global\n    ssl-server-verify maybe\n");
+    assert_eq!(
+        a,
+        ["'ssl-server-verify' expects 'none' or 'required' as argument."]
+    );
+    let a = alerts("global\n    ssl-default-server-options bogus\n");
+    assert_eq!(
+        a,
+        ["unknown option 'bogus' on global statement 'ssl-default-server-options'."]
+    );
 }
 
 #[test]

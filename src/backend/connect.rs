@@ -11,12 +11,12 @@
 
 use super::pool::{self, ConnectError};
 use super::status::{self, Observation};
+use super::stream::ServerStream;
 use super::{proxy_proto, Backend, NoServer, Slot};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// The attempts to reach a server for one connection (tcp) or request (http).
 #[derive(Debug)]
@@ -96,7 +96,7 @@ impl Attempts {
         if let Failure::Connect(err) = why {
             let obs = match err {
                 ConnectError::Timeout => Observation::L4Timeout,
-                ConnectError::Io(_) => Observation::L4Error,
+                ConnectError::Io(_) | ConnectError::Tls(_) => Observation::L4Error,
             };
             status::observe(&self.be, &slot.server, obs);
         }
@@ -117,15 +117,17 @@ impl Attempts {
 }
 
 /// Connects to the slot's server for a client `peer` that reached `local`: `timeout
-/// connect`, then the PROXY header when the server has `send-proxy[-v2]`. A success
-/// is observed as a layer-4 success. `tlv` feeds the `proxy-v2-options` TLVs.
+/// connect`, then the PROXY header when the server has `send-proxy[-v2]`, then the TLS
+/// handshake of an `ssl` server (SNI `sni`, the value of its `sni` expression). A
+/// success is observed as a layer-4 success. `tlv` feeds the `proxy-v2-options` TLVs.
 pub async fn connect(
     be: &Backend,
     slot: &Slot,
     peer: crate::log::Client,
     local: Option<SocketAddr>,
     tlv: proxy_proto::TlvSource<'_>,
-) -> Result<TcpStream, ConnectError> {
+    sni: Option<&str>,
+) -> Result<ServerStream, ConnectError> {
     let server = &slot.server;
     let mut c = pool::connect(server.target(local), be.timeouts.connect).await?;
     if let Some(v) = server.cfg.send_proxy {
@@ -137,6 +139,20 @@ pub async fn connect(
         };
         c.write_all(&h).await.map_err(ConnectError::Io)?;
     }
+    let c = if server.cfg.tls.ssl {
+        // A server whose TLS context could not be built never gets clear text.
+        let tls = server
+            .tls
+            .as_ref()
+            .ok_or(ConnectError::Tls("SSL handshake failure"))?;
+        let config = tls
+            .traffic
+            .clone()
+            .ok_or(ConnectError::Tls("SSL handshake failure"))?;
+        super::stream::tls_handshake(config, tls.name(sni), c, be.timeouts.connect).await?
+    } else {
+        ServerStream::Plain(c)
+    };
     status::observe(be, server, Observation::L4Ok);
     Ok(c)
 }

@@ -15,6 +15,7 @@ pub mod pool;
 pub mod proxy_proto;
 pub mod state;
 pub mod status;
+pub mod stream;
 
 use crate::config::model::{self, Mode, Options, ServerSettings, Timeouts};
 use balance::{Balancer, View};
@@ -40,6 +41,9 @@ pub struct ServerRt {
     pub state: Arc<ServerState>,
     /// Idle upstream HTTP connections.
     pub pool: pool::Pool,
+    /// TLS contexts (`ssl`, `check-ssl`); None without TLS, or when they could not be
+    /// built (then an `ssl` server fails every handshake rather than speak clear text).
+    pub tls: Option<Arc<crate::tls::client::ServerTls>>,
 }
 
 impl ServerRt {
@@ -192,6 +196,27 @@ impl Stick {
 }
 
 impl Backend {
+    /// The SNI each server would send for a request or connection seen by `env` (its
+    /// `sni` expression), by server index; empty when no server has one.
+    pub fn sni_values(&self, env: &crate::sample::Env<'_>) -> Vec<Option<String>> {
+        if !self
+            .servers
+            .iter()
+            .any(|s| s.cfg.tls.ssl && s.cfg.tls.sni.is_some())
+        {
+            return Vec::new();
+        }
+        self.servers
+            .iter()
+            .map(|s| {
+                let e = s.cfg.tls.sni.as_ref().filter(|_| s.cfg.tls.ssl)?;
+                let v = e.eval(env)?;
+                let v = String::from_utf8_lossy(&v.to_bytes()).into_owned();
+                (!v.is_empty()).then_some(v)
+            })
+            .collect()
+    }
+
     /// The index of the server named `name`.
     pub fn server_index(&self, name: &str) -> Option<usize> {
         self.servers.iter().position(|s| s.name == name)

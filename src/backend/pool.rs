@@ -9,7 +9,7 @@
 use super::Slot;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::{http1, http2, TrySendError};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -254,7 +254,7 @@ impl BodyTimer {
 pub struct PooledBody {
     inner: Incoming,
     /// The connection to return to the pool at the end (None: close it).
-    conn: Option<SendRequest<ProxyBody>>,
+    conn: Option<Conn>,
     slot: Option<Slot>,
     idle: Option<Duration>,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -268,12 +268,7 @@ impl PooledBody {
     /// A response that has no body (to HEAD, 204, 304, `Content-Length: 0`) is over
     /// already: its connection goes back at once, because the client side never polls
     /// a body that cannot exist (the connection would be closed instead of reused).
-    pub fn new(
-        inner: Incoming,
-        conn: Option<SendRequest<ProxyBody>>,
-        slot: Slot,
-        idle: Option<Duration>,
-    ) -> Self {
+    pub fn new(inner: Incoming, conn: Option<Conn>, slot: Slot, idle: Option<Duration>) -> Self {
         let kill_gen = slot.server.state.kill.generation();
         let mut body = PooledBody {
             kill_gen,
@@ -365,15 +360,113 @@ impl Body for PooledBody {
 
 use std::future::Future;
 
+/// The pool key of a connection: the SNI it was opened with (a TLS connection is
+/// reused only for requests that would send the same SNI).
+pub type PoolKey = Option<Arc<str>>;
+
+/// An upstream HTTP connection: an HTTP/1 one (one request at a time) or an HTTP/2
+/// one (`proto h2`, or ALPN `h2`), shared by every request of its shard.
+#[derive(Debug)]
+pub struct Conn {
+    send: Sender,
+    key: PoolKey,
+    /// `https` (TLS) or `http`: the `:scheme` of HTTP/2 requests.
+    scheme: &'static str,
+}
+
+#[derive(Debug)]
+enum Sender {
+    H1(http1::SendRequest<ProxyBody>),
+    H2(http2::SendRequest<ProxyBody>),
+}
+
+impl Conn {
+    /// Whether requests on it are HTTP/2 streams.
+    pub fn is_h2(&self) -> bool {
+        matches!(self.send, Sender::H2(_))
+    }
+
+    fn is_closed(&self) -> bool {
+        match &self.send {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        match &self.send {
+            Sender::H1(s) => s.is_ready(),
+            Sender::H2(s) => s.is_ready(),
+        }
+    }
+
+    /// Sends a request. On HTTP/2 the request takes the absolute form HTTP/2 wants
+    /// (`:scheme`, `:authority` from the Host header) and the response reads as
+    /// HTTP/1.1 for the rest of lbd.
+    pub async fn send(
+        &mut self,
+        mut req: hyper::Request<ProxyBody>,
+    ) -> Result<hyper::Response<Incoming>, TrySendError<hyper::Request<ProxyBody>>> {
+        match &mut self.send {
+            Sender::H1(s) => s.try_send_request(req).await,
+            Sender::H2(s) => {
+                to_h2(&mut req, self.scheme);
+                let mut r = s.try_send_request(req).await?;
+                *r.version_mut() = hyper::Version::HTTP_11;
+                Ok(r)
+            }
+        }
+    }
+}
+
+/// An HTTP/1 request made an HTTP/2 one: absolute URI, no Host header (it is the
+/// `:authority`), none of the connection-specific headers HTTP/2 forbids.
+fn to_h2(req: &mut hyper::Request<ProxyBody>, scheme: &'static str) {
+    use hyper::header;
+    let h = req.headers_mut();
+    let host = h.remove(header::HOST);
+    for n in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::HeaderName::from_static("keep-alive"),
+        header::HeaderName::from_static("proxy-connection"),
+    ] {
+        h.remove(n);
+    }
+    if h.get(header::TE).is_some_and(|v| v != "trailers") {
+        h.remove(header::TE);
+    }
+    let uri = req.uri();
+    let authority = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| host.and_then(|v| v.to_str().ok().map(str::to_string)));
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let mut b = hyper::Uri::builder().scheme(scheme);
+    if let Some(a) = authority {
+        b = b.authority(a);
+    }
+    if let Ok(u) = b.path_and_query(pq).build() {
+        *req.uri_mut() = u;
+    }
+    *req.version_mut() = hyper::Version::HTTP_2;
+}
+
 /// Idle connections of one server, one list per shard: a connection is driven by the
 /// shard that opened it, so only that shard reuses it.
 #[derive(Debug)]
 pub struct Pool {
-    idle: Box<[IdleList]>,
+    idle: Box<[Mutex<Idle>]>,
 }
 
-/// One shard's idle connections, with the time each was returned.
-type IdleList = Mutex<Vec<(SendRequest<ProxyBody>, Instant)>>;
+/// One shard's connections: idle HTTP/1 ones with the time each was returned, and the
+/// HTTP/2 ones, always shared.
+#[derive(Debug, Default)]
+struct Idle {
+    h1: Vec<(Conn, Instant)>,
+    h2: Vec<(http2::SendRequest<ProxyBody>, PoolKey, &'static str)>,
+}
 
 impl Default for Pool {
     fn default() -> Self {
@@ -391,14 +484,31 @@ const MAX_IDLE: usize = 256;
 const IDLE_TTL: Duration = Duration::from_secs(30);
 
 impl Pool {
-    fn mine(&self) -> &IdleList {
-        &self.idle[crate::shard::current() % self.idle.len()]
+    fn mine(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle[crate::shard::current() % self.idle.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes an idle connection of this shard that is still open and ready.
-    pub fn take(&self) -> Option<SendRequest<ProxyBody>> {
-        let mut idle = self.mine().lock().unwrap_or_else(|e| e.into_inner());
-        while let Some((c, at)) = idle.pop() {
+    /// A connection of this shard for a request sending SNI `key`: the open HTTP/2
+    /// one (shared), else an idle HTTP/1 one that is still open and ready.
+    pub fn take(&self, key: &PoolKey) -> Option<Conn> {
+        let mut idle = self.mine();
+        idle.h2.retain(|(s, ..)| !s.is_closed());
+        if let Some((s, k, scheme)) = idle.h2.iter().find(|(_, k, _)| k == key) {
+            return Some(Conn {
+                send: Sender::H2(s.clone()),
+                key: k.clone(),
+                scheme,
+            });
+        }
+        let mut i = idle.h1.len();
+        while i > 0 {
+            i -= 1;
+            if idle.h1[i].0.key != *key {
+                continue;
+            }
+            let (c, at) = idle.h1.remove(i);
             if c.is_ready() && !c.is_closed() && at.elapsed() < IDLE_TTL {
                 return Some(c);
             }
@@ -406,14 +516,25 @@ impl Pool {
         None
     }
 
-    /// Returns a connection for reuse.
-    pub fn put(&self, c: SendRequest<ProxyBody>) {
-        if c.is_closed() {
+    /// Returns a connection for reuse (an HTTP/2 one is shared from its creation on:
+    /// nothing to return).
+    pub fn put(&self, c: Conn) {
+        if c.is_closed() || c.is_h2() {
             return;
         }
-        let mut idle = self.mine().lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push((c, Instant::now()));
+        let mut idle = self.mine();
+        if idle.h1.len() < MAX_IDLE {
+            idle.h1.push((c, Instant::now()));
+        }
+    }
+
+    /// Shares a new HTTP/2 connection with the shard's next requests.
+    pub fn share(&self, c: &Conn) {
+        if let Sender::H2(s) = &c.send {
+            let mut idle = self.mine();
+            if idle.h2.len() < MAX_IDLE {
+                idle.h2.push((s.clone(), c.key.clone(), c.scheme));
+            }
         }
     }
 
@@ -421,7 +542,7 @@ impl Pool {
     pub fn idle_count(&self) -> usize {
         self.idle
             .iter()
-            .map(|m| m.lock().map(|v| v.len()).unwrap_or(0))
+            .map(|m| m.lock().map(|v| v.h1.len() + v.h2.len()).unwrap_or(0))
             .sum()
     }
 }
@@ -432,9 +553,12 @@ pub enum ConnectError {
     /// The OS refused or failed the connect (or the PROXY header could not be sent).
     #[error("{}", crate::config::io_text(.0))]
     Io(std::io::Error),
-    /// `timeout connect` expired.
+    /// `timeout connect` expired (connecting or during the TLS handshake).
     #[error("Connection timed out")]
     Timeout,
+    /// The TLS handshake failed (HAProxy's words for why).
+    #[error("{0}")]
+    Tls(&'static str),
 }
 
 /// Opens a TCP connection to a server with `timeout connect`.
@@ -454,14 +578,34 @@ pub async fn connect(
     Ok(s)
 }
 
-/// Performs the HTTP/1 handshake over a connected stream; the connection task runs
-/// in the background until the connection closes.
-pub async fn handshake(stream: TcpStream) -> Result<SendRequest<ProxyBody>, hyper::Error> {
-    let (send, conn) = hyper::client::conn::http1::Builder::new()
-        .handshake(TokioIo::new(stream))
-        .await?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    Ok(send)
+/// Performs the HTTP/1 or HTTP/2 (`h2`) handshake over a connected stream; the
+/// connection task runs in the background until the connection closes. `key` is the
+/// SNI the connection was opened with.
+pub async fn handshake(
+    stream: super::stream::ServerStream,
+    h2: bool,
+    key: PoolKey,
+) -> Result<Conn, hyper::Error> {
+    let scheme = match stream {
+        super::stream::ServerStream::Tls(_) => "https",
+        super::stream::ServerStream::Plain(_) => "http",
+    };
+    let send = if h2 {
+        let (send, conn) = http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Sender::H2(send)
+    } else {
+        let (send, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Sender::H1(send)
+    };
+    Ok(Conn { send, key, scheme })
 }

@@ -35,6 +35,7 @@ pub(super) async fn run(
         send_proxy: None,
         state_header: None,
         nolb_404: false,
+        tls: None,
     };
     let timing = Timing {
         inter,

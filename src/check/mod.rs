@@ -145,6 +145,7 @@ async fn run(
         send_proxy: cfg.send_proxy,
         state_header: None,
         nolb_404: false,
+        tls: probe::CheckTls::of(&s),
     };
     let timing = Timing {
         inter: cfg.inter,

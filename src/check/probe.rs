@@ -7,7 +7,7 @@
 use super::tcpcheck::{Run, Target, Timing};
 use crate::backend::agent::AgentReply;
 use crate::backend::status::Outcome;
-use crate::config::model::check::CheckRules;
+use crate::config::model::check::{CheckRules, Status};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,14 +29,64 @@ impl Probe {
     pub async fn run(&self, target: &Target, timing: Timing) -> (Outcome, Option<AgentReply>) {
         match self {
             Probe::Rules(rules) => Run::new(rules, target, timing).run().await,
-            Probe::Tcp => (connect_only(target.addr, timing).await, None),
+            Probe::Tcp => (connect_only(target, timing).await, None),
             Probe::External(e) => (e.run(timing).await, None),
         }
     }
 }
 
-/// A connect-only check: passes on the server's SYN-ACK.
-async fn connect_only(addr: SocketAddr, timing: Timing) -> Outcome {
+/// TLS of a server's checks: its check context and the name sent (`check-sni`, else
+/// no SNI). `config` is None when the context could not be built: every handshake
+/// fails rather than check in clear text.
+#[derive(Debug, Clone)]
+pub struct CheckTls {
+    /// The rustls configuration (with its own session cache).
+    pub config: Option<Arc<rustls::ClientConfig>>,
+    /// `check-sni`, else the server's address.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl CheckTls {
+    /// The check TLS of a server, when its checks use TLS.
+    pub fn of(s: &crate::backend::ServerRt) -> Option<CheckTls> {
+        if !s.cfg.check_tls() {
+            return None;
+        }
+        let t = s.tls.as_deref();
+        Some(CheckTls {
+            config: t.and_then(|t| t.check.clone()),
+            name: t.map_or(
+                rustls::pki_types::ServerName::IpAddress(s.addr.ip().into()),
+                |t| t.check_sni.clone().unwrap_or_else(|| t.addr.clone()),
+            ),
+        })
+    }
+
+    /// The handshake over a connected check socket within `left`: a failure is
+    /// HAProxy's `Layer6 invalid response` (or `Layer6 timeout`).
+    pub(super) async fn handshake(
+        &self,
+        tcp: TcpStream,
+        left: Duration,
+    ) -> Result<crate::backend::stream::ServerStream, (Status, String)> {
+        use crate::backend::pool::ConnectError;
+        let Some(config) = self.config.clone() else {
+            return Err((Status::L6Rsp, "SSL handshake failure".into()));
+        };
+        match crate::backend::stream::tls_handshake(config, self.name.clone(), tcp, Some(left))
+            .await
+        {
+            Ok(s) => Ok(s),
+            Err(ConnectError::Timeout) => Err((Status::L6Tout, String::new())),
+            Err(e) => Err((Status::L6Rsp, e.to_string())),
+        }
+    }
+}
+
+/// A connect-only check: passes on the server's SYN-ACK (with TLS: on the end of the
+/// handshake, `Layer6 check passed`).
+async fn connect_only(target: &Target, timing: Timing) -> Outcome {
+    let addr = target.addr;
     let start = Instant::now();
     let ctimeout = timing.connect.map_or(timing.inter, |c| c.min(timing.inter));
     let out = |ok, reason, info: Option<String>| Outcome {
@@ -60,7 +110,14 @@ async fn connect_only(addr: SocketAddr, timing: Timing) -> Outcome {
             // Closed with a reset, as HAProxy closes its checks: no FIN exchange and
             // no TIME_WAIT socket left behind for each of thousands of checks a second.
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-            out(true, "Layer4 check passed", None)
+            let Some(tls) = &target.tls else {
+                return out(true, "Layer4 check passed", None);
+            };
+            let left = timing.check.unwrap_or(timing.inter);
+            match tls.handshake(stream, left).await {
+                Ok(_) => out(true, Status::L6Ok.reason(), None),
+                Err((st, info)) => out(false, st.reason(), (!info.is_empty()).then_some(info)),
+            }
         }
     }
 }
@@ -103,6 +160,7 @@ mod tests {
             send_proxy: None,
             state_header: None,
             nolb_404: false,
+            tls: None,
         }
     }
 

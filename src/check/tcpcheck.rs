@@ -9,12 +9,12 @@
 
 use super::proto::{self, Verdict};
 use crate::backend::status::Outcome;
+use crate::backend::stream::ServerStream;
 use crate::config::model::check::*;
 use crate::sample::{Env, Named, Scope, Vars};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The input buffer size of a check (HAProxy's `tune.chksize`/`bufsize`).
 pub const BUFSIZE: usize = 16384;
@@ -38,6 +38,8 @@ pub struct Target {
     /// `http-check disable-on-404` and the server is not DOWN: a 404 passes
     /// conditionally.
     pub nolb_404: bool,
+    /// TLS of the checks (`check-ssl`, or `ssl` on the server's own address).
+    pub tls: Option<super::probe::CheckTls>,
 }
 
 /// Check timeouts.
@@ -66,7 +68,7 @@ pub struct Run<'r> {
     pub(super) rules: &'r CheckRules,
     target: &'r Target,
     timing: Timing,
-    conn: Option<TcpStream>,
+    conn: Option<ServerStream>,
     /// The input buffer.
     pub(super) buf: Vec<u8>,
     eos: bool,
@@ -306,7 +308,7 @@ impl<'r> Run<'r> {
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         }
         self.connected = true;
-        self.conn = Some(stream);
+        self.conn = Some(ServerStream::Plain(stream));
         if let Some(check) = self.timing.check {
             self.deadline = Instant::now() + check;
         }
@@ -318,13 +320,20 @@ impl<'r> Run<'r> {
             None
         };
         if let Some(v) = pp {
-            let local = self.conn.as_ref().and_then(|s| s.local_addr().ok());
+            let local = self.conn.as_ref().and_then(|s| s.tcp().local_addr().ok());
             let hdr = match (v, local) {
                 (2, Some(l)) => crate::backend::proxy_proto::v2(l, addr),
                 (_, Some(l)) => crate::backend::proxy_proto::v1(l, addr),
                 _ => crate::backend::proxy_proto::unknown(v),
             };
             self.write(&hdr).await?;
+        }
+        if let Some(tls) = self.target.tls.as_ref().filter(|_| c.default || c.implicit) {
+            let Some(ServerStream::Plain(tcp)) = self.conn.take() else {
+                return Err((Status::SockErr, self.where_()));
+            };
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            self.conn = Some(tls.handshake(tcp, left).await?);
         }
         Ok(())
     }
@@ -699,7 +708,7 @@ fn hex_dump(b: &[u8]) -> String {
 }
 
 /// Reads and drops what the server still sends, until it closes or 100 ms pass.
-async fn drain(mut conn: TcpStream) {
+async fn drain(mut conn: ServerStream) {
     let mut buf = [0u8; 4096];
     let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
     while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {

@@ -271,6 +271,15 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                     p.name, s.name
                 )));
             }
+            if let Some(msg) = srv_tls_error(global, &p.name, s) {
+                late.push((Level::Alert, s.loc.clone(), msg));
+            }
+            if s.settings.tls.ssl && p.tcp_rules.iter().any(|r| r.when == TcpWhen::Response) {
+                late.push((Level::Alert, s.loc.clone(), format!(
+                    "'server {}/{}' : 'tcp-response content' rules towards a server with 'ssl' are not supported by lbd.",
+                    p.name, s.name
+                )));
+            }
         }
     }
     for (level, loc, msg) in late {
@@ -326,4 +335,34 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
         }
     }
     out
+}
+
+/// What HAProxy refuses in a server's TLS settings once the line is complete: `verify
+/// required` (the default) without a `ca-file`, and a version range with nothing in it.
+fn srv_tls_error(global: &Global, backend: &str, s: &Server) -> Option<String> {
+    let t = &s.settings.tls;
+    if !t.ssl && !s.settings.check_tls() {
+        return None;
+    }
+    let who = format!("'server {backend}/{}'", s.name);
+    let verify = t.verify.unwrap_or(global.srv_tls.verify);
+    if verify == Verify::Required && t.ca_file.is_none() {
+        return Some(if global.srv_tls.verify == Verify::Required {
+            format!("{who} : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
+        } else {
+            format!("{who} : verify is enabled but no CA file specified.")
+        });
+    }
+    let v = if t.versions.is_set() {
+        t.versions
+    } else {
+        global.srv_tls.versions
+    };
+    if !v.allows(TlsVer::Tls12) && !v.allows(TlsVer::Tls13) {
+        return Some(format!(
+            "{who} : backend '{backend}': all SSL/TLS versions are disabled for server '{}' (lbd speaks TLSv1.2 and TLSv1.3).",
+            s.name
+        ));
+    }
+    None
 }

@@ -8,6 +8,7 @@
 //! remaining direction is bounded by `timeout client-fin` / `server-fin` when set.
 
 use crate::backend::connect::{self, Attempts, Failure, Retry};
+use crate::backend::stream::ServerStream;
 use crate::backend::{Backend, NoServer, Slot};
 use crate::frontend::stream::ClientStream;
 use crate::graph::Graph;
@@ -172,7 +173,8 @@ pub async fn serve(
         unique_id: unique_id.as_deref(),
     };
     let attempts = Attempts::new(be.clone(), key, pinned);
-    let (server, slot) = match open(attempts, (peer, local), tlv).await {
+    let sni = be.sni_values(&env);
+    let (server, slot) = match open(attempts, (peer, local), tlv, &sni).await {
         Ok(x) => x,
         Err(_) => {
             be.shared.no_server.fetch_add(1, Relaxed);
@@ -221,7 +223,7 @@ pub async fn serve(
     };
     let st = &slot.server.state;
     let gen = st.kill.generation();
-    let from = server.local_addr().ok();
+    let from = server.tcp().local_addr().ok();
     let relayed = tokio::select! {
         r = relay(client, server, limits, gate) => r,
         // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions:
@@ -333,11 +335,13 @@ async fn open(
     mut attempts: Attempts,
     (peer, local): (Client, Option<SocketAddr>),
     tlv: crate::backend::proxy_proto::TlvSource<'_>,
-) -> Result<(TcpStream, Slot), ConnectFail> {
+    sni: &[Option<String>],
+) -> Result<(ServerStream, Slot), ConnectFail> {
     let be: Arc<Backend> = attempts.backend().clone();
     loop {
         let s = attempts.slot().await?;
-        match connect::connect(&be, &s, peer, local, tlv).await {
+        let name = sni.get(s.index).and_then(Option::as_deref);
+        match connect::connect(&be, &s, peer, local, tlv, name).await {
             Ok(c) => return Ok((c, s)),
             Err(e) => {
                 if let Retry::Exhausted(_) = attempts.failed(s, Failure::Connect(&e)) {
@@ -374,27 +378,58 @@ struct Gate<'a> {
 /// `gate` rules refused the server's bytes (nothing reached the client).
 async fn relay(
     client: ClientStream,
-    server: TcpStream,
+    server: ServerStream,
     limits: Limits,
     gate: Option<Gate<'_>>,
 ) -> Option<(u64, u64, [u8; 2])> {
-    // Split without a lock: each kind of stream has owned halves.
-    match client {
-        ClientStream::Tcp(c) => relay_split(c.into_split(), server, limits, gate).await,
-        ClientStream::Unix(c) => relay_split(c.into_split(), server, limits, gate).await,
+    // Split without a lock: each kind of stream has owned halves (a TLS stream has
+    // one state for both directions, so its halves share a lock).
+    match (client, server) {
+        (ClientStream::Tcp(c), ServerStream::Plain(s)) => {
+            relay_split(c.into_split(), s.into_split(), limits, gate).await
+        }
+        (ClientStream::Unix(c), ServerStream::Plain(s)) => {
+            relay_split(c.into_split(), s.into_split(), limits, gate).await
+        }
+        (ClientStream::Tcp(c), s) => {
+            relay_split(c.into_split(), tokio::io::split(s), limits, gate).await
+        }
+        (ClientStream::Unix(c), s) => {
+            relay_split(c.into_split(), tokio::io::split(s), limits, gate).await
+        }
+    }
+}
+
+/// The read half of a server connection, and the socket `tcp-response content` rules
+/// peek at (clear text only: a TLS server's rules are refused by the configuration).
+trait ServerRead: tokio::io::AsyncRead + Unpin {
+    fn peekable(&self) -> Option<&TcpStream>;
+}
+
+impl ServerRead for tokio::net::tcp::OwnedReadHalf {
+    fn peekable(&self) -> Option<&TcpStream> {
+        Some(self.as_ref())
+    }
+}
+
+impl ServerRead for tokio::io::ReadHalf<ServerStream> {
+    fn peekable(&self) -> Option<&TcpStream> {
+        None
     }
 }
 
 /// `relay` over the client's read and write halves.
-async fn relay_split<R, W>(
+async fn relay_split<R, W, SR, SW>(
     (mut cr, mut cw): (R, W),
-    server: TcpStream,
+    (mut sr, mut sw): (SR, SW),
     limits: Limits,
     gate: Option<Gate<'_>>,
 ) -> Option<(u64, u64, [u8; 2])>
 where
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
+    SR: ServerRead,
+    SW: tokio::io::AsyncWrite + Unpin,
 {
     let Limits {
         idle,
@@ -408,7 +443,6 @@ where
         term: std::sync::atomic::AtomicU8::new(0),
         timeout_side,
     };
-    let (mut sr, mut sw) = server.into_split();
     let up_done = AtomicBool::new(false);
     let down_done = AtomicBool::new(false);
     let up = pump(
@@ -423,11 +457,11 @@ where
         },
     );
     let down = async {
-        if let Some(g) = gate {
+        if let Some((g, stream)) = gate.zip(sr.peekable()) {
             let mut buf = Vec::new();
             let mut addrs = g.addrs;
             let mut side = Peeked {
-                stream: sr.as_ref(),
+                stream,
                 buf: &mut buf,
                 response: true,
             };

@@ -199,6 +199,7 @@ impl Graph {
                         cfg: s.settings.clone(),
                         state,
                         pool: Pool::default(),
+                        tls: server_tls(&cfg.global.srv_tls, &p.name, s),
                     })
                 })
                 .collect();
@@ -389,5 +390,22 @@ impl crate::sample::Stats for StatsView<'_> {
             SrvStat::Conn => s.state.cur.load(Relaxed) as i64,
             SrvStat::Queue => s.state.queued.load(Relaxed) as i64,
         })
+    }
+}
+
+/// The TLS contexts of a server (the configuration was checked with
+/// `tls::client::check`; a file that went bad since is logged, and the server's
+/// handshakes fail).
+fn server_tls(
+    g: &crate::config::model::SrvTlsDefaults,
+    be: &str,
+    s: &crate::config::model::Server,
+) -> Option<Arc<crate::tls::client::ServerTls>> {
+    match crate::tls::client::build(&s.settings, g, s.addr.ip()) {
+        Ok(t) => t.map(Arc::new),
+        Err(e) => {
+            crate::log::alert(&format!("'server {be}/{}' : {e}", s.name));
+            None
+        }
     }
 }

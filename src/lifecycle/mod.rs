@@ -280,7 +280,14 @@ impl Daemon {
         let t0 = Instant::now();
         sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let pid = std::process::id();
-        let loaded = config::load(&self.args.files);
+        let mut loaded = config::load(&self.args.files);
+        if let Some(cfg) = &loaded.config {
+            let tls = crate::tls::client::check(cfg);
+            if !tls.is_empty() {
+                loaded.diags.extend(tls);
+                loaded.config = None;
+            }
+        }
         // What stderr gets is also the answer of a failed `reload` on the socket.
         let mut printed = String::new();
         for d in &loaded.diags {

@@ -8,10 +8,12 @@ pub mod check;
 mod errors;
 mod rules;
 mod server;
+mod srv_tls;
 
 pub use errors::*;
 pub use rules::*;
 pub use server::*;
+pub use srv_tls::*;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,6 +111,8 @@ pub struct Global {
     pub set_vars: Vec<(crate::sample::Scope, String, VarInit)>,
     /// `external-check [preserve-env]`: external checks allowed.
     pub external_check: ExternalCheck,
+    /// `ssl-server-verify`, `ssl-default-server-*`.
+    pub srv_tls: SrvTlsDefaults,
 }
 
 /// The global `external-check` setting.

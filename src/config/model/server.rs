@@ -21,6 +21,17 @@ pub struct Server {
     pub loc: Loc,
 }
 
+impl ServerSettings {
+    /// Whether active checks speak TLS: `check-ssl`, or `ssl` on a server whose
+    /// checks go to its own address (no `port`/`addr`) unless `no-check-ssl`.
+    pub fn check_tls(&self) -> bool {
+        match self.tls.check_ssl {
+            Some(on) => on,
+            None => self.tls.ssl && self.check_port.is_none() && self.check_addr.is_none(),
+        }
+    }
+}
+
 impl Server {
     /// Address active checks connect to (`addr`/`port` override the server's).
     pub fn check_addr(&self) -> SocketAddr {
@@ -130,6 +141,8 @@ pub struct ServerSettings {
     pub pp_opts: ProxyV2Opts,
     /// `agent-check` (and its settings).
     pub agent: AgentSettings,
+    /// `ssl`, `verify`, `sni`, `alpn`, `check-ssl`, `proto`...
+    pub tls: SrvTls,
 }
 
 /// An agent check: `agent-check`, `agent-port`, `agent-addr`, `agent-inter`,
@@ -175,6 +188,7 @@ impl Default for ServerSettings {
             send_proxy: None,
             pp_opts: Default::default(),
             agent: AgentSettings::default(),
+            tls: SrvTls::default(),
         }
     }
 }

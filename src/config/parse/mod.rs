@@ -43,6 +43,7 @@ mod logformat;
 pub(crate) mod options;
 pub(crate) mod proxy;
 pub(crate) mod server;
+mod srv_tls;
 mod stats;
 mod stick;
 mod tcp_rules;

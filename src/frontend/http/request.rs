@@ -434,6 +434,15 @@ impl<'a> Req<'a> {
             }
         }
         let route = self.persistence(be, same_proxy, &mut parts);
+        // The servers' `sni` expressions, on the request as the rules left it.
+        let sni = {
+            let sv = self.stats_view(Some(&route.be));
+            let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
+                .with_be(&route.be)
+                .with_unique_id(self.unique_id.as_deref());
+            let target = actions::target(&parts.uri);
+            route.be.sni_values(&ctx.env(&self.vars, &parts, &target))
+        };
         let Outgoing {
             up,
             mut sent,
@@ -452,6 +461,7 @@ impl<'a> Req<'a> {
                 unique_id: self.unique_id.as_deref().map(str::as_bytes),
             },
             server_timeout: self.state.server(route.be.timeouts.server),
+            sni,
         };
         match upstream::exchange(&mut attempts, up, &how, &mut self.trace).await {
             Ok(x) => self.respond(&route, &mut sent, x).await,

@@ -13,7 +13,6 @@ use crate::backend::status::{self, Observation};
 use crate::backend::Slot;
 use crate::config::model::{CookieMode, HttpConnMode};
 use crate::rules::RuleSet;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -217,7 +216,7 @@ fn tunnel(
     client_up: hyper::upgrade::OnUpgrade,
     server_up: hyper::upgrade::OnUpgrade,
     slot: Slot,
-    sender: Option<SendRequest<ProxyBody>>,
+    sender: Option<crate::backend::pool::Conn>,
     timeout: Option<std::time::Duration>,
 ) {
     tokio::spawn(async move {

@@ -13,14 +13,13 @@ use crate::backend::pool::{self, ConnectError, ProxyBody};
 use crate::backend::status::{self, Observation};
 use crate::backend::{Backend, Slot};
 use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::HeaderMap;
 use hyper::{Method, Request, Response};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// A response head, the slot it was served on and the connection to pool afterwards.
-pub(super) type Exchange = (Response<Incoming>, Slot, Option<SendRequest<ProxyBody>>);
+pub(super) type Exchange = (Response<Incoming>, Slot, Option<pool::Conn>);
 
 /// How a request may travel to its server.
 pub(super) struct Upstream<'a> {
@@ -38,6 +37,8 @@ pub(super) struct Upstream<'a> {
     pub tlv: crate::backend::proxy_proto::TlvSource<'a>,
     /// `timeout server`, as `set-timeout server` left it.
     pub server_timeout: Option<std::time::Duration>,
+    /// The SNI of each server of the backend (`sni` expressions), by index.
+    pub sni: Vec<Option<String>>,
 }
 
 /// Waits for a server's response head for `timeout server` of server silence. While
@@ -59,16 +60,24 @@ async fn server_wait<F: Future>(
     }
 }
 
-/// Opens a new connection to the server of `s` (connect, PROXY header), then hyper's
-/// handshake.
+/// Opens a new connection to the server of `s` (connect, PROXY header, TLS), then
+/// hyper's HTTP/1 or HTTP/2 handshake: HTTP/2 with `proto h2` or when ALPN chose `h2`.
 async fn open(
     how: &Upstream<'_>,
     be: &Backend,
     s: &Slot,
-) -> Result<SendRequest<ProxyBody>, ConnectError> {
+    key: pool::PoolKey,
+) -> Result<pool::Conn, ConnectError> {
     let (peer, local) = how.addrs;
-    let c = connect::connect(be, s, peer, local, how.tlv).await?;
-    pool::handshake(c)
+    let c = connect::connect(be, s, peer, local, how.tlv, key.as_deref()).await?;
+    let h2 = match s.server.cfg.tls.proto {
+        crate::config::model::SrvProto::H2 => true,
+        crate::config::model::SrvProto::H1 => false,
+        crate::config::model::SrvProto::Auto => c
+            .tls_info()
+            .is_some_and(|t| t.alpn.as_deref() == Some("h2")),
+    };
+    pool::handshake(c, h2, key)
         .await
         .map_err(|_| ConnectError::Io(std::io::ErrorKind::ConnectionAborted.into()))
 }
@@ -89,10 +98,12 @@ pub(super) async fn exchange(
         }
         trace.server = Some(s.index);
         trace.retries = attempts.failures();
-        let pooled = if how.no_pool || how.upgrade || s.server.cfg.send_proxy.is_some() {
-            None
+        let key: pool::PoolKey = how.sni.get(s.index).cloned().flatten().map(Into::into);
+        let shared = !(how.no_pool || how.upgrade || s.server.cfg.send_proxy.is_some());
+        let pooled = if shared {
+            s.server.pool.take(&key)
         } else {
-            s.server.pool.take()
+            None
         };
         let reused = pooled.is_some();
         let mut sender = match pooled {
@@ -100,8 +111,13 @@ pub(super) async fn exchange(
             None => {
                 // Boxed: a new connection's futures are large and rarely needed, and a
                 // request's future is moved (copied) several times on every request.
-                match Box::pin(open(how, &be, &s)).await {
-                    Ok(c) => c,
+                match Box::pin(open(how, &be, &s, key)).await {
+                    Ok(c) => {
+                        if shared {
+                            s.server.pool.share(&c);
+                        }
+                        c
+                    }
                     Err(e) => match attempts.failed(s, Failure::Connect(&e)) {
                         Retry::Again => continue,
                         Retry::Exhausted(_) => return Err(ProxyError::Connect),
@@ -110,7 +126,7 @@ pub(super) async fn exchange(
             }
         };
         trace.connected = Some(std::time::Instant::now());
-        let send = sender.try_send_request(up);
+        let send = sender.send(up);
         let res = match how.server_timeout {
             Some(t) => match server_wait(send, t, how.upload).await {
                 Some(r) => r,

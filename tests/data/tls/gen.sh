@@ -21,3 +21,11 @@ cat other.test.crt.tmp www.example.test.key.tmp > mismatch.pem
 leaf client.example.test "DNS:client.example.test"
 cat client.example.test.crt.tmp client.example.test.key.tmp > client.pem
 rm -f *.tmp ca.srl
+# a second CA and a www.example.test certificate signed by it (a server whose
+# certificate fails `verify required ca-file ca.crt`); the CA key is not kept
+openssl req -x509 -newkey rsa:2048 -nodes -days 36500 -subj "/CN=lbd other CA" -keyout other-ca.key.tmp -out other-ca.crt.tmp 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=www.example.test" -keyout wrongca.key.tmp -out wrongca.csr 2>/dev/null
+printf "subjectAltName=DNS:www.example.test,DNS:*.example.test\n" > wrongca.ext
+openssl x509 -req -in wrongca.csr -CA other-ca.crt.tmp -CAkey other-ca.key.tmp -CAcreateserial -days 36500 -extfile wrongca.ext -out wrongca.crt.tmp 2>/dev/null
+cat wrongca.crt.tmp wrongca.key.tmp > wrongca.pem
+rm -f wrongca.csr wrongca.ext *.tmp other-ca.crt.srl

@@ -1,0 +1,135 @@
+//! A connection to a server: plain TCP, or TLS over it (`server ... ssl`).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A connected server stream.
+#[derive(Debug)]
+pub enum ServerStream {
+    /// Clear text.
+    Plain(TcpStream),
+    /// TLS (the handshake is done).
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// What a TLS connection to a server negotiated (`ssl_bc_*` fetches, the protocol).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The ALPN protocol, if any.
+    pub alpn: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub protocol: Option<&'static str>,
+    /// The cipher suite, by its OpenSSL name where it has one.
+    pub cipher: Option<String>,
+    /// The session was resumed.
+    pub resumed: bool,
+}
+
+impl ServerStream {
+    /// The TCP connection underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ServerStream::Plain(s) => s,
+            ServerStream::Tls(t) => t.get_ref().0,
+        }
+    }
+
+    /// What TLS negotiated; None in clear text.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        let ServerStream::Tls(t) = self else {
+            return None;
+        };
+        let c = t.get_ref().1;
+        Some(TlsInfo {
+            alpn: c
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            protocol: c.protocol_version().map(|v| match v {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+                _ => "TLSv1.2",
+            }),
+            cipher: c.negotiated_cipher_suite().map(|s| {
+                let name = format!("{:?}", s.suite());
+                crate::tls::suites::openssl_name(&name).unwrap_or(name)
+            }),
+            resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        })
+    }
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write(cx, b),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, b),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ServerStream::Plain(s) => s.is_write_vectored(),
+            ServerStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS handshake over a connected `tcp` stream with `config`, as `name` (SNI when
+/// it is a DNS name), bounded by `timeout`.
+pub async fn tls_handshake(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+    tcp: TcpStream,
+    timeout: Option<std::time::Duration>,
+) -> Result<ServerStream, super::pool::ConnectError> {
+    use super::pool::ConnectError;
+    let hs = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+    let r = match timeout {
+        Some(t) => tokio::time::timeout(t, hs)
+            .await
+            .map_err(|_| ConnectError::Timeout)?,
+        None => hs.await,
+    };
+    r.map(|s| ServerStream::Tls(Box::new(s)))
+        .map_err(|e| ConnectError::Tls(crate::tls::client::handshake_info(&e)))
+}

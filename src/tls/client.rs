@@ -1,0 +1,297 @@
+//! TLS towards servers (`server ... ssl`, `check-ssl`): one rustls client
+//! configuration per server for its traffic and one for its checks, built from the
+//! server's settings and the global `ssl-default-server-*` / `ssl-server-verify`.
+//!
+//! Verification follows HAProxy: with `verify required` the chain must lead to a
+//! `ca-file` certificate (and pass its `crl-file`); the name checked is `verifyhost`,
+//! else the SNI sent, else none (an IP address is never checked against the
+//! certificate). Each configuration keeps its own session cache, so the second
+//! connection to a server resumes the first one's TLS session (`no-ssl-reuse`: never).
+
+use crate::config::model::{ServerSettings, SrvTlsDefaults, Verify};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Sessions remembered per server configuration.
+const SESSIONS: usize = 256;
+
+/// The TLS contexts of one server.
+#[derive(Debug)]
+pub struct ServerTls {
+    /// For its traffic (`ssl`), None when only its checks use TLS.
+    pub traffic: Option<Arc<ClientConfig>>,
+    /// For its checks (`check-ssl`, or `ssl` without a check `port`/`addr`).
+    pub check: Option<Arc<ClientConfig>>,
+    /// `check-sni`.
+    pub check_sni: Option<ServerName<'static>>,
+    /// The name a connection without SNI uses: the server's address (no SNI is sent
+    /// for an address).
+    pub addr: ServerName<'static>,
+}
+
+impl ServerTls {
+    /// The name to open a connection with: `sni` when it is a valid DNS name, else
+    /// the server's address (no SNI extension).
+    pub fn name(&self, sni: Option<&str>) -> ServerName<'static> {
+        sni.and_then(|s| ServerName::try_from(s.to_ascii_lowercase()).ok())
+            .unwrap_or_else(|| self.addr.clone())
+    }
+}
+
+/// Builds the TLS contexts of a server at `ip`; None when it uses no TLS. Err: a
+/// message for `[ALERT]` (an unreadable file, a cipher list with nothing usable).
+pub fn build(
+    s: &ServerSettings,
+    g: &SrvTlsDefaults,
+    ip: IpAddr,
+) -> Result<Option<ServerTls>, String> {
+    let t = &s.tls;
+    let check_tls = s.check_tls();
+    if !t.ssl && !check_tls {
+        return Ok(None);
+    }
+    let provider = {
+        let mut p = rustls::crypto::ring::default_provider();
+        let tls12 = match t.ciphers.as_ref().or(g.ciphers.as_ref()) {
+            Some(list) => super::suites::tls12(list)?,
+            None => p
+                .cipher_suites
+                .iter()
+                .filter(|c| c.tls13().is_none())
+                .copied()
+                .collect(),
+        };
+        let tls13 = match t.ciphersuites.as_ref().or(g.ciphersuites.as_ref()) {
+            Some(list) => super::suites::tls13(list)?,
+            None => p
+                .cipher_suites
+                .iter()
+                .filter(|c| c.tls13().is_some())
+                .copied()
+                .collect(),
+        };
+        p.cipher_suites = tls13.into_iter().chain(tls12).collect();
+        Arc::new(p)
+    };
+    let versions = if t.versions.is_set() {
+        t.versions
+    } else {
+        g.versions
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match t.verify.unwrap_or(g.verify) {
+        Verify::None => Arc::new(NoVerify(provider.clone())),
+        Verify::Required => {
+            let ca = t
+                .ca_file
+                .as_ref()
+                .ok_or("verify is enabled but no CA file specified.")?;
+            let roots = super::load_ca(ca).map_err(|e| format!("'ca-file' : {e}"))?;
+            let mut b =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+            if let Some(crl) = &t.crl_file {
+                b = b.with_crls(super::load_crls(crl).map_err(|e| format!("'crl-file' : {e}"))?);
+            }
+            let inner = b.build().map_err(|e| format!("'ca-file' : {e}"))?;
+            Arc::new(Verifier {
+                inner,
+                host: t.verifyhost.clone(),
+            })
+        }
+    };
+    let cert = match &t.crt {
+        Some(p) => Some(super::load_cert_key(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let config = |alpn: Option<&Vec<String>>| -> Result<Arc<ClientConfig>, String> {
+        let b = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&super::suites::versions(&versions))
+            .map_err(|e| format!("no usable TLS version: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone());
+        let mut c = match &cert {
+            Some(ck) => b.with_client_cert_resolver(Arc::new(ClientCert(ck.certified.clone()))),
+            None => b.with_no_client_auth(),
+        };
+        c.alpn_protocols = alpn
+            .map(|v| v.iter().map(|p| p.as_bytes().to_vec()).collect())
+            .unwrap_or_default();
+        c.resumption = if t.no_reuse {
+            rustls::client::Resumption::disabled()
+        } else {
+            rustls::client::Resumption::in_memory_sessions(SESSIONS)
+        };
+        Ok(Arc::new(c))
+    };
+    Ok(Some(ServerTls {
+        traffic: t.ssl.then(|| config(t.alpn.as_ref())).transpose()?,
+        check: check_tls
+            .then(|| config(t.check_alpn.as_ref().or(t.alpn.as_ref())))
+            .transpose()?,
+        check_sni: t
+            .check_sni
+            .as_ref()
+            .and_then(|n| ServerName::try_from(n.to_ascii_lowercase()).ok()),
+        addr: ServerName::IpAddress(ip.into()),
+    }))
+}
+
+/// `crt`: the one client certificate presented to the server.
+#[derive(Debug)]
+struct ClientCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _: &[&[u8]],
+        _: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Why a handshake with a server failed, in the words of HAProxy's check results.
+pub fn handshake_info(e: &std::io::Error) -> &'static str {
+    let tls = e.get_ref().and_then(|i| i.downcast_ref::<Error>());
+    match tls {
+        Some(Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) => "Server presented an SSL certificate different from the configured one",
+        _ => "SSL handshake failure",
+    }
+}
+
+/// `verify required`: webpki's chain (and CRL) verification; the name checked is
+/// `verifyhost`, else the SNI, else none.
+#[derive(Debug)]
+struct Verifier {
+    inner: Arc<WebPkiServerVerifier>,
+    host: Option<String>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let host = match &self.host {
+            Some(h) => Some(
+                ServerName::try_from(h.as_str())
+                    .map_err(|_| Error::InvalidCertificate(CertificateError::NotValidForName))?,
+            ),
+            None => None,
+        };
+        let name = host.as_ref().unwrap_or(server_name);
+        let r = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now);
+        match r {
+            // No name to check: the chain was good (webpki checks the name last).
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if matches!(name, ServerName::IpAddress(_)) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `verify none`: any certificate, but the handshake signatures still have to be
+/// right.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Every server's TLS settings built once, for `-c` and before a reload: the errors
+/// as `parsing [file:line] : 'server B/S' : ...` alerts.
+pub fn check(cfg: &crate::config::model::Config) -> Vec<crate::config::Diag> {
+    let mut out = Vec::new();
+    for p in cfg.backends() {
+        for s in &p.servers {
+            if let Err(e) = build(&s.settings, &cfg.global.srv_tls, s.addr.ip()) {
+                out.push(crate::config::Diag {
+                    level: crate::config::Level::Alert,
+                    loc: Some(s.loc.clone()),
+                    msg: format!("'server {}/{}' : {e}", p.name, s.name),
+                });
+            }
+        }
+    }
+    out
+}

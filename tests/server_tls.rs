@@ -1,0 +1,415 @@
+//! TLS and HTTP/2 towards servers, end to end: the real `lbd` binary in front of
+//! origins the test runs on 127.0.0.1 (a tokio-rustls server with the certificates of
+//! tests/data/tls that records each handshake, and a hyper HTTP/2 server in clear
+//! text), through `server ... ssl`, `verify`, `ca-file`, `sni`, `alpn`, `crt`,
+//! session resumption, `check-ssl` and `proto h2`.
+
+mod common;
+#[path = "common/health.rs"]
+mod health;
+
+use bytes::Bytes;
+use common::*;
+use health::*;
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the TLS origin saw of one handshake.
+#[derive(Debug, Clone, Default)]
+struct Hello {
+    sni: Option<String>,
+    alpn: Option<String>,
+    resumed: bool,
+    client_cert: bool,
+}
+
+/// A TLS origin: answers `200 sni=NAME` over HTTP/1.1, or HTTP/2 when ALPN says h2.
+struct TlsOrigin {
+    port: u16,
+    hellos: Arc<Mutex<Vec<Hello>>>,
+}
+
+impl TlsOrigin {
+    async fn start(cert: &str) -> TlsOrigin {
+        let ck = lbd::tls::load_cert_key(std::path::Path::new(&data(cert))).expect("cert");
+        let roots = lbd::tls::load_ca(std::path::Path::new(&data("ca.crt"))).expect("ca");
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            lbd::tls::provider(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .expect("client verifier");
+        let mut cfg = rustls::ServerConfig::builder_with_provider(lbd::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(Arc::new(OneCert(ck.certified.clone())));
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let hellos: Arc<Mutex<Vec<Hello>>> = Arc::default();
+        let seen = hellos.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    let c = tls.get_ref().1;
+                    let h = Hello {
+                        sni: c.server_name().map(str::to_string),
+                        alpn: c
+                            .alpn_protocol()
+                            .map(|p| String::from_utf8_lossy(p).into_owned()),
+                        resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+                        client_cert: c.peer_certificates().is_some_and(|v| !v.is_empty()),
+                    };
+                    seen.lock().unwrap().push(h.clone());
+                    let body = format!("sni={}", h.sni.unwrap_or_default());
+                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                        let b = body.clone();
+                        async move { Ok::<_, std::convert::Infallible>(Response::new(Frames::data(b))) }
+                    });
+                    let io = TokioIo::new(tls);
+                    if h.alpn.as_deref() == Some("h2") {
+                        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                            .serve_connection(io, svc)
+                            .await;
+                    } else {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, svc)
+                            .await;
+                    }
+                });
+            }
+        });
+        TlsOrigin { port, hellos }
+    }
+
+    fn hellos(&self) -> Vec<Hello> {
+        self.hellos.lock().unwrap().clone()
+    }
+}
+
+/// The origin's one certificate.
+#[derive(Debug)]
+struct OneCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for OneCert {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// A body of given frames (data, then trailers).
+struct Frames(VecDeque<Frame<Bytes>>);
+
+impl Frames {
+    fn data(s: String) -> Frames {
+        Frames(VecDeque::from([Frame::data(Bytes::from(s))]))
+    }
+}
+
+impl hyper::body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+/// One data-plane thread: connections are pooled per thread.
+fn config(servers: &str) -> String {
+    format!(
+        "global\n    nbthread 1\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend web\nbackend web\n{servers}"
+    )
+}
+
+/// A GET with this Host header over a new connection.
+async fn get_host(port: u16, host: &str) -> Resp {
+    let req = Request::builder()
+        .uri("/")
+        .header("host", host)
+        .body(http_body_util::Full::new(Bytes::new()))
+        .expect("request");
+    send(port, req).await
+}
+
+#[tokio::test]
+async fn verify_required_with_ca_file_sends_the_sni_expression_and_checks_its_name() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    server s1 127.0.0.1:{} ssl verify required ca-file {} sni req.hdr(host)\n",
+        o.port,
+        data("ca.crt")
+    )))
+    .await;
+    let r = get_host(lbd.port, "www.example.test").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "sni=www.example.test"));
+    let r = get_host(lbd.port, "a.example.test").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "sni=a.example.test"));
+    // The certificate is not valid for this SNI: the handshake fails, lbd answers 503.
+    let r = get_host(lbd.port, "other.test").await;
+    assert_eq!(r.status, 503);
+    let snis: Vec<_> = o.hellos().into_iter().map(|h| h.sni).collect();
+    assert_eq!(
+        &snis[..2],
+        [
+            Some("www.example.test".into()),
+            Some("a.example.test".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_refused_and_the_check_marks_the_server_down() {
+    let o = TlsOrigin::start("wrongca.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    server s1 127.0.0.1:{} ssl ca-file {} check inter 200\n",
+        o.port,
+        data("ca.crt")
+    )))
+    .await;
+    wait_line(
+        &lbd,
+        &warning("Server web/s1 is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        DEADLINE,
+    )
+    .await;
+    assert_eq!(get(lbd.port, "/").await.status, 503);
+}
+
+#[tokio::test]
+async fn verifyhost_mismatch_is_haproxys_certificate_message_and_a_good_check_passes() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    server bad 127.0.0.1:{p} ssl ca-file {ca} verifyhost nomatch.test check inter 200\n    server good 127.0.0.1:{p} ssl ca-file {ca} check-sni www.example.test check inter 200\n",
+        p = o.port,
+        ca = data("ca.crt")
+    )))
+    .await;
+    wait_line(
+        &lbd,
+        &warning("Server web/bad is DOWN, reason: Layer6 invalid response, info: \"Server presented an SSL certificate different from the configured one\", check duration: Nms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        DEADLINE,
+    )
+    .await;
+    wait_until(DEADLINE, "a check with check-sni", || {
+        o.hellos()
+            .iter()
+            .any(|h| h.sni.as_deref() == Some("www.example.test"))
+    })
+    .await;
+    assert!(lines_with(&lbd, "web/good").is_empty());
+    // Traffic goes to the good server only (no SNI: no name to check).
+    let r = get(lbd.port, "/").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "sni="));
+}
+
+#[tokio::test]
+async fn client_certificate_alpn_and_session_resumption() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    option http-server-close\n    server s1 127.0.0.1:{} ssl verify none crt {} alpn http/1.1 sni str(www.example.test)\n",
+        o.port,
+        data("client.pem")
+    )))
+    .await;
+    for _ in 0..3 {
+        assert_eq!(get(lbd.port, "/").await.status, 200);
+    }
+    let h = o.hellos();
+    assert_eq!(h.len(), 3, "{h:?}");
+    assert!(h.iter().all(|h| h.client_cert), "{h:?}");
+    assert!(
+        h.iter().all(|h| h.alpn.as_deref() == Some("http/1.1")),
+        "{h:?}"
+    );
+    assert!(!h[0].resumed && h[1].resumed && h[2].resumed, "{h:?}");
+}
+
+#[tokio::test]
+async fn no_ssl_reuse_always_does_a_full_handshake() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    option http-server-close\n    server s1 127.0.0.1:{} ssl verify none no-ssl-reuse\n",
+        o.port
+    )))
+    .await;
+    for _ in 0..2 {
+        assert_eq!(get(lbd.port, "/").await.status, 200);
+    }
+    let h = o.hellos();
+    assert!(h.len() == 2 && h.iter().all(|h| !h.resumed), "{h:?}");
+}
+
+#[tokio::test]
+async fn alpn_h2_over_tls_speaks_http2() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&config(&format!(
+        "    server s1 127.0.0.1:{} ssl verify none alpn h2,http/1.1\n",
+        o.port
+    )))
+    .await;
+    for _ in 0..3 {
+        assert_eq!(get(lbd.port, "/").await.status, 200);
+    }
+    let h = o.hellos();
+    // One HTTP/2 connection carries the three requests.
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].alpn.as_deref(), Some("h2"));
+}
+
+#[tokio::test]
+async fn tcp_mode_originates_tls() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&format!(
+        "{TCP_DEFAULTS}listen l\n    bind 127.0.0.1:@FE@\n    server s1 127.0.0.1:{} ssl ca-file {} sni str(www.example.test)\n",
+        o.port,
+        data("ca.crt")
+    ))
+    .await;
+    let out = raw(
+        lbd.port,
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("sni=www.example.test"), "{out}");
+}
+
+/// An h2c origin: echoes the request's version and trailer `x-req` into the response
+/// body and ends its response with trailers (gRPC's `grpc-status`); counts its
+/// connections.
+async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let conns: Arc<Mutex<usize>> = Arc::default();
+    let n = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            *n.lock().unwrap() += 1;
+            let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                use http_body_util::BodyExt;
+                let version = format!("{:?}", req.version());
+                let collected = req.into_body().collect().await.expect("request body");
+                let trailer = collected
+                    .trailers()
+                    .and_then(|t| t.get("x-req"))
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                let mut t = hyper::HeaderMap::new();
+                t.insert("grpc-status", "0".parse().unwrap());
+                let body = Frames(VecDeque::from([
+                    Frame::data(Bytes::from(format!("{version} x-req={trailer}"))),
+                    Frame::trailers(t),
+                ]));
+                let resp = Response::builder()
+                    .header("trailer", "grpc-status")
+                    .body(body)
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(resp)
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    (port, conns)
+}
+
+#[tokio::test]
+async fn proto_h2_to_an_h2c_server_forwards_request_trailers_on_one_connection() {
+    let (port, conns) = h2c_origin().await;
+    let lbd = Lbd::start(&config(&format!(
+        "    server s1 127.0.0.1:{port} proto h2\n"
+    )))
+    .await;
+    let mut c = connect(lbd.port, None).await;
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\n\r\n";
+    c.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    within(DEADLINE, "the chunked response", async {
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(b"0\r\n\r\n") {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&got).to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    // The request went as HTTP/2 with its trailer.
+    assert!(text.contains("http/2.0 x-req=abc"), "{text}");
+    // More requests, in parallel: all on the one HTTP/2 connection.
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let p = lbd.port;
+        tasks.push(tokio::spawn(async move { get(p, "/").await.status }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(*conns.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn unreadable_tls_files_fail_the_configuration_check() {
+    let dir = Scratch::new("srvtls");
+    let cfg = dir.file("lbd.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:8080\n    default_backend web\nbackend web\n    server s1 127.0.0.1:443 ssl ca-file /nonexistent-lbd/absent.crt\n    server s2 127.0.0.1:443 ssl verify none crt {}\n    server s3 127.0.0.1:443 ssl verify none ciphers DHE-RSA-AES128-GCM-SHA256\n",
+            data("nokey.pem")
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lbd"))
+        .args(["-c", "-f", &cfg])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("] : 'server web/s1' : 'ca-file' : unable to load"),
+        "{err}"
+    );
+    assert!(
+        err.contains("] : 'server web/s2' : unable to load SSL private key from PEM file"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "] : 'server web/s3' : unable to set SSL cipher list to 'DHE-RSA-AES128-GCM-SHA256'"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Fatal errors found in configuration."),
+        "{err}"
+    );
+}
