@@ -18,6 +18,9 @@ SCENARIOS = [
     ("close", "new connection per request"),
     ("big", "1 MiB response body"),
     ("idle", "10,000 idle keep-alive connections"),
+    ("tls-close", "TLS: a new connection (full handshake) per request"),
+    ("tls-keepalive", "TLS keep-alive"),
+    ("h2", "HTTP/2 over TLS (10 streams per connection)"),
 ]
 COLORS = {
     "direct": "#9e9e9e",
@@ -163,7 +166,7 @@ def ratios(meds, targets):
                 continue
             best = max(peers, key=lambda p: peers[p]["rps"])
             ratio = mine["rps"] / peers[best]["rps"]
-            goal = {"keepalive": 1.10, "tcp": 1.10, "close": 1.0}.get(s)
+            goal = {"keepalive": 1.10, "tcp": 1.10, "close": 1.0, "tls-close": 1.0, "tls-keepalive": 1.0}.get(s)
             met = "" if goal is None else ("yes" if ratio >= goal else "no")
             extra = ""
             if s == "keepalive":
