@@ -17,6 +17,7 @@ mod actions;
 pub mod bench;
 mod capture;
 mod conn;
+mod h2;
 mod head;
 mod normalize;
 mod reply;
@@ -24,6 +25,6 @@ mod request;
 mod response;
 mod upstream;
 
-pub use conn::{serve, ClientBody};
+pub use conn::{serve, ClientBody, Start};
 pub use head::{check_request_bytes, check_request_framing, validate_head};
 pub use reply::error_response;
