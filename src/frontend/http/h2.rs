@@ -197,11 +197,10 @@ fn fields_len(h: &HeaderMap) -> usize {
     h.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
 }
 
-/// The connection window: the stream window times the streams allowed at once, at
-/// least hyper's 1 MiB and at most what HTTP/2 allows.
+/// The connection window: the stream window (at least HTTP/2's 65535). With the
+/// defaults, as HAProxy 2.6, no WINDOW_UPDATE follows the SETTINGS.
 fn connection_window(t: &H2Tune) -> u32 {
-    let w = t.initial_window_size as u64 * t.max_concurrent_streams.min(16) as u64;
-    w.clamp(1 << 20, i32::MAX as u64) as u32
+    t.initial_window_size.max(65535)
 }
 
 /// Serves an HTTP/2 connection until it ends: a GOAWAY on soft stop (streams in
@@ -326,23 +325,18 @@ mod tests {
     }
 
     #[test]
-    fn the_connection_window_is_bounded() {
+    fn the_connection_window_follows_the_stream_window() {
         let t = H2Tune::default();
-        assert_eq!(connection_window(&t), 1 << 20);
+        assert_eq!(connection_window(&t), 65535);
         let wide = H2Tune {
             initial_window_size: 1 << 20,
             ..t
         };
-        assert_eq!(connection_window(&wide), 16 << 20);
-        let big = H2Tune {
-            initial_window_size: i32::MAX as u32,
-            ..t
-        };
-        assert_eq!(connection_window(&big), i32::MAX as u32);
+        assert_eq!(connection_window(&wide), 1 << 20);
         let small = H2Tune {
             initial_window_size: 1024,
             ..t
         };
-        assert_eq!(connection_window(&small), 1 << 20);
+        assert_eq!(connection_window(&small), 65535);
     }
 }
