@@ -142,7 +142,7 @@ pub async fn accept_loop(
                     };
                     match fe.mode {
                         Mode::Http => {
-                            http::serve(stream, sess, graph, idx, handle, stopping, start).await
+                            http::serve(stream, sess, (graph, idx), handle, stopping, start).await
                         }
                         Mode::Tcp => tcp::serve(stream, sess, graph, idx).await,
                     }
@@ -154,7 +154,7 @@ pub async fn accept_loop(
             };
             let conn = match fe.mode {
                 Mode::Http => Conn::Http {
-                    fut: http::serve(stream, sess, graph, idx, handle, stopping, start),
+                    fut: http::serve(stream, sess, (graph, idx), handle, stopping, start),
                 },
                 // Boxed: a task is as large as its largest future, and idle http
                 // connections are the ones to keep small.

@@ -179,12 +179,10 @@ enum Served<S> {
 ///
 /// `start` says whether it speaks HTTP/1 or HTTP/2 ([`Start::choose`]); an HTTP/2
 /// connection is served by `h2::serving` with the same service.
-#[allow(clippy::too_many_arguments)]
 pub fn serve(
     stream: ClientStream,
     session: crate::frontend::session::Session,
-    graph: Arc<Graph>,
-    fe_idx: usize,
+    (graph, fe_idx): (Arc<Graph>, usize),
     handle: GraphHandle,
     mut stop: crate::frontend::stop::StopWatch,
     start: Start,
