@@ -14,6 +14,7 @@ pub mod session;
 pub mod stop;
 pub mod stream;
 pub mod tcp;
+pub mod tls;
 pub mod unix;
 
 use crate::config::model::Mode;
@@ -116,25 +117,34 @@ pub async fn accept_loop(
         let slot = (Current::new(&fe.shared), fe_permit, global_permit);
         let handle = handle.clone();
         let stopping = limits.stopping.watch();
-        // `accept-proxy` on the bind the connection came in on.
-        let accept_proxy = fe
-            .listener_ids
-            .iter()
-            .position(|&i| i == id)
+        // `accept-proxy` and `ssl` on the bind the connection came in on.
+        let bind = fe.listener_ids.iter().position(|&i| i == id);
+        let accept_proxy = bind
             .and_then(|i| fe.binds.get(i))
             .is_some_and(|b| b.accept_proxy);
+        // Some(None): an `ssl` bind without its material (a graph built unchecked).
+        let tls = bind
+            .filter(|&i| fe.binds.get(i).is_some_and(|b| b.ssl.is_some()))
+            .map(|i| graph.tls.get(&(fe.proxy_id, i)).cloned());
         limits.shards.dispatch(stream, move |mut stream| {
             // `tcp-request connection` rules: a rejected client is closed before
             // anything is read.
             let Some(pending) = session::connect(&graph, &fe, peer, local, accept_proxy) else {
                 return crate::shard::Guarded::new(Conn::Done, slot);
             };
-            if pending.expect_proxy {
-                // Boxed: only connections with a PROXY header wait for it.
+            if pending.expect_proxy || tls.is_some() {
+                // Boxed: only connections with a PROXY header or TLS wait for them.
                 let fut = Box::pin(async move {
-                    let Some(p) = pending.handshake(&mut stream, &graph, &fe).await else {
+                    let Some(mut p) = pending.handshake(&mut stream, &graph, &fe).await else {
                         return;
                     };
+                    if let Some(t) = tls {
+                        let Some(t) = t else { return };
+                        let Some(s) = p.tls(stream, &t, &fe).await else {
+                            return;
+                        };
+                        stream = s;
+                    }
                     let Some(sess) = p.session(&graph, &fe) else {
                         return;
                     };

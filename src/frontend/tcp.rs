@@ -28,7 +28,7 @@ const BUF: usize = 64 * 1024;
 
 /// Serves one accepted client connection in `mode tcp`.
 pub async fn serve(
-    client: ClientStream,
+    mut client: ClientStream,
     sess: super::session::Session,
     graph: Arc<Graph>,
     fe_idx: usize,
@@ -49,7 +49,7 @@ pub async fn serve(
     };
     let mut req_buf = Vec::new();
     let mut side = Peeked {
-        stream: &client,
+        stream: &mut client,
         buf: &mut req_buf,
         response: false,
     };
@@ -222,8 +222,14 @@ pub async fn serve(
     let st = &slot.server.state;
     let gen = st.kill.generation();
     let from = server.local_addr().ok();
+    // Bytes the content rules took from a TLS client go first.
+    let taken = if super::stream::Inspect::consumes(&client) {
+        req_buf
+    } else {
+        Vec::new()
+    };
     let relayed = tokio::select! {
-        r = relay(client, server, limits, gate) => r,
+        r = relay(client, server, limits, gate, taken) => r,
         // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions:
         // HAProxy's "killed by the administrator" (`K`).
         _ = st.kill.wait(gen) => Some((0, 0, *b"KD")),
@@ -246,7 +252,7 @@ pub async fn serve(
 /// One direction of content inspection: the socket whose first bytes the rules read
 /// (peeked at: they stay for the other side), what was peeked so far.
 struct Peeked<'a, S> {
-    stream: &'a S,
+    stream: &'a mut S,
     buf: &'a mut Vec<u8>,
     /// The server's bytes (`res.payload`), not the client's.
     response: bool,
@@ -257,7 +263,7 @@ struct Peeked<'a, S> {
 /// delay (no delay: the rules decide on what is there), the buffer is full or the peer
 /// shuts its side, as HAProxy does (at most `bufsize` bytes). `base` is the
 /// environment without the bytes.
-async fn content<S: super::stream::Peek>(
+async fn content<S: super::stream::Inspect>(
     side: &mut Peeked<'_, S>,
     rs: &crate::rules::RuleSet,
     (rules, delay, bufsize): (&[crate::rules::TcpRt], Option<Duration>, usize),
@@ -297,7 +303,7 @@ async fn content<S: super::stream::Peek>(
         }
         // More bytes, the end of the peer's side, or the end of the delay.
         side.buf.resize(bufsize, 0);
-        let more = super::stream::peek_more(side.stream, side.buf, seen);
+        let more = side.stream.more(side.buf, seen);
         let got = match deadline {
             Some(d) => tokio::time::timeout_at(d, more).await.ok(),
             None => Some(more.await),
@@ -377,12 +383,20 @@ async fn relay(
     server: TcpStream,
     limits: Limits,
     gate: Option<Gate<'_>>,
+    taken: Vec<u8>,
 ) -> Option<(u64, u64, [u8; 2])> {
-    // Split without a lock: each kind of stream has owned halves.
-    match client {
+    let mut server = server;
+    if !taken.is_empty() && server.write_all(&taken).await.is_err() {
+        return Some((0, 0, *b"SD"));
+    }
+    let sent = taken.len() as u64;
+    // Split without a lock: each kind of plain stream has owned halves.
+    let r = match client {
         ClientStream::Tcp(c) => relay_split(c.into_split(), server, limits, gate).await,
         ClientStream::Unix(c) => relay_split(c.into_split(), server, limits, gate).await,
-    }
+        ClientStream::Tls(c) => relay_split(tokio::io::split(*c), server, limits, gate).await,
+    };
+    r.map(|(up, down, term)| (up + sent, down, term))
 }
 
 /// `relay` over the client's read and write halves.
@@ -427,7 +441,7 @@ where
             let mut buf = Vec::new();
             let mut addrs = g.addrs;
             let mut side = Peeked {
-                stream: sr.as_ref(),
+                stream: &mut sr,
                 buf: &mut buf,
                 response: true,
             };

@@ -280,7 +280,8 @@ impl Daemon {
         let t0 = Instant::now();
         sd_notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let pid = std::process::id();
-        let loaded = config::load(&self.args.files);
+        let mut loaded = config::load(&self.args.files);
+        let tls = crate::tls::server::check(&mut loaded);
         // What stderr gets is also the answer of a failed `reload` on the socket.
         let mut printed = String::new();
         for d in &loaded.diags {
@@ -318,7 +319,7 @@ impl Daemon {
             }
         }
         let old = self.handle.load_full();
-        let new = Arc::new(Graph::build(cfg, Some(&old)));
+        let new = Arc::new(Graph::build_with(cfg, Some(&old), tls));
         let summary = summarize(&old, &new);
         self.handle.store(new.clone());
         if new.config.global.cpu_map != old.config.global.cpu_map {

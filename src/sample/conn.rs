@@ -44,6 +44,8 @@ pub struct ConnInfo {
     pub dst: Option<SocketAddr>,
     /// The PROXY header the connection started with.
     pub proxy: Option<ProxyHdr>,
+    /// The TLS side, when lbd terminated TLS on it (`bind ... ssl`).
+    pub tls: Option<Box<super::ssl::TlsInfo>>,
 }
 
 /// What `set-src`, `set-dst`, `set-src-port` and `set-dst-port` change.

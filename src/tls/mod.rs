@@ -5,6 +5,8 @@
 //! Files are read when a configuration is built (start and every reload), so a bad
 //! file is an error of that configuration and the running one keeps serving.
 
+pub mod server;
+
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};

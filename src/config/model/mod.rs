@@ -8,10 +8,12 @@ pub mod check;
 mod errors;
 mod rules;
 mod server;
+mod tls;
 
 pub use errors::*;
 pub use rules::*;
 pub use server::*;
+pub use tls::*;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,6 +111,12 @@ pub struct Global {
     pub set_vars: Vec<(crate::sample::Scope, String, VarInit)>,
     /// `external-check [preserve-env]`: external checks allowed.
     pub external_check: ExternalCheck,
+    /// `crt-base`: where relative `crt` and `crt-list` paths are.
+    pub crt_base: Option<std::path::PathBuf>,
+    /// `ca-base`: where relative `ca-file` and `crl-file` paths are.
+    pub ca_base: Option<std::path::PathBuf>,
+    /// `ssl-default-bind-options`, `-ciphers`, `-ciphersuites`.
+    pub ssl_bind: SslOpts,
 }
 
 /// The global `external-check` setting.
@@ -480,6 +488,8 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: connections start with a PROXY protocol header.
     pub accept_proxy: bool,
+    /// `ssl` and its parameters: TLS is terminated on this listener.
+    pub ssl: Option<Box<BindSsl>>,
     /// Where it was declared.
     pub loc: Loc,
 }
@@ -629,6 +639,7 @@ mod tests {
             backlog: None,
             name: None,
             accept_proxy: false,
+            ssl: None,
             loc: Loc::default(),
         };
         assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);
