@@ -418,3 +418,35 @@ async fn log_formats_show_the_tls_version_suite_and_sni() {
     get(lb.port2, "/").await;
     lb.wait_for_log("tls=-/- sni=-").await;
 }
+
+#[tokio::test]
+async fn crt_list_filters_wildcards_negations_and_line_options() {
+    let dir = std::env::temp_dir().join(format!("lbd-tls-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let list = dir.join("certs.crt-list");
+    std::fs::write(
+        &list,
+        format!(
+            "# comment\n{} other.test\n{} [alpn http/1.1] *.example.test !no.example.test\n",
+            data("other.test.pem"),
+            data("www.example.test.pem")
+        ),
+    )
+    .unwrap();
+    let lb = Lbd::start(&http_cfg(&format!("ssl crt-list {}", list.display()))).await;
+    let (code, body) = curl(lb.port, "a.example.test", &[]).await;
+    assert_eq!(code, 0, "{body}");
+    assert!(
+        body.contains("dn=/CN=www.example.test alpn=http/1.1"),
+        "{body}"
+    );
+    // `!no.example.test`: not this certificate, so the default (the first line's).
+    assert_eq!(
+        served_subject(lb.port, "no.example.test").await.as_deref(),
+        Some("CN=other.test")
+    );
+    let (code, body) = curl(lb.port, "other.test", &[]).await;
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains("dn=/CN=other.test alpn= "), "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -127,6 +127,36 @@ fn serial(der: &[u8]) -> Option<Vec<u8>> {
     Some(x.raw_serial().to_vec())
 }
 
+/// OpenSSL's short name of a signature or key algorithm.
+fn alg_name(oid: String) -> String {
+    match oid.as_str() {
+        "1.2.840.113549.1.1.1" => "rsaEncryption",
+        "1.2.840.113549.1.1.5" => "RSA-SHA1",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.11" => "RSA-SHA256",
+        "1.2.840.113549.1.1.12" => "RSA-SHA384",
+        "1.2.840.113549.1.1.13" => "RSA-SHA512",
+        "1.2.840.113549.1.1.14" => "RSA-SHA224",
+        "1.2.840.10045.2.1" => "id-ecPublicKey",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.3.101.112" => "ED25519",
+        _ => return oid,
+    }
+    .to_string()
+}
+
+/// The signature (`key` false) or public key algorithm of a certificate.
+fn alg(der: &[u8], key: bool) -> Option<String> {
+    let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
+    let oid = match key {
+        true => x.public_key().algorithm.algorithm.to_id_string(),
+        false => x.signature_algorithm.algorithm.to_id_string(),
+    };
+    Some(alg_name(oid))
+}
+
 fn version(der: &[u8]) -> Option<i64> {
     let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(x.version().0 as i64 + 1)
@@ -145,8 +175,25 @@ fn dn_fetch<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, client: bool, issu
 use ArgT::{Int as I, Str as S};
 
 macro_rules! cert_fetches {
-    ($client:expr, $sdn:literal, $idn:literal, $serial:literal, $nb:literal, $na:literal, $der:literal, $ver:literal) => {
+    ($client:expr, $sdn:literal, $idn:literal, $serial:literal, $nb:literal, $na:literal, $der:literal, $ver:literal, $sha1:literal, $sig:literal, $key:literal) => {
         [
+            l4a($sha1, &[], 0, Type::Bin, |_, env, e| {
+                if let Some(d) = cert(env, $client) {
+                    e(Value::Str(Cow::Owned(
+                        super::digest::digest("sha1", d).unwrap_or_default(),
+                    )));
+                }
+            }),
+            l4a($sig, &[], 0, Type::Str, |_, env, e| {
+                if let Some(v) = cert(env, $client).and_then(|d| alg(d, false)) {
+                    e(Value::Str(Cow::Owned(v.into_bytes())));
+                }
+            }),
+            l4a($key, &[], 0, Type::Str, |_, env, e| {
+                if let Some(v) = cert(env, $client).and_then(|d| alg(d, true)) {
+                    e(Value::Str(Cow::Owned(v.into_bytes())));
+                }
+            }),
             l4a($sdn, &[S, I], 0, Type::Str, |a, env, e| {
                 dn_fetch(a, env, e, $client, false)
             }),
@@ -182,7 +229,7 @@ macro_rules! cert_fetches {
     };
 }
 
-static C: [FetchDef; 7] = cert_fetches!(
+static C: [FetchDef; 10] = cert_fetches!(
     true,
     "ssl_c_s_dn",
     "ssl_c_i_dn",
@@ -190,9 +237,12 @@ static C: [FetchDef; 7] = cert_fetches!(
     "ssl_c_notbefore",
     "ssl_c_notafter",
     "ssl_c_der",
-    "ssl_c_version"
+    "ssl_c_version",
+    "ssl_c_sha1",
+    "ssl_c_sig_alg",
+    "ssl_c_key_alg"
 );
-static F: [FetchDef; 7] = cert_fetches!(
+static F: [FetchDef; 10] = cert_fetches!(
     false,
     "ssl_f_s_dn",
     "ssl_f_i_dn",
@@ -200,7 +250,10 @@ static F: [FetchDef; 7] = cert_fetches!(
     "ssl_f_notbefore",
     "ssl_f_notafter",
     "ssl_f_der",
-    "ssl_f_version"
+    "ssl_f_version",
+    "ssl_f_sha1",
+    "ssl_f_sig_alg",
+    "ssl_f_key_alg"
 );
 
 static FC: [FetchDef; 10] = [
@@ -292,6 +345,8 @@ mod tests {
         let na = date(&d, true).unwrap();
         assert_eq!(na.len(), 15, "{na} (after 2049: GeneralizedTime)");
         assert_eq!(version(&d), Some(3));
+        assert_eq!(alg(&d, false).as_deref(), Some("RSA-SHA256"));
+        assert_eq!(alg(&d, true).as_deref(), Some("rsaEncryption"));
         assert!(!serial(&d).unwrap().is_empty());
     }
 
