@@ -67,12 +67,8 @@ async fn served_subject(port: u16, sni: &str) -> Option<String> {
     .unwrap()
 }
 
-/// A rustls client connection to lbd (trusting the test CA).
-async fn tls_connect(
-    port: u16,
-    sni: &str,
-    alpn: &[&str],
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+/// A rustls client configuration trusting the test CA.
+fn client_config(alpn: &[&str]) -> Arc<rustls::ClientConfig> {
     let roots = lbd::tls::load_ca(Path::new(&data("ca.crt"))).unwrap();
     let mut cfg = rustls::ClientConfig::builder_with_provider(lbd::tls::provider())
         .with_safe_default_protocol_versions()
@@ -80,17 +76,35 @@ async fn tls_connect(
         .with_root_certificates(roots)
         .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    Arc::new(cfg)
+}
+
+/// A TLS connection over `tcp` with `cfg`.
+async fn tls_over(
+    tcp: tokio::net::TcpStream,
+    sni: &str,
+    cfg: Arc<rustls::ClientConfig>,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
     let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
     within(
         DEADLINE,
         "TLS handshake",
-        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
+        tokio_rustls::TlsConnector::from(cfg).connect(name, tcp),
     )
     .await
     .expect("handshake")
+}
+
+/// A rustls client connection to lbd (trusting the test CA).
+async fn tls_connect(
+    port: u16,
+    sni: &str,
+    alpn: &[&str],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tls_over(tcp, sni, client_config(alpn)).await
 }
 
 /// Reads one HTTP/1.1 response with a Content-Length body.
@@ -449,4 +463,34 @@ async fn crt_list_filters_wildcards_negations_and_line_options() {
     assert_eq!(code, 0, "{body}");
     assert!(body.contains("dn=/CN=other.test alpn= "), "{body}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn resumed_sessions_proxy_headers_and_httpslog() {
+    let lb = Lbd::start(&format!(
+        "global\n    log stderr format raw local0\n{HTTP_DEFAULTS}    log global\n    option httpslog\n\
+         frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {} accept-proxy\n\
+         http-request return status 200 content-type text/plain lf-string \"src=%[src] r=%[ssl_fc_is_resumed]\"\n",
+        data("other.test.pem")
+    ))
+    .await;
+    let cfg = client_config(&[]);
+    let req = b"GET / HTTP/1.1\r\nhost: other.test\r\n\r\n";
+    for resumed in ["0", "1"] {
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", lb.port))
+            .await
+            .unwrap();
+        // The PROXY header comes before the TLS handshake.
+        tcp.write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 4000 443\r\n")
+            .await
+            .unwrap();
+        let mut s = tls_over(tcp, "other.test", cfg.clone()).await;
+        s.write_all(req).await.unwrap();
+        let r = read_response(&mut s).await;
+        assert!(r.ends_with(&format!("src=192.0.2.7 r={resumed}")), "{r}");
+        // TLS 1.3 tickets arrive after the handshake: let the client read them.
+        drop(s);
+    }
+    lb.wait_for_log("\"GET / HTTP/1.1\" 0/0/0/0/1 other.test/TLSv1.3/TLS_")
+        .await;
 }

@@ -112,6 +112,7 @@ fn info(c: &rustls::ServerConnection, sni: Option<String>, bind: &BindTls) -> Tl
         // A certificate that did not verify ended the handshake.
         verify: 0,
         own_cert,
+        resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         sni,
     }
 }

@@ -28,6 +28,8 @@ pub struct TlsInfo {
     pub verify: i64,
     /// The certificate lbd presented (DER).
     pub own_cert: Option<Arc<[u8]>>,
+    /// The session was resumed (no full handshake).
+    pub resumed: bool,
 }
 
 /// The TLS side of the connection of `env`.
@@ -256,7 +258,28 @@ static F: [FetchDef; 10] = cert_fetches!(
     "ssl_f_key_alg"
 );
 
-static FC: [FetchDef; 10] = [
+static FC: [FetchDef; 14] = [
+    l4a("ssl_fc_is_resumed", &[], 0, Type::Bool, |_, env, e| {
+        if let Some(t) = tls(env) {
+            e(Value::Bool(t.resumed));
+        }
+    }),
+    l4a("ssl_fc_has_crt", &[], 0, Type::Bool, |_, env, e| {
+        if let Some(t) = tls(env) {
+            e(Value::Bool(t.client_cert.is_some()));
+        }
+    }),
+    // A certificate error ends the handshake: an established connection has none.
+    l4a("ssl_c_err", &[], 0, Type::Int, |_, env, e| {
+        if tls(env).is_some() {
+            e(Value::Int(0));
+        }
+    }),
+    l4a("ssl_c_ca_err", &[], 0, Type::Int, |_, env, e| {
+        if tls(env).is_some() {
+            e(Value::Int(0));
+        }
+    }),
     l4a("ssl_fc", &[], 0, Type::Bool, |_, env, e| {
         e(Value::Bool(tls(env).is_some()));
     }),

@@ -200,11 +200,9 @@ pub enum LogFormat {
 pub const HTTP_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
 /// `option httplog clf`.
 pub const CLF_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
-/// `option httpslog`: its TLS error fields (`fc_err`, `ssl_fc_err`, `ssl_c_err`,
-/// `ssl_c_ca_err`, `ssl_fc_is_resumed`) are 0 on a TLS connection (a failed handshake
-/// or certificate ends it before any request) and `-` on a clear one, as HAProxy
-/// writes them.
-pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r 0/%[ssl_fc,iif(0,-)]/%[ssl_fc,iif(0,-)]/%[ssl_fc,iif(0,-)]/%[ssl_fc,iif(0,-)] %[ssl_fc_sni]/%sslv/%sslc";
+/// `option httpslog`: `fc_err` is 0 (a connection error ends the connection before
+/// any request) and `ssl_fc_err` 0 on a TLS connection, `-` on a clear one.
+pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r 0/%[ssl_fc,iif(0,-)]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
 /// `option tcplog`.
 pub const TCP_LOG_FORMAT: &str =
     "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
