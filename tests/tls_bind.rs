@@ -494,3 +494,40 @@ async fn resumed_sessions_proxy_headers_and_httpslog() {
     lb.wait_for_log("\"GET / HTTP/1.1\" 0/0/0/0/1 other.test/TLSv1.3/TLS_")
         .await;
 }
+
+#[tokio::test]
+async fn ignored_certificate_errors_reach_ssl_c_verify() {
+    // A client certificate from a CA lbd does not trust.
+    let dir = std::env::temp_dir().join(format!("lbd-tls-rogue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sh = format!(
+        "cd {} && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue-ca -keyout ca.key -out ca.crt && \
+         openssl req -newkey rsa:2048 -nodes -subj /CN=rogue -keyout c.key -out c.csr && \
+         printf 'basicConstraints=CA:FALSE\\n' > ext && \
+         openssl x509 -req -in c.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out c.crt && \
+         cat c.crt c.key > c.pem",
+        dir.display()
+    );
+    let ok = Command::new("sh").args(["-c", &sh]).output().unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    let rogue = dir.join("c.pem").display().to_string();
+    let ca = data("ca.crt");
+    let lb = Lbd::start(&format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {} verify optional ca-file {ca} crt-ignore-err all\n\
+         bind 127.0.0.1:@FE2@ ssl crt {} verify optional ca-file {ca} ca-ignore-err 10,23\n\
+         http-request return status 200 content-type text/plain lf-string \"v=%[ssl_c_verify] e=%[ssl_c_err] c=%[ssl_c_used]\"\n",
+        data("other.test.pem"),
+        data("other.test.pem")
+    ))
+    .await;
+    let (code, body) = curl(lb.port, "other.test", &["--cert", &rogue]).await;
+    assert_eq!(code, 0, "{body}");
+    assert_eq!(body, "v=20 e=20 c=1");
+    let (code, body) = curl(lb.port, "other.test", &["--cert", &data("client.pem")]).await;
+    assert_eq!(code, 0, "{body}");
+    assert_eq!(body, "v=0 e=0 c=1");
+    // Only 10 and 23 are let through there.
+    let (code, body) = curl(lb.port2, "other.test", &["--cert", &rogue]).await;
+    assert_ne!(code, 0, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -70,20 +70,24 @@ pub async fn handshake(
         let start = acceptor.await.map_err(|e| HsError::of(&e))?;
         let hello = start.client_hello();
         let sni = hello.server_name().map(str::to_ascii_lowercase);
-        let config = bind.config_for(sni.as_deref(), hello.alpn());
+        let (idx, config) = bind.config_for(sni.as_deref(), hello.alpn());
         let tls = start
             .into_stream(config)
             .await
             .map_err(|e| HsError::of(&e))?;
-        Ok::<_, HsError>((tls, sni))
+        Ok::<_, HsError>((tls, sni, idx))
     };
-    let (tls, sni) = match limit {
+    let (tls, sni, idx) = match limit {
         Some(t) => tokio::time::timeout(t, run)
             .await
             .map_err(|_| HsError::Timeout)??,
         None => run.await?,
     };
-    let info = info(tls.get_ref().1, sni, bind);
+    let mut info = info(tls.get_ref().1, sni, bind);
+    // A certificate let through by `*-ignore-err`: what was wrong with it.
+    if let (Some(v), Some(chain)) = (&bind.strict[idx], tls.get_ref().1.peer_certificates()) {
+        info.verify = crate::tls::verify::verify_code(v.as_ref(), chain);
+    }
     Ok((ClientStream::Tls(Box::new(tls)), info))
 }
 
@@ -109,7 +113,7 @@ fn info(c: &rustls::ServerConnection, sni: Option<String>, bind: &BindTls) -> Tl
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|d| d.to_vec()),
-        // A certificate that did not verify ended the handshake.
+        // A certificate that did not verify ended the handshake (unless let through).
         verify: 0,
         own_cert,
         resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),

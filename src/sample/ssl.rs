@@ -269,10 +269,11 @@ static FC: [FetchDef; 14] = [
             e(Value::Bool(t.client_cert.is_some()));
         }
     }),
-    // A certificate error ends the handshake: an established connection has none.
+    // A certificate error ends the handshake, unless `*-ignore-err` let it through
+    // (then it is counted as the leaf's: rustls does not tell the depth).
     l4a("ssl_c_err", &[], 0, Type::Int, |_, env, e| {
-        if tls(env).is_some() {
-            e(Value::Int(0));
+        if let Some(t) = tls(env) {
+            e(Value::Int(t.verify));
         }
     }),
     l4a("ssl_c_ca_err", &[], 0, Type::Int, |_, env, e| {

@@ -6,6 +6,7 @@
 //! file is an error of that configuration and the running one keeps serving.
 
 pub mod server;
+pub mod verify;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};

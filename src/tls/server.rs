@@ -108,15 +108,19 @@ pub struct BindTls {
     /// The same without ALPN, for a client that offers none of its protocols: as with
     /// OpenSSL, the handshake goes on without ALPN (rustls would refuse it).
     pub no_alpn: Vec<Arc<ServerConfig>>,
+    /// For a configuration with `ca-ignore-err`/`crt-ignore-err`, the verifier that
+    /// tells what was wrong with a certificate let through (`ssl_c_verify`).
+    pub strict: Vec<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>>,
 }
 
 impl BindTls {
-    /// The configuration for a client with this SNI offering these ALPN protocols.
+    /// The configuration (and its index) for a client with this SNI offering these
+    /// ALPN protocols.
     pub fn config_for<'a>(
         &self,
         sni: Option<&str>,
         alpn: Option<impl Iterator<Item = &'a [u8]>>,
-    ) -> Arc<ServerConfig> {
+    ) -> (usize, Arc<ServerConfig>) {
         let i = self
             .resolver
             .store
@@ -126,12 +130,12 @@ impl BindTls {
         let c = &self.configs[i];
         let mut offered = match alpn {
             Some(o) if !c.alpn_protocols.is_empty() => o.peekable(),
-            _ => return c.clone(),
+            _ => return (i, c.clone()),
         };
         if offered.peek().is_none() || offered.any(|p| c.alpn_protocols.iter().any(|a| a == p)) {
-            c.clone()
+            (i, c.clone())
         } else {
-            self.no_alpn[i].clone()
+            (i, self.no_alpn[i].clone())
         }
     }
 }
@@ -314,10 +318,13 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
             strict: ssl.strict_sni,
         }),
     });
-    let configs: Vec<Arc<ServerConfig>> = opt_sets
-        .iter()
-        .map(|o| server_config(o, resolver.clone()).map(Arc::new))
-        .collect::<Result<_, _>>()?;
+    let mut configs: Vec<Arc<ServerConfig>> = Vec::new();
+    let mut strict = Vec::new();
+    for o in &opt_sets {
+        let (c, v) = server_config(o, resolver.clone())?;
+        configs.push(Arc::new(c));
+        strict.push(v);
+    }
     let no_alpn = configs
         .iter()
         .map(|c| {
@@ -330,6 +337,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
         resolver,
         configs,
         no_alpn,
+        strict,
     })
 }
 
@@ -361,8 +369,15 @@ pub fn suite_name(s: rustls::CipherSuite) -> &'static str {
         .unwrap_or("(unknown)")
 }
 
-/// A rustls server configuration for a bind's (or crt-list line's) options.
-pub fn server_config(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<ServerConfig, String> {
+/// The verifier of client certificates lbd would use without `*-ignore-err`.
+type Strict = Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>;
+
+/// A rustls server configuration for a bind's (or crt-list line's) options, and with
+/// `ca-ignore-err`/`crt-ignore-err` the strict verifier behind its lenient one.
+pub fn server_config(
+    o: &SslOpts,
+    resolver: Arc<SniResolver>,
+) -> Result<(ServerConfig, Strict), String> {
     let mut provider = rustls::crypto::ring::default_provider();
     let keep = |list: &Option<Vec<&'static str>>, s: rustls::CipherSuite| match list {
         Some(l) => l.iter().any(|n| suite_of(n) == Some(s)),
@@ -396,6 +411,7 @@ pub fn server_config(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<ServerCo
         .with_protocol_versions(&versions)
         .map_err(|e| format!("no usable SSL/TLS version and cipher: {e}"))?;
     let verify = o.verify.unwrap_or_default();
+    let mut strict = None;
     let builder = match (&o.ca_file, verify) {
         (_, Verify::None) => builder.with_no_client_auth(),
         (None, _) => return Err("verify is enabled but no CA file specified.".into()),
@@ -416,7 +432,16 @@ pub fn server_config(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<ServerCo
             let verifier = vb
                 .build()
                 .map_err(|e| format!("unable to use CA file '{}': {e}", ca.display()))?;
-            builder.with_client_cert_verifier(verifier)
+            match &o.ignore_err {
+                Some(ignore) => {
+                    strict = Some(verifier.clone());
+                    builder.with_client_cert_verifier(Arc::new(super::verify::Lenient {
+                        inner: verifier,
+                        ignore: ignore.clone(),
+                    }))
+                }
+                None => builder.with_client_cert_verifier(verifier),
+            }
         }
     };
     let mut cfg = builder.with_cert_resolver(resolver);
@@ -428,7 +453,7 @@ pub fn server_config(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<ServerCo
         .collect();
     // HAProxy sets OpenSSL's server preference unless `prefer-client-ciphers`.
     cfg.ignore_client_order = !o.prefer_client_ciphers.unwrap_or(false);
-    Ok(cfg)
+    Ok((cfg, strict))
 }
 
 #[cfg(test)]

@@ -73,6 +73,40 @@ pub struct SslOpts {
     pub verify: Option<Verify>,
     /// `crl-file`: revocation lists for client certificates.
     pub crl_file: Option<PathBuf>,
+    /// `ca-ignore-err` and `crt-ignore-err` together.
+    pub ignore_err: Option<IgnoreErr>,
+}
+
+/// Client certificate errors a bind lets through (`ca-ignore-err`, `crt-ignore-err`),
+/// by OpenSSL's `X509_V_ERR_*` numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoreErr {
+    /// `all`.
+    All,
+    /// These numbers.
+    Ids(Vec<i64>),
+}
+
+impl IgnoreErr {
+    /// Whether error `code` is let through.
+    pub fn covers(&self, code: i64) -> bool {
+        match self {
+            IgnoreErr::All => true,
+            IgnoreErr::Ids(ids) => ids.contains(&code),
+        }
+    }
+
+    /// Both lists together.
+    pub fn union(a: Option<&IgnoreErr>, b: IgnoreErr) -> IgnoreErr {
+        match (a, b) {
+            (Some(IgnoreErr::All), _) | (_, IgnoreErr::All) => IgnoreErr::All,
+            (Some(IgnoreErr::Ids(x)), IgnoreErr::Ids(mut y)) => {
+                y.extend(x);
+                IgnoreErr::Ids(y)
+            }
+            (None, b) => b,
+        }
+    }
 }
 
 impl SslOpts {
@@ -93,6 +127,7 @@ impl SslOpts {
             ca_file: or(&self.ca_file, &under.ca_file),
             verify: or(&self.verify, &under.verify),
             crl_file: or(&self.crl_file, &under.crl_file),
+            ignore_err: or(&self.ignore_err, &under.ignore_err),
         }
     }
 

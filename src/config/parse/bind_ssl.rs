@@ -275,6 +275,26 @@ pub(super) fn crl_file(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R
     Ok(())
 }
 
+/// `ca-ignore-err all|ID[,ID...]`, `crt-ignore-err ...`: OpenSSL error numbers.
+pub(super) fn ignore_err(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    let set = match a.val {
+        "all" => IgnoreErr::All,
+        v => IgnoreErr::Ids(
+            v.split(',')
+                .map(|id| id.parse::<i64>().ok().filter(|n| *n >= 0))
+                .collect::<Option<_>>()
+                .ok_or_else(|| {
+                    format!(
+                        "'{}' : '{}' : invalid error list '{v}' (expects 'all' or comma-separated numbers)",
+                        a.ctx, a.name
+                    )
+                })?,
+        ),
+    };
+    b.opts.ignore_err = Some(IgnoreErr::union(b.opts.ignore_err.as_ref(), set));
+    Ok(())
+}
+
 pub(super) fn verify(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
     b.opts.verify = Some(match a.val {
         "none" => Verify::None,
