@@ -531,3 +531,36 @@ async fn ignored_certificate_errors_reach_ssl_c_verify() {
     assert_ne!(code, 0, "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_stalled_handshake_times_out_without_holding_other_clients() {
+    let lb = Lbd::start(&format!(
+        "global\n    log stderr format raw local0\ndefaults\n    mode http\n    log global\n    timeout client 300ms\n\
+         frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {}\n{SHOW}",
+        data("other.test.pem")
+    ))
+    .await;
+    // Connected, silent: the handshake waits in its own task.
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", lb.port))
+        .await
+        .unwrap();
+    let (code, body) = curl(lb.port, "other.test", &[]).await;
+    assert_eq!(code, 0, "{body}");
+    // `timeout client` ends it.
+    let mut buf = [0u8; 16];
+    let n = within(
+        DEADLINE,
+        "the silent client is closed",
+        silent.read(&mut buf),
+    )
+    .await
+    .unwrap_or(0);
+    assert_eq!(n, 0);
+    lb.wait_for_log("fe/1: Timeout during SSL handshake").await;
+    // Not TLS at all: refused, logged, and the listener goes on.
+    let r = raw(lb.port, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(!r.contains("200"), "{r}");
+    lb.wait_for_log("fe/1: SSL handshake failure").await;
+    let (code, body) = curl(lb.port, "other.test", &[]).await;
+    assert_eq!(code, 0, "{body}");
+}
