@@ -564,3 +564,24 @@ async fn a_stalled_handshake_times_out_without_holding_other_clients() {
     let (code, body) = curl(lb.port, "other.test", &[]).await;
     assert_eq!(code, 0, "{body}");
 }
+
+#[tokio::test]
+async fn a_crt_directory_loads_each_file_with_its_key_file() {
+    let dir = std::env::temp_dir().join(format!("lbd-tls-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["other.test.pem", "split.pem", "split.pem.key"] {
+        std::fs::copy(data(f), dir.join(f)).unwrap();
+    }
+    let lb = Lbd::start(&http_cfg(&format!("ssl crt {} strict-sni", dir.display()))).await;
+    assert_eq!(
+        served_subject(lb.port, "split.example.test")
+            .await
+            .as_deref(),
+        Some("CN=split.example.test")
+    );
+    assert_eq!(
+        served_subject(lb.port, "other.test").await.as_deref(),
+        Some("CN=other.test")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
