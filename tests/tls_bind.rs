@@ -585,3 +585,47 @@ async fn a_crt_directory_loads_each_file_with_its_key_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn crt_base_ca_base_and_global_defaults_are_applied() {
+    let dir = std::env::temp_dir().join(format!("lbd-tls-base-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("c.cfg");
+    let base = Path::new(&data("ca.crt"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let run = |global: &str| {
+        std::fs::write(
+            &f,
+            format!(
+                "global\n    crt-base {base}\n    ca-base {base}\n{global}{HTTP_DEFAULTS}frontend fe\n    bind :8443 ssl crt other.test.pem verify optional ca-file ca.crt\n{SHOW}"
+            ),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lbd"))
+            .args(["-c", "-f"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets\n    ssl-default-bind-ciphers ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("rustls does not implement DHE-RSA-AES128-GCM-SHA256: ignored (kept: ECDHE-RSA-AES128-GCM-SHA256)."),
+        "{err}"
+    );
+    // A global default that leaves no version: every ssl bind after it is refused.
+    let (code, err) = run("    ssl-default-bind-options ssl-max-ver TLSv1.2 no-tlsv12\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("all SSL/TLS versions are disabled for bind ':8443'."),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
