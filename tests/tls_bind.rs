@@ -536,7 +536,8 @@ async fn ignored_certificate_errors_reach_ssl_c_verify() {
 async fn a_stalled_handshake_times_out_without_holding_other_clients() {
     let lb = Lbd::start(&format!(
         "global\n    log stderr format raw local0\ndefaults\n    mode http\n    log global\n    timeout client 300ms\n\
-         frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {}\n{SHOW}",
+         frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {}\n{SHOW}\
+         frontend st\n    bind 127.0.0.1:@FE2@\n    stats enable\n    stats uri /s\n",
         data("other.test.pem")
     ))
     .await;
@@ -563,6 +564,12 @@ async fn a_stalled_handshake_times_out_without_holding_other_clients() {
     lb.wait_for_log("fe/1: SSL handshake failure").await;
     let (code, body) = curl(lb.port, "other.test", &[]).await;
     assert_eq!(code, 0, "{body}");
+    let stats = get(lb.port2, "/s;json").await;
+    assert!(
+        stats.body.contains("\"name\":\"fe\",") && stats.body.contains("\"tls_failed\":2,"),
+        "{}",
+        stats.body
+    );
 }
 
 #[tokio::test]
