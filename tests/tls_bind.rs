@@ -636,3 +636,41 @@ fn crt_base_ca_base_and_global_defaults_are_applied() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_revoked_client_certificate_is_refused_with_crl_file() {
+    // A CRL from the test CA revoking the test client certificate.
+    let dir = std::env::temp_dir().join(format!("lbd-tls-crl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sh = format!(
+        "cd {d} && touch index.txt && echo 1000 > crlnumber && \
+         printf '[ca]\\ndefault_ca=c\\n[c]\\ndatabase=index.txt\\ncrlnumber=crlnumber\\ndefault_md=sha256\\ndefault_crl_days=30\\n' > ca.cnf && \
+         openssl x509 -in {client} -out client.crt && \
+         openssl ca -config ca.cnf -keyfile {key} -cert {ca} -revoke client.crt && \
+         openssl ca -config ca.cnf -keyfile {key} -cert {ca} -gencrl -out revoked.crl && \
+         rm index.txt && touch index.txt && \
+         openssl ca -config ca.cnf -keyfile {key} -cert {ca} -gencrl -out empty.crl",
+        d = dir.display(),
+        client = data("client.pem"),
+        key = data("ca.key"),
+        ca = data("ca.crt"),
+    );
+    let out = Command::new("sh").args(["-c", &sh]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ca = data("ca.crt");
+    let lb = Lbd::start(&format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {crt} verify required ca-file {ca} crl-file {}\n\
+         bind 127.0.0.1:@FE2@ ssl crt {crt} verify required ca-file {ca} crl-file {}\n{SHOW}",
+        dir.join("revoked.crl").display(),
+        dir.join("empty.crl").display(),
+        crt = data("other.test.pem"),
+    ))
+    .await;
+    let cert = data("client.pem");
+    let (code, body) = curl(lb.port, "other.test", &["--cert", &cert]).await;
+    assert_ne!(code, 0, "a revoked certificate was accepted: {body}");
+    let (code, body) = curl(lb.port2, "other.test", &["--cert", &cert]).await;
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains("cdn=/CN=client.example.test"), "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

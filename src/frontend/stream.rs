@@ -66,6 +66,11 @@ impl ClientStream {
         }
     }
 
+    /// The protocol ALPN selected on a TLS connection (`h2`, `http/1.1`).
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls()?.alpn_protocol()
+    }
+
     /// The TLS connection, when lbd terminates TLS on it.
     pub fn tls(&self) -> Option<&rustls::ServerConnection> {
         match self {

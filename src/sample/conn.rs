@@ -48,6 +48,13 @@ pub struct ConnInfo {
     pub tls: Option<Box<super::ssl::TlsInfo>>,
 }
 
+impl ConnInfo {
+    /// The protocol ALPN selected on a TLS connection lbd terminated.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.alpn.as_deref()
+    }
+}
+
 /// What `set-src`, `set-dst`, `set-src-port` and `set-dst-port` change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddrPart {
