@@ -55,7 +55,8 @@ fn main() -> ExitCode {
         };
     }
     let pid = std::process::id();
-    let loaded = config::load(&args.files);
+    let mut loaded = config::load(&args.files);
+    let tls = lbd::tls::server::check(&mut loaded);
     for d in &loaded.diags {
         if args.quiet && d.level != Level::Alert {
             continue;
@@ -112,7 +113,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    match lbd::run(cfg, &args) {
+    match lbd::run(cfg, tls, &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{} : {e}", config::prefix("ALERT", pid));

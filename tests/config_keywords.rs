@@ -822,7 +822,7 @@ fn server_tls_keywords() {
     ));
     let t = &s.tls;
     assert!(t.ssl && t.no_reuse && s.check_tls());
-    assert_eq!(t.verify, Some(Verify::Required));
+    assert_eq!(t.verify, Some(SrvVerify::Required));
     assert_eq!(
         t.ca_file.as_deref(),
         Some(std::path::Path::new("/x/ca.crt"))
@@ -833,7 +833,7 @@ fn server_tls_keywords() {
     assert_eq!(t.check_alpn, Some(vec!["http/1.1".to_string()]));
     assert_eq!(t.verifyhost.as_deref(), Some("www.example.test"));
     assert_eq!(t.check_sni.as_deref(), Some("c.test"));
-    assert_eq!(t.versions.min, Some(TlsVer::Tls12));
+    assert_eq!(t.versions.min, Some(SrvTlsVer::Tls12));
     assert_eq!(t.proto, SrvProto::H2);
     // Checks follow `ssl` unless they go elsewhere (`port`) or `no-check-ssl`.
     assert!(server("ssl verify none").check_tls());

@@ -370,7 +370,8 @@ mod tests {
         assert_eq!(class("global", "tune.*"), Some(Class::Ignored));
         assert_eq!(class("proxy", "reqrep"), Some(Class::Removed));
         assert_eq!(class("server", "npn"), Some(Class::Unsupported));
-        assert_eq!(class("bind", "ssl"), Some(Class::Unsupported));
+        assert_eq!(class("bind", "ssl"), Some(Class::Supported));
+        assert_eq!(class("bind", "ecdhe"), Some(Class::Unsupported));
         assert_eq!(class("option", "clitcpka"), Some(Class::Ignored));
     }
 

@@ -34,7 +34,7 @@ pub const FEATURES: &[(&str, bool)] = &[
     ("LINUX_TPROXY", false),
     ("LUA", false),
     ("NS", false),
-    ("OPENSSL", false),
+    ("OPENSSL", true),
     ("OT", false),
     ("PCRE", false),
     ("PCRE2", false),

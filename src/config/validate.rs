@@ -358,8 +358,8 @@ fn srv_tls_error(global: &Global, backend: &str, s: &Server) -> Option<String> {
     }
     let who = format!("'server {backend}/{}'", s.name);
     let verify = t.verify.unwrap_or(global.srv_tls.verify);
-    if verify == Verify::Required && t.ca_file.is_none() {
-        return Some(if global.srv_tls.verify == Verify::Required {
+    if verify == SrvVerify::Required && t.ca_file.is_none() {
+        return Some(if global.srv_tls.verify == SrvVerify::Required {
             format!("{who} : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
         } else {
             format!("{who} : verify is enabled but no CA file specified.")
@@ -370,7 +370,7 @@ fn srv_tls_error(global: &Global, backend: &str, s: &Server) -> Option<String> {
     } else {
         global.srv_tls.versions
     };
-    if !v.allows(TlsVer::Tls12) && !v.allows(TlsVer::Tls13) {
+    if !v.allows(SrvTlsVer::Tls12) && !v.allows(SrvTlsVer::Tls13) {
         return Some(format!(
             "{who} : backend '{backend}': all SSL/TLS versions are disabled for server '{}' (lbd speaks TLSv1.2 and TLSv1.3).",
             s.name

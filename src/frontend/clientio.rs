@@ -282,6 +282,11 @@ impl TrackedIo {
         &self.inner
     }
 
+    /// The socket, to change.
+    pub fn stream_mut(&mut self) -> &mut ClientStream {
+        &mut self.inner
+    }
+
     /// Bytes to hand out before reading the socket again.
     pub fn set_prefix(&mut self, prefix: bytes::Bytes) {
         self.prefix = prefix;

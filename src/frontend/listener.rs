@@ -243,6 +243,7 @@ mod tests {
             name: None,
             accept_proxy: false,
             proto: None,
+            ssl: None,
             loc: Default::default(),
         }
     }

@@ -14,6 +14,7 @@ pub mod session;
 pub mod stop;
 pub mod stream;
 pub mod tcp;
+pub mod tls;
 pub mod unix;
 
 use crate::config::model::Mode;
@@ -116,27 +117,37 @@ pub async fn accept_loop(
         let slot = (Current::new(&fe.shared), fe_permit, global_permit);
         let handle = handle.clone();
         let stopping = limits.stopping.watch();
-        // `accept-proxy` on the bind the connection came in on.
-        let bind = fe
-            .listener_ids
-            .iter()
-            .position(|&i| i == id)
-            .and_then(|i| fe.binds.get(i));
-        let accept_proxy = bind.is_some_and(|b| b.accept_proxy);
-        // HTTP/1 or HTTP/2: the bind's `proto`, else the first bytes.
-        let start = http::Start::choose(bind.and_then(|b| b.proto), None);
+        // `accept-proxy`, `ssl` and `proto` on the bind the connection came in on.
+        let bind = fe.listener_ids.iter().position(|&i| i == id);
+        let bind_cfg = bind.and_then(|i| fe.binds.get(i));
+        let accept_proxy = bind_cfg.is_some_and(|b| b.accept_proxy);
+        let proto = bind_cfg.and_then(|b| b.proto);
+        // Some(None): an `ssl` bind without its material (a graph built unchecked).
+        let tls = bind
+            .filter(|&i| fe.binds.get(i).is_some_and(|b| b.ssl.is_some()))
+            .map(|i| graph.tls.get(&(fe.proxy_id, i)).cloned());
         limits.shards.dispatch(stream, move |mut stream| {
             // `tcp-request connection` rules: a rejected client is closed before
             // anything is read.
             let Some(pending) = session::connect(&graph, &fe, peer, local, accept_proxy) else {
                 return crate::shard::Guarded::new(Conn::Done, slot);
             };
-            if pending.expect_proxy {
-                // Boxed: only connections with a PROXY header wait for it.
+            if pending.expect_proxy || tls.is_some() {
+                // Boxed: only connections with a PROXY header or TLS wait for them.
                 let fut = Box::pin(async move {
-                    let Some(p) = pending.handshake(&mut stream, &graph, &fe).await else {
+                    let Some(mut p) = pending.handshake(&mut stream, &graph, &fe).await else {
                         return;
                     };
+                    if let Some(t) = tls {
+                        let Some(t) = t else { return };
+                        let Some(s) = p.tls(stream, &t, &fe).await else {
+                            return;
+                        };
+                        stream = s;
+                    }
+                    // HTTP/1 or HTTP/2: the bind's `proto`, else ALPN, else the first
+                    // bytes.
+                    let start = http::Start::choose(proto, stream.alpn());
                     let Some(sess) = p.session(&graph, &fe) else {
                         return;
                     };
@@ -152,6 +163,7 @@ pub async fn accept_loop(
             let Some(sess) = pending.session(&graph, &fe) else {
                 return crate::shard::Guarded::new(Conn::Done, slot);
             };
+            let start = http::Start::choose(proto, None);
             let conn = match fe.mode {
                 Mode::Http => Conn::Http {
                     fut: http::serve(stream, sess, (graph, idx), handle, stopping, start),

@@ -77,6 +77,7 @@ pub fn connect(
             src: peer.inet(),
             dst: local,
             proxy: None,
+            tls: None,
         }),
         vars: Default::default(),
         track: Default::default(),
@@ -106,6 +107,7 @@ pub fn connect(
             src: run.addrs.src,
             dst: run.addrs.dst,
             proxy: None,
+            tls: None,
         });
         sess.peer = run.addrs.src.map_or(peer, Client::Inet);
         sess.local = run.addrs.dst;
@@ -139,7 +141,7 @@ impl Pending {
         let hdr = match got {
             Ok(h) => h,
             Err(e) => {
-                self.log_failure(fe, e, accepted);
+                self.log_failure(fe, (e.text(), e.is_null()), accepted);
                 return None;
             }
         };
@@ -163,6 +165,7 @@ impl Pending {
                 dst
             },
             proxy: Some(hdr),
+            tls: None,
         });
         if let Some(s) = src {
             self.sess.peer = Client::Inet(s);
@@ -174,8 +177,13 @@ impl Pending {
     /// HAProxy's line for a connection dropped during its handshake:
     /// `IP:PORT [DATE] FRONTEND/LISTENER: ERROR` (INFO, or ERR with `option
     /// log-separate-errors`), not for a silent client with `option dontlognull`.
-    fn log_failure(&self, fe: &FrontendRt, e: PpError, accepted: std::time::SystemTime) {
-        if fe.logs.is_empty() || (fe.options.dontlognull && e.is_null()) {
+    fn log_failure(
+        &self,
+        fe: &FrontendRt,
+        (text, null): (&str, bool),
+        accepted: std::time::SystemTime,
+    ) {
+        if fe.logs.is_empty() || (fe.options.dontlognull && null) {
             return;
         }
         let (peer, local) = self.sess.accepted;
@@ -192,9 +200,34 @@ impl Pending {
             "{client} [{}] {}/{listener}: {}",
             crate::sample::logvars::date_text(accepted, true),
             fe.name,
-            e.text()
+            text
         );
         crate::log::send(&fe.logs, crate::log::severity::INFO, &line);
+    }
+
+    /// The TLS handshake of an `ssl` bind's client, within `timeout client`; on a
+    /// failure, counts it, logs HAProxy's line for it and gives None.
+    pub async fn tls(
+        &mut self,
+        stream: ClientStream,
+        bind: &crate::tls::server::BindTls,
+        fe: &FrontendRt,
+    ) -> Option<ClientStream> {
+        let accepted = std::time::SystemTime::now();
+        match super::tls::handshake(stream, bind, fe.timeouts.client).await {
+            Ok((s, info)) => {
+                self.sess.conn = Arc::new(ConnInfo {
+                    tls: Some(Box::new(info)),
+                    ..(*self.sess.conn).clone()
+                });
+                Some(s)
+            }
+            Err(e) => {
+                fe.shared.tls_failed.fetch_add(1, Relaxed);
+                self.log_failure(fe, (e.text(), e.is_null()), accepted);
+                None
+            }
+        }
     }
 
     /// Runs `fe`'s `tcp-request session` rules; None when one rejects the client.

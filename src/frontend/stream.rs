@@ -1,6 +1,7 @@
 //! The client side of a connection, whatever listener it came in on: a TCP stream, or
-//! a unix stream (a unix or `abns@` bind, a socket passed over `sockpair@`). Both
-//! proxies take a [`ClientStream`]; the relay splits it without a lock.
+//! a unix stream (a unix or `abns@` bind, a socket passed over `sockpair@`), or a TLS
+//! connection lbd terminates over either (`bind ... ssl`). Both proxies take a
+//! [`ClientStream`]; the relay splits a plain one without a lock.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -35,14 +36,46 @@ pub enum ClientStream {
     Tcp(TcpStream),
     /// A unix stream connection.
     Unix(UnixStream),
+    /// A TLS connection over one of the others (boxed: rustls' state is large).
+    Tls(Box<TlsStream>),
 }
 
+/// A TLS connection lbd terminates.
+pub type TlsStream = tokio_rustls::server::TlsStream<ClientStream>;
+
 impl ClientStream {
-    /// Readiness to read (bytes or the end of the stream), without reading.
+    /// Readiness of the socket to read (bytes or the end of the stream), without
+    /// reading. For TLS, see [`ClientStream::buffered`] too.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
             ClientStream::Tcp(s) => s.poll_read_ready(cx),
             ClientStream::Unix(s) => s.poll_read_ready(cx),
+            ClientStream::Tls(s) => s.get_ref().0.poll_read_ready(cx),
+        }
+    }
+
+    /// Whether the TLS layer holds what the application has not read yet (decrypted
+    /// bytes, records read from the socket, the peer's close): then waiting for the
+    /// socket to be readable would wait for nothing.
+    pub fn buffered(&mut self) -> bool {
+        match self {
+            ClientStream::Tls(s) => s.get_mut().1.process_new_packets().map_or(true, |st| {
+                st.plaintext_bytes_to_read() > 0 || st.peer_has_closed()
+            }),
+            _ => false,
+        }
+    }
+
+    /// The protocol ALPN selected on a TLS connection (`h2`, `http/1.1`).
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls()?.alpn_protocol()
+    }
+
+    /// The TLS connection, when lbd terminates TLS on it.
+    pub fn tls(&self) -> Option<&rustls::ServerConnection> {
+        match self {
+            ClientStream::Tls(s) => Some(s.get_ref().1),
+            _ => None,
         }
     }
 }
@@ -52,6 +85,7 @@ impl AsRawFd for ClientStream {
         match self {
             ClientStream::Tcp(s) => s.as_raw_fd(),
             ClientStream::Unix(s) => s.as_raw_fd(),
+            ClientStream::Tls(s) => s.get_ref().0.as_raw_fd(),
         }
     }
 }
@@ -62,6 +96,7 @@ macro_rules! either {
         match $self.get_mut() {
             ClientStream::Tcp($s) => $e,
             ClientStream::Unix($s) => $e,
+            ClientStream::Tls($s) => $e,
         }
     };
 }
@@ -95,6 +130,7 @@ impl AsyncWrite for ClientStream {
         match self {
             ClientStream::Tcp(s) => s.is_write_vectored(),
             ClientStream::Unix(s) => s.is_write_vectored(),
+            ClientStream::Tls(s) => s.is_write_vectored(),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -131,18 +167,64 @@ macro_rules! peek_impl {
 peek_impl!(TcpStream);
 peek_impl!(UnixStream);
 
+/// Peeking reads the socket: a TLS stream's bytes there are records, not the
+/// client's bytes (see [`Inspect`]).
 impl Peek for ClientStream {
     async fn wait_readable(&self) -> io::Result<bool> {
         match self {
             ClientStream::Tcp(s) => s.wait_readable().await,
             ClientStream::Unix(s) => s.wait_readable().await,
+            ClientStream::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
     fn try_read_io<R>(&self, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         match self {
             ClientStream::Tcp(s) => s.try_read_io(f),
             ClientStream::Unix(s) => s.try_read_io(f),
+            ClientStream::Tls(_) => Err(io::ErrorKind::Unsupported.into()),
         }
+    }
+}
+
+/// A stream whose first bytes content rules read (`tcp-request content`,
+/// `tcp-response content`).
+pub trait Inspect: Send {
+    /// Waits until more than `seen` bytes are in `buf`, or the peer has shut its side
+    /// (then `seen` comes back); returns how many are there.
+    fn more(
+        &mut self,
+        buf: &mut [u8],
+        seen: usize,
+    ) -> impl std::future::Future<Output = io::Result<usize>> + Send;
+    /// Whether the bytes `more` gave were taken from the stream (TLS: decrypted bytes
+    /// cannot be peeked at), so that the caller must pass them on itself.
+    fn consumes(&self) -> bool;
+}
+
+impl Inspect for ClientStream {
+    async fn more(&mut self, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+        match self {
+            ClientStream::Tls(s) => {
+                if seen >= buf.len() {
+                    return Ok(seen);
+                }
+                let n = tokio::io::AsyncReadExt::read(s, &mut buf[seen..]).await?;
+                Ok(seen + n)
+            }
+            _ => peek_more(&*self, buf, seen).await,
+        }
+    }
+    fn consumes(&self) -> bool {
+        matches!(self, ClientStream::Tls(_))
+    }
+}
+
+impl Inspect for tokio::net::tcp::OwnedReadHalf {
+    async fn more(&mut self, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+        peek_more(self.as_ref(), buf, seen).await
+    }
+    fn consumes(&self) -> bool {
+        false
     }
 }
 

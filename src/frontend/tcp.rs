@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Copy buffer per direction.
@@ -29,7 +28,7 @@ const BUF: usize = 64 * 1024;
 
 /// Serves one accepted client connection in `mode tcp`.
 pub async fn serve(
-    client: ClientStream,
+    mut client: ClientStream,
     sess: super::session::Session,
     graph: Arc<Graph>,
     fe_idx: usize,
@@ -50,7 +49,7 @@ pub async fn serve(
     };
     let mut req_buf = Vec::new();
     let mut side = Peeked {
-        stream: &client,
+        stream: &mut client,
         buf: &mut req_buf,
         response: false,
     };
@@ -224,8 +223,14 @@ pub async fn serve(
     let st = &slot.server.state;
     let gen = st.kill.generation();
     let from = server.tcp().local_addr().ok();
+    // Bytes the content rules took from a TLS client go first.
+    let taken = if super::stream::Inspect::consumes(&client) {
+        req_buf
+    } else {
+        Vec::new()
+    };
     let relayed = tokio::select! {
-        r = relay(client, server, limits, gate) => r,
+        r = relay(client, server, limits, gate, taken) => r,
         // on-marked-down shutdown-sessions / on-marked-up shutdown-backup-sessions:
         // HAProxy's "killed by the administrator" (`K`).
         _ = st.kill.wait(gen) => Some((0, 0, *b"KD")),
@@ -248,7 +253,7 @@ pub async fn serve(
 /// One direction of content inspection: the socket whose first bytes the rules read
 /// (peeked at: they stay for the other side), what was peeked so far.
 struct Peeked<'a, S> {
-    stream: &'a S,
+    stream: &'a mut S,
     buf: &'a mut Vec<u8>,
     /// The server's bytes (`res.payload`), not the client's.
     response: bool,
@@ -259,7 +264,7 @@ struct Peeked<'a, S> {
 /// delay (no delay: the rules decide on what is there), the buffer is full or the peer
 /// shuts its side, as HAProxy does (at most `bufsize` bytes). `base` is the
 /// environment without the bytes.
-async fn content<S: super::stream::Peek>(
+async fn content<S: super::stream::Inspect>(
     side: &mut Peeked<'_, S>,
     rs: &crate::rules::RuleSet,
     (rules, delay, bufsize): (&[crate::rules::TcpRt], Option<Duration>, usize),
@@ -299,7 +304,7 @@ async fn content<S: super::stream::Peek>(
         }
         // More bytes, the end of the peer's side, or the end of the delay.
         side.buf.resize(bufsize, 0);
-        let more = super::stream::peek_more(side.stream, side.buf, seen);
+        let more = side.stream.more(side.buf, seen);
         let got = match deadline {
             Some(d) => tokio::time::timeout_at(d, more).await.ok(),
             None => Some(more.await),
@@ -381,15 +386,24 @@ async fn relay(
     server: ServerStream,
     limits: Limits,
     gate: Option<Gate<'_>>,
+    taken: Vec<u8>,
 ) -> Option<(u64, u64, [u8; 2])> {
-    // Split without a lock: each kind of stream has owned halves (a TLS stream has
-    // one state for both directions, so its halves share a lock).
-    match (client, server) {
+    let mut server = server;
+    if !taken.is_empty() && server.write_all(&taken).await.is_err() {
+        return Some((0, 0, *b"SD"));
+    }
+    let sent = taken.len() as u64;
+    // Split without a lock: each kind of plain stream has owned halves (a TLS stream
+    // has one state for both directions, so its halves share a lock).
+    let r = match (client, server) {
         (ClientStream::Tcp(c), ServerStream::Plain(s)) => {
             relay_split(c.into_split(), s.into_split(), limits, gate).await
         }
         (ClientStream::Unix(c), ServerStream::Plain(s)) => {
             relay_split(c.into_split(), s.into_split(), limits, gate).await
+        }
+        (ClientStream::Tls(c), ServerStream::Plain(s)) => {
+            relay_split(tokio::io::split(*c), s.into_split(), limits, gate).await
         }
         (ClientStream::Tcp(c), s) => {
             relay_split(c.into_split(), tokio::io::split(s), limits, gate).await
@@ -397,23 +411,27 @@ async fn relay(
         (ClientStream::Unix(c), s) => {
             relay_split(c.into_split(), tokio::io::split(s), limits, gate).await
         }
-    }
+        (ClientStream::Tls(c), s) => {
+            relay_split(tokio::io::split(*c), tokio::io::split(s), limits, gate).await
+        }
+    };
+    r.map(|(up, down, term)| (up + sent, down, term))
 }
 
-/// The read half of a server connection, and the socket `tcp-response content` rules
-/// peek at (clear text only: a TLS server's rules are refused by the configuration).
+/// The read half of a server connection, and what `tcp-response content` rules read
+/// (clear text only: a TLS server's rules are refused by the configuration).
 trait ServerRead: tokio::io::AsyncRead + Unpin {
-    fn peekable(&self) -> Option<&TcpStream>;
+    fn inspectable(&mut self) -> Option<&mut tokio::net::tcp::OwnedReadHalf>;
 }
 
 impl ServerRead for tokio::net::tcp::OwnedReadHalf {
-    fn peekable(&self) -> Option<&TcpStream> {
-        Some(self.as_ref())
+    fn inspectable(&mut self) -> Option<&mut tokio::net::tcp::OwnedReadHalf> {
+        Some(self)
     }
 }
 
 impl ServerRead for tokio::io::ReadHalf<ServerStream> {
-    fn peekable(&self) -> Option<&TcpStream> {
+    fn inspectable(&mut self) -> Option<&mut tokio::net::tcp::OwnedReadHalf> {
         None
     }
 }
@@ -457,7 +475,7 @@ where
         },
     );
     let down = async {
-        if let Some((g, stream)) = gate.zip(sr.peekable()) {
+        if let Some((g, stream)) = gate.zip(sr.inspectable()) {
             let mut buf = Vec::new();
             let mut addrs = g.addrs;
             let mut side = Peeked {

@@ -33,6 +33,8 @@ pub struct FrontendShared {
     pub bytes_out: AtomicU64,
     /// Access-log lines written (`%lc`).
     pub log_count: AtomicU64,
+    /// TLS handshakes that failed (`bind ... ssl`).
+    pub tls_failed: AtomicU64,
 }
 
 impl FrontendShared {
@@ -50,6 +52,7 @@ impl FrontendShared {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             log_count: AtomicU64::new(0),
+            tls_failed: AtomicU64::new(0),
         }
     }
 

@@ -49,6 +49,8 @@ pub struct Graph {
     pub proc_vars: crate::sample::ProcVars,
     /// Stick tables by proxy name (kept across reloads when unchanged).
     pub tables: crate::stick::Tables,
+    /// The TLS side of each `ssl` bind, by (proxy index, bind index).
+    pub tls: crate::tls::server::TlsBinds,
 }
 
 /// Capture slots with their header names parsed once (none for a declared slot).
@@ -135,8 +137,20 @@ impl Graph {
         proxy_id + 1 + usize::from(!self.config.global.stats_sockets.is_empty())
     }
 
-    /// Builds a graph, carrying state over from `prev`.
+    /// Builds a graph, carrying state over from `prev`, loading the TLS material of
+    /// its `ssl` binds (one that fails to load refuses its connections: the daemon
+    /// checks the material first and uses [`Graph::build_with`]).
     pub fn build(cfg: Config, prev: Option<&Graph>) -> Graph {
+        let tls = crate::tls::server::load(&cfg).unwrap_or_default();
+        Graph::build_with(cfg, prev, tls)
+    }
+
+    /// Builds a graph with the TLS material `tls::server::check` loaded for `cfg`.
+    pub fn build_with(
+        cfg: Config,
+        prev: Option<&Graph>,
+        tls: crate::tls::server::TlsBinds,
+    ) -> Graph {
         let mut old_servers: HashMap<(&str, &str), &ServerRt> = HashMap::new();
         let mut old_be: HashMap<&str, &Arc<BackendShared>> = HashMap::new();
         let mut old_fe: HashMap<&str, &Arc<FrontendShared>> = HashMap::new();
@@ -324,6 +338,7 @@ impl Graph {
         let after_rules = frontends.iter().any(|f| !f.rules.after.is_empty())
             || backends.iter().any(|b| !b.rules.after.is_empty());
         Graph {
+            tls,
             after_rules,
             proc_vars,
             tables,

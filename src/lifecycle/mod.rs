@@ -288,6 +288,7 @@ impl Daemon {
                 loaded.config = None;
             }
         }
+        let tls = crate::tls::server::check(&mut loaded);
         // What stderr gets is also the answer of a failed `reload` on the socket.
         let mut printed = String::new();
         for d in &loaded.diags {
@@ -325,7 +326,7 @@ impl Daemon {
             }
         }
         let old = self.handle.load_full();
-        let new = Arc::new(Graph::build(cfg, Some(&old)));
+        let new = Arc::new(Graph::build_with(cfg, Some(&old), tls));
         let summary = summarize(&old, &new);
         self.handle.store(new.clone());
         if new.config.global.cpu_map != old.config.global.cpu_map {

@@ -38,7 +38,7 @@ pub fn derived_maxconn(nofile: u64) -> u32 {
 }
 
 /// Runs the daemon on a validated configuration until it is told to stop.
-pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
+pub fn run(cfg: Config, tls: crate::tls::server::TlsBinds, args: &cli::Args) -> Result<(), String> {
     stats::mark_start();
     let nofile = raise_nofile();
     let maxconn = cfg
@@ -101,7 +101,7 @@ pub fn run(cfg: Config, args: &cli::Args) -> Result<(), String> {
     let quiet = args.quiet;
     let result = rt.block_on(async move {
         let (n_fe, n_be) = (cfg.frontends().count(), cfg.backends().count());
-        let graph = graph::Graph::build(cfg, None);
+        let graph = graph::Graph::build_with(cfg, None, tls);
         let daemon = super::Daemon::start(args.clone(), graph, listeners, maxconn, shards)?;
         if !quiet {
             log::notice(&format!(

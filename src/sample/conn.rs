@@ -44,6 +44,15 @@ pub struct ConnInfo {
     pub dst: Option<SocketAddr>,
     /// The PROXY header the connection started with.
     pub proxy: Option<ProxyHdr>,
+    /// The TLS side, when lbd terminated TLS on it (`bind ... ssl`).
+    pub tls: Option<Box<super::ssl::TlsInfo>>,
+}
+
+impl ConnInfo {
+    /// The protocol ALPN selected on a TLS connection lbd terminated.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.tls.as_ref()?.alpn.as_deref()
+    }
 }
 
 /// What `set-src`, `set-dst`, `set-src-port` and `set-dst-port` change.

@@ -396,6 +396,7 @@ impl Expr {
             .or_else(|| super::auth::find(name))
             .or_else(|| super::conn::find(name))
             .or_else(|| super::hello::find(name))
+            .or_else(|| super::ssl::find(name))
             .ok_or_else(|| {
                 if super::hint::unsupported(name) {
                     return format!("fetch method '{name}' is not supported by lbd");
@@ -409,6 +410,7 @@ impl Expr {
                             .chain(super::track::FETCHES)
                             .chain(super::auth::FETCHES)
                             .chain(super::conn::FETCHES)
+                            .chain(super::ssl::all())
                             .map(|f| f.name)
                     )
                 )

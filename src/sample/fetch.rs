@@ -297,9 +297,6 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Str(id.as_bytes().into()));
         }
     }),
-    l4("ssl_fc", Bool, |_, _, e| {
-        e(Value::Bool(false));
-    }),
     l4("fc_http_major", Int, |_, env, e| {
         if env.req.is_some() {
             e(Value::Int(1));

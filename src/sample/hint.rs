@@ -51,9 +51,6 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 /// Fetches HAProxy 2.6 has that lbd does not evaluate yet: a configuration using one
 /// is refused with "not supported by lbd" rather than "unknown".
 pub static UNSUPPORTED: &[&str] = &[
-    "ssl_fc_sni",
-    "ssl_c_used",
-    "ssl_c_verify",
     "url_ip",
     "url_port",
     "dst_conn",
@@ -63,7 +60,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "stopping",
     "lua",
     "src_is_local",
-    "ssl_c_s_dn",
     "ssl_f_sni",
     "rep_ssl_hello_type",
     "url32",

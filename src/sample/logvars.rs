@@ -540,7 +540,12 @@ pub fn write_var(v: LogVar, env: &Env<'_>, f: Flags, out: &mut Vec<u8>) -> bool 
         Defaults => return false,
         BytesOut => int(out, log.end.bytes_out as i64, f),
         BytesIn => int(out, log.end.bytes_in as i64, f),
-        ReqCookie | ResCookie | SslCipher | SslVersion => s(out, None),
+        ReqCookie | ResCookie => s(out, None),
+        SslCipher => s(out, env.conn.and_then(|c| c.tls.as_ref()).map(|t| t.cipher)),
+        SslVersion => s(
+            out,
+            env.conn.and_then(|c| c.tls.as_ref()).map(|t| t.version),
+        ),
         Hostname => s(out, super::hash::hostname()),
         Method => url(out, env.req.map(|r| r.method)),
         Path => url(out, uri.map(|u| u.split('?').next().unwrap_or(u))),

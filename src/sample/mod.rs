@@ -21,6 +21,7 @@ pub mod hint;
 pub mod json;
 pub mod logvars;
 pub mod pattern;
+pub mod ssl;
 pub mod track;
 pub mod value;
 pub mod vars;

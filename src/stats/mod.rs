@@ -154,6 +154,8 @@ pub struct FrontendSnap {
     pub denied: u64,
     /// Connections rejected by tcp-request connection|session rules.
     pub denied_conn: u64,
+    /// TLS handshakes that failed (`bind ... ssl`).
+    pub tls_failed: u64,
     /// Responses by class.
     pub hrsp: [u64; 6],
     /// Bytes in / out.
@@ -207,6 +209,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                 requests: s.requests.load(Relaxed),
                 denied: s.denied.load(Relaxed),
                 denied_conn: s.denied_conn.load(Relaxed),
+                tls_failed: s.tls_failed.load(Relaxed),
                 hrsp: std::array::from_fn(|i| s.status[i].load(Relaxed)),
                 bytes: (s.bytes_in.load(Relaxed), s.bytes_out.load(Relaxed)),
                 limit: s.maxconn.unwrap_or(0),
@@ -531,8 +534,8 @@ pub fn json(s: &Snapshot) -> String {
         }
         let _ = write!(
             o,
-            "{{\"name\":{},\"cur\":{},\"total\":{},\"requests\":{},\"denied\":{},\"denied_conn\":{},\"hrsp\":[{},{},{},{},{},{}],\"bytes_in\":{},\"bytes_out\":{}}}",
-            json_str(&f.name), f.cur, f.total, f.requests, f.denied, f.denied_conn,
+            "{{\"name\":{},\"cur\":{},\"total\":{},\"requests\":{},\"denied\":{},\"denied_conn\":{},\"tls_failed\":{},\"hrsp\":[{},{},{},{},{},{}],\"bytes_in\":{},\"bytes_out\":{}}}",
+            json_str(&f.name), f.cur, f.total, f.requests, f.denied, f.denied_conn, f.tls_failed,
             f.hrsp[0], f.hrsp[1], f.hrsp[2], f.hrsp[3], f.hrsp[4], f.hrsp[5], f.bytes.0, f.bytes.1
         );
     }

@@ -8,7 +8,7 @@
 //! certificate). Each configuration keeps its own session cache, so the second
 //! connection to a server resumes the first one's TLS session (`no-ssl-reuse`: never).
 
-use crate::config::model::{ServerSettings, SrvTlsDefaults, Verify};
+use crate::config::model::{ServerSettings, SrvTlsDefaults, SrvVerify};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -83,8 +83,8 @@ pub fn build(
         g.versions
     };
     let verifier: Arc<dyn ServerCertVerifier> = match t.verify.unwrap_or(g.verify) {
-        Verify::None => Arc::new(NoVerify(provider.clone())),
-        Verify::Required => {
+        SrvVerify::None => Arc::new(NoVerify(provider.clone())),
+        SrvVerify::Required => {
             let ca = t
                 .ca_file
                 .as_ref()

@@ -6,7 +6,9 @@
 //! file is an error of that configuration and the running one keeps serving.
 
 pub mod client;
+pub mod server;
 pub mod suites;
+pub mod verify;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};

@@ -4,7 +4,7 @@
 //! As OpenSSL, a list is refused only when nothing in it can be used: names rustls
 //! lacks (DHE, CBC, CCM...) are skipped when the list has others.
 
-use crate::config::model::{TlsVer, TlsVersions};
+use crate::config::model::{SrvTlsVer, TlsVersions};
 use rustls::crypto::ring::cipher_suite as cs;
 use rustls::SupportedCipherSuite;
 
@@ -144,10 +144,10 @@ pub fn openssl_name(rustls_name: &str) -> Option<String> {
 /// The rustls protocol versions a range allows (rustls speaks only TLSv1.2 and 1.3).
 pub fn versions(v: &TlsVersions) -> Vec<&'static rustls::SupportedProtocolVersion> {
     let mut out = Vec::new();
-    if v.allows(TlsVer::Tls13) {
+    if v.allows(SrvTlsVer::Tls13) {
         out.push(&rustls::version::TLS13);
     }
-    if v.allows(TlsVer::Tls12) {
+    if v.allows(SrvTlsVer::Tls12) {
         out.push(&rustls::version::TLS12);
     }
     out
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn version_ranges() {
         let only12 = TlsVersions {
-            max: Some(TlsVer::Tls12),
+            max: Some(SrvTlsVer::Tls12),
             ..Default::default()
         };
         assert_eq!(versions(&only12), vec![&rustls::version::TLS12]);

@@ -9,11 +9,13 @@ mod errors;
 mod rules;
 mod server;
 mod srv_tls;
+mod tls;
 
 pub use errors::*;
 pub use rules::*;
 pub use server::*;
 pub use srv_tls::*;
+pub use tls::*;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -113,6 +115,12 @@ pub struct Global {
     pub set_vars: Vec<(crate::sample::Scope, String, VarInit)>,
     /// `external-check [preserve-env]`: external checks allowed.
     pub external_check: ExternalCheck,
+    /// `crt-base`: where relative `crt` and `crt-list` paths are.
+    pub crt_base: Option<std::path::PathBuf>,
+    /// `ca-base`: where relative `ca-file` and `crl-file` paths are.
+    pub ca_base: Option<std::path::PathBuf>,
+    /// `ssl-default-bind-options`, `-ciphers`, `-ciphersuites`.
+    pub ssl_bind: SslOpts,
     /// `ssl-server-verify`, `ssl-default-server-*`.
     pub srv_tls: SrvTlsDefaults,
 }
@@ -231,9 +239,9 @@ pub enum LogFormat {
 pub const HTTP_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
 /// `option httplog clf`.
 pub const CLF_LOG_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
-/// `option httpslog`, with its TLS fields as HAProxy writes them for a clear
-/// connection (lbd does not terminate TLS).
-pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r 0/-/-/-/- -/%sslv/%sslc";
+/// `option httpslog`: `fc_err` is 0 (a connection error ends the connection before
+/// any request) and `ssl_fc_err` 0 on a TLS connection, `-` on a clear one.
+pub const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r 0/%[ssl_fc,iif(0,-)]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
 /// `option tcplog`.
 pub const TCP_LOG_FORMAT: &str =
     "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
@@ -521,6 +529,8 @@ pub struct Bind {
     pub accept_proxy: bool,
     /// `proto h1|h2`; none: HTTP/1, or HTTP/2 when a connection starts with its preface.
     pub proto: Option<HttpProto>,
+    /// `ssl` and its parameters: TLS is terminated on this listener.
+    pub ssl: Option<Box<BindSsl>>,
     /// Where it was declared.
     pub loc: Loc,
 }
@@ -671,6 +681,7 @@ mod tests {
             name: None,
             accept_proxy: false,
             proto: None,
+            ssl: None,
             loc: Loc::default(),
         };
         assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// `verify none|required`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Verify {
+pub enum SrvVerify {
     /// The server's certificate is not checked.
     None,
     /// The chain must lead to a `ca-file` certificate (HAProxy's default).
@@ -16,7 +16,7 @@ pub enum Verify {
 
 /// A TLS protocol version as `ssl-min-ver`/`ssl-max-ver` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TlsVer {
+pub enum SrvTlsVer {
     /// `SSLv3`.
     Ssl3,
     /// `TLSv1.0`.
@@ -29,15 +29,15 @@ pub enum TlsVer {
     Tls13,
 }
 
-impl TlsVer {
+impl SrvTlsVer {
     /// The version named `s` (`SSLv3`, `TLSv1.0` ... `TLSv1.3`).
-    pub fn parse(s: &str) -> Option<TlsVer> {
+    pub fn parse(s: &str) -> Option<SrvTlsVer> {
         Some(match s {
-            "SSLv3" => TlsVer::Ssl3,
-            "TLSv1.0" => TlsVer::Tls10,
-            "TLSv1.1" => TlsVer::Tls11,
-            "TLSv1.2" => TlsVer::Tls12,
-            "TLSv1.3" => TlsVer::Tls13,
+            "SSLv3" => SrvTlsVer::Ssl3,
+            "TLSv1.0" => SrvTlsVer::Tls10,
+            "TLSv1.1" => SrvTlsVer::Tls11,
+            "TLSv1.2" => SrvTlsVer::Tls12,
+            "TLSv1.3" => SrvTlsVer::Tls13,
             _ => return None,
         })
     }
@@ -48,9 +48,9 @@ impl TlsVer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TlsVersions {
     /// `ssl-min-ver`.
-    pub min: Option<TlsVer>,
+    pub min: Option<SrvTlsVer>,
     /// `ssl-max-ver`.
-    pub max: Option<TlsVer>,
+    pub max: Option<SrvTlsVer>,
     /// `no-tlsv12`.
     pub no_tls12: bool,
     /// `no-tlsv13`.
@@ -59,11 +59,11 @@ pub struct TlsVersions {
 
 impl TlsVersions {
     /// Whether `v` is allowed.
-    pub fn allows(&self, v: TlsVer) -> bool {
+    pub fn allows(&self, v: SrvTlsVer) -> bool {
         self.min.is_none_or(|m| v >= m)
             && self.max.is_none_or(|m| v <= m)
-            && !(v == TlsVer::Tls12 && self.no_tls12)
-            && !(v == TlsVer::Tls13 && self.no_tls13)
+            && !(v == SrvTlsVer::Tls12 && self.no_tls12)
+            && !(v == SrvTlsVer::Tls13 && self.no_tls13)
     }
 
     /// Whether any switch is set (a server's own ones replace the global defaults).
@@ -93,7 +93,7 @@ pub struct SrvTls {
     /// TLS when the server does and no check `port`/`addr` is set.
     pub check_ssl: Option<bool>,
     /// `verify` (None: the global `ssl-server-verify`).
-    pub verify: Option<Verify>,
+    pub verify: Option<SrvVerify>,
     /// `verifyhost NAME` (`no-verifyhost` clears it).
     pub verifyhost: Option<String>,
     /// `ca-file`.
@@ -127,7 +127,7 @@ pub struct SrvTls {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SrvTlsDefaults {
     /// `ssl-server-verify none|required` (required by default).
-    pub verify: Verify,
+    pub verify: SrvVerify,
     /// `ssl-default-server-ciphers`.
     pub ciphers: Option<String>,
     /// `ssl-default-server-ciphersuites`.

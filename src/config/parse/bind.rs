@@ -1,6 +1,6 @@
 //! `bind ADDR [params]`: the bind parameter table and its parsers.
 
-use super::{Param, ParamFn, Parser, Target, R};
+use super::{bind_ssl, Param, ParamFn, Parser, Target, R};
 use crate::config::keywords::{Caps, Keyword};
 use crate::config::model::*;
 use crate::config::value;
@@ -15,14 +15,25 @@ pub(crate) struct BindOpts {
     perms: UnixPerms,
     accept_proxy: bool,
     proto: Option<HttpProto>,
+    pub(super) ssl: bool,
+    pub(super) certs: Vec<CertSource>,
+    pub(super) strict_sni: bool,
+    pub(super) opts: SslOpts,
 }
 
 const DOC: &str = "bind-addresses-and-parameters";
+/// The README section of the TLS parameters.
+const TLS: &str = "tls-bind-parameters";
 
 type K = Keyword<ParamFn<BindOpts>>;
 
 const fn kw(name: &'static str, args: u8, parse: ParamFn<BindOpts>) -> K {
     Keyword::new(name, Caps::DFBL, parse, DOC).args(args)
+}
+
+/// A TLS parameter (documented in the TLS section).
+const fn tls(name: &'static str, args: u8, parse: ParamFn<BindOpts>) -> K {
+    Keyword::new(name, Caps::DFBL, parse, TLS).args(args)
 }
 
 /// The `bind` parameters: supported first (in `did you mean` order), then known ones
@@ -41,36 +52,43 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("group", 1, group),
     kw("accept-proxy", 0, accept_proxy),
     kw("proto", 1, proto),
-    K::unsupported("ssl"),
-    K::unsupported("crt"),
-    K::unsupported("crt-list"),
-    K::unsupported("ca-file"),
-    K::unsupported("alpn"),
-    K::unsupported("npn"),
-    K::unsupported("verify"),
+    tls("ssl", 0, bind_ssl::ssl),
+    tls("crt", 1, bind_ssl::crt),
+    tls("crt-list", 1, bind_ssl::crt_list),
+    tls("strict-sni", 0, bind_ssl::strict_sni),
+    tls("alpn", 1, bind_ssl::alpn),
+    tls("npn", 1, bind_ssl::npn),
+    tls("ssl-min-ver", 1, bind_ssl::min_ver),
+    tls("ssl-max-ver", 1, bind_ssl::max_ver),
+    tls("no-sslv3", 0, bind_ssl::no_ver),
+    tls("no-tlsv10", 0, bind_ssl::no_ver),
+    tls("no-tlsv11", 0, bind_ssl::no_ver),
+    tls("no-tlsv12", 0, bind_ssl::no_ver),
+    tls("no-tlsv13", 0, bind_ssl::no_ver),
+    tls("force-tlsv12", 0, bind_ssl::force_ver),
+    tls("force-tlsv13", 0, bind_ssl::force_ver),
+    tls("force-sslv3", 0, bind_ssl::force_old),
+    tls("force-tlsv10", 0, bind_ssl::force_old),
+    tls("force-tlsv11", 0, bind_ssl::force_old),
+    tls("ciphers", 1, bind_ssl::ciphers),
+    tls("ciphersuites", 1, bind_ssl::ciphersuites),
+    tls("prefer-client-ciphers", 0, bind_ssl::prefer_client_ciphers),
+    tls("no-tls-tickets", 0, bind_ssl::flag_noop),
+    tls("ca-file", 1, bind_ssl::ca_file),
+    tls("verify", 1, bind_ssl::verify),
+    tls("crl-file", 1, bind_ssl::crl_file),
+    tls("ca-ignore-err", 1, bind_ssl::ignore_err),
+    tls("crt-ignore-err", 1, bind_ssl::ignore_err),
     K::unsupported("transparent"),
     K::unsupported("interface"),
     K::unsupported("namespace"),
-    K::unsupported("crl-file"),
-    K::unsupported("strict-sni"),
-    K::unsupported("ciphers"),
-    K::unsupported("ciphersuites"),
-    K::unsupported("ssl-min-ver"),
-    K::unsupported("ssl-max-ver"),
     K::unsupported("quic-cc-algo"),
     K::unsupported("accept-netscaler-cip"),
-    K::unsupported("ca-ignore-err"),
-    K::unsupported("crt-ignore-err"),
     K::unsupported("generate-certificates"),
     K::unsupported("ecdhe"),
     K::unsupported("curves"),
     K::unsupported("no-ca-names"),
     K::unsupported("allow-0rtt"),
-    K::unsupported("force-sslv3"),
-    K::unsupported("force-tlsv10"),
-    K::unsupported("force-tlsv11"),
-    K::unsupported("force-tlsv12"),
-    K::unsupported("force-tlsv13"),
     K::unsupported("ca-sign-file"),
     K::unsupported("ca-verify-file"),
     K::unsupported("no-alpn"),
@@ -86,14 +104,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("thread").args(1),
     K::ignored("level").args(1),
     K::ignored("severity-output").args(1),
-    K::ignored("no-sslv3"),
-    K::ignored("no-tlsv10"),
-    K::ignored("no-tlsv11"),
-    K::ignored("no-tlsv12"),
-    K::ignored("no-tlsv13"),
-    K::ignored("no-tls-tickets"),
     K::ignored("tls-ticket-keys").args(1),
-    K::ignored("prefer-client-ciphers"),
     K::ignored("expose-fd").args(1),
     K::ignored("tcp-ut").args(1),
     K::ignored("idle-ping").args(1),
@@ -222,6 +233,7 @@ impl<'e> Parser<'e> {
             .map_err(|e| format!("'bind {spec}' : {e}"))?;
         let mut b = BindOpts::default();
         self.params(KEYWORDS, &w[2..], &format!("bind {spec}"), &mut b)?;
+        let ssl = self.bind_ssl(spec, &mut b)?;
         if b.id.is_some() && addrs.len() > 1 {
             return Err(format!(
                 "'bind {spec}' : 'id' can only be used with a single socket."
@@ -240,6 +252,7 @@ impl<'e> Parser<'e> {
                 name: b.name.clone(),
                 accept_proxy: b.accept_proxy,
                 proto: b.proto,
+                ssl: ssl.clone(),
                 loc: loc.clone(),
             });
         }

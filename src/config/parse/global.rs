@@ -11,6 +11,8 @@ use std::collections::HashSet;
 pub(crate) type GlobalFn = fn(&mut Parser<'_>, &[String]) -> R;
 
 const DOC: &str = "global-keywords";
+/// The README section of the TLS keywords.
+const TLS: &str = "tls-global-keywords";
 
 const fn kw(name: &'static str, parse: GlobalFn) -> Keyword<GlobalFn> {
     Keyword::new(name, Caps::DFBL, parse, DOC)
@@ -55,6 +57,26 @@ pub(crate) static KEYWORDS: &[K] = &[
         super::srv_tls::global_ciphers,
     ),
     kw("ssl-default-server-options", super::srv_tls::global_options),
+    Keyword::new("crt-base", Caps::DFBL, super::bind_ssl::crt_base, TLS),
+    Keyword::new("ca-base", Caps::DFBL, super::bind_ssl::ca_base, TLS),
+    Keyword::new(
+        "ssl-default-bind-options",
+        Caps::DFBL,
+        super::bind_ssl::default_bind,
+        TLS,
+    ),
+    Keyword::new(
+        "ssl-default-bind-ciphers",
+        Caps::DFBL,
+        super::bind_ssl::default_bind,
+        TLS,
+    ),
+    Keyword::new(
+        "ssl-default-bind-ciphersuites",
+        Caps::DFBL,
+        super::bind_ssl::default_bind,
+        TLS,
+    ),
     K::unsupported("lua-load"),
     K::unsupported("lua-load-per-thread"),
     K::unsupported("lua-prepend-path"),
@@ -81,11 +103,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::ignored("master-worker"),
     K::ignored("quiet"),
     K::ignored("zero-warning"),
-    K::ignored("ca-base"),
-    K::ignored("crt-base"),
-    K::ignored("ssl-default-bind-ciphers"),
-    K::ignored("ssl-default-bind-ciphersuites"),
-    K::ignored("ssl-default-bind-options"),
     K::ignored("ssl-dh-param-file"),
     K::ignored("default-path"),
     K::ignored("log-send-hostname"),

@@ -30,6 +30,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) mod bind;
+mod bind_ssl;
 mod capture;
 mod check_protos;
 mod checks;

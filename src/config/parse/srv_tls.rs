@@ -3,7 +3,7 @@
 //! `ssl-server-verify` / `ssl-default-server-*` lines, with HAProxy's messages.
 
 use super::{Param, Parser, R};
-use crate::config::model::{ServerSettings, SrvProto, TlsVer, TlsVersions, Verify};
+use crate::config::model::{ServerSettings, SrvProto, SrvTlsVer, SrvVerify, TlsVersions};
 use std::path::PathBuf;
 
 type S = ServerSettings;
@@ -21,8 +21,8 @@ pub(super) fn check_ssl(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
 
 pub(super) fn verify(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     s.tls.verify = Some(match a.val {
-        "none" => Verify::None,
-        "required" => Verify::Required,
+        "none" => SrvVerify::None,
+        "required" => SrvVerify::Required,
         x => {
             return Err(format!(
                 "'{}' : 'verify' : unknown verify method '{x}', only 'none' and 'required' are supported.",
@@ -108,7 +108,7 @@ pub(super) fn ciphers(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
 fn version_switch(v: &mut TlsVersions, name: &str, val: &str, ctx: &str) -> R {
     match name {
         "ssl-min-ver" | "ssl-max-ver" => {
-            let t = TlsVer::parse(val)
+            let t = SrvTlsVer::parse(val)
                 .ok_or_else(|| format!("{ctx}'{val}' : unknown ssl/tls version."))?;
             if name == "ssl-min-ver" {
                 v.min = Some(t);
@@ -122,9 +122,9 @@ fn version_switch(v: &mut TlsVersions, name: &str, val: &str, ctx: &str) -> R {
         "no-sslv3" | "no-tlsv10" | "no-tlsv11" => {}
         "force-tlsv12" | "force-tlsv13" => {
             let t = if name == "force-tlsv12" {
-                TlsVer::Tls12
+                SrvTlsVer::Tls12
             } else {
-                TlsVer::Tls13
+                SrvTlsVer::Tls13
             };
             v.min = Some(t);
             v.max = Some(t);
@@ -175,8 +175,8 @@ pub(super) fn proto(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
 /// `ssl-server-verify none|required`.
 pub(super) fn global_verify(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.srv_tls.verify = match w.get(1).map(String::as_str) {
-        Some("none") => Verify::None,
-        Some("required") => Verify::Required,
+        Some("none") => SrvVerify::None,
+        Some("required") => SrvVerify::Required,
         _ => return Err("'ssl-server-verify' expects 'none' or 'required' as argument.".into()),
     };
     Ok(())

@@ -64,6 +64,7 @@ impl ConnCtx {
                 src: peer.inet(),
                 dst: local,
                 proxy: None,
+                tls: None,
             }),
             track: Default::default(),
         }
@@ -280,8 +281,10 @@ pub fn serve(
                 Served::Closed => return,
                 Served::Parked(io, svc) => (io, svc),
             };
-            if io.has_prefix() {
-                continue; // a pipelined request is already there
+            if io.has_prefix() || io.stream_mut().buffered() {
+                // A pipelined request is already there (read by hyper, or decrypted
+                // by TLS): the socket may never become readable for it.
+                continue;
             }
             // Parked: wake up on the next bytes (or the end of the stream), a timeout or
             // the soft stop.

@@ -1,0 +1,522 @@
+//! TLS termination on `bind ... ssl`: the certificates of a bind (`crt` files and
+//! directories, `crt-list` lines with their SNI filters), SNI selection, and the rustls
+//! server configurations built from the bind's options.
+//!
+//! Everything is loaded when a configuration is checked (`lbd -c`, start, reload): a
+//! bad file is an alert of that configuration, and on reload the running one keeps
+//! serving. A bind's certificates live in a [`CertStore`] behind an `ArcSwap` in its
+//! [`SniResolver`], so one store can be replaced while the bind serves (what a runtime
+//! `set ssl cert` + `commit ssl cert` needs: build a new store with the one entry
+//! swapped, `store()` it; connections in their handshake keep the store they loaded).
+
+use super::{load_cert_key, name_matches, CertKey, TlsError};
+use crate::config::model::{BindSsl, CertSource, Config, Loc, SslOpts, TlsVer, Verify};
+use crate::config::{Diag, Level, Loaded};
+use arc_swap::ArcSwap;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One certificate of a bind and the names it is chosen for.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The chain and key.
+    pub cert: Arc<CertifiedKey>,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Exact names (lowercase) it serves.
+    pub exact: Vec<String>,
+    /// Wildcard names (`*.example.com`) it serves.
+    pub wild: Vec<String>,
+    /// `!name` filters of its `crt-list` line: names it never serves.
+    pub negated: Vec<String>,
+    /// Which of the bind's server configurations a client of it gets.
+    pub config: usize,
+}
+
+impl Entry {
+    fn excludes(&self, sni: &str) -> bool {
+        self.negated.iter().any(|n| name_matches(n, sni))
+    }
+}
+
+/// The certificates of a bind, in load order (the first one is the default).
+#[derive(Debug, Default)]
+pub struct CertStore {
+    /// The entries.
+    pub entries: Vec<Entry>,
+    /// `strict-sni`.
+    pub strict: bool,
+}
+
+impl CertStore {
+    /// The entry for a client's SNI: an exact name first, then a wildcard one; the
+    /// default (the first) when none matches or there is no SNI, unless `strict-sni`.
+    pub fn lookup(&self, sni: Option<&str>) -> Option<&Entry> {
+        if let Some(sni) = sni {
+            let sni = sni.to_ascii_lowercase();
+            let ok = |e: &&Entry| !e.excludes(&sni);
+            let exact = self
+                .entries
+                .iter()
+                .filter(ok)
+                .find(|e| e.exact.contains(&sni));
+            let found = exact.or_else(|| {
+                self.entries
+                    .iter()
+                    .filter(ok)
+                    .find(|e| e.wild.iter().any(|w| name_matches(w, &sni)))
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+        if self.strict {
+            return None;
+        }
+        self.entries.first()
+    }
+}
+
+/// Chooses a bind's certificate by SNI for rustls.
+#[derive(Debug)]
+pub struct SniResolver {
+    /// The bind's certificates (swappable while it serves).
+    pub store: ArcSwap<CertStore>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.store
+            .load()
+            .lookup(hello.server_name())
+            .map(|e| e.cert.clone())
+    }
+}
+
+/// The TLS side of one bind: its certificates and server configurations (one per
+/// distinct set of `crt-list` line options; the bind's own is the first).
+#[derive(Debug)]
+pub struct BindTls {
+    /// The certificates.
+    pub resolver: Arc<SniResolver>,
+    /// The configurations an entry's `config` indexes.
+    pub configs: Vec<Arc<ServerConfig>>,
+    /// The same without ALPN, for a client that offers none of its protocols: as with
+    /// OpenSSL, the handshake goes on without ALPN (rustls would refuse it).
+    pub no_alpn: Vec<Arc<ServerConfig>>,
+    /// For a configuration with `ca-ignore-err`/`crt-ignore-err`, the verifier that
+    /// tells what was wrong with a certificate let through (`ssl_c_verify`).
+    pub strict: Vec<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>>,
+}
+
+impl BindTls {
+    /// The configuration (and its index) for a client with this SNI offering these
+    /// ALPN protocols.
+    pub fn config_for<'a>(
+        &self,
+        sni: Option<&str>,
+        alpn: Option<impl Iterator<Item = &'a [u8]>>,
+    ) -> (usize, Arc<ServerConfig>) {
+        let i = self
+            .resolver
+            .store
+            .load()
+            .lookup(sni)
+            .map_or(0, |e| e.config);
+        let c = &self.configs[i];
+        let mut offered = match alpn {
+            Some(o) if !c.alpn_protocols.is_empty() => o.peekable(),
+            _ => return (i, c.clone()),
+        };
+        if offered.peek().is_none() || offered.any(|p| c.alpn_protocols.iter().any(|a| a == p)) {
+            (i, c.clone())
+        } else {
+            (i, self.no_alpn[i].clone())
+        }
+    }
+}
+
+/// The TLS side of every `ssl` bind of a configuration, by (proxy index, bind index).
+pub type TlsBinds = HashMap<(usize, usize), Arc<BindTls>>;
+
+/// Loads the TLS material of every `ssl` bind of a parsed configuration. Each failure
+/// becomes an alert at the bind's line, and then the configuration is refused
+/// (`loaded.config` becomes None), as a parse error would.
+pub fn check(loaded: &mut Loaded) -> TlsBinds {
+    let Some(cfg) = &loaded.config else {
+        return TlsBinds::new();
+    };
+    match load(cfg) {
+        Ok(t) => t,
+        Err(errs) => {
+            loaded.diags.extend(errs.into_iter().map(|(loc, msg)| Diag {
+                level: Level::Alert,
+                loc: Some(loc),
+                msg,
+            }));
+            loaded.config = None;
+            TlsBinds::new()
+        }
+    }
+}
+
+/// Loads the TLS material of every `ssl` bind; the errors with their bind's line.
+pub fn load(cfg: &Config) -> Result<TlsBinds, Vec<(Loc, String)>> {
+    let mut out = TlsBinds::new();
+    let mut errs = Vec::new();
+    let mut cache = HashMap::new();
+    for (pi, p) in cfg.proxies.iter().enumerate() {
+        for (bi, b) in p.binds.iter().enumerate() {
+            let Some(ssl) = &b.ssl else { continue };
+            match bind_tls(ssl, &mut cache) {
+                Ok(t) => {
+                    out.insert((pi, bi), Arc::new(t));
+                }
+                Err(e) => errs.push((b.loc.clone(), format!("'{}' : {e}", ssl.arg))),
+            }
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Certificates already read for this configuration, by path.
+type Cache = HashMap<PathBuf, CertKey>;
+
+fn cert(path: &Path, cache: &mut Cache) -> Result<CertKey, TlsError> {
+    if let Some(c) = cache.get(path) {
+        return Ok(c.clone());
+    }
+    let c = load_cert_key(path)?;
+    cache.insert(path.to_path_buf(), c.clone());
+    Ok(c)
+}
+
+/// The certificate files of a `crt` path: the file, or the files of a directory
+/// (sorted; `.key`, `.ocsp`, `.issuer`, `.sctl` companions and dot files skipped).
+fn crt_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "unable to stat SSL certificate from file '{}' : {}.",
+            path.display(),
+            crate::config::io_text(&e)
+        )
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(path).map_err(|e| {
+        format!(
+            "unable to scan directory '{}' : {}.",
+            path.display(),
+            crate::config::io_text(&e)
+        )
+    })?;
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|d| d.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+            !name.starts_with('.')
+                && ![".key", ".ocsp", ".issuer", ".sctl"]
+                    .iter()
+                    .any(|s| name.ends_with(s))
+                && p.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Splits names into exact and wildcard ones.
+fn split_names(names: &[String]) -> (Vec<String>, Vec<String>) {
+    names
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .partition(|n| !n.starts_with("*."))
+}
+
+fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
+    let mut entries = Vec::new();
+    // The distinct option sets of crt-list lines; the bind's own is the first.
+    let mut opt_sets: Vec<SslOpts> = vec![ssl.opts.clone()];
+    for src in &ssl.certs {
+        match src {
+            CertSource::Crt(path) => {
+                for f in crt_files(path)? {
+                    let c = cert(&f, cache).map_err(|e| e.to_string())?;
+                    let (exact, wild) = split_names(&c.names);
+                    entries.push(Entry {
+                        cert: c.certified,
+                        path: f,
+                        exact,
+                        wild,
+                        negated: Vec::new(),
+                        config: 0,
+                    });
+                }
+            }
+            CertSource::List(list, lines) => {
+                for l in lines {
+                    let at = |e: String| {
+                        format!(
+                            "'crt-list' : error processing line {} in file '{}' : {e}",
+                            l.line,
+                            list.display()
+                        )
+                    };
+                    let config = match &l.opts {
+                        None => 0,
+                        Some(o) => {
+                            let o = o.over(&ssl.opts);
+                            match opt_sets.iter().position(|s| *s == o) {
+                                Some(i) => i,
+                                None => {
+                                    opt_sets.push(o);
+                                    opt_sets.len() - 1
+                                }
+                            }
+                        }
+                    };
+                    let (neg, pos): (Vec<&String>, Vec<&String>) =
+                        l.filters.iter().partition(|f| f.starts_with('!'));
+                    let negated: Vec<String> = neg.iter().map(|f| f[1..].to_string()).collect();
+                    for f in crt_files(&l.path).map_err(at)? {
+                        let c = cert(&f, cache).map_err(|e| at(e.to_string()))?;
+                        let names: Vec<String> = if pos.is_empty() {
+                            c.names.clone()
+                        } else {
+                            pos.iter().map(|s| s.to_string()).collect()
+                        };
+                        let (exact, wild) = split_names(&names);
+                        entries.push(Entry {
+                            cert: c.certified,
+                            path: f,
+                            exact,
+                            wild,
+                            negated: negated.clone(),
+                            config,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Err("no SSL certificate found (an empty directory or crt-list).".into());
+    }
+    let resolver = Arc::new(SniResolver {
+        store: ArcSwap::from_pointee(CertStore {
+            entries,
+            strict: ssl.strict_sni,
+        }),
+    });
+    let mut configs: Vec<Arc<ServerConfig>> = Vec::new();
+    let mut strict = Vec::new();
+    for o in &opt_sets {
+        let (c, v) = server_config(o, resolver.clone())?;
+        configs.push(Arc::new(c));
+        strict.push(v);
+    }
+    let no_alpn = configs
+        .iter()
+        .map(|c| {
+            let mut c = ServerConfig::clone(c);
+            c.alpn_protocols.clear();
+            Arc::new(c)
+        })
+        .collect();
+    Ok(BindTls {
+        resolver,
+        configs,
+        no_alpn,
+        strict,
+    })
+}
+
+/// The rustls suite of an OpenSSL name (those `config::model::TLS12_SUITES` and
+/// `TLS13_SUITES` list).
+fn suite_of(name: &str) -> Option<rustls::CipherSuite> {
+    use rustls::CipherSuite as C;
+    Some(match name {
+        "ECDHE-ECDSA-AES128-GCM-SHA256" => C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        "ECDHE-ECDSA-AES256-GCM-SHA384" => C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        "ECDHE-ECDSA-CHACHA20-POLY1305" => C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        "ECDHE-RSA-AES128-GCM-SHA256" => C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        "ECDHE-RSA-AES256-GCM-SHA384" => C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        "ECDHE-RSA-CHACHA20-POLY1305" => C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        "TLS_AES_128_GCM_SHA256" => C::TLS13_AES_128_GCM_SHA256,
+        "TLS_AES_256_GCM_SHA384" => C::TLS13_AES_256_GCM_SHA384,
+        "TLS_CHACHA20_POLY1305_SHA256" => C::TLS13_CHACHA20_POLY1305_SHA256,
+        _ => return None,
+    })
+}
+
+/// The OpenSSL name of a negotiated suite (`ssl_fc_cipher`, `%sslc`).
+pub fn suite_name(s: rustls::CipherSuite) -> &'static str {
+    crate::config::model::TLS12_SUITES
+        .iter()
+        .chain(crate::config::model::TLS13_SUITES)
+        .find(|n| suite_of(n) == Some(s))
+        .copied()
+        .unwrap_or("(unknown)")
+}
+
+/// The verifier of client certificates lbd would use without `*-ignore-err`.
+type Strict = Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>;
+
+/// A rustls server configuration for a bind's (or crt-list line's) options, and with
+/// `ca-ignore-err`/`crt-ignore-err` the strict verifier behind its lenient one.
+pub fn server_config(
+    o: &SslOpts,
+    resolver: Arc<SniResolver>,
+) -> Result<(ServerConfig, Strict), String> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    let keep = |list: &Option<Vec<&'static str>>, s: rustls::CipherSuite| match list {
+        Some(l) => l.iter().any(|n| suite_of(n) == Some(s)),
+        None => true,
+    };
+    provider.cipher_suites.retain(|cs| match cs {
+        rustls::SupportedCipherSuite::Tls12(_) => keep(&o.ciphers, cs.suite()),
+        rustls::SupportedCipherSuite::Tls13(_) => keep(&o.ciphersuites, cs.suite()),
+    });
+    // The configured order is the preference order.
+    let rank = |cs: &rustls::SupportedCipherSuite| {
+        let list = match cs {
+            rustls::SupportedCipherSuite::Tls12(_) => &o.ciphers,
+            rustls::SupportedCipherSuite::Tls13(_) => &o.ciphersuites,
+        };
+        list.as_ref()
+            .and_then(|l| l.iter().position(|n| suite_of(n) == Some(cs.suite())))
+            .unwrap_or(0)
+    };
+    provider.cipher_suites.sort_by_key(rank);
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = o
+        .versions()
+        .into_iter()
+        .map(|v| match v {
+            TlsVer::V12 => &rustls::version::TLS12,
+            TlsVer::V13 => &rustls::version::TLS13,
+        })
+        .collect();
+    let provider = Arc::new(provider);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("no usable SSL/TLS version and cipher: {e}"))?;
+    let verify = o.verify.unwrap_or_default();
+    let mut strict = None;
+    let builder = match (&o.ca_file, verify) {
+        (_, Verify::None) => builder.with_no_client_auth(),
+        (None, _) => return Err("verify is enabled but no CA file specified.".into()),
+        (Some(ca), v) => {
+            let roots = super::load_ca(ca).map_err(|e| e.to_string())?;
+            let mut vb = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            if let Some(crl) = &o.crl_file {
+                vb = vb
+                    .with_crls(super::load_crls(crl).map_err(|e| e.to_string())?)
+                    .only_check_end_entity_revocation();
+            }
+            if v == Verify::Optional {
+                vb = vb.allow_unauthenticated();
+            }
+            let verifier = vb
+                .build()
+                .map_err(|e| format!("unable to use CA file '{}': {e}", ca.display()))?;
+            match &o.ignore_err {
+                Some(ignore) => {
+                    strict = Some(verifier.clone());
+                    builder.with_client_cert_verifier(Arc::new(super::verify::Lenient {
+                        inner: verifier,
+                        ignore: ignore.clone(),
+                    }))
+                }
+                None => builder.with_client_cert_verifier(verifier),
+            }
+        }
+    };
+    let mut cfg = builder.with_cert_resolver(resolver);
+    cfg.alpn_protocols = o
+        .alpn
+        .iter()
+        .flatten()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    // HAProxy sets OpenSSL's server preference unless `prefer-client-ciphers`.
+    cfg.ignore_client_order = !o.prefer_client_ciphers.unwrap_or(false);
+    Ok((cfg, strict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(exact: &[&str], wild: &[&str], negated: &[&str]) -> Entry {
+        let ck = load_cert_key(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/www.example.test.pem"),
+        )
+        .expect("test cert");
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+        Entry {
+            cert: ck.certified,
+            path: ck.path,
+            exact: s(exact),
+            wild: s(wild),
+            negated: s(negated),
+            config: 0,
+        }
+    }
+
+    #[test]
+    fn exact_beats_wildcard_and_first_is_default() {
+        let store = CertStore {
+            entries: vec![
+                entry(&["a.test"], &[], &[]),
+                entry(&[], &["*.b.test"], &[]),
+                entry(&["x.b.test"], &[], &[]),
+                entry(&[], &["*.c.test"], &["no.c.test"]),
+            ],
+            strict: false,
+        };
+        let at = |sni: Option<&str>| {
+            let e = store.lookup(sni).expect("an entry");
+            store
+                .entries
+                .iter()
+                .position(|x| std::ptr::eq(x, e))
+                .unwrap()
+        };
+        assert_eq!(at(Some("x.b.test")), 2);
+        assert_eq!(at(Some("Y.B.test")), 1);
+        assert_eq!(at(Some("yes.c.test")), 3);
+        assert_eq!(at(Some("no.c.test")), 0, "negated: the default");
+        assert_eq!(at(Some("other")), 0);
+        assert_eq!(at(None), 0);
+        let strict = CertStore {
+            strict: true,
+            ..store
+        };
+        assert!(strict.lookup(Some("other")).is_none());
+        assert!(strict.lookup(None).is_none());
+        assert!(strict.lookup(Some("a.test")).is_some());
+    }
+
+    #[test]
+    fn suite_names_round_trip() {
+        for n in crate::config::model::TLS12_SUITES
+            .iter()
+            .chain(crate::config::model::TLS13_SUITES)
+        {
+            assert_eq!(suite_name(suite_of(n).expect(n)), *n);
+        }
+    }
+}
