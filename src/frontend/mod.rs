@@ -145,9 +145,13 @@ pub async fn accept_loop(
                         };
                         stream = s;
                     }
-                    // HTTP/1 or HTTP/2: the bind's `proto`, else ALPN, else the first
-                    // bytes.
-                    let start = http::Start::choose(proto, stream.alpn());
+                    // HTTP/1 or HTTP/2: the bind's `proto`, else ALPN (HTTP/1 over TLS
+                    // without ALPN), else the first bytes.
+                    let alpn = match (stream.tls(), stream.alpn()) {
+                        (Some(_), None) => Some(&b"http/1.1"[..]),
+                        (_, a) => a,
+                    };
+                    let start = http::Start::choose(proto, alpn);
                     let Some(sess) = p.session(&graph, &fe) else {
                         return;
                     };
