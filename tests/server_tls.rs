@@ -298,8 +298,9 @@ async fn tcp_mode_originates_tls() {
     assert!(out.contains("sni=www.example.test"), "{out}");
 }
 
-/// An h2c origin: echoes the request's version and trailer `x-req` into the response
-/// body and ends its response with trailers (gRPC's `grpc-status`); counts its
+/// An h2c gRPC-like origin: echoes the request's version, its `te` header and its
+/// trailer `x-req` into the response body, and ends its response with the trailer
+/// `grpc-status: 0` (announced by no `Trailer` header, as gRPC servers do); counts its
 /// connections.
 async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -312,6 +313,11 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
             let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
                 use http_body_util::BodyExt;
                 let version = format!("{:?}", req.version());
+                let te = req
+                    .headers()
+                    .get("te")
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
                 let collected = req.into_body().collect().await.expect("request body");
                 let trailer = collected
                     .trailers()
@@ -321,11 +327,11 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
                 let mut t = hyper::HeaderMap::new();
                 t.insert("grpc-status", "0".parse().unwrap());
                 let body = Frames(VecDeque::from([
-                    Frame::data(Bytes::from(format!("{version} x-req={trailer}"))),
+                    Frame::data(Bytes::from(format!("{version} te={te} x-req={trailer}"))),
                     Frame::trailers(t),
                 ]));
                 let resp = Response::builder()
-                    .header("trailer", "grpc-status")
+                    .header("content-type", "application/grpc")
                     .body(body)
                     .unwrap();
                 Ok::<_, std::convert::Infallible>(resp)
@@ -341,29 +347,30 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
 }
 
 #[tokio::test]
-async fn proto_h2_to_an_h2c_server_forwards_request_trailers_on_one_connection() {
+async fn proto_h2_to_an_h2c_server_forwards_trailers_both_ways_on_one_connection() {
     let (port, conns) = h2c_origin().await;
     let lbd = Lbd::start(&config(&format!(
         "    server s1 127.0.0.1:{port} proto h2\n"
     )))
     .await;
-    let mut c = connect(lbd.port, None).await;
-    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\n\r\n";
-    c.write_all(req.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    within(DEADLINE, "the chunked response", async {
-        let mut buf = [0u8; 4096];
-        while !got.ends_with(b"0\r\n\r\n") {
-            let n = c.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-            got.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await;
-    let text = String::from_utf8_lossy(&got).to_lowercase();
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\n\r\n";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text}");
-    // The request went as HTTP/2 with its trailer.
-    assert!(text.contains("http/2.0 x-req=abc"), "{text}");
+    // The request went as HTTP/2 with `te: trailers` and its trailer.
+    assert!(text.contains("http/2.0 te=trailers x-req=abc"), "{text}");
+    // The gRPC trailers are announced, and `grpc-status` follows the last chunk.
+    assert!(
+        text.contains("\r\ntrailer: grpc-status, grpc-message, grpc-status-details-bin\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("transfer-encoding: chunked\r\n"), "{text}");
+    assert!(text.ends_with("\r\n0\r\ngrpc-status: 0\r\n\r\n"), "{text}");
+    // A gRPC request whose client did not send `te: trailers` still tells the server
+    // (gRPC servers require it); that client gets no trailers (it did not accept them).
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\ncontent-type: application/grpc\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
+    assert!(text.contains("http/2.0 te=trailers x-req="), "{text}");
+    assert!(text.ends_with("\r\n0\r\n\r\n"), "{text}");
     // More requests, in parallel: all on the one HTTP/2 connection.
     let mut tasks = Vec::new();
     for _ in 0..5 {
@@ -374,6 +381,59 @@ async fn proto_h2_to_an_h2c_server_forwards_request_trailers_on_one_connection()
         assert_eq!(t.await.unwrap(), 200);
     }
     assert_eq!(*conns.lock().unwrap(), 1);
+}
+
+/// Reads a chunked request to the end of its trailer section.
+async fn read_chunked_request(s: &mut tokio::net::TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(i) = text.find("\r\n0\r\n") {
+            if text[i + 2..].contains("\r\n\r\n") || text[i..].ends_with("\r\n0\r\n\r\n") {
+                return text;
+            }
+        }
+        let n = s.read(&mut buf).await.expect("read");
+        assert!(n > 0, "closed: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn trailers_cross_an_http1_chunked_server_both_ways() {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let req = read_chunked_request(&mut s).await;
+            log.lock().unwrap().push(req);
+            let resp = "HTTP/1.1 200 OK\r\ntrailer: x-sum\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 42\r\n\r\n";
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    let lbd = Lbd::start(&config(&format!("    server s1 127.0.0.1:{port}\n"))).await;
+    let req = "POST /up HTTP/1.1\r\nhost: h\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n3\r\nabc\r\n0\r\nx-req: 7\r\n\r\n";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(text.contains("\r\ntrailer: x-sum\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n5\r\nhello\r\n0\r\nx-sum: 42\r\n\r\n"),
+        "{text}"
+    );
+    // The server got the request's `Trailer`, `TE: trailers` with its connection
+    // option, and the trailer after the last chunk.
+    let up = seen.lock().unwrap()[0].to_lowercase();
+    assert!(up.contains("\r\ntrailer: x-req\r\n"), "{up}");
+    assert!(up.contains("\r\nte: trailers\r\n"), "{up}");
+    assert!(up.contains("\r\nconnection: te\r\n"), "{up}");
+    assert!(
+        up.ends_with("\r\n3\r\nabc\r\n0\r\nx-req: 7\r\n\r\n"),
+        "{up}"
+    );
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ impl Req<'_> {
             self.captures.response_headers(self.fe, &rparts.headers);
         }
         strip_hop_by_hop(&mut rparts.headers, false);
+        super::head::announce_grpc_trailers(&mut rparts.headers);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
         }
