@@ -298,8 +298,8 @@ async fn tcp_mode_originates_tls() {
     assert!(out.contains("sni=www.example.test"), "{out}");
 }
 
-/// An h2c gRPC-like origin: echoes the request's version, its `te` header and its
-/// trailer `x-req` into the response body, and ends its response with the trailer
+/// An h2c gRPC-like origin: echoes the request's version, its `te` header, its
+/// trailer `x-req` and the names of its trailers into the response body, and ends its response with the trailer
 /// `grpc-status: 0` (announced by no `Trailer` header, as gRPC servers do); counts its
 /// connections.
 async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
@@ -319,15 +319,19 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
                     .map(|v| v.to_str().unwrap_or("").to_string())
                     .unwrap_or_default();
                 let collected = req.into_body().collect().await.expect("request body");
-                let trailer = collected
-                    .trailers()
-                    .and_then(|t| t.get("x-req"))
+                let trailers = collected.trailers().cloned().unwrap_or_default();
+                let trailer = trailers
+                    .get("x-req")
                     .map(|v| v.to_str().unwrap_or("").to_string())
                     .unwrap_or_default();
+                let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
                 let mut t = hyper::HeaderMap::new();
                 t.insert("grpc-status", "0".parse().unwrap());
                 let body = Frames(VecDeque::from([
-                    Frame::data(Bytes::from(format!("{version} te={te} x-req={trailer}"))),
+                    Frame::data(Bytes::from(format!(
+                        "{version} te={te} x-req={trailer} trailers={}",
+                        names.join(",")
+                    ))),
                     Frame::trailers(t),
                 ]));
                 let resp = Response::builder()
@@ -353,11 +357,15 @@ async fn proto_h2_to_an_h2c_server_forwards_trailers_both_ways_on_one_connection
         "    server s1 127.0.0.1:{port} proto h2\n"
     )))
     .await;
-    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\n\r\n";
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\ncontent-length: 9\r\nhost: evil\r\n\r\n";
     let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text}");
-    // The request went as HTTP/2 with `te: trailers` and its trailer.
-    assert!(text.contains("http/2.0 te=trailers x-req=abc"), "{text}");
+    // The request went as HTTP/2 with `te: trailers` and its trailer (not the ones no
+    // trailer may carry).
+    assert!(
+        text.contains("http/2.0 te=trailers x-req=abc trailers=x-req\r\n"),
+        "{text}"
+    );
     // The gRPC trailers are announced, and `grpc-status` follows the last chunk.
     assert!(
         text.contains("\r\ntrailer: grpc-status, grpc-message, grpc-status-details-bin\r\n"),

@@ -67,10 +67,15 @@ impl Body for ProxyBody {
         match self.get_mut() {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Request(inner, timer) => {
-                let r = Pin::new(inner).poll_frame(cx);
+                let mut r = Pin::new(inner).poll_frame(cx);
                 if let Some(t) = timer {
                     if t.waited(r.is_pending(), cx) {
                         return Poll::Ready(Some(Err(Box::new(ClientTimeout))));
+                    }
+                }
+                if let Poll::Ready(Some(Ok(f))) = &mut r {
+                    if let Some(t) = f.trailers_mut() {
+                        drop_forbidden_trailers(t);
                     }
                 }
                 r.map_err(Into::into)
@@ -79,7 +84,8 @@ impl Body for ProxyBody {
                 if let Some(d) = a.data.take() {
                     return Poll::Ready(Some(Ok(Frame::data(d))));
                 }
-                if let Some(t) = a.trailers.take() {
+                if let Some(mut t) = a.trailers.take() {
+                    drop_forbidden_trailers(&mut t);
                     return Poll::Ready(Some(Ok(Frame::trailers(t))));
                 }
                 if a.ended {
@@ -125,6 +131,38 @@ impl Body for ProxyBody {
             }
             ProxyBody::Response(p) => p.inner.size_hint(),
             ProxyBody::Channel(_) | ProxyBody::Abort => SizeHint::default(),
+        }
+    }
+}
+
+/// Removes from trailers the fields no trailer may carry (RFC 9110 §6.5.1:
+/// framing, routing, authentication; HTTP/2's connection-specific ones), as hyper's
+/// HTTP/1 encoder does, so an HTTP/2 server never sees them either.
+fn drop_forbidden_trailers(t: &mut hyper::HeaderMap) {
+    use hyper::header::*;
+    let forbidden = |n: &HeaderName| {
+        matches!(
+            *n,
+            AUTHORIZATION
+                | CACHE_CONTROL
+                | CONNECTION
+                | CONTENT_ENCODING
+                | CONTENT_LENGTH
+                | CONTENT_RANGE
+                | CONTENT_TYPE
+                | HOST
+                | MAX_FORWARDS
+                | SET_COOKIE
+                | TE
+                | TRAILER
+                | TRANSFER_ENCODING
+                | UPGRADE
+        ) || matches!(n.as_str(), "keep-alive" | "proxy-connection")
+    };
+    if t.keys().any(forbidden) {
+        let names: Vec<HeaderName> = t.keys().filter(|n| forbidden(n)).cloned().collect();
+        for n in names {
+            t.remove(n);
         }
     }
 }
