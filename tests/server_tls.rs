@@ -284,7 +284,7 @@ async fn alpn_h2_over_tls_speaks_http2() {
 async fn tcp_mode_originates_tls() {
     let o = TlsOrigin::start("www.example.test.pem").await;
     let lbd = Lbd::start(&format!(
-        "{TCP_DEFAULTS}listen l\n    bind 127.0.0.1:@FE@\n    server s1 127.0.0.1:{} ssl ca-file {} sni str(www.example.test)\n",
+        "global\n    log stderr format raw local0\n{TCP_DEFAULTS}listen l\n    bind 127.0.0.1:@FE@\n    log global\n    log-format \"tcpbc=%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_is_resumed]\"\n    server s1 127.0.0.1:{} ssl ca-file {} sni str(www.example.test)\n",
         o.port,
         data("ca.crt")
     ))
@@ -296,6 +296,43 @@ async fn tcp_mode_originates_tls() {
     .await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.contains("sni=www.example.test"), "{out}");
+    wait_line_with(&lbd, "tcpbc=1 TLSv1.3 0", DEADLINE).await;
+}
+
+#[tokio::test]
+async fn ssl_bc_fetches_in_response_rules_and_the_log() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let plain = HttpOrigin::start("plain").await;
+    let lbd = Lbd::start(&format!(
+        "global\n    nbthread 1\n    log stderr format raw local0\n{HTTP_DEFAULTS}\
+frontend fe\n    bind 127.0.0.1:@FE@\n    log global\n\
+    log-format \"bc=%[ssl_bc] %[ssl_bc_protocol] alpn=%[ssl_bc_alpn] %HP\"\n\
+    use_backend clear if {{ path /plain }}\n    default_backend web\n\
+backend web\n    option http-server-close\n\
+    http-response set-header x-bc \"%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_cipher] %[ssl_bc_alpn] %[ssl_bc_alg_keysize] %[ssl_bc_use_keysize]\"\n\
+    http-response set-header x-resumed %[ssl_bc_is_resumed] if {{ ssl_bc_is_resumed }}\n\
+    server s1 127.0.0.1:{} ssl verify none alpn http/1.1 ciphersuites TLS_AES_128_GCM_SHA256\n\
+backend clear\n    http-response set-header x-bc \"%[ssl_bc] [%[ssl_bc_protocol]]\"\n\
+    server p {}\n",
+        o.port,
+        plain.hostport()
+    ))
+    .await;
+    let r = get(lbd.port, "/first").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-bc"),
+        "1 TLSv1.3 TLS_AES_128_GCM_SHA256 http/1.1 128 128"
+    );
+    assert_eq!(r.header("x-resumed"), "");
+    // The next connection resumes the session.
+    let r = get(lbd.port, "/second").await;
+    assert_eq!(r.header("x-resumed"), "1");
+    // A clear-text server: ssl_bc is false, the others give nothing.
+    let r = get(lbd.port, "/plain").await;
+    assert_eq!(r.header("x-bc"), "0 []");
+    wait_line_with(&lbd, "bc=1 TLSv1.3 alpn=http/1.1 /second", DEADLINE).await;
+    wait_line_with(&lbd, "bc=0 - alpn=- /plain", DEADLINE).await;
 }
 
 /// An h2c gRPC-like origin: echoes the request's version, its `te` header, its

@@ -410,6 +410,8 @@ pub struct Conn {
     key: PoolKey,
     /// `https` (TLS) or `http`: the `:scheme` of HTTP/2 requests.
     scheme: &'static str,
+    /// What TLS negotiated when it was opened (`ssl_bc*`); None in clear text.
+    tls: Option<Arc<super::stream::SrvTls>>,
 }
 
 #[derive(Debug)]
@@ -419,6 +421,11 @@ enum Sender {
 }
 
 impl Conn {
+    /// What TLS negotiated when the connection was opened; None in clear text.
+    pub fn tls(&self) -> Option<&Arc<super::stream::SrvTls>> {
+        self.tls.as_ref()
+    }
+
     /// Whether requests on it are HTTP/2 streams.
     pub fn is_h2(&self) -> bool {
         matches!(self.send, Sender::H2(_))
@@ -503,7 +510,7 @@ pub struct Pool {
 #[derive(Debug, Default)]
 struct Idle {
     h1: Vec<(Conn, Instant)>,
-    h2: Vec<(http2::SendRequest<ProxyBody>, PoolKey, &'static str)>,
+    h2: Vec<H2Shared>,
 }
 
 impl Default for Pool {
@@ -515,6 +522,14 @@ impl Default for Pool {
         }
     }
 }
+
+/// A shared HTTP/2 connection: its sender, key, scheme and TLS details.
+type H2Shared = (
+    http2::SendRequest<ProxyBody>,
+    PoolKey,
+    &'static str,
+    Option<Arc<super::stream::SrvTls>>,
+);
 
 /// Idle connections kept per server.
 const MAX_IDLE: usize = 256;
@@ -533,11 +548,12 @@ impl Pool {
     pub fn take(&self, key: &PoolKey) -> Option<Conn> {
         let mut idle = self.mine();
         idle.h2.retain(|(s, ..)| !s.is_closed());
-        if let Some((s, k, scheme)) = idle.h2.iter().find(|(_, k, _)| k == key) {
+        if let Some((s, k, scheme, tls)) = idle.h2.iter().find(|(_, k, ..)| k == key) {
             return Some(Conn {
                 send: Sender::H2(s.clone()),
                 key: k.clone(),
                 scheme,
+                tls: tls.clone(),
             });
         }
         let mut i = idle.h1.len();
@@ -571,7 +587,8 @@ impl Pool {
         if let Sender::H2(s) = &c.send {
             let mut idle = self.mine();
             if idle.h2.len() < MAX_IDLE {
-                idle.h2.push((s.clone(), c.key.clone(), c.scheme));
+                idle.h2
+                    .push((s.clone(), c.key.clone(), c.scheme, c.tls.clone()));
             }
         }
     }
@@ -628,6 +645,7 @@ pub async fn handshake(
         super::stream::ServerStream::Tls(_) => "https",
         super::stream::ServerStream::Plain(_) => "http",
     };
+    let tls = stream.tls_info().map(Arc::new);
     let send = if h2 {
         let (send, conn) = http2::Builder::new(hyper_util::rt::TokioExecutor::new())
             .handshake(TokioIo::new(stream))
@@ -645,5 +663,10 @@ pub async fn handshake(
         });
         Sender::H1(send)
     };
-    Ok(Conn { send, key, scheme })
+    Ok(Conn {
+        send,
+        key,
+        scheme,
+        tls,
+    })
 }

@@ -109,6 +109,8 @@ pub(super) struct Trace {
     pub term: [u8; 2],
     /// `%rt`: the process's request counter when the request came.
     pub counter: u64,
+    /// What TLS negotiated on the server connection that served it (`ssl_bc*`).
+    pub srv_tls: Option<Arc<crate::backend::stream::SrvTls>>,
 }
 
 /// One request and what its steps share.
@@ -791,7 +793,9 @@ impl<'a> Req<'a> {
             ctx = ctx.with_be(b);
         }
         if let (Some(s), Some(i)) = (server, t.server) {
-            ctx = ctx.with_srv(&s.name, i as i64 + 1);
+            ctx = ctx
+                .with_srv(&s.name, i as i64 + 1)
+                .with_srv_tls(t.srv_tls.as_deref());
         }
         let slots = self.captures.lock();
         let env = crate::sample::Env {

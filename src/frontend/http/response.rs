@@ -82,6 +82,7 @@ impl Req<'_> {
             let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
                 .with_be(be)
                 .with_srv(&server.name, id)
+                .with_srv_tls(self.trace.srv_tls.as_deref())
                 .with_track(&self.track)
                 .with_captures(&self.captures)
                 .with_unique_id(self.unique_id.as_deref())
