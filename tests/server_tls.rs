@@ -227,6 +227,34 @@ async fn verifyhost_mismatch_is_haproxys_certificate_message_and_a_good_check_pa
 }
 
 #[tokio::test]
+async fn tcp_check_connect_ssl_sends_its_sni_and_alpn_with_the_servers_verify_settings() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&format!(
+        "global\n    nbthread 1\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend good\n\
+backend good\n    option tcp-check\n    tcp-check connect ssl sni www.example.test alpn h2\n\
+    server s1 127.0.0.1:{p} ca-file {ca} check inter 200\n\
+backend bad\n    option tcp-check\n    tcp-check connect ssl sni other.test\n\
+    server s1 127.0.0.1:{p} ca-file {ca} check inter 200\n",
+        p = o.port,
+        ca = data("ca.crt")
+    ))
+    .await;
+    wait_line(
+        &lbd,
+        &warning("Server bad/s1 is DOWN, reason: Layer6 invalid response, info: \"Server presented an SSL certificate different from the configured one at step 1 of tcp-check (connect)\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        DEADLINE,
+    )
+    .await;
+    wait_until(DEADLINE, "a check with the rule's sni and alpn", || {
+        o.hellos().iter().any(|h| {
+            h.sni.as_deref() == Some("www.example.test") && h.alpn.as_deref() == Some("h2")
+        })
+    })
+    .await;
+    assert!(lines_with(&lbd, "good/s1").is_empty());
+}
+
+#[tokio::test]
 async fn client_certificate_alpn_and_session_resumption() {
     let o = TlsOrigin::start("www.example.test.pem").await;
     let lbd = Lbd::start(&config(&format!(
