@@ -276,8 +276,18 @@ async fn other_http_versions_are_400() {
     ] {
         rejected(&lbd, &o, req, &[400]).await;
     }
-    // The HTTP/2 preface: the parser recognises it and closes without an answer.
-    rejected(&lbd, &o, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", &[0]).await;
+    // The HTTP/2 preface is HTTP/2 (preface detection): lbd answers with its SETTINGS.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = &o;
+    let mut c = common::connect(lbd.port, None).await;
+    c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 9];
+    common::within(common::DEADLINE, "lbd's SETTINGS", c.read_exact(&mut head))
+        .await
+        .expect("a frame");
+    assert_eq!((head[3], head[4]), (4, 0), "a SETTINGS frame: {head:?}");
 }
 
 #[tokio::test]

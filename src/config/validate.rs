@@ -155,6 +155,18 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 ));
             }
             for b in &p.binds {
+                if b.proto == Some(HttpProto::H2) && p.mode == Mode::Tcp {
+                    // As HAProxy: the h2 mux needs `mode http`.
+                    diag(
+                        &mut out,
+                        Level::Alert,
+                        &b.loc,
+                        format!(
+                            "MUX protocol 'h2' is not usable for 'bind {}' at [{}] in {kw} '{}'.",
+                            b.addr, b.loc, p.name
+                        ),
+                    );
+                }
                 if let Some((other, oloc)) = binds.get(&b.addr) {
                     diag(&mut out, Level::Alert, &b.loc, format!(
                         "{kw} '{}' binds {} which {other} already binds at {oloc}; lbd cannot share one address between proxies.",

@@ -38,6 +38,9 @@ pub struct Phase {
     state: AtomicU8,
     since_ms: AtomicU64,
     inflight: AtomicU32,
+    /// HTTP/2: streams the client reset before their response, less those answered
+    /// (never below 0); the rapid-reset budget.
+    resets: AtomicU32,
     /// Since when (ms since `start`, plus 1) writes to the client are blocked; 0: not.
     blocked_ms: AtomicU64,
     /// The last request had a body or asked for an upgrade (or the stream was shut
@@ -88,6 +91,7 @@ impl Phase {
             state: AtomicU8::new(FIRST),
             since_ms: AtomicU64::new(0),
             inflight: AtomicU32::new(0),
+            resets: AtomicU32::new(0),
             blocked_ms: AtomicU64::new(0),
             sticky: AtomicBool::new(false),
             flushed: AtomicBool::new(true),
@@ -197,6 +201,24 @@ impl Phase {
         self.sticky.store(sticky, Relaxed);
         self.set(BUSY);
         InFlight(self.clone())
+    }
+
+    /// An HTTP/2 stream was reset by the client (or lost with its connection) before
+    /// its response.
+    pub fn stream_reset(&self) {
+        self.resets.fetch_add(1, Relaxed);
+    }
+
+    /// An HTTP/2 stream got its response head: one reset less counts.
+    pub fn stream_answered(&self) {
+        let _ = self
+            .resets
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// The streams reset before their response, less those answered.
+    pub fn resets(&self) -> u32 {
+        self.resets.load(Relaxed)
     }
 
     /// Whether the connection waits for a request with nothing of the previous one left

@@ -242,6 +242,7 @@ mod tests {
             backlog: None,
             name: None,
             accept_proxy: false,
+            proto: None,
             loc: Default::default(),
         }
     }

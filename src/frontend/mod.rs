@@ -117,12 +117,14 @@ pub async fn accept_loop(
         let handle = handle.clone();
         let stopping = limits.stopping.watch();
         // `accept-proxy` on the bind the connection came in on.
-        let accept_proxy = fe
+        let bind = fe
             .listener_ids
             .iter()
             .position(|&i| i == id)
-            .and_then(|i| fe.binds.get(i))
-            .is_some_and(|b| b.accept_proxy);
+            .and_then(|i| fe.binds.get(i));
+        let accept_proxy = bind.is_some_and(|b| b.accept_proxy);
+        // HTTP/1 or HTTP/2: the bind's `proto`, else the first bytes.
+        let start = http::Start::choose(bind.and_then(|b| b.proto), None);
         limits.shards.dispatch(stream, move |mut stream| {
             // `tcp-request connection` rules: a rejected client is closed before
             // anything is read.
@@ -139,7 +141,9 @@ pub async fn accept_loop(
                         return;
                     };
                     match fe.mode {
-                        Mode::Http => http::serve(stream, sess, graph, idx, handle, stopping).await,
+                        Mode::Http => {
+                            http::serve(stream, sess, (graph, idx), handle, stopping, start).await
+                        }
                         Mode::Tcp => tcp::serve(stream, sess, graph, idx).await,
                     }
                 });
@@ -150,7 +154,7 @@ pub async fn accept_loop(
             };
             let conn = match fe.mode {
                 Mode::Http => Conn::Http {
-                    fut: http::serve(stream, sess, graph, idx, handle, stopping),
+                    fut: http::serve(stream, sess, (graph, idx), handle, stopping, start),
                 },
                 // Boxed: a task is as large as its largest future, and idle http
                 // connections are the ones to keep small.

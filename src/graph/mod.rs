@@ -39,6 +39,8 @@ pub struct Graph {
     pub bufsize: usize,
     /// `tune.http.maxhdr`.
     pub max_headers: usize,
+    /// `tune.h2.*`.
+    pub h2: crate::config::model::H2Tune,
     /// The configuration it was built from.
     pub config: Arc<Config>,
     /// Some proxy has `http-after-response` rules (requests keep their head for them).
@@ -332,6 +334,7 @@ impl Graph {
             be_index,
             bufsize: cfg.global.bufsize,
             max_headers: cfg.global.max_headers,
+            h2: cfg.global.h2,
             config: Arc::new(cfg),
         }
     }

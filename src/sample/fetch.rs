@@ -350,8 +350,9 @@ pub static FETCHES: &[FetchDef] = &[
         }
         e(Value::Int(full_hash(h) as i64));
     }),
-    l7("url_param", &[S, S], 0, Str, url_param),
-    l7("urlp", &[S, S], 0, Str, url_param),
+    // HAProxy: "the first occurrence of the parameter".
+    first(l7("url_param", &[S, S], 0, Str, url_param)),
+    first(l7("urlp", &[S, S], 0, Str, url_param)),
     l7("req.ver", &[], 0, Str, |_, env, e| {
         if let Some(r) = env.req {
             e(Value::str(r.version));
@@ -727,10 +728,33 @@ fn url_param<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
         .and_then(|d| d.chars().next())
         .unwrap_or('&');
     let q = q.split('#').next().unwrap_or(q);
-    q.split(delim).any(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (name.is_empty() || k == name) && e(Value::str(v))
-    });
+    if !delim.is_ascii() {
+        q.split(delim).any(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (name.is_empty() || k == name) && e(Value::str(v))
+        });
+        return;
+    }
+    // The usual case, an ASCII delimiter: a plain byte scan (queries are short, and
+    // the generic `str` searcher costs more to set up than to run here).
+    let (d, mut rest) = (delim as u8, q);
+    loop {
+        let (kv, more) = match rest.bytes().position(|b| b == d) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let (k, v) = match kv.bytes().position(|b| b == b'=') {
+            Some(i) => (&kv[..i], &kv[i + 1..]),
+            None => (kv, ""),
+        };
+        if (name.is_empty() || k == name) && e(Value::str(v)) {
+            return;
+        }
+        match more {
+            Some(m) => rest = m,
+            None => return,
+        }
+    }
 }
 
 fn capture<'a>(a: &'a [Arg], slots: &'a [Option<String>], e: Emit<'_, 'a>) {
@@ -782,6 +806,14 @@ mod tests {
         assert_eq!(eval("pathq", u, &[]).as_deref(), Some("/a/b?x=1&y=2"));
         assert_eq!(eval("query", u, &[]).as_deref(), Some("x=1&y=2"));
         assert_eq!(eval("url_param(y)", u, &[]).as_deref(), Some("2"));
+        let q = "/p?a=1&flag&b=&a=2#frag=9";
+        assert_eq!(eval("urlp(a)", q, &[]).as_deref(), Some("1"));
+        assert_eq!(eval("urlp(flag)", q, &[]).as_deref(), Some(""));
+        assert_eq!(eval("urlp(b)", q, &[]).as_deref(), Some(""));
+        assert_eq!(eval("urlp(frag)", q, &[]), None);
+        assert_eq!(eval("urlp(c)", q, &[]), None);
+        assert_eq!(eval("urlp(b,;)", "/p?a=1;b=2", &[]).as_deref(), Some("2"));
+        assert_eq!(eval("urlp(b,é)", "/p?a=1éb=2", &[]).as_deref(), Some("2"));
         assert_eq!(eval("path", "http://h/p?q", &[]).as_deref(), Some("/p"));
         assert_eq!(
             eval("base", u, &[("host", "ex.com")]).as_deref(),

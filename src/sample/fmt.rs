@@ -4,6 +4,7 @@
 
 use super::expr::{Env, Expr};
 use super::logvars::{self, Flags, LogInfo, LogVar};
+use super::value::Value;
 
 #[derive(Debug, Clone)]
 enum Part {
@@ -252,8 +253,22 @@ impl Fmt {
                     }
                 }
                 Part::Expr(e, f) => {
-                    let v = e.eval(env);
-                    logvars::text(out, v.as_ref().map(|v| v.to_bytes()).as_deref(), *f, None);
+                    match e.eval(env) {
+                        // Digits, dots and colons: nothing to escape, no copy to make.
+                        Some(v @ (Value::Int(_) | Value::Ip(_))) => {
+                            if f.quote {
+                                out.push(b'"');
+                            }
+                            v.write_bytes(out);
+                            if f.quote {
+                                out.push(b'"');
+                            }
+                        }
+                        v => {
+                            let b = v.as_ref().map(|v| v.to_bytes());
+                            logvars::text(out, b.as_deref(), *f, None);
+                        }
+                    }
                     last_space = false;
                 }
                 Part::Var(v, f) => match pending.as_deref_mut() {

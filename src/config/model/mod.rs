@@ -105,6 +105,8 @@ pub struct Global {
     pub bufsize: usize,
     /// `tune.http.maxhdr` (default 101).
     pub max_headers: usize,
+    /// `tune.h2.*`: the HTTP/2 settings lbd announces to clients.
+    pub h2: H2Tune,
     /// `log-tag` (default "lbd").
     pub log_tag: Option<String>,
     /// `set-var` / `set-var-fmt` lines: `proc.` variables set at start.
@@ -113,6 +115,39 @@ pub struct Global {
     pub external_check: ExternalCheck,
     /// `ssl-server-verify`, `ssl-default-server-*`.
     pub srv_tls: SrvTlsDefaults,
+}
+
+/// The `tune.h2.*` settings (HAProxy's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Tune {
+    /// `tune.h2.max-concurrent-streams` (100): streams a client may have open at once.
+    pub max_concurrent_streams: u32,
+    /// `tune.h2.header-table-size` (4096): the HPACK dynamic table of the decoder.
+    pub header_table_size: u32,
+    /// `tune.h2.initial-window-size` (65535): each stream's receive window.
+    pub initial_window_size: u32,
+    /// `tune.h2.max-frame-size` (16384): the largest frame a client may send.
+    pub max_frame_size: u32,
+}
+
+impl Default for H2Tune {
+    fn default() -> Self {
+        H2Tune {
+            max_concurrent_streams: 100,
+            header_table_size: 4096,
+            initial_window_size: 65535,
+            max_frame_size: 16384,
+        }
+    }
+}
+
+/// The protocol a `bind` speaks in `mode http` (`proto h1|h2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpProto {
+    /// `proto h1`: HTTP/1 only, no HTTP/2 preface detection.
+    H1,
+    /// `proto h2`: HTTP/2 with prior knowledge (h2c).
+    H2,
 }
 
 /// The global `external-check` setting.
@@ -484,6 +519,8 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`: connections start with a PROXY protocol header.
     pub accept_proxy: bool,
+    /// `proto h1|h2`; none: HTTP/1, or HTTP/2 when a connection starts with its preface.
+    pub proto: Option<HttpProto>,
     /// Where it was declared.
     pub loc: Loc,
 }
@@ -633,6 +670,7 @@ mod tests {
             backlog: None,
             name: None,
             accept_proxy: false,
+            proto: None,
             loc: Loc::default(),
         };
         assert_eq!(listener_ids(&[b(None), b(None)]), [1, 2]);

@@ -14,6 +14,7 @@ pub(crate) struct BindOpts {
     id: Option<u32>,
     perms: UnixPerms,
     accept_proxy: bool,
+    proto: Option<HttpProto>,
 }
 
 const DOC: &str = "bind-addresses-and-parameters";
@@ -39,6 +40,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("user", 1, user),
     kw("group", 1, group),
     kw("accept-proxy", 0, accept_proxy),
+    kw("proto", 1, proto),
     K::unsupported("ssl"),
     K::unsupported("crt"),
     K::unsupported("crt-list"),
@@ -56,7 +58,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("ssl-min-ver"),
     K::unsupported("ssl-max-ver"),
     K::unsupported("quic-cc-algo"),
-    K::unsupported("proto"),
     K::unsupported("accept-netscaler-cip"),
     K::unsupported("ca-ignore-err"),
     K::unsupported("crt-ignore-err"),
@@ -102,6 +103,16 @@ pub(crate) static KEYWORDS: &[K] = &[
 /// `accept-proxy`: each connection starts with a PROXY protocol header (v1 or v2).
 fn accept_proxy(_: &mut Parser<'_>, b: &mut BindOpts, _: &Param<'_>) -> R {
     b.accept_proxy = true;
+    Ok(())
+}
+
+/// `proto h1|h2`: the HTTP protocol of the bind (`h2`: HTTP/2 with prior knowledge).
+fn proto(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    b.proto = Some(match a.val {
+        "h1" => HttpProto::H1,
+        "h2" => HttpProto::H2,
+        v => return Err(format!("'{}' : unknown MUX protocol '{v}'", a.ctx)),
+    });
     Ok(())
 }
 
@@ -228,6 +239,7 @@ impl<'e> Parser<'e> {
                 backlog: b.backlog,
                 name: b.name.clone(),
                 accept_proxy: b.accept_proxy,
+                proto: b.proto,
                 loc: loc.clone(),
             });
         }

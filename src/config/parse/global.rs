@@ -30,6 +30,10 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("stats", stats),
     kw("tune.bufsize", bufsize),
     kw("tune.http.maxhdr", maxhdr),
+    kw("tune.h2.max-concurrent-streams", h2_tune),
+    kw("tune.h2.header-table-size", h2_tune),
+    kw("tune.h2.initial-window-size", h2_tune),
+    kw("tune.h2.max-frame-size", h2_tune),
     kw("log-tag", log_tag),
     kw("set-var", set_var),
     kw("set-var-fmt", set_var),
@@ -206,6 +210,26 @@ fn bufsize(p: &mut Parser<'_>, w: &[String]) -> R {
 
 fn maxhdr(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.max_headers = value::int_in(arg(w, 1)?, 1, 32767, "'tune.http.maxhdr'")? as usize;
+    Ok(())
+}
+
+/// `tune.h2.*`: the HTTP/2 settings announced to clients, in HAProxy's ranges.
+fn h2_tune(p: &mut Parser<'_>, w: &[String]) -> R {
+    let kw = w[0].as_str();
+    let (lo, hi) = match kw {
+        "tune.h2.max-concurrent-streams" => (1, u32::MAX as u64),
+        "tune.h2.header-table-size" => (0, 65536),
+        "tune.h2.initial-window-size" => (0, i32::MAX as u64),
+        _ => (16384, 16777215),
+    };
+    let v = value::int_in(arg(w, 1)?, lo, hi, &format!("'{kw}'"))? as u32;
+    let t = &mut p.global.h2;
+    match kw {
+        "tune.h2.max-concurrent-streams" => t.max_concurrent_streams = v,
+        "tune.h2.header-table-size" => t.header_table_size = v,
+        "tune.h2.initial-window-size" => t.initial_window_size = v,
+        _ => t.max_frame_size = v,
+    }
     Ok(())
 }
 

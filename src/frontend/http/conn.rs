@@ -3,6 +3,7 @@
 //! connections cost little. The client timeouts (`http-request`, `http-keep-alive`,
 //! `client`) run on one timer per connection; the soft stop closes idle connections.
 
+pub use super::h2::Start;
 use crate::backend::pool::{self, ProxyBody};
 use crate::config::model::HttpConnMode;
 use crate::frontend::stream::ClientStream;
@@ -98,12 +99,12 @@ impl ConnCtx {
 
 /// What a connection needs to start hyper again after parking; small and copied.
 #[derive(Clone, Copy)]
-struct ConnSettings {
+pub(super) struct ConnSettings {
     bufsize: usize,
     max_headers: usize,
     keep_alive: bool,
     fd: std::os::fd::RawFd,
-    limits: ClientTimeouts,
+    pub(super) limits: ClientTimeouts,
 }
 
 impl ConnSettings {
@@ -175,13 +176,16 @@ enum Served<S> {
 ///
 /// Not an `async fn`: its arguments would be stored twice in the future (as received
 /// and as moved into the state below); the returned block captures only that state.
+///
+/// `start` says whether it speaks HTTP/1 or HTTP/2 ([`Start::choose`]); an HTTP/2
+/// connection is served by `h2::serving` with the same service.
 pub fn serve(
     stream: ClientStream,
     session: crate::frontend::session::Session,
-    graph: Arc<Graph>,
-    fe_idx: usize,
+    (graph, fe_idx): (Arc<Graph>, usize),
     handle: GraphHandle,
     mut stop: crate::frontend::stop::StopWatch,
+    start: Start,
 ) -> impl Future<Output = ()> + Send {
     use crate::frontend::clientio::{Phase, TrackedIo};
     use std::os::fd::AsRawFd;
@@ -193,6 +197,7 @@ pub fn serve(
         fd: stream.as_raw_fd(),
         limits: ClientTimeouts::new(&fe.timeouts),
     };
+    let (h2_tune, bufsize) = (graph.h2, graph.bufsize);
     let phase = Phase::new();
     // The `tcp-request connection` and `session` rules have run (`frontend::session`).
     let ctx = Arc::new(ConnCtx {
@@ -211,6 +216,9 @@ pub fn serve(
     let mut svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         use hyper::body::Body;
         let ctx = ctx.clone();
+        // Each HTTP/2 stream is one request; its own accounting.
+        let stream = (req.version() == hyper::Version::HTTP_2)
+            .then(|| super::h2::Stream::new(&svc_phase, &req));
         // hyper may still hold bytes of a request body or an upgrade after the
         // response: such a connection is not parked before its next request.
         let sticky = !req.body().is_end_stream()
@@ -219,11 +227,13 @@ pub fn serve(
         let times = svc_phase.request_times();
         let inflight = svc_phase.begin(sticky);
         async move {
-            let (resp, done) = super::request::handle(ctx, req, times).await;
+            let (mut resp, done) = super::request::handle(ctx, req, times).await;
+            let counted = stream.map(|s| s.answered(&mut resp));
             Ok::<_, Infallible>(resp.map(|inner| ClientBody {
                 inner,
                 done: Some(done),
                 inflight,
+                counted,
             }))
         }
     });
@@ -235,6 +245,27 @@ pub fn serve(
             sleep: sleep.as_mut(),
             armed: None,
         };
+        let h2 = match start {
+            Start::H1 => false,
+            Start::H2 => true,
+            Start::Detect => {
+                let deadline = settings.limits.next(&phase);
+                match Box::pin(super::h2::detect(io.stream(), deadline, &mut stop)).await {
+                    Some(h2) => h2,
+                    None => return,
+                }
+            }
+        };
+        if h2 {
+            let mut state = ConnState {
+                phase: &phase,
+                settings: &settings,
+                fe: &fe,
+                timer: &mut timer,
+                stop: &mut stop,
+            };
+            return Box::pin(super::h2::serving(io, svc, &mut state, h2_tune, bufsize)).await;
+        }
         loop {
             // Boxed: a parked connection keeps none of it.
             let mut state = ConnState {
@@ -288,12 +319,12 @@ pub fn serve(
 }
 
 /// What a connection keeps between its serving and parked periods.
-struct ConnState<'a, 't> {
-    phase: &'a crate::frontend::clientio::Phase,
-    settings: &'a ConnSettings,
-    fe: &'a FrontendRt,
-    timer: &'a mut ConnTimer<'t>,
-    stop: &'a mut crate::frontend::stop::StopWatch,
+pub(super) struct ConnState<'a, 't> {
+    pub(super) phase: &'a crate::frontend::clientio::Phase,
+    pub(super) settings: &'a ConnSettings,
+    pub(super) fe: &'a FrontendRt,
+    pub(super) timer: &'a mut ConnTimer<'t>,
+    pub(super) stop: &'a mut crate::frontend::stop::StopWatch,
 }
 
 /// Lets hyper serve the connection until it ends, or until it has waited `PARK_AFTER`
@@ -392,7 +423,7 @@ const PARK_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The client timeouts of a connection.
 #[derive(Clone, Copy)]
-struct ClientTimeouts {
+pub(super) struct ClientTimeouts {
     /// `timeout http-request`, else `timeout client`: the wait for a complete head (408).
     head: Option<std::time::Duration>,
     /// `timeout http-keep-alive`, else the head limit: idle time between requests
@@ -424,12 +455,12 @@ impl ClientTimeouts {
     }
 
     /// The deadline of a write that blocks because the client does not read.
-    fn write(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
+    pub(super) fn write(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
         phase.blocked_since().zip(self.client).map(|(b, l)| b + l)
     }
 
     /// The earliest deadline.
-    fn next(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
+    pub(super) fn next(&self, phase: &crate::frontend::clientio::Phase) -> Option<Instant> {
         match (self.phase(phase.snapshot()), self.write(phase)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -443,7 +474,7 @@ impl ClientTimeouts {
 /// timer only ever moves earlier; when it fires before the real deadline (which moved
 /// later) it is set again: at most once per timeout period instead of on every
 /// request.
-struct ConnTimer<'a> {
+pub(super) struct ConnTimer<'a> {
     sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
     armed: Option<Instant>,
 }
@@ -451,7 +482,7 @@ struct ConnTimer<'a> {
 impl ConnTimer<'_> {
     /// Arms the timer for `want` when that is earlier than what is armed; true when it
     /// fired.
-    fn poll(&mut self, want: Option<Instant>, cx: &mut std::task::Context<'_>) -> bool {
+    pub(super) fn poll(&mut self, want: Option<Instant>, cx: &mut std::task::Context<'_>) -> bool {
         if let Some(d) = want {
             if self.armed.is_none_or(|a| d < a) {
                 self.sleep.as_mut().reset(d);
@@ -474,12 +505,18 @@ pub struct ClientBody {
     done: Option<crate::frontend::clientio::Done>,
     /// Marks the request in flight until the body is done.
     inflight: crate::frontend::clientio::InFlight,
+    /// An HTTP/2 stream's bytes (request; response head, then body as sent), given to
+    /// `done` when the body ends (HTTP/1 takes the connection's counts instead).
+    counted: Option<(u64, u64)>,
 }
 
 impl Drop for ClientBody {
     fn drop(&mut self) {
         if let Some(done) = self.done.take() {
-            self.inflight.phase().when_flushed(done);
+            match self.counted {
+                Some((bytes_in, bytes_out)) => done(bytes_in, bytes_out),
+                None => self.inflight.phase().when_flushed(done),
+            }
         }
     }
 }
@@ -492,7 +529,11 @@ impl hyper::body::Body for ClientBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, pool::BoxError>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+        let r = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let (Some(c), Poll::Ready(Some(Ok(f)))) = (&mut self.counted, &r) {
+            c.1 += f.data_ref().map_or(0, |d| d.len() as u64);
+        }
+        r
     }
     fn is_end_stream(&self) -> bool {
         self.inner.is_end_stream()

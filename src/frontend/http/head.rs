@@ -190,7 +190,7 @@ pub fn validate_head(parts: &mut hyper::http::request::Parts) -> Result<(), u16>
         return Ok(());
     }
     match (parts.version, hosts) {
-        (Version::HTTP_11, 1) | (Version::HTTP_10 | Version::HTTP_09, 0 | 1) => {}
+        (Version::HTTP_11, 1) | (Version::HTTP_10 | Version::HTTP_09 | Version::HTTP_2, 0 | 1) => {}
         _ => return Err(400),
     }
     if parts.headers.get(header::HOST).is_some_and(|h| {
@@ -201,6 +201,36 @@ pub fn validate_head(parts: &mut hyper::http::request::Parts) -> Result<(), u16>
         return Err(400);
     }
     Ok(())
+}
+
+/// Scheme-based normalization of an absolute target (RFC 3986 §6.2.3, as HAProxy
+/// 2.5+): the scheme's default port (`http` 80, `https` 443) is dropped from the
+/// authority, which `validate_head` then copies to `Host`. HTTP/2 requests carry
+/// their `:authority` this way.
+pub(super) fn normalize_scheme(uri: &mut hyper::Uri) {
+    let (Some(scheme), Some(auth)) = (uri.scheme_str(), uri.authority()) else {
+        return;
+    };
+    let default = match scheme {
+        s if s.eq_ignore_ascii_case("http") => 80,
+        s if s.eq_ignore_ascii_case("https") => 443,
+        _ => return,
+    };
+    if auth.port_u16() != Some(default) {
+        return;
+    }
+    let host = auth
+        .as_str()
+        .rsplit_once(':')
+        .map_or(auth.as_str(), |(h, _)| h);
+    let Ok(host) = hyper::http::uri::Authority::try_from(host) else {
+        return;
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.authority = Some(host);
+    if let Ok(u) = hyper::Uri::from_parts(parts) {
+        *uri = u;
+    }
 }
 
 /// Request framing (RFC 9112 §6.1–6.3), also enforced when the HTTP parser already did:
@@ -380,6 +410,21 @@ pub fn check_request_bytes(bytes: &[u8]) -> Result<Option<hyper::http::request::
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn default_ports_are_dropped_by_scheme() {
+        let norm = |s: &str| {
+            let mut u: hyper::Uri = s.parse().unwrap();
+            super::normalize_scheme(&mut u);
+            u.to_string()
+        };
+        assert_eq!(norm("http://h:80/a?b"), "http://h/a?b");
+        assert_eq!(norm("https://h:443/"), "https://h/");
+        assert_eq!(norm("http://h:8080/"), "http://h:8080/");
+        assert_eq!(norm("https://h:80/"), "https://h:80/");
+        assert_eq!(norm("http://[::1]:80/"), "http://[::1]/");
+        assert_eq!(norm("/x"), "/x");
+    }
+
     use super::*;
 
     fn parts(raw: &str) -> hyper::http::request::Parts {

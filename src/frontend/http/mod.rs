@@ -18,6 +18,7 @@ pub mod bench;
 mod body;
 mod capture;
 mod conn;
+mod h2;
 mod head;
 mod normalize;
 mod reply;
@@ -26,6 +27,6 @@ mod response;
 mod state;
 mod upstream;
 
-pub use conn::{serve, ClientBody};
+pub use conn::{serve, ClientBody, Start};
 pub use head::{check_request_bytes, check_request_framing, validate_head};
 pub use reply::error_response;

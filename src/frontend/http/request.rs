@@ -195,6 +195,8 @@ pub(super) async fn handle(
     req: Request<Incoming>,
     times: ReqTimes,
 ) -> (Response<ProxyBody>, Done) {
+    let mut req = req;
+    head::normalize_scheme(req.uri_mut());
     let (graph, fe_idx) = conn.current();
     let fe = &graph.frontends[fe_idx];
     fe.shared.requests.fetch_add(1, Relaxed);
@@ -676,6 +678,15 @@ impl<'a> Req<'a> {
             None => body_is_empty(&body.rest, &headers),
             Some(a) => a.ended && a.data.is_empty() && a.trailers.is_none(),
         };
+        // A body of unknown length (HTTP/1.1 chunked, HTTP/2 without content-length)
+        // goes chunked, whatever the method (hyper sends none on a GET otherwise).
+        if !bodyless && version != Version::HTTP_10 && !headers.contains_key(header::CONTENT_LENGTH)
+        {
+            headers.insert(
+                header::TRANSFER_ENCODING,
+                HeaderValue::from_static("chunked"),
+            );
+        }
         let method = parts.method;
         let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
         // `timeout client` bounds each wait for the client's body bytes.
