@@ -277,6 +277,23 @@ async fn client_certificate_alpn_and_session_resumption() {
 }
 
 #[tokio::test]
+async fn tls_sessions_are_resumed_per_server_never_across_servers() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    // Two servers on the same origin, same SNI: only separate caches keep the second
+    // server from resuming the first one's session.
+    let lbd = Lbd::start(&config(&format!(
+        "    option http-server-close\n    balance roundrobin\n    server s1 127.0.0.1:{p} ssl verify none sni str(www.example.test)\n    server s2 127.0.0.1:{p} ssl verify none sni str(www.example.test)\n",
+        p = o.port
+    )))
+    .await;
+    for _ in 0..4 {
+        assert_eq!(get(lbd.port, "/").await.status, 200);
+    }
+    let resumed: Vec<bool> = o.hellos().iter().map(|h| h.resumed).collect();
+    assert_eq!(resumed, [false, false, true, true]);
+}
+
+#[tokio::test]
 async fn no_ssl_reuse_always_does_a_full_handshake() {
     let o = TlsOrigin::start("www.example.test.pem").await;
     let lbd = Lbd::start(&config(&format!(
