@@ -341,18 +341,6 @@ const OTHER_ALERTS: &[(&str, &str)] = &[
         "stats enable\n    stats http-request deny",
     ),
     (
-        "tcp-check connect ssl",
-        "option tcp-check\n    tcp-check connect ssl",
-    ),
-    (
-        "tcp-check connect sni",
-        "option tcp-check\n    tcp-check connect sni x",
-    ),
-    (
-        "tcp-check connect alpn",
-        "option tcp-check\n    tcp-check connect alpn h2",
-    ),
-    (
         "tcp-check connect proto",
         "option tcp-check\n    tcp-check connect proto h2",
     ),
@@ -365,8 +353,8 @@ const OTHER_ALERTS: &[(&str, &str)] = &[
         "option tcp-check\n    tcp-check connect port hdr(x)",
     ),
     (
-        "http-check connect ssl",
-        "option httpchk\n    http-check connect ssl",
+        "http-check connect proto",
+        "option httpchk\n    http-check connect proto h2",
     ),
     (
         "server ... proxy-v2-options ssl",

@@ -227,6 +227,34 @@ async fn verifyhost_mismatch_is_haproxys_certificate_message_and_a_good_check_pa
 }
 
 #[tokio::test]
+async fn tcp_check_connect_ssl_sends_its_sni_and_alpn_with_the_servers_verify_settings() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let lbd = Lbd::start(&format!(
+        "global\n    nbthread 1\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend good\n\
+backend good\n    option tcp-check\n    tcp-check connect ssl sni www.example.test alpn h2\n\
+    server s1 127.0.0.1:{p} ca-file {ca} check inter 200\n\
+backend bad\n    option tcp-check\n    tcp-check connect ssl sni other.test\n\
+    server s1 127.0.0.1:{p} ca-file {ca} check inter 200\n",
+        p = o.port,
+        ca = data("ca.crt")
+    ))
+    .await;
+    wait_line(
+        &lbd,
+        &warning("Server bad/s1 is DOWN, reason: Layer6 invalid response, info: \"Server presented an SSL certificate different from the configured one at step 1 of tcp-check (connect)\", check duration: Nms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."),
+        DEADLINE,
+    )
+    .await;
+    wait_until(DEADLINE, "a check with the rule's sni and alpn", || {
+        o.hellos().iter().any(|h| {
+            h.sni.as_deref() == Some("www.example.test") && h.alpn.as_deref() == Some("h2")
+        })
+    })
+    .await;
+    assert!(lines_with(&lbd, "good/s1").is_empty());
+}
+
+#[tokio::test]
 async fn client_certificate_alpn_and_session_resumption() {
     let o = TlsOrigin::start("www.example.test.pem").await;
     let lbd = Lbd::start(&config(&format!(
@@ -246,6 +274,23 @@ async fn client_certificate_alpn_and_session_resumption() {
         "{h:?}"
     );
     assert!(!h[0].resumed && h[1].resumed && h[2].resumed, "{h:?}");
+}
+
+#[tokio::test]
+async fn tls_sessions_are_resumed_per_server_never_across_servers() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    // Two servers on the same origin, same SNI: only separate caches keep the second
+    // server from resuming the first one's session.
+    let lbd = Lbd::start(&config(&format!(
+        "    option http-server-close\n    balance roundrobin\n    server s1 127.0.0.1:{p} ssl verify none sni str(www.example.test)\n    server s2 127.0.0.1:{p} ssl verify none sni str(www.example.test)\n",
+        p = o.port
+    )))
+    .await;
+    for _ in 0..4 {
+        assert_eq!(get(lbd.port, "/").await.status, 200);
+    }
+    let resumed: Vec<bool> = o.hellos().iter().map(|h| h.resumed).collect();
+    assert_eq!(resumed, [false, false, true, true]);
 }
 
 #[tokio::test]
@@ -284,7 +329,7 @@ async fn alpn_h2_over_tls_speaks_http2() {
 async fn tcp_mode_originates_tls() {
     let o = TlsOrigin::start("www.example.test.pem").await;
     let lbd = Lbd::start(&format!(
-        "{TCP_DEFAULTS}listen l\n    bind 127.0.0.1:@FE@\n    server s1 127.0.0.1:{} ssl ca-file {} sni str(www.example.test)\n",
+        "global\n    log stderr format raw local0\n{TCP_DEFAULTS}listen l\n    bind 127.0.0.1:@FE@\n    log global\n    log-format \"tcpbc=%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_is_resumed]\"\n    server s1 127.0.0.1:{} ssl ca-file {} sni str(www.example.test)\n",
         o.port,
         data("ca.crt")
     ))
@@ -296,10 +341,48 @@ async fn tcp_mode_originates_tls() {
     .await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.contains("sni=www.example.test"), "{out}");
+    wait_line_with(&lbd, "tcpbc=1 TLSv1.3 0", DEADLINE).await;
 }
 
-/// An h2c origin: echoes the request's version and trailer `x-req` into the response
-/// body and ends its response with trailers (gRPC's `grpc-status`); counts its
+#[tokio::test]
+async fn ssl_bc_fetches_in_response_rules_and_the_log() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let plain = HttpOrigin::start("plain").await;
+    let lbd = Lbd::start(&format!(
+        "global\n    nbthread 1\n    log stderr format raw local0\n{HTTP_DEFAULTS}\
+frontend fe\n    bind 127.0.0.1:@FE@\n    log global\n\
+    log-format \"bc=%[ssl_bc] %[ssl_bc_protocol] alpn=%[ssl_bc_alpn] %HP\"\n\
+    use_backend clear if {{ path /plain }}\n    default_backend web\n\
+backend web\n    option http-server-close\n\
+    http-response set-header x-bc \"%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_cipher] %[ssl_bc_alpn] %[ssl_bc_alg_keysize] %[ssl_bc_use_keysize]\"\n\
+    http-response set-header x-resumed %[ssl_bc_is_resumed] if {{ ssl_bc_is_resumed }}\n\
+    server s1 127.0.0.1:{} ssl verify none alpn http/1.1 ciphersuites TLS_AES_128_GCM_SHA256\n\
+backend clear\n    http-response set-header x-bc \"%[ssl_bc] [%[ssl_bc_protocol]]\"\n\
+    server p {}\n",
+        o.port,
+        plain.hostport()
+    ))
+    .await;
+    let r = get(lbd.port, "/first").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-bc"),
+        "1 TLSv1.3 TLS_AES_128_GCM_SHA256 http/1.1 128 128"
+    );
+    assert_eq!(r.header("x-resumed"), "");
+    // The next connection resumes the session.
+    let r = get(lbd.port, "/second").await;
+    assert_eq!(r.header("x-resumed"), "1");
+    // A clear-text server: ssl_bc is false, the others give nothing.
+    let r = get(lbd.port, "/plain").await;
+    assert_eq!(r.header("x-bc"), "0 []");
+    wait_line_with(&lbd, "bc=1 TLSv1.3 alpn=http/1.1 /second", DEADLINE).await;
+    wait_line_with(&lbd, "bc=0 - alpn=- /plain", DEADLINE).await;
+}
+
+/// An h2c gRPC-like origin: echoes the request's version, its `te` header, its
+/// trailer `x-req` and the names of its trailers into the response body, and ends its response with the trailer
+/// `grpc-status: 0` (announced by no `Trailer` header, as gRPC servers do); counts its
 /// connections.
 async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -312,20 +395,29 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
             let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
                 use http_body_util::BodyExt;
                 let version = format!("{:?}", req.version());
-                let collected = req.into_body().collect().await.expect("request body");
-                let trailer = collected
-                    .trailers()
-                    .and_then(|t| t.get("x-req"))
+                let te = req
+                    .headers()
+                    .get("te")
                     .map(|v| v.to_str().unwrap_or("").to_string())
                     .unwrap_or_default();
+                let collected = req.into_body().collect().await.expect("request body");
+                let trailers = collected.trailers().cloned().unwrap_or_default();
+                let trailer = trailers
+                    .get("x-req")
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                let names: Vec<&str> = trailers.keys().map(|k| k.as_str()).collect();
                 let mut t = hyper::HeaderMap::new();
                 t.insert("grpc-status", "0".parse().unwrap());
                 let body = Frames(VecDeque::from([
-                    Frame::data(Bytes::from(format!("{version} x-req={trailer}"))),
+                    Frame::data(Bytes::from(format!(
+                        "{version} te={te} x-req={trailer} trailers={}",
+                        names.join(",")
+                    ))),
                     Frame::trailers(t),
                 ]));
                 let resp = Response::builder()
-                    .header("trailer", "grpc-status")
+                    .header("content-type", "application/grpc")
                     .body(body)
                     .unwrap();
                 Ok::<_, std::convert::Infallible>(resp)
@@ -341,29 +433,34 @@ async fn h2c_origin() -> (u16, Arc<Mutex<usize>>) {
 }
 
 #[tokio::test]
-async fn proto_h2_to_an_h2c_server_forwards_request_trailers_on_one_connection() {
+async fn proto_h2_to_an_h2c_server_forwards_trailers_both_ways_on_one_connection() {
     let (port, conns) = h2c_origin().await;
     let lbd = Lbd::start(&config(&format!(
         "    server s1 127.0.0.1:{port} proto h2\n"
     )))
     .await;
-    let mut c = connect(lbd.port, None).await;
-    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\n\r\n";
-    c.write_all(req.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    within(DEADLINE, "the chunked response", async {
-        let mut buf = [0u8; 4096];
-        while !got.ends_with(b"0\r\n\r\n") {
-            let n = c.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-            got.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await;
-    let text = String::from_utf8_lossy(&got).to_lowercase();
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-req: abc\r\ncontent-length: 9\r\nhost: evil\r\n\r\n";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
     assert!(text.starts_with("http/1.1 200"), "{text}");
-    // The request went as HTTP/2 with its trailer.
-    assert!(text.contains("http/2.0 x-req=abc"), "{text}");
+    // The request went as HTTP/2 with `te: trailers` and its trailer (not the ones no
+    // trailer may carry).
+    assert!(
+        text.contains("http/2.0 te=trailers x-req=abc trailers=x-req\r\n"),
+        "{text}"
+    );
+    // The gRPC trailers are announced, and `grpc-status` follows the last chunk.
+    assert!(
+        text.contains("\r\ntrailer: grpc-status, grpc-message, grpc-status-details-bin\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("transfer-encoding: chunked\r\n"), "{text}");
+    assert!(text.ends_with("\r\n0\r\ngrpc-status: 0\r\n\r\n"), "{text}");
+    // A gRPC request whose client did not send `te: trailers` still tells the server
+    // (gRPC servers require it); that client gets no trailers (it did not accept them).
+    let req = "POST /svc/Method HTTP/1.1\r\nhost: grpc.test\r\ncontent-type: application/grpc\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
+    assert!(text.contains("http/2.0 te=trailers x-req="), "{text}");
+    assert!(text.ends_with("\r\n0\r\n\r\n"), "{text}");
     // More requests, in parallel: all on the one HTTP/2 connection.
     let mut tasks = Vec::new();
     for _ in 0..5 {
@@ -374,6 +471,59 @@ async fn proto_h2_to_an_h2c_server_forwards_request_trailers_on_one_connection()
         assert_eq!(t.await.unwrap(), 200);
     }
     assert_eq!(*conns.lock().unwrap(), 1);
+}
+
+/// Reads a chunked request to the end of its trailer section.
+async fn read_chunked_request(s: &mut tokio::net::TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(i) = text.find("\r\n0\r\n") {
+            if text[i + 2..].contains("\r\n\r\n") || text[i..].ends_with("\r\n0\r\n\r\n") {
+                return text;
+            }
+        }
+        let n = s.read(&mut buf).await.expect("read");
+        assert!(n > 0, "closed: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn trailers_cross_an_http1_chunked_server_both_ways() {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let req = read_chunked_request(&mut s).await;
+            log.lock().unwrap().push(req);
+            let resp = "HTTP/1.1 200 OK\r\ntrailer: x-sum\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 42\r\n\r\n";
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    let lbd = Lbd::start(&config(&format!("    server s1 127.0.0.1:{port}\n"))).await;
+    let req = "POST /up HTTP/1.1\r\nhost: h\r\nte: trailers\r\ntrailer: x-req\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n3\r\nabc\r\n0\r\nx-req: 7\r\n\r\n";
+    let text = raw(lbd.port, req.as_bytes()).await.to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(text.contains("\r\ntrailer: x-sum\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n5\r\nhello\r\n0\r\nx-sum: 42\r\n\r\n"),
+        "{text}"
+    );
+    // The server got the request's `Trailer`, `TE: trailers` with its connection
+    // option, and the trailer after the last chunk.
+    let up = seen.lock().unwrap()[0].to_lowercase();
+    assert!(up.contains("\r\ntrailer: x-req\r\n"), "{up}");
+    assert!(up.contains("\r\nte: trailers\r\n"), "{up}");
+    assert!(up.contains("\r\nconnection: te\r\n"), "{up}");
+    assert!(
+        up.ends_with("\r\n3\r\nabc\r\n0\r\nx-req: 7\r\n\r\n"),
+        "{up}"
+    );
 }
 
 #[tokio::test]

@@ -67,10 +67,15 @@ impl Body for ProxyBody {
         match self.get_mut() {
             ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             ProxyBody::Request(inner, timer) => {
-                let r = Pin::new(inner).poll_frame(cx);
+                let mut r = Pin::new(inner).poll_frame(cx);
                 if let Some(t) = timer {
                     if t.waited(r.is_pending(), cx) {
                         return Poll::Ready(Some(Err(Box::new(ClientTimeout))));
+                    }
+                }
+                if let Poll::Ready(Some(Ok(f))) = &mut r {
+                    if let Some(t) = f.trailers_mut() {
+                        drop_forbidden_trailers(t);
                     }
                 }
                 r.map_err(Into::into)
@@ -79,7 +84,8 @@ impl Body for ProxyBody {
                 if let Some(d) = a.data.take() {
                     return Poll::Ready(Some(Ok(Frame::data(d))));
                 }
-                if let Some(t) = a.trailers.take() {
+                if let Some(mut t) = a.trailers.take() {
+                    drop_forbidden_trailers(&mut t);
                     return Poll::Ready(Some(Ok(Frame::trailers(t))));
                 }
                 if a.ended {
@@ -125,6 +131,38 @@ impl Body for ProxyBody {
             }
             ProxyBody::Response(p) => p.inner.size_hint(),
             ProxyBody::Channel(_) | ProxyBody::Abort => SizeHint::default(),
+        }
+    }
+}
+
+/// Removes from trailers the fields no trailer may carry (RFC 9110 §6.5.1:
+/// framing, routing, authentication; HTTP/2's connection-specific ones), as hyper's
+/// HTTP/1 encoder does, so an HTTP/2 server never sees them either.
+fn drop_forbidden_trailers(t: &mut hyper::HeaderMap) {
+    use hyper::header::*;
+    let forbidden = |n: &HeaderName| {
+        matches!(
+            *n,
+            AUTHORIZATION
+                | CACHE_CONTROL
+                | CONNECTION
+                | CONTENT_ENCODING
+                | CONTENT_LENGTH
+                | CONTENT_RANGE
+                | CONTENT_TYPE
+                | HOST
+                | MAX_FORWARDS
+                | SET_COOKIE
+                | TE
+                | TRAILER
+                | TRANSFER_ENCODING
+                | UPGRADE
+        ) || matches!(n.as_str(), "keep-alive" | "proxy-connection")
+    };
+    if t.keys().any(forbidden) {
+        let names: Vec<HeaderName> = t.keys().filter(|n| forbidden(n)).cloned().collect();
+        for n in names {
+            t.remove(n);
         }
     }
 }
@@ -372,6 +410,8 @@ pub struct Conn {
     key: PoolKey,
     /// `https` (TLS) or `http`: the `:scheme` of HTTP/2 requests.
     scheme: &'static str,
+    /// What TLS negotiated when it was opened (`ssl_bc*`); None in clear text.
+    tls: Option<Arc<super::stream::SrvTls>>,
 }
 
 #[derive(Debug)]
@@ -381,6 +421,11 @@ enum Sender {
 }
 
 impl Conn {
+    /// What TLS negotiated when the connection was opened; None in clear text.
+    pub fn tls(&self) -> Option<&Arc<super::stream::SrvTls>> {
+        self.tls.as_ref()
+    }
+
     /// Whether requests on it are HTTP/2 streams.
     pub fn is_h2(&self) -> bool {
         matches!(self.send, Sender::H2(_))
@@ -465,7 +510,7 @@ pub struct Pool {
 #[derive(Debug, Default)]
 struct Idle {
     h1: Vec<(Conn, Instant)>,
-    h2: Vec<(http2::SendRequest<ProxyBody>, PoolKey, &'static str)>,
+    h2: Vec<H2Shared>,
 }
 
 impl Default for Pool {
@@ -477,6 +522,14 @@ impl Default for Pool {
         }
     }
 }
+
+/// A shared HTTP/2 connection: its sender, key, scheme and TLS details.
+type H2Shared = (
+    http2::SendRequest<ProxyBody>,
+    PoolKey,
+    &'static str,
+    Option<Arc<super::stream::SrvTls>>,
+);
 
 /// Idle connections kept per server.
 const MAX_IDLE: usize = 256;
@@ -495,11 +548,12 @@ impl Pool {
     pub fn take(&self, key: &PoolKey) -> Option<Conn> {
         let mut idle = self.mine();
         idle.h2.retain(|(s, ..)| !s.is_closed());
-        if let Some((s, k, scheme)) = idle.h2.iter().find(|(_, k, _)| k == key) {
+        if let Some((s, k, scheme, tls)) = idle.h2.iter().find(|(_, k, ..)| k == key) {
             return Some(Conn {
                 send: Sender::H2(s.clone()),
                 key: k.clone(),
                 scheme,
+                tls: tls.clone(),
             });
         }
         let mut i = idle.h1.len();
@@ -533,7 +587,8 @@ impl Pool {
         if let Sender::H2(s) = &c.send {
             let mut idle = self.mine();
             if idle.h2.len() < MAX_IDLE {
-                idle.h2.push((s.clone(), c.key.clone(), c.scheme));
+                idle.h2
+                    .push((s.clone(), c.key.clone(), c.scheme, c.tls.clone()));
             }
         }
     }
@@ -590,6 +645,7 @@ pub async fn handshake(
         super::stream::ServerStream::Tls(_) => "https",
         super::stream::ServerStream::Plain(_) => "http",
     };
+    let tls = stream.tls_info().map(Arc::new);
     let send = if h2 {
         let (send, conn) = http2::Builder::new(hyper_util::rt::TokioExecutor::new())
             .handshake(TokioIo::new(stream))
@@ -607,5 +663,10 @@ pub async fn handshake(
         });
         Sender::H1(send)
     };
-    Ok(Conn { send, key, scheme })
+    Ok(Conn {
+        send,
+        key,
+        scheme,
+        tls,
+    })
 }

@@ -15,18 +15,8 @@ pub enum ServerStream {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-/// What a TLS connection to a server negotiated (`ssl_bc_*` fetches, the protocol).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// The ALPN protocol, if any.
-    pub alpn: Option<String>,
-    /// `TLSv1.2` or `TLSv1.3`.
-    pub protocol: Option<&'static str>,
-    /// The cipher suite, by its OpenSSL name where it has one.
-    pub cipher: Option<String>,
-    /// The session was resumed.
-    pub resumed: bool,
-}
+/// What a TLS connection to a server negotiated (the `ssl_bc*` fetches).
+pub use crate::sample::conn::SrvTls;
 
 impl ServerStream {
     /// The TCP connection underneath.
@@ -38,23 +28,24 @@ impl ServerStream {
     }
 
     /// What TLS negotiated; None in clear text.
-    pub fn tls_info(&self) -> Option<TlsInfo> {
+    pub fn tls_info(&self) -> Option<SrvTls> {
         let ServerStream::Tls(t) = self else {
             return None;
         };
         let c = t.get_ref().1;
-        Some(TlsInfo {
+        let suite = c.negotiated_cipher_suite().map(|s| s.suite());
+        Some(SrvTls {
             alpn: c
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
-            protocol: c.protocol_version().map(|v| match v {
-                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            protocol: match c.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
                 _ => "TLSv1.2",
-            }),
-            cipher: c.negotiated_cipher_suite().map(|s| {
-                let name = format!("{:?}", s.suite());
-                crate::tls::suites::openssl_name(&name).unwrap_or(name)
-            }),
+            },
+            cipher: suite
+                .and_then(crate::tls::suites::openssl_name)
+                .unwrap_or("(NONE)"),
+            keysize: suite.map_or(0, crate::tls::suites::key_bits),
             resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         })
     }

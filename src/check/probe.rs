@@ -44,22 +44,65 @@ pub struct CheckTls {
     pub config: Option<Arc<rustls::ClientConfig>>,
     /// `check-sni`, else the server's address.
     pub name: rustls::pki_types::ServerName<'static>,
+    /// The server's address (no SNI).
+    addr: rustls::pki_types::ServerName<'static>,
+    /// The server's `alpn`.
+    alpn: Vec<Vec<u8>>,
+    /// The server's own checks use TLS (`check-ssl`, or `ssl` on its own address):
+    /// connect-only checks and `connect default` rules. Else only `connect ssl` rules
+    /// do.
+    pub default: bool,
 }
 
 impl CheckTls {
-    /// The check TLS of a server, when its checks use TLS.
+    /// The check TLS of a server, when its checks (or its `tcp-check connect ssl`
+    /// rules) use TLS.
     pub fn of(s: &crate::backend::ServerRt) -> Option<CheckTls> {
-        if !s.cfg.check_tls() {
+        let t = s.tls.as_deref();
+        let default = s.cfg.check_tls();
+        if !default && t.is_none_or(|t| t.check.is_none()) {
             return None;
         }
-        let t = s.tls.as_deref();
+        let addr = rustls::pki_types::ServerName::IpAddress(s.addr.ip().into());
         Some(CheckTls {
             config: t.and_then(|t| t.check.clone()),
-            name: t.map_or(
-                rustls::pki_types::ServerName::IpAddress(s.addr.ip().into()),
-                |t| t.check_sni.clone().unwrap_or_else(|| t.addr.clone()),
-            ),
+            name: t.map_or(addr.clone(), |t| {
+                t.check_sni.clone().unwrap_or_else(|| t.addr.clone())
+            }),
+            alpn: t.map(|t| t.alpn.clone()).unwrap_or_default(),
+            addr,
+            default,
         })
+    }
+
+    /// The context and name of a `connect ssl` rule: its `sni` (else with `default`
+    /// `check-sni`, else none) and `alpn` (else with `default` `check-alpn`, else the
+    /// server's `alpn`), as HAProxy picks them.
+    pub(super) fn for_rule(&self, c: &crate::config::model::check::Connect) -> CheckTls {
+        let name = match &c.sni {
+            Some(n) => rustls::pki_types::ServerName::try_from(n.to_ascii_lowercase())
+                .unwrap_or_else(|_| self.addr.clone()),
+            None if c.default => self.name.clone(),
+            None => self.addr.clone(),
+        };
+        let alpn = match &c.alpn {
+            Some(v) => Some(crate::tls::client::alpn_bytes(Some(v))),
+            None if c.default => None,
+            None => Some(self.alpn.clone()),
+        };
+        let config = match (&self.config, alpn) {
+            (Some(cfg), Some(a)) if cfg.alpn_protocols != a => {
+                let mut own = (**cfg).clone();
+                own.alpn_protocols = a;
+                Some(Arc::new(own))
+            }
+            (cfg, _) => cfg.clone(),
+        };
+        CheckTls {
+            config,
+            name,
+            ..self.clone()
+        }
     }
 
     /// The handshake over a connected check socket within `left`: a failure is
@@ -110,7 +153,7 @@ async fn connect_only(target: &Target, timing: Timing) -> Outcome {
             // Closed with a reset, as HAProxy closes its checks: no FIN exchange and
             // no TIME_WAIT socket left behind for each of thousands of checks a second.
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-            let Some(tls) = &target.tls else {
+            let Some(tls) = target.tls.as_ref().filter(|t| t.default) else {
                 return out(true, "Layer4 check passed", None);
             };
             let left = timing.check.unwrap_or(timing.inter);

@@ -328,12 +328,27 @@ impl<'r> Run<'r> {
             };
             self.write(&hdr).await?;
         }
-        if let Some(tls) = self.target.tls.as_ref().filter(|_| c.default || c.implicit) {
+        // `connect ssl`, or the server's own check TLS on a default connect.
+        let tls = match &self.target.tls {
+            Some(t) if c.ssl => Some(t.for_rule(c)),
+            Some(t) if t.default && (c.default || c.implicit) => Some(t.clone()),
+            _ => None,
+        };
+        if c.ssl && tls.is_none() {
+            return Err((
+                Status::L6Rsp,
+                format!("SSL handshake failure{}", self.where_()),
+            ));
+        }
+        if let Some(tls) = tls {
             let Some(ServerStream::Plain(tcp)) = self.conn.take() else {
                 return Err((Status::SockErr, self.where_()));
             };
             let left = self.deadline.saturating_duration_since(Instant::now());
-            self.conn = Some(tls.handshake(tcp, left).await?);
+            match tls.handshake(tcp, left).await {
+                Ok(s) => self.conn = Some(s),
+                Err((st, info)) => return Err((st, format!("{info}{}", self.where_()))),
+            }
         }
         Ok(())
     }

@@ -121,6 +121,8 @@ pub async fn serve(
         ..env
     };
     let counter = super::access::next_request();
+    // What TLS negotiated with the server (`ssl_bc*` in the log), once connected.
+    let srv_tls = std::sync::OnceLock::new();
     // The access-log line at the end of the session: `bytes` (client→server,
     // server→client), termination state `term`, the address lbd connected from.
     let log = |server: Option<&crate::backend::ServerRt>,
@@ -149,6 +151,7 @@ pub async fn serve(
                 id: be.server_index(&s.name).map_or(0, |i| i as i64 + 1),
             }),
             log: Some(&info),
+            srv_tls: srv_tls.get(),
             ..be_env
         };
         crate::log::line(&fe.logs, &fmt.eval(&env));
@@ -182,6 +185,9 @@ pub async fn serve(
         }
     };
     let tc = start.elapsed().as_millis() as i64;
+    if let Some(t) = server.tls_info() {
+        let _ = srv_tls.set(t);
+    }
     // `tcp-response content` rules, once the server is connected.
     let srv_env = crate::sample::Env {
         srv: Some(crate::sample::Named {

@@ -215,7 +215,7 @@ impl Graph {
                         cfg: s.settings.clone(),
                         state,
                         pool: Pool::default(),
-                        tls: server_tls(&cfg.global.srv_tls, &p.name, s),
+                        tls: server_tls(&cfg.global.srv_tls, p, s),
                     })
                 })
                 .collect();
@@ -416,13 +416,14 @@ impl crate::sample::Stats for StatsView<'_> {
 /// handshakes fail).
 fn server_tls(
     g: &crate::config::model::SrvTlsDefaults,
-    be: &str,
+    p: &crate::config::model::Proxy,
     s: &crate::config::model::Server,
 ) -> Option<Arc<crate::tls::client::ServerTls>> {
-    match crate::tls::client::build(&s.settings, g, s.addr.ip()) {
+    let connects = p.check.connects_with_tls();
+    match crate::tls::client::build(&s.settings, g, s.addr.ip(), connects) {
         Ok(t) => t.map(Arc::new),
         Err(e) => {
-            crate::log::alert(&format!("'server {be}/{}' : {e}", s.name));
+            crate::log::alert(&format!("'server {}/{}' : {e}", p.name, s.name));
             None
         }
     }

@@ -1,7 +1,8 @@
 //! What the fetches know of the client connection itself, apart from the stream's
 //! addresses (`src`, `dst`): the connection's own addresses (`fc_src`, `fc_dst`,
 //! which only `tcp-request connection` rules change) and the PROXY protocol header
-//! it came with (`fc_rcvd_proxy`, `fc_pp_authority`, `fc_pp_unique_id`).
+//! it came with (`fc_rcvd_proxy`, `fc_pp_authority`, `fc_pp_unique_id`); and what the
+//! TLS connection to the server negotiated (`ssl_bc*`).
 
 use std::net::SocketAddr;
 
@@ -53,6 +54,22 @@ impl ConnInfo {
     pub fn alpn(&self) -> Option<&[u8]> {
         self.tls.as_ref()?.alpn.as_deref()
     }
+}
+
+/// What a TLS connection to a server negotiated, recorded when it was opened (the
+/// `ssl_bc*` fetches of `http-response` rules and logs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SrvTls {
+    /// The ALPN protocol, if one was chosen.
+    pub alpn: Option<String>,
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub protocol: &'static str,
+    /// The cipher suite, by its OpenSSL name.
+    pub cipher: &'static str,
+    /// The suite's symmetric key size in bits.
+    pub keysize: i64,
+    /// The session was resumed.
+    pub resumed: bool,
 }
 
 /// What `set-src`, `set-dst`, `set-src-port` and `set-dst-port` change.
@@ -339,7 +356,40 @@ pub static FETCHES: &[FetchDef] = &[
     }),
     l4a("req.proto_http", &[], 0, Type::Bool, proto_http),
     l4a("req_proto_http", &[], 0, Type::Bool, proto_http),
+    // The TLS connection to the server (none before one is open, or in clear text).
+    l4a("ssl_bc", &[], 0, Type::Bool, |_, env, e| {
+        e(Value::Bool(env.srv_tls.is_some()));
+    }),
+    l4a("ssl_bc_alpn", &[], 0, Type::Str, |_, env, e| {
+        if let Some(a) = env.srv_tls.and_then(|t| t.alpn.as_deref()) {
+            e(Value::str(a));
+        }
+    }),
+    l4a("ssl_bc_protocol", &[], 0, Type::Str, |_, env, e| {
+        if let Some(t) = env.srv_tls {
+            e(Value::str(t.protocol));
+        }
+    }),
+    l4a("ssl_bc_cipher", &[], 0, Type::Str, |_, env, e| {
+        if let Some(t) = env.srv_tls {
+            e(Value::str(t.cipher));
+        }
+    }),
+    l4a("ssl_bc_is_resumed", &[], 0, Type::Bool, |_, env, e| {
+        if let Some(t) = env.srv_tls {
+            e(Value::Bool(t.resumed));
+        }
+    }),
+    l4a("ssl_bc_alg_keysize", &[], 0, Type::Int, srv_keysize),
+    l4a("ssl_bc_use_keysize", &[], 0, Type::Int, srv_keysize),
 ];
+
+/// `ssl_bc_alg_keysize`, `ssl_bc_use_keysize` (the same with the suites rustls has).
+fn srv_keysize<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
+    if let Some(t) = env.srv_tls {
+        e(Value::Int(t.keysize));
+    }
+}
 
 /// The fetch called `name`.
 pub fn find(name: &str) -> Option<&'static FetchDef> {

@@ -183,6 +183,8 @@ pub struct Env<'a> {
     pub log: Option<&'a super::logvars::LogInfo<'a>>,
     /// The timeouts the request runs with (`be_server_timeout`, `cur_server_timeout`...).
     pub timeouts: Option<TimeoutView>,
+    /// What the TLS connection to the server negotiated (`ssl_bc*`).
+    pub srv_tls: Option<&'a super::conn::SrvTls>,
 }
 
 /// The timeouts of a request in milliseconds (0: not set), as the `*_timeout` fetches

@@ -28,6 +28,8 @@ pub struct ServerTls {
     pub check: Option<Arc<ClientConfig>>,
     /// `check-sni`.
     pub check_sni: Option<ServerName<'static>>,
+    /// The server's `alpn` (a `tcp-check connect ssl` without `alpn` offers it).
+    pub alpn: Vec<Vec<u8>>,
     /// The name a connection without SNI uses: the server's address (no SNI is sent
     /// for an address).
     pub addr: ServerName<'static>,
@@ -42,15 +44,18 @@ impl ServerTls {
     }
 }
 
-/// Builds the TLS contexts of a server at `ip`; None when it uses no TLS. Err: a
-/// message for `[ALERT]` (an unreadable file, a cipher list with nothing usable).
+/// Builds the TLS contexts of a server at `ip`; None when it uses no TLS. `connects`:
+/// its backend has a `tcp-check connect ssl` rule (a check context is needed then,
+/// as for `check-ssl`). Err: a message for `[ALERT]` (an unreadable file, a cipher
+/// list with nothing usable).
 pub fn build(
     s: &ServerSettings,
     g: &SrvTlsDefaults,
     ip: IpAddr,
+    connects: bool,
 ) -> Result<Option<ServerTls>, String> {
     let t = &s.tls;
-    let check_tls = s.check_tls();
+    let check_tls = s.check_tls() || connects;
     if !t.ssl && !check_tls {
         return Ok(None);
     }
@@ -116,9 +121,7 @@ pub fn build(
             Some(ck) => b.with_client_cert_resolver(Arc::new(ClientCert(ck.certified.clone()))),
             None => b.with_no_client_auth(),
         };
-        c.alpn_protocols = alpn
-            .map(|v| v.iter().map(|p| p.as_bytes().to_vec()).collect())
-            .unwrap_or_default();
+        c.alpn_protocols = alpn_bytes(alpn);
         c.resumption = if t.no_reuse {
             rustls::client::Resumption::disabled()
         } else {
@@ -136,7 +139,14 @@ pub fn build(
             .as_ref()
             .and_then(|n| ServerName::try_from(n.to_ascii_lowercase()).ok()),
         addr: ServerName::IpAddress(ip.into()),
+        alpn: alpn_bytes(t.alpn.as_ref()),
     }))
+}
+
+/// An ALPN list as rustls takes it.
+pub fn alpn_bytes(v: Option<&Vec<String>>) -> Vec<Vec<u8>> {
+    v.map(|v| v.iter().map(|p| p.as_bytes().to_vec()).collect())
+        .unwrap_or_default()
 }
 
 /// `crt`: the one client certificate presented to the server.
@@ -284,7 +294,8 @@ pub fn check(cfg: &crate::config::model::Config) -> Vec<crate::config::Diag> {
     let mut out = Vec::new();
     for p in cfg.backends() {
         for s in &p.servers {
-            if let Err(e) = build(&s.settings, &cfg.global.srv_tls, s.addr.ip()) {
+            let connects = p.check.connects_with_tls();
+            if let Err(e) = build(&s.settings, &cfg.global.srv_tls, s.addr.ip(), connects) {
                 out.push(crate::config::Diag {
                     level: crate::config::Level::Alert,
                     loc: Some(s.loc.clone()),

@@ -131,14 +131,24 @@ pub fn tls13(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
     Ok(v)
 }
 
-/// The OpenSSL name of a suite rustls names `rustls_name` (`TLS13_AES_128_GCM_SHA256`
-/// is `TLS_AES_128_GCM_SHA256`), as `ssl_fc_cipher`/`ssl_bc_cipher` give it.
-pub fn openssl_name(rustls_name: &str) -> Option<String> {
+/// The OpenSSL name of a negotiated suite (`TLS13_AES_128_GCM_SHA256` is
+/// `TLS_AES_128_GCM_SHA256`), as `ssl_fc_cipher`/`ssl_bc_cipher` give it.
+pub fn openssl_name(suite: rustls::CipherSuite) -> Option<&'static str> {
     TLS12
         .iter()
         .chain(TLS13)
-        .find(|(_, s)| format!("{:?}", s.suite()) == rustls_name)
-        .map(|(n, _)| n.to_string())
+        .find(|(_, s)| s.suite() == suite)
+        .map(|(n, _)| *n)
+}
+
+/// The symmetric key size of a suite in bits (`ssl_bc_alg_keysize`): 128 for the
+/// AES-128 ones, 256 for AES-256 and ChaCha20.
+pub fn key_bits(suite: rustls::CipherSuite) -> i64 {
+    if format!("{suite:?}").contains("_128_") {
+        128
+    } else {
+        256
+    }
 }
 
 /// The rustls protocol versions a range allows (rustls speaks only TLSv1.2 and 1.3).
@@ -170,14 +180,18 @@ mod tests {
         assert!(tls12("DHE-RSA-AES128-GCM-SHA256").is_err());
         assert_eq!(tls13("FOO:TLS_AES_128_GCM_SHA256").unwrap().len(), 1);
         assert!(tls13("TLS_AES_128_CCM_SHA256").is_err());
+        use rustls::CipherSuite as C;
         assert_eq!(
-            openssl_name("TLS13_AES_128_GCM_SHA256").as_deref(),
+            openssl_name(C::TLS13_AES_128_GCM_SHA256),
             Some("TLS_AES_128_GCM_SHA256")
         );
         assert_eq!(
-            openssl_name("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256").as_deref(),
+            openssl_name(C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
             Some("ECDHE-RSA-AES128-GCM-SHA256")
         );
+        assert_eq!(key_bits(C::TLS13_AES_128_GCM_SHA256), 128);
+        assert_eq!(key_bits(C::TLS13_AES_256_GCM_SHA384), 256);
+        assert_eq!(key_bits(C::TLS13_CHACHA20_POLY1305_SHA256), 256);
     }
 
     #[test]

@@ -153,9 +153,17 @@ pub enum CheckAct {
     Comment,
 }
 
-/// `connect [port N] [addr IP[:port]] [send-proxy] [linger] [default]`.
+/// `connect [port N] [addr IP[:port]] [send-proxy] [ssl] [sni S] [alpn A] [linger]
+/// [default]`.
 #[derive(Debug, Clone, Default)]
 pub struct Connect {
+    /// `ssl`: TLS with the server's check settings (`verify`, `ca-file`, `crt`...).
+    pub ssl: bool,
+    /// `sni`: the name sent (else, with `default`, `check-sni`; else none).
+    pub sni: Option<String>,
+    /// `alpn`: the protocols offered (else, with `default`, `check-alpn`; else the
+    /// server's `alpn`).
+    pub alpn: Option<Vec<String>>,
     /// `port`.
     pub port: Option<u16>,
     /// `addr` (its port is used when no `port` is given).
@@ -325,6 +333,17 @@ pub struct CheckRules {
     pub rules: Vec<CheckRule>,
     /// Variables set before the first rule (name without the `check.` scope).
     pub vars: Vec<(String, Owned)>,
+}
+
+impl CheckSpec {
+    /// Whether a `tcp-check connect` or `http-check connect` rule has `ssl`: the
+    /// servers then need a TLS context for their checks.
+    pub fn connects_with_tls(&self) -> bool {
+        self.tcp
+            .iter()
+            .chain(&self.http)
+            .any(|r| matches!(&r.act, CheckAct::Connect(c) if c.ssl))
+    }
 }
 
 /// A section's check settings as parsed.

@@ -32,7 +32,8 @@ pub(super) fn rule(index: usize, comment: Option<String>, act: CheckAct) -> Chec
     }
 }
 
-/// `connect [default] [port N] [addr A] [send-proxy] [linger] [comment C]`; `rules`
+/// `connect [default] [port N] [addr A] [send-proxy] [ssl] [sni S] [alpn A] [linger]
+/// [comment C]`; `rules`
 /// are those before it (a connect must come first).
 fn connect(w: &[String], rules: &[CheckRule], index: usize) -> PR<CheckRule> {
     for r in rules {
@@ -73,7 +74,25 @@ fn connect(w: &[String], rules: &[CheckRule], index: usize) -> PR<CheckRule> {
                 comment = Some(arg(w, i + 1, "a string")?.to_string());
                 i += 1;
             }
-            x @ ("ssl" | "sni" | "alpn" | "proto" | "via-socks4") => {
+            "ssl" => c.ssl = true,
+            "sni" => {
+                c.sni = Some(arg(w, i + 1, "a string")?.to_string());
+                i += 1;
+            }
+            "alpn" => {
+                let a = arg(w, i + 1, "an ALPN string")?;
+                let v: Vec<String> = a
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if v.is_empty() || v.iter().any(|p| p.len() > 255) {
+                    return Err(format!("'alpn' : invalid ALPN string '{a}'."));
+                }
+                c.alpn = Some(v);
+                i += 1;
+            }
+            x @ ("proto" | "via-socks4") => {
                 return Err(format!("'{x}' is not supported by lbd"))
             }
             x => return Err(format!("expects 'comment', 'port', 'addr', 'send-proxy', 'ssl', 'sni', 'alpn' or 'via-socks4', 'linger', 'default' but got '{x}' as argument.")),

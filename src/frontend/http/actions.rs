@@ -60,6 +60,8 @@ pub(super) struct Ctx<'a> {
     pub body: Option<&'a [u8]>,
     /// The response body was read ahead (a response `wait-for-body` was met).
     pub res_read: bool,
+    /// What TLS negotiated on the server connection (`ssl_bc*`).
+    pub srv_tls: Option<&'a crate::sample::conn::SrvTls>,
 }
 
 pub(super) use super::state::{ReadAhead, RuleState, SavedReq, Tarpit};
@@ -134,6 +136,7 @@ impl<'a> Ctx<'a> {
             state: None,
             body: None,
             res_read: false,
+            srv_tls: None,
         }
     }
 
@@ -197,6 +200,12 @@ impl<'a> Ctx<'a> {
         self
     }
 
+    /// The same, with the server connection's TLS details.
+    pub fn with_srv_tls(mut self, t: Option<&'a crate::sample::conn::SrvTls>) -> Self {
+        self.srv_tls = t;
+        self
+    }
+
     /// The sample environment of a request.
     pub fn env<'b>(&'b self, vars: &'b Vars, parts: &'b request::Parts, uri: &'b str) -> Env<'b>
     where
@@ -241,6 +250,7 @@ impl<'a> Ctx<'a> {
             userlists: Some(&self.graph.config.userlists),
             unique_id: self.unique_id,
             timeouts: Some(self.timeouts()),
+            srv_tls: self.srv_tls,
             ..Env::default()
         }
     }

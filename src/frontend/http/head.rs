@@ -8,12 +8,13 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
-const HOP_BY_HOP: [HeaderName; 7] = [
+/// Hop-by-hop headers (RFC 9110 §7.6.1). `Trailer` is not one: it travels with the
+/// message so that the trailers it announces can follow the last chunk.
+const HOP_BY_HOP: [HeaderName; 6] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::TE,
-    header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
@@ -51,9 +52,8 @@ fn hop_index(n: &HeaderName) -> Option<usize> {
         "keep-alive" => 1,
         "proxy-connection" => 2,
         "te" => 3,
-        "trailer" => 4,
-        "transfer-encoding" => 5,
-        "upgrade" => 6,
+        "transfer-encoding" => 4,
+        "upgrade" => 5,
         _ => return None,
     })
 }
@@ -93,7 +93,7 @@ pub(super) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
             }
         }
     }
-    upgrade &= present & (1 << 6) != 0;
+    upgrade &= present & (1 << 5) != 0;
     for n in named {
         h.remove(n);
     }
@@ -112,6 +112,42 @@ pub(super) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
     upgrade
+}
+
+/// Whether the request's server may answer with trailers: the client accepts them
+/// (`TE: trailers`) or the request is gRPC (`Content-Type: application/grpc...`, whose
+/// servers require `TE: trailers`). `TE` itself is hop-by-hop; an HTTP/2 server is sent
+/// `TE: trailers` when this holds.
+pub(super) fn accepts_trailers(h: &HeaderMap) -> bool {
+    h.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    }) || is_grpc(h)
+}
+
+/// `Content-Type: application/grpc`, `application/grpc+proto`...
+fn is_grpc(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.len() >= 16
+            && v[..16].eq_ignore_ascii_case(b"application/grpc")
+            && matches!(v.get(16), None | Some(b'+' | b';'))
+    })
+}
+
+/// The gRPC trailers HTTP/1 needs announced: a gRPC response that is not
+/// "trailers-only" (no `grpc-status` in its head) and announces no `Trailer` gets
+/// `Trailer: grpc-status, grpc-message, grpc-status-details-bin`, since an HTTP/1
+/// chunked response only carries the trailer fields its head named.
+pub(super) fn announce_grpc_trailers(h: &mut HeaderMap) {
+    if is_grpc(h) && !h.contains_key(header::TRAILER) && !h.contains_key("grpc-status") {
+        h.insert(
+            header::TRAILER,
+            HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin"),
+        );
+    }
 }
 
 /// Whether the request asks for a protocol upgrade (`Connection: upgrade` and
@@ -419,6 +455,11 @@ mod tests {
         assert!(!strip_hop_by_hop(&mut m, true));
         assert_eq!(m.len(), 1, "{m:?}");
         assert_eq!(m["x-other"], "2");
+        // `Trailer` is end to end.
+        let mut m = h("TE: trailers\nTrailer: grpc-status\nTransfer-Encoding: chunked");
+        assert!(!strip_hop_by_hop(&mut m, true));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m["trailer"], "grpc-status");
         let mut m = h("Connection: Upgrade\nUpgrade: websocket\nX-A: 1");
         assert!(strip_hop_by_hop(&mut m, true));
         assert_eq!(m["upgrade"], "websocket");
@@ -429,6 +470,32 @@ mod tests {
         let mut m = h("X-A: 1\nContent-Length: 3");
         assert!(!strip_hop_by_hop(&mut m, true));
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn trailers_accepted_and_grpc_trailers_announced() {
+        let h = |raw: &str| parts(&format!("GET / HTTP/1.1\n{raw}")).headers;
+        assert!(accepts_trailers(&h("TE: gzip, Trailers")));
+        assert!(!accepts_trailers(&h("TE: gzip")));
+        assert!(accepts_trailers(&h("Content-Type: application/grpc+proto")));
+        assert!(!accepts_trailers(&h("Content-Type: application/grpcx")));
+        let mut m = h("Content-Type: application/grpc");
+        announce_grpc_trailers(&mut m);
+        assert_eq!(
+            m["trailer"],
+            "grpc-status, grpc-message, grpc-status-details-bin"
+        );
+        // Trailers-only, already announced, or not gRPC: unchanged.
+        for raw in [
+            "Content-Type: application/grpc\ngrpc-status: 12",
+            "Content-Type: application/grpc\nTrailer: x-a",
+            "Content-Type: text/plain",
+        ] {
+            let mut m = h(raw);
+            let before = m.clone();
+            announce_grpc_trailers(&mut m);
+            assert_eq!(m, before);
+        }
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub(super) struct Trace {
     pub term: [u8; 2],
     /// `%rt`: the process's request counter when the request came.
     pub counter: u64,
+    /// What TLS negotiated on the server connection that served it (`ssl_bc*`).
+    pub srv_tls: Option<Arc<crate::backend::stream::SrvTls>>,
 }
 
 /// One request and what its steps share.
@@ -610,6 +612,7 @@ impl<'a> Req<'a> {
             None => hyper::Uri::from_static("/"),
         };
         let mut headers = std::mem::take(&mut parts.headers);
+        let trailers = head::accepts_trailers(&headers);
         let is_upgrade = strip_hop_by_hop(&mut headers, true) && client_upgrade.is_some();
         // A unix client has no address to forward: HAProxy adds no header for it.
         if let (Some(ff), Some(src)) = (
@@ -655,6 +658,21 @@ impl<'a> Req<'a> {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         } else if version == Version::HTTP_10 && !is_upgrade {
             headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+        if trailers {
+            // `TE: trailers`, with the `te` connection option HTTP/1 wants beside it
+            // (an HTTP/2 server gets the `TE` alone).
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+            let c = match headers
+                .get(header::CONNECTION)
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(v) => HeaderValue::from_str(&format!("{v}, te")).ok(),
+                None => Some(HeaderValue::from_static("te")),
+            };
+            if let Some(c) = c {
+                headers.insert(header::CONNECTION, c);
+            }
         }
         let bodyless = match &body.ahead {
             None => body_is_empty(&body.rest, &headers),
@@ -786,7 +804,9 @@ impl<'a> Req<'a> {
             ctx = ctx.with_be(b);
         }
         if let (Some(s), Some(i)) = (server, t.server) {
-            ctx = ctx.with_srv(&s.name, i as i64 + 1);
+            ctx = ctx
+                .with_srv(&s.name, i as i64 + 1)
+                .with_srv_tls(t.srv_tls.as_deref());
         }
         let slots = self.captures.lock();
         let env = crate::sample::Env {

@@ -57,6 +57,7 @@ impl Req<'_> {
             self.captures.response_headers(self.fe, &rparts.headers);
         }
         strip_hop_by_hop(&mut rparts.headers, false);
+        super::head::announce_grpc_trailers(&mut rparts.headers);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
         }
@@ -81,6 +82,7 @@ impl Req<'_> {
             let mut ctx = Ctx::new(self.conn, self.addrs, self.graph, self.fe, &sv)
                 .with_be(be)
                 .with_srv(&server.name, id)
+                .with_srv_tls(self.trace.srv_tls.as_deref())
                 .with_track(&self.track)
                 .with_captures(&self.captures)
                 .with_unique_id(self.unique_id.as_deref())

@@ -126,6 +126,7 @@ pub(super) async fn exchange(
             }
         };
         trace.connected = Some(std::time::Instant::now());
+        trace.srv_tls = sender.tls().cloned();
         let send = sender.send(up);
         let res = match how.server_timeout {
             Some(t) => match server_wait(send, t, how.upload).await {
