@@ -342,31 +342,14 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
 }
 
 /// The rustls suite of an OpenSSL name (those `config::model::TLS12_SUITES` and
-/// `TLS13_SUITES` list).
+/// `TLS13_SUITES` list): one table for binds and servers, in `tls::suites`.
 fn suite_of(name: &str) -> Option<rustls::CipherSuite> {
-    use rustls::CipherSuite as C;
-    Some(match name {
-        "ECDHE-ECDSA-AES128-GCM-SHA256" => C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        "ECDHE-ECDSA-AES256-GCM-SHA384" => C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        "ECDHE-ECDSA-CHACHA20-POLY1305" => C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        "ECDHE-RSA-AES128-GCM-SHA256" => C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        "ECDHE-RSA-AES256-GCM-SHA384" => C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        "ECDHE-RSA-CHACHA20-POLY1305" => C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        "TLS_AES_128_GCM_SHA256" => C::TLS13_AES_128_GCM_SHA256,
-        "TLS_AES_256_GCM_SHA384" => C::TLS13_AES_256_GCM_SHA384,
-        "TLS_CHACHA20_POLY1305_SHA256" => C::TLS13_CHACHA20_POLY1305_SHA256,
-        _ => return None,
-    })
+    super::suites::by_name(name)
 }
 
 /// The OpenSSL name of a negotiated suite (`ssl_fc_cipher`, `%sslc`).
 pub fn suite_name(s: rustls::CipherSuite) -> &'static str {
-    crate::config::model::TLS12_SUITES
-        .iter()
-        .chain(crate::config::model::TLS13_SUITES)
-        .find(|n| suite_of(n) == Some(s))
-        .copied()
-        .unwrap_or("(unknown)")
+    super::suites::openssl_name(s).unwrap_or("(unknown)")
 }
 
 /// The verifier of client certificates lbd would use without `*-ignore-err`.

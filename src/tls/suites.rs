@@ -131,6 +131,15 @@ pub fn tls13(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
     Ok(v)
 }
 
+/// The rustls suite an OpenSSL name stands for.
+pub fn by_name(name: &str) -> Option<rustls::CipherSuite> {
+    TLS12
+        .iter()
+        .chain(TLS13)
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s.suite())
+}
+
 /// The OpenSSL name of a negotiated suite (`TLS13_AES_128_GCM_SHA256` is
 /// `TLS_AES_128_GCM_SHA256`), as `ssl_fc_cipher`/`ssl_bc_cipher` give it.
 pub fn openssl_name(suite: rustls::CipherSuite) -> Option<&'static str> {
