@@ -4,6 +4,9 @@
 //! `set-status`, `allow`, and `proc.` variables set in `global`.
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/sock.rs"]
+mod sock;
 
 use common::*;
 
@@ -198,4 +201,60 @@ backend be_b
     assert_eq!(get(lb.port, "/a/x").await.header("x-origin"), "a");
     // No backend by that name: the rule is skipped, the default backend serves.
     assert_eq!(get(lb.port, "/zzz/x").await.header("x-origin"), "a");
+}
+
+/// `proc.` variables on the runtime socket: `get var` in HAProxy's words, and `set var`
+/// (an expression or a format) once the session turned `experimental-mode` on.
+#[tokio::test]
+async fn proc_variables_are_read_and_set_on_the_runtime_socket() {
+    let dir = sock::SockDir::new();
+    let path = dir.sock();
+    let lb = Lbd::start(&format!(
+        "global
+    stats socket {path} level admin
+    set-var proc.n int(1)
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request set-var(proc.n) var(proc.n),add(1)
+    http-request return status 200 hdr x-n %[var(proc.n)] hdr x-s %[var(proc.s)]
+"
+    ))
+    .await;
+    assert_eq!(
+        sock::cli(&path, "get var proc.n").await,
+        "proc.n: type=sint value=<1>\n"
+    );
+    let get = || async { send(lb.port, get_req("/")).await };
+    assert_eq!(get().await.header("x-n"), "2");
+    assert_eq!(
+        sock::cli(&path, "get var proc.n").await,
+        "proc.n: type=sint value=<2>\n"
+    );
+    assert_eq!(
+        sock::cli(&path, "set var proc.n int(40)").await,
+        "This command is restricted to experimental mode only.\n\n"
+    );
+    assert_eq!(
+        sock::cli(
+            &path,
+            "experimental-mode on; set var proc.n int(40); set var proc.s fmt %[var(proc.n)]-x"
+        )
+        .await,
+        "\n\n\n"
+    );
+    let r = get().await;
+    assert_eq!((r.header("x-n"), r.header("x-s")), ("41", "40-x"));
+    assert_eq!(
+        sock::cli(&path, "get var proc.s").await,
+        "proc.s: type=str value=<40-x>\n"
+    );
+    assert_eq!(
+        sock::cli(&path, "get var proc.nope").await,
+        "Variable not found.\n\n"
+    );
 }
