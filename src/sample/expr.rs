@@ -427,6 +427,7 @@ impl Expr {
                     .iter()
                     .chain(super::track::CONVS)
                     .chain(super::fix::CONVS)
+                    .chain(super::mqtt::CONVS)
             };
             let def = all().find(|c| c.name == cname).ok_or_else(|| {
                 format!(
