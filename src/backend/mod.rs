@@ -127,6 +127,9 @@ pub struct Backend {
     /// `errorfile` pages by status (used before the frontend's once the backend is
     /// chosen).
     pub error_pages: model::ErrorPages,
+    /// `stats enable` / `stats uri` in a `backend`: the stats page, served once the
+    /// backend's `http-request` rules have run (a `listen` serves it as a frontend).
+    pub stats: model::StatsCfg,
 }
 
 /// Stick rules of a backend and the table they use.

@@ -311,7 +311,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 p.cookie = None;
             }
         }
-        if p.mode == Mode::Tcp && p.stats.enabled && p.kind.is_frontend() {
+        if p.mode == Mode::Tcp && p.stats.enabled {
             diag(
                 &mut out,
                 Level::Warning,

@@ -238,6 +238,7 @@ impl Graph {
                     .collect(),
                 stick: stick(&tables, p),
                 error_pages: p.error_pages.clone(),
+                stats: p.stats.clone(),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())

@@ -401,7 +401,7 @@ impl<'a> Req<'a> {
         if let Some(r) = self.request_rules(None, &mut parts, &mut body).await {
             return r;
         }
-        if let Some(r) = self.stats_page(&parts) {
+        if let Some(r) = self.stats_page(&fe.stats, &parts) {
             return r;
         }
         let Some(be) = self.choose_backend(&parts) else {
@@ -411,6 +411,9 @@ impl<'a> Req<'a> {
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
             if let Some(r) = self.request_rules(Some(&be), &mut parts, &mut body).await {
+                return r;
+            }
+            if let Some(r) = self.stats_page(&be.stats, &parts) {
                 return r;
             }
         }
@@ -497,15 +500,20 @@ impl<'a> Req<'a> {
         )
     }
 
-    /// The stats page answers before any backend is chosen.
-    fn stats_page(&self, parts: &Parts) -> Option<Response<ProxyBody>> {
+    /// The stats page of the frontend (before any backend is chosen) or of the backend
+    /// (after its request rules), when the request is for it.
+    fn stats_page(
+        &self,
+        stats: &crate::config::model::StatsCfg,
+        parts: &Parts,
+    ) -> Option<Response<ProxyBody>> {
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        if !crate::stats::page::matches(&self.fe.stats, pq) {
+        if !crate::stats::page::matches(stats, pq) {
             return None;
         }
         let pq = pq.to_string();
         Some(crate::stats::page::serve(
-            &self.fe.stats,
+            stats,
             &pq,
             &parts.headers,
             &self.conn.handle,
