@@ -55,13 +55,15 @@ pub async fn serve(
         response: false,
     };
     let base = super::session::env(&graph, fe, &sess, addrs, &stats);
+    // The content rule that ended its rule set last (`last_rule_file`/`_line`).
+    let last_rule = std::sync::Mutex::new(None);
     let rs = &fe.rules;
     let v = content(
         &mut side,
         rs,
         (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
         &base,
-        &mut addrs,
+        (&mut addrs, &last_rule),
         &mut vars,
     );
     if v.await == Verdict::Reject {
@@ -100,7 +102,7 @@ pub async fn serve(
             rs,
             (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
             &base,
-            &mut addrs,
+            (&mut addrs, &last_rule),
             &mut vars,
         );
         if v.await == Verdict::Reject {
@@ -138,6 +140,8 @@ pub async fn serve(
         info.tw = 0;
         info.tc = connect;
         info.backend_src = from;
+        let last = last_rule.lock().map(|l| l.clone()).unwrap_or_default();
+        info.last_rule = last.as_ref().map(|l| (&*l.file, l.line));
         info.end = crate::sample::LogEnd {
             bytes_in: bytes.0,
             bytes_out: bytes.1,
@@ -201,6 +205,7 @@ pub async fn serve(
         bufsize: graph.bufsize,
         addrs,
         vars: &mut vars,
+        last_rule: &last_rule,
     });
     if let (Some(st), Some(keys)) = (&be.stick, &store) {
         st.store(keys, &slot.server.name);
@@ -264,7 +269,10 @@ async fn content<S: super::stream::Peek>(
     rs: &crate::rules::RuleSet,
     (rules, delay, bufsize): (&[crate::rules::TcpRt], Option<Duration>, usize),
     base: &crate::sample::Env<'_>,
-    addrs: &mut crate::sample::conn::Addrs,
+    (addrs, last_rule): (
+        &mut crate::sample::conn::Addrs,
+        &std::sync::Mutex<Option<crate::config::model::Loc>>,
+    ),
     vars: &mut crate::sample::Vars,
 ) -> Verdict {
     if rules.is_empty() {
@@ -295,6 +303,9 @@ async fn content<S: super::stream::Peek>(
         };
         if v != Verdict::Wait {
             *addrs = run.addrs;
+            if let (Some(l), Ok(mut slot)) = (run.last, last_rule.lock()) {
+                *slot = Some(l);
+            }
             return v;
         }
         // More bytes, the end of the peer's side, or the end of the delay.
@@ -371,6 +382,7 @@ struct Gate<'a> {
     bufsize: usize,
     addrs: crate::sample::conn::Addrs,
     vars: &'a mut crate::sample::Vars,
+    last_rule: &'a std::sync::Mutex<Option<crate::config::model::Loc>>,
 }
 
 /// Copies both ways with half-close; returns (client→server, server→client) bytes
@@ -466,7 +478,8 @@ where
                 response: true,
             };
             let rules = (&g.rs.tcp_response[..], g.rs.res_inspect_delay, g.bufsize);
-            let v = content(&mut side, g.rs, rules, &g.env, &mut addrs, g.vars).await;
+            let at = (&mut addrs, g.last_rule);
+            let v = content(&mut side, g.rs, rules, &g.env, at, g.vars).await;
             if v == Verdict::Reject {
                 return None;
             }

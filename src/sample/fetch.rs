@@ -297,6 +297,17 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Str(id.as_bytes().into()));
         }
     }),
+    // The rule that ended its rule set last (known to log formats).
+    l4("last_rule_file", Str, |_, env, e| {
+        if let Some((f, _)) = env.log.and_then(|l| l.last_rule) {
+            e(Value::Str(f.as_bytes().into()));
+        }
+    }),
+    l4("last_rule_line", Int, |_, env, e| {
+        if let Some((_, n)) = env.log.and_then(|l| l.last_rule) {
+            e(Value::Int(i64::from(n)));
+        }
+    }),
     l4("ssl_fc", Bool, |_, _, e| {
         e(Value::Bool(false));
     }),

@@ -777,6 +777,8 @@ impl<'a> Req<'a> {
         info.req_slots = !self.fe.capture_request.is_empty();
         info.res_slots = !self.fe.capture_response.is_empty();
         info.end.term = [t.term[0], t.term[1], t.cookie[0], t.cookie[1]];
+        let last_rule = self.state.last_rule();
+        info.last_rule = last_rule.as_ref().map(|l| (&*l.file, l.line));
         let sv = self.stats_view(be);
         let mut ctx = self.ctx(&sv);
         if let Some(b) = be {
