@@ -2115,3 +2115,25 @@ fn proxy_v2_options() {
     ));
     assert!(a.iter().any(|l| l.contains("needs TLS")), "{a:?}");
 }
+
+#[test]
+fn dispatch_is_used_without_balance_and_ignored_with_it() {
+    let c = ok("defaults\n timeout connect 1s\n timeout client 1s\n timeout server 1s\nlisten l\n bind :8080\n dispatch 127.0.0.1:8081\n");
+    assert_eq!(
+        px(&c, "l").dispatch,
+        Some("127.0.0.1:8081".parse::<SocketAddr>().unwrap())
+    );
+    let (c, w) = ok_warn("defaults\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n balance roundrobin\nbackend b\n dispatch 127.0.0.1:8081\n server s 127.0.0.1:8082\n");
+    assert_eq!(px(&c, "b").dispatch, None);
+    assert_eq!(
+        w,
+        ["dispatch address of backend 'b' will be ignored in balance mode."]
+    );
+    assert_eq!(
+        alerts("backend b\n dispatch 127.0.0.1\n"),
+        ["'dispatch' : missing port number: '127.0.0.1'"]
+    );
+    let (_, w) =
+        ok_warn("defaults\n timeout client 1s\nfrontend f\n bind :80\n dispatch 127.0.0.1:80\n");
+    assert!(w.iter().any(|w| w.contains("'dispatch' ignored")), "{w:?}");
+}

@@ -130,7 +130,13 @@ pub struct Backend {
     /// `stats enable` / `stats uri` in a `backend`: the stats page, served once the
     /// backend's `http-request` rules have run (a `listen` serves it as a frontend).
     pub stats: model::StatsCfg,
+    /// `dispatch ADDR` (without `balance`): the address every balanced connection
+    /// goes to, as a server no list, check or statistic shows.
+    pub dispatch: Option<Arc<ServerRt>>,
 }
+
+/// The slot index of the `dispatch` address (no server of the backend's list).
+pub const DISPATCH: usize = usize::MAX;
 
 /// Stick rules of a backend and the table they use.
 #[derive(Debug)]
@@ -337,6 +343,17 @@ impl Backend {
         key: Option<u64>,
         exclude: Option<usize>,
     ) -> Result<Option<Slot>, NoServer> {
+        if let Some(d) = &self.dispatch {
+            if !d.state.try_acquire(0) {
+                return Ok(None);
+            }
+            self.shared.total.fetch_add(1, Relaxed);
+            return Ok(Some(Slot {
+                server: d.clone(),
+                index: DISPATCH,
+                shared: self.shared.clone(),
+            }));
+        }
         let Some(view) = self.view(exclude, false) else {
             if exclude.is_some() {
                 return self.try_pick(key, None);

@@ -290,6 +290,18 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     for p in proxies.iter_mut() {
         track_tables(&mut out, &tables, p);
         let kw = p.kind.keyword();
+        if p.dispatch.is_some() && p.balance_set {
+            diag(
+                &mut out,
+                Level::Warning,
+                &p.loc,
+                format!(
+                    "dispatch address of {kw} '{}' will be ignored in balance mode.",
+                    p.name
+                ),
+            );
+            p.dispatch = None;
+        }
         if p.kind.is_backend() && p.mode == Mode::Tcp {
             if matches!(
                 p.balance,

@@ -188,8 +188,10 @@ pub async fn serve(
     };
     let tc = start.elapsed().as_millis() as i64;
     // `tcp-response content` rules, once the server is connected.
+    // The `dispatch` address is no server (`<NOSRV>` in the log, as HAProxy's).
+    let is_server = slot.index != crate::backend::DISPATCH;
     let srv_env = crate::sample::Env {
-        srv: Some(crate::sample::Named {
+        srv: is_server.then(|| crate::sample::Named {
             name: &slot.server.name,
             id: be
                 .server_index(&slot.server.name)
@@ -207,7 +209,7 @@ pub async fn serve(
         vars: &mut vars,
         last_rule: &last_rule,
     });
-    if let (Some(st), Some(keys)) = (&be.stick, &store) {
+    if let (Some(st), Some(keys), true) = (&be.stick, &store, is_server) {
         st.store(keys, &slot.server.name);
     }
     let idle = be
@@ -238,7 +240,7 @@ pub async fn serve(
     let Some((up, down, term)) = relayed else {
         // The `tcp-response content` rules refused the server's bytes.
         fe.shared.denied.fetch_add(1, Relaxed);
-        log(Some(&*slot.server), tc, (0, 0), *b"--", from);
+        log(is_server.then_some(&*slot.server), tc, (0, 0), *b"--", from);
         return;
     };
     st.bytes_in.fetch_add(up, Relaxed);
@@ -247,7 +249,7 @@ pub async fn serve(
     fe.shared.bytes_out.fetch_add(down, Relaxed);
     let server = slot.server.clone();
     drop(slot);
-    log(Some(&server), tc, (up, down), term, from);
+    log(is_server.then_some(&*server), tc, (up, down), term, from);
 }
 
 /// One direction of content inspection: the socket whose first bytes the rules read

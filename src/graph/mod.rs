@@ -239,6 +239,18 @@ impl Graph {
                 stick: stick(&tables, p),
                 error_pages: p.error_pages.clone(),
                 stats: p.stats.clone(),
+                dispatch: p.dispatch.map(|addr| {
+                    let settings = crate::config::model::ServerSettings::default();
+                    Arc::new(ServerRt {
+                        name: String::new(),
+                        backend: p.name.clone(),
+                        addr,
+                        state: Arc::new(ServerState::for_settings(&settings)),
+                        cfg: settings,
+                        pool: Pool::default(),
+                        tls: None,
+                    })
+                }),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())

@@ -337,6 +337,12 @@ pub struct Proxy {
     pub acls: Vec<Acl>,
     /// `balance`.
     pub balance: Balance,
+    /// `balance` was written (here or in the defaults): the backend balances over its
+    /// servers and ignores `dispatch`.
+    pub balance_set: bool,
+    /// `dispatch ADDR:PORT`: without `balance`, every connection goes to this address
+    /// (servers are reached only by persistence).
+    pub dispatch: Option<SocketAddr>,
     /// `hash-type`.
     pub hash_type: HashType,
     /// `server` lines.

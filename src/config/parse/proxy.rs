@@ -50,6 +50,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("tcp-request", Caps::DFBL, |p, w, t| p.tcp_rule(w, t)),
     kw("tcp-response", Caps::DBL, |p, w, t| p.tcp_rule(w, t)),
     kw("cookie", Caps::DBL, cookie),
+    kw("dispatch", Caps::BL, dispatch),
     kw("stick-table", Caps::FBL.hard(), stick_table),
     kw("stick", Caps::BL.hard(), stick),
     kw("stats", Caps::DFBL, stats),
@@ -73,7 +74,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("compression"),
     K::unsupported("filter"),
     K::unsupported("server-template"),
-    K::unsupported("dispatch"),
     K::unsupported("source"),
     K::unsupported("use-server"),
     K::unsupported("force-persist"),
@@ -299,6 +299,21 @@ fn acl(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn balance(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let b = parse_balance(&w[1..])?;
     p.px(t).balance = b;
+    p.px(t).balance_set = true;
+    Ok(())
+}
+
+/// `dispatch ADDR:PORT` (the port is mandatory).
+fn dispatch(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let a = arg(w, 1)?;
+    if let Some(x) = w.get(2) {
+        return Err(format!("'dispatch' : unexpected argument '{x}'."));
+    }
+    let (_, addr, has_port) = value::server_addr(a).map_err(|e| format!("'dispatch' : {e}"))?;
+    if !has_port || addr.port() == 0 {
+        return Err(format!("'dispatch' : missing port number: '{a}'"));
+    }
+    p.px(t).dispatch = Some(addr);
     Ok(())
 }
 

@@ -146,7 +146,7 @@ impl Req<'_> {
         headers: &mut HeaderMap,
     ) -> Option<u8> {
         let be = &route.be;
-        if let Some(st) = &be.stick {
+        if let (Some(st), true) = (&be.stick, slot.index != crate::backend::DISPATCH) {
             st.store(&route.stick_store, &slot.server.name);
         }
         let ck = be.cookie.as_ref()?;
