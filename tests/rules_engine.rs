@@ -258,3 +258,43 @@ frontend fe
         "Variable not found.\n\n"
     );
 }
+
+/// `\xHH` escapes over 0x7f are bytes, as in HAProxy: in `str()`, in format text and
+/// in `return string`.
+#[tokio::test]
+async fn hex_escapes_write_raw_bytes() {
+    let lb = Lbd::start(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request return status 200 content-type text/plain string \"a\\xE9b\" hdr x-hex %[str(a\\xE9b),hex] hdr x-json \"%[str(-\\xE0-),json(utf8s)]\" hdr x-bad \"<%[str(\\xE0),json(utf8)]>\" hdr x-lit \"\\x41%[str(z)]\" if { path /b }
+    http-request return status 200 content-type text/plain lf-string \"\\xFF%[str(\\xFE),length]\"
+",
+    )
+    .await;
+    let r = raw(
+        lb.port,
+        b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.contains("\r\nx-hex: 61E962\r\n"), "{r}");
+    assert!(r.contains("\r\nx-json: --\r\n"), "{r}");
+    assert!(r.contains("\r\nx-bad: <>\r\n"), "{r}");
+    assert!(r.contains("\r\nx-lit: Az\r\n"), "{r}");
+    // The body is the three bytes 61 E9 62 (a lone E9 reads as U+FFFD here).
+    assert!(r.ends_with("\r\n\r\na\u{FFFD}b"), "{r}");
+    let mut s = connect(lb.port, None).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /l HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    within(DEADLINE, "the answer", s.read_to_end(&mut got))
+        .await
+        .unwrap();
+    assert!(got.ends_with(b"\r\n\r\n\xff1"), "{got:?}");
+}

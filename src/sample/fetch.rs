@@ -105,7 +105,7 @@ pub static FETCHES: &[FetchDef] = &[
         e(Value::Int(a[0].int().unwrap_or(0)));
     }),
     l4a("str", &[S], 1, Str, |a, _, e| {
-        e(Value::str(a[0].text()));
+        e(Value::literal(a[0].text()));
     }),
     l4a("bool", &[I], 1, Bool, |a, _, e| {
         e(Value::Bool(a[0].int().unwrap_or(0) != 0));

@@ -101,7 +101,9 @@ impl Fmt {
         let mut i = 0;
         let flush = |lit: &mut Vec<u8>, parts: &mut Vec<Part>| {
             if !lit.is_empty() {
-                parts.push(Part::Lit(std::mem::take(lit)));
+                let l = std::mem::take(lit);
+                let l = super::value::raw_bytes(&l).into_owned();
+                parts.push(Part::Lit(l));
             }
         };
         while i < b.len() {
@@ -193,7 +195,9 @@ impl Fmt {
     pub fn literal_text(s: &str) -> Fmt {
         Fmt {
             text: s.replace('%', "%%"),
-            parts: vec![Part::Lit(s.as_bytes().to_vec())],
+            parts: vec![Part::Lit(
+                super::value::raw_bytes(s.as_bytes()).into_owned(),
+            )],
         }
     }
 
