@@ -2137,3 +2137,21 @@ fn dispatch_is_used_without_balance_and_ignored_with_it() {
         ok_warn("defaults\n timeout client 1s\nfrontend f\n bind :80\n dispatch 127.0.0.1:80\n");
     assert!(w.iter().any(|w| w.contains("'dispatch' ignored")), "{w:?}");
 }
+
+#[test]
+fn stick_store_response_reads_the_response_only() {
+    let c = ok("defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\nbackend b\n stick-table type string len 32 size 10\n stick store-response res.cook(SID)\n stick match req.cook(SID)\n server s 127.0.0.1:8082\n");
+    assert_eq!(px(&c, "b").stick_rules[0].kind, StickKind::StoreResponse);
+    assert_eq!(
+        alerts("backend b\n stick-table type string len 32 size 10\n stick store-response req.cook(SID)\n server s 127.0.0.1:8082\n"),
+        ["'stick store-response' : fetch method 'req.cook' reads the request, which is not available there."]
+    );
+    assert_eq!(
+        alerts("backend b\n stick-table type string len 32 size 10\n stick on res.cook(SID)\n server s 127.0.0.1:8082\n"),
+        ["'stick on' : fetch method 'res.cook' reads the response, which is not available there."]
+    );
+    assert_eq!(
+        alerts("defaults\n mode tcp\nbackend b\n stick-table type string len 32 size 10\n stick store-response src\n server s 127.0.0.1:8082\n"),
+        ["Proxy 'b': 'stick store-response' in 'mode tcp' is not supported by lbd (it reads http responses)."]
+    );
+}

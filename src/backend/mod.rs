@@ -189,6 +189,19 @@ impl Stick {
         self.keys(env, &[On, StoreRequest])
     }
 
+    /// Whether `stick store-response` rules read the response.
+    pub fn stores_on_response(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|(k, _, _)| *k == model::StickKind::StoreResponse)
+    }
+
+    /// The keys `stick store-response` rules store the server under, read with the
+    /// response in `env`.
+    pub fn response_stores(&self, env: &crate::sample::Env<'_>) -> Vec<crate::stick::Key> {
+        self.keys(env, &[model::StickKind::StoreResponse])
+    }
+
     /// Stores `server` under each of `keys`.
     pub fn store(&self, keys: &[crate::stick::Key], server: &str) {
         let id = self

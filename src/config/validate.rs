@@ -229,6 +229,12 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
             }
         }
         for r in &p.stick_rules {
+            if r.kind == crate::config::model::StickKind::StoreResponse && p.mode == Mode::Tcp {
+                diag(&mut out, Level::Alert, &r.loc, format!(
+                    "Proxy '{}': 'stick store-response' in 'mode tcp' is not supported by lbd (it reads http responses).",
+                    p.name
+                ));
+            }
             let (tname, has) = match &r.table {
                 Some(t) => (t.as_str(), tables.get(t).copied()),
                 None => (p.name.as_str(), Some(p.stick_table.is_some())),

@@ -599,7 +599,8 @@ impl<'a> Req<'a> {
         let (fe, be, src) = (self.fe, &route.be, self.src);
         let needs_resp_info = [&fe.rules, &be.rules]
             .iter()
-            .any(|rs| !rs.response.is_empty() || !rs.tcp_response.is_empty());
+            .any(|rs| !rs.response.is_empty() || !rs.tcp_response.is_empty())
+            || be.stick.as_ref().is_some_and(|s| s.stores_on_response());
         let saved = needs_resp_info.then(|| SavedReq {
             method: parts.method.clone(),
             uri: actions::target(&parts.uri).into_owned(),

@@ -57,6 +57,7 @@ impl Req<'_> {
             self.captures.response_headers(self.fe, &rparts.headers);
         }
         strip_hop_by_hop(&mut rparts.headers, false);
+        self.store_on_response(route, sent, &slot, &rparts);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
         }
@@ -133,6 +134,31 @@ impl Req<'_> {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         Response::from_parts(rparts, body)
+    }
+
+    /// `stick store-response`: the keys read on the response head (before the
+    /// `http-response` rules, where HAProxy's store rules run) store its server.
+    fn store_on_response(
+        &self,
+        route: &Route,
+        sent: &Sent,
+        slot: &Slot,
+        res: &hyper::http::response::Parts,
+    ) {
+        let be = &route.be;
+        let (Some(st), Some(saved)) = (&be.stick, &sent.saved) else {
+            return;
+        };
+        if slot.index == crate::backend::DISPATCH || !st.stores_on_response() {
+            return;
+        }
+        let sv = self.stats_view(Some(be));
+        let ctx = self
+            .ctx(&sv)
+            .with_be(be)
+            .with_srv(&slot.server.name, slot.index as i64 + 1);
+        let keys = st.response_stores(&ctx.res_env(&self.vars, saved, res));
+        st.store(&keys, &slot.server.name);
     }
 
     /// Cookie persistence on the response (insert, rewrite, prefix) and the stick
