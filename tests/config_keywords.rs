@@ -2155,3 +2155,39 @@ fn stick_store_response_reads_the_response_only() {
         ["Proxy 'b': 'stick store-response' in 'mode tcp' is not supported by lbd (it reads http responses)."]
     );
 }
+
+#[test]
+fn rules_in_defaults_follow_haproxy_2_6() {
+    let t = "timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
+    assert_eq!(
+        alerts(&format!(
+            "defaults\n {t} http-request set-header x 1\nlisten l\n bind :8080\n"
+        )),
+        ["'http-request' not allowed in anonymous 'defaults' section."]
+    );
+    assert_eq!(
+        alerts(&format!("defaults\n {t} tcp-request inspect-delay 1s\n tcp-request content accept\nlisten l\n bind :8080\n")),
+        ["'tcp-request content' not allowed in anonymous 'defaults' section."]
+    );
+    let d = format!("defaults d\n {t} tcp-request inspect-delay 1s\n tcp-request content accept\n");
+    assert_eq!(
+        alerts(&format!("{d}frontend f from d\n bind :8080\n default_backend b\nbackend b from d\n server s 127.0.0.1:80\n")),
+        ["frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at t.cfg:1)."]
+    );
+    assert_eq!(
+        alerts(&format!("{d}listen l from d\n bind :8080\n")),
+        ["a listen section cannot inherit from a defaults section defining TCP/HTTP rules."]
+    );
+    assert_eq!(
+        alerts(&format!("{d}defaults e from d\n mode tcp\n")),
+        ["a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at t.cfg:1)."]
+    );
+    assert_eq!(
+        alerts(&format!("defaults d\n {t} mode http\n http-request track-sc0 src\nbackend b from d\n stick-table type ip size 10 store http_req_rate(10s)\n server s 127.0.0.1:80\n")),
+        ["'track-sc0' : a 'table' must be named in a 'defaults' section (no stick-table to track in)."]
+    );
+    // Named, used by backends only, with explicit names: inherited before the
+    // backend's own rules.
+    let (c, _) = ok_warn(&format!("defaults d\n {t} mode http\n http-request track-sc0 src table b\n http-request set-header x %[srv_conn(b/s)]\nbackend b from d\n stick-table type ip size 10 store http_req_rate(10s)\n http-request set-header y 1\n server s 127.0.0.1:80\n"));
+    assert_eq!(px(&c, "b").http_request.len(), 3);
+}

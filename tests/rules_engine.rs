@@ -298,3 +298,29 @@ frontend fe
         .unwrap();
     assert!(got.ends_with(b"\r\n\r\n\xff1"), "{got:?}");
 }
+
+/// `fe_conn`: the frontend's current connections (this one, or a named one).
+#[tokio::test]
+async fn fe_conn_counts_the_frontends_connections() {
+    let lb = Lbd::start(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request return status 200 hdr x-n %[fe_conn] hdr x-other %[fe_conn(other)]
+frontend other
+    bind 127.0.0.1:@FE2@
+    http-request return status 200
+",
+    )
+    .await;
+    let mut a = KeepAlive::connect(lb.port).await;
+    assert_eq!(a.get("/").await.header("x-n"), "1");
+    let mut b = KeepAlive::connect(lb.port).await;
+    let r = b.get("/").await;
+    assert_eq!((r.header("x-n"), r.header("x-other")), ("2", "0"));
+    assert_eq!(a.get("/").await.header("x-n"), "2");
+}

@@ -404,6 +404,11 @@ impl crate::sample::Stats for StatsView<'_> {
             SrvStat::Queue => s.state.queued.load(Relaxed) as i64,
         })
     }
+
+    fn frontend_conn(&self, fe: &str) -> Option<i64> {
+        let f = self.graph.frontends.get(*self.graph.fe_index.get(fe)?)?;
+        Some(i64::from(f.shared.cur.load(Relaxed)))
+    }
 }
 
 /// The TLS contexts of a server (the configuration was checked with

@@ -112,6 +112,10 @@ pub trait Stats: Sync {
     fn backend(&self, be: Option<&str>, what: BeStat) -> Option<i64>;
     /// A server figure, `be/srv` by name.
     fn server(&self, be: &str, srv: &str, what: SrvStat) -> Option<i64>;
+    /// A frontend's current connections (`fe_conn`), by name.
+    fn frontend_conn(&self, _fe: &str) -> Option<i64> {
+        None
+    }
 }
 
 /// The backend figures fetches read.

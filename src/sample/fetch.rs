@@ -268,6 +268,13 @@ pub static FETCHES: &[FetchDef] = &[
     l4a("be_conn", &[S], 0, Int, |a, env, e| {
         be_stat(a, env, e, BeStat::Conn)
     }),
+    l4a("fe_conn", &[S], 0, Int, |a, env, e| {
+        let name = a.first().map(Arg::text).filter(|n| !n.is_empty());
+        let name = name.or(env.fe.map(|f| f.name));
+        if let Some(v) = name.and_then(|n| env.stats?.frontend_conn(n)) {
+            e(Value::Int(v));
+        }
+    }),
     l4a("queue", &[S], 0, Int, |a, env, e| {
         be_stat(a, env, e, BeStat::Queue)
     }),

@@ -57,7 +57,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "url_ip",
     "url_port",
     "dst_conn",
-    "fe_conn",
     "req.rdp_cookie",
     "rdp_cookie",
     "stopping",

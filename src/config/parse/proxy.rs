@@ -450,6 +450,8 @@ fn redirect(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 /// `http-request` and `http-response`.
 fn http_rule(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    super::defaults_rules::anonymous(p.px(t), &format!("'{}'", w[0]))?;
+    super::defaults_rules::explicit_args(p.px(t), w)?;
     if let Some(mut rule) = p.http_rule(w, t)? {
         p.capture_slot(&mut rule, t)?;
         let px = p.px(t);
