@@ -324,3 +324,39 @@ frontend other
     assert_eq!((r.header("x-n"), r.header("x-other")), ("2", "0"));
     assert_eq!(a.get("/").await.header("x-n"), "2");
 }
+
+/// `srv_sess_rate([BE/]SRV)`: a server's sessions over the last second; `srv_conn(SRV)`
+/// names a server of the current backend.
+#[tokio::test]
+async fn srv_sess_rate_counts_the_servers_sessions() {
+    let origin = HttpOrigin::start("o1").await;
+    let lb = Lbd::start(&format!(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    default_backend web
+backend web
+    http-response set-header x-rate %[srv_sess_rate(web/s1)]
+    http-response set-header x-here %[srv_sess_rate(s1)]/%[srv_conn(s1)]
+    http-response set-header x-none <%[srv_sess_rate(web/nope)]>
+    server s1 {}
+",
+        origin.hostport()
+    ))
+    .await;
+    let mut last = 0;
+    for _ in 0..3 {
+        let r = get(lb.port, "/").await;
+        last = r.header("x-rate").parse::<i64>().unwrap();
+        assert!((1..=3).contains(&last), "{last}");
+        let (rate, conn) = r.header("x-here").split_once('/').unwrap();
+        assert!(rate.parse::<i64>().unwrap() >= 1);
+        assert_eq!(conn, "1", "this request holds the server's slot");
+        assert_eq!(r.header("x-none"), "<>");
+    }
+    assert!(last >= 1);
+}

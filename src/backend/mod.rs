@@ -13,6 +13,7 @@ pub mod health;
 pub mod persist;
 pub mod pool;
 pub mod proxy_proto;
+pub mod rate;
 pub mod state;
 pub mod status;
 pub mod stream;

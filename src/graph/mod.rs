@@ -402,6 +402,7 @@ impl crate::sample::Stats for StatsView<'_> {
             SrvStat::IsUp => i64::from(s.state.is_up()),
             SrvStat::Conn => s.state.cur.load(Relaxed) as i64,
             SrvStat::Queue => s.state.queued.load(Relaxed) as i64,
+            SrvStat::SessRate => s.state.sess_rate.read() as i64,
         })
     }
 

@@ -142,6 +142,8 @@ pub enum SrvStat {
     Conn,
     /// Queued requests.
     Queue,
+    /// Sessions per second.
+    SessRate,
 }
 
 /// Everything a sample can be fetched from; absent parts make their fetches find nothing.

@@ -299,6 +299,11 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(v));
         }
     }),
+    l4a("srv_sess_rate", &[S], 1, Int, |a, env, e| {
+        if let Some(v) = srv_stat(a, env, SrvStat::SessRate) {
+            e(Value::Int(v));
+        }
+    }),
     l4("unique-id", Str, |_, env, e| {
         if let Some(id) = env.unique_id {
             e(Value::Str(id.as_bytes().into()));
@@ -558,8 +563,13 @@ fn be_stat<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, what: BeStat) {
     }
 }
 
+/// A server figure: `BE/SRV`, or `SRV` of the current backend.
 fn srv_stat(a: &[Arg], env: &Env<'_>, what: SrvStat) -> Option<i64> {
-    let (be, srv) = a[0].text().split_once('/')?;
+    let t = a[0].text();
+    let (be, srv) = match t.split_once('/') {
+        Some(p) => p,
+        None => (env.be?.name, t),
+    };
     env.stats?.server(be, srv, what)
 }
 

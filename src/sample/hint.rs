@@ -75,7 +75,6 @@ pub static UNSUPPORTED: &[&str] = &[
     "fe_req_rate",
     "fe_sess_rate",
     "be_sess_rate",
-    "srv_sess_rate",
     "txn.timer.user",
     "res.body",
     "res.comp",
