@@ -2191,3 +2191,18 @@ fn rules_in_defaults_follow_haproxy_2_6() {
     let (c, _) = ok_warn(&format!("defaults d\n {t} mode http\n http-request track-sc0 src table b\n http-request set-header x %[srv_conn(b/s)]\nbackend b from d\n stick-table type ip size 10 store http_req_rate(10s)\n http-request set-header y 1\n server s 127.0.0.1:80\n"));
     assert_eq!(px(&c, "b").http_request.len(), 3);
 }
+
+#[test]
+fn use_server_needs_a_condition_and_a_known_server() {
+    let b = "backend b\n server s 127.0.0.1:80\n";
+    assert_eq!(
+        alerts(&format!("{b} use-server s\n")),
+        ["'use-server' requires either 'if' or 'unless' followed by a condition."]
+    );
+    assert_eq!(
+        alerts(&format!("{b} use-server nope if TRUE\n")),
+        ["backend 'b' : unable to find server 'nope' referenced in a 'use-server' rule."]
+    );
+    let c = ok("defaults\n timeout connect 1s\n timeout server 1s\nbackend b\n use-server s if TRUE\n server s 127.0.0.1:80\n");
+    assert_eq!(px(&c, "b").use_servers[0].0, "s");
+}

@@ -404,3 +404,44 @@ async fn store_response_pins_the_session_the_server_set() {
         "{out}"
     );
 }
+
+/// `use-server NAME if COND`: the first rule whose condition holds and whose server
+/// is usable picks the server (before the stick table); a server in maintenance lets
+/// the next rule or the balancing decide. In tcp mode too.
+#[tokio::test]
+async fn use_server_rules_pick_the_server() {
+    let o = Origins::start(Mode::Http, &["s1", "s2", "s3"]).await;
+    let t = Origins::start(Mode::Tcp, &["t1", "t2"]).await;
+    let mut cfg = format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend be\nbackend be\n    balance roundrobin\n    use-server s3 if {{ path_beg /three }}\n    use-server s2 if {{ path_beg /two }} || {{ path_beg /three }}\n    use-server s1 unless {{ path_beg /two }} || {{ path_beg /three }} || {{ path_beg /any }}\n"
+    );
+    let servers = o.servers(&["s1", "s2", "s3"]);
+    for (n, a) in &servers {
+        let off = if n == "s3" { " disabled" } else { "" };
+        cfg.push_str(&format!("    server {n} {a}{off}\n"));
+    }
+    cfg.push_str(&format!(
+        "listen t\n    mode tcp\n    bind 127.0.0.1:@FE2@\n    balance roundrobin\n    use-server t2 if {{ src 127.0.0.2 }}\n    server t1 {}\n    server t2 {}\n",
+        t.servers(&["t1", "t2"])[0].1,
+        t.servers(&["t1", "t2"])[1].1
+    ));
+    let lb = Lbd::start(&cfg).await;
+    let name = |path: &'static str| {
+        let port = lb.port;
+        async move { get(port, path).await.body }
+    };
+    for _ in 0..3 {
+        assert_eq!(name("/two").await, "s2");
+        assert_eq!(name("/x").await, "s1");
+        // s3 is in maintenance: the next rule that holds decides.
+        assert_eq!(name("/three").await, "s2");
+    }
+    // No rule holds: roundrobin over the usable servers.
+    let spread: std::collections::BTreeSet<String> = [name("/any").await, name("/any").await]
+        .into_iter()
+        .collect();
+    assert_eq!(spread.len(), 2, "{spread:?}");
+    for _ in 0..3 {
+        assert_eq!(tcp_name(lb.port2, lo(2)).await, "t2");
+    }
+}

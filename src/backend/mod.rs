@@ -134,6 +134,11 @@ pub struct Backend {
     /// `dispatch ADDR` (without `balance`): the address every balanced connection
     /// goes to, as a server no list, check or statistic shows.
     pub dispatch: Option<Arc<ServerRt>>,
+    /// `use-server NAME if|unless COND`: server index and condition, in order; the
+    /// conditions are compiled against `use_server_acls`.
+    pub use_server: Vec<(usize, crate::rules::Cond)>,
+    /// The acls of the `use-server` conditions.
+    pub use_server_acls: crate::rules::RuleSet,
 }
 
 /// The slot index of the `dispatch` address (no server of the backend's list).
@@ -238,6 +243,17 @@ impl Backend {
                 (!v.is_empty()).then_some(v)
             })
             .collect()
+    }
+
+    /// The server of the first `use-server` rule whose condition holds and whose
+    /// server is UP and not in maintenance (a rule naming another server goes on to
+    /// the next, as in HAProxy).
+    pub fn use_server(&self, env: &crate::sample::Env<'_>) -> Option<usize> {
+        self.use_server.iter().find_map(|(i, c)| {
+            let st = &self.servers.get(*i)?.state;
+            let usable = st.is_up() && st.admin() != state::Admin::Maint;
+            (usable && self.use_server_acls.eval(c, env)).then_some(*i)
+        })
     }
 
     /// The index of the server named `name`.

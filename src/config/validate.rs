@@ -228,6 +228,20 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 }
             }
         }
+        for (name, _, loc) in &p.use_servers {
+            if !p.servers.iter().any(|s| &s.name == name) {
+                diag(
+                    &mut out,
+                    Level::Alert,
+                    loc,
+                    format!(
+                    "{} '{}' : unable to find server '{name}' referenced in a 'use-server' rule.",
+                    p.kind.keyword(),
+                    p.name
+                ),
+                );
+            }
+        }
         for r in &p.stick_rules {
             if r.kind == crate::config::model::StickKind::StoreResponse && p.mode == Mode::Tcp {
                 diag(&mut out, Level::Alert, &r.loc, format!(

@@ -164,11 +164,16 @@ pub async fn serve(
         .ip()
         .filter(|_| be.balancer.wants_key())
         .map(crate::backend::balance::source_key);
+    // `use-server` rules (on the bytes the content rules buffered), then the table.
     let pinned = be
-        .stick
-        .as_ref()
-        .and_then(|st| st.lookup(&env))
-        .and_then(|n| be.server_index(&n));
+        .use_server(&crate::sample::Env {
+            payload: Some(crate::sample::conn::Payload::settled(side.buf, false)),
+            ..be_env
+        })
+        .or_else(|| {
+            let st = be.stick.as_ref()?;
+            be.server_index(&st.lookup(&env)?)
+        });
     let store = be.stick.as_ref().map(|st| st.stores(&env));
     // The stream's unique id (`unique-id-format`), for `proxy-v2-options unique-id`.
     let unique_id = fe.unique_id.as_ref().map(|f| f.eval(&be_env));

@@ -209,7 +209,18 @@ impl Graph {
             } else {
                 RuleSet::for_proxy(p)
             };
+            let mut use_server_acls = RuleSet::new(&p.acls, &[], &[]);
+            let use_server = p
+                .use_servers
+                .iter()
+                .filter_map(|(n, c, _)| {
+                    let i = p.servers.iter().position(|s| &s.name == n)?;
+                    Some((i, use_server_acls.cond(c)))
+                })
+                .collect();
             let b = Backend {
+                use_server,
+                use_server_acls,
                 name: p.name.clone(),
                 proxy_id: id,
                 mode: p.mode,

@@ -377,6 +377,8 @@ pub struct Proxy {
     pub stick_table: Option<StickTable>,
     /// `stick on|match|store-request`.
     pub stick_rules: Vec<StickRule>,
+    /// `use-server NAME if|unless COND` rules in order.
+    pub use_servers: Vec<(String, Condition, Loc)>,
     /// `stats` settings.
     pub stats: StatsCfg,
     /// `monitor-uri URI`: requests for it are answered by lbd (200, or 503 when a

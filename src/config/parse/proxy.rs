@@ -53,6 +53,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("dispatch", Caps::BL, dispatch),
     kw("stick-table", Caps::FBL.hard(), stick_table),
     kw("stick", Caps::BL.hard(), stick),
+    kw("use-server", Caps::BL.hard(), use_server),
     kw("stats", Caps::DFBL, stats),
     kw("capture", Caps::FL.hard(), capture),
     kw("monitor-uri", Caps::DFL, monitor_uri),
@@ -75,7 +76,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("filter"),
     K::unsupported("server-template"),
     K::unsupported("source"),
-    K::unsupported("use-server"),
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
     K::unsupported("persist"),
@@ -527,6 +527,29 @@ fn capture(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn stick(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let r = p.stick_rule(w, t)?;
     p.px(t).stick_rules.push(r);
+    Ok(())
+}
+
+/// `use-server NAME if|unless COND`.
+fn use_server(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let Some(name) = w.get(1) else {
+        return Err("'use-server' expects a server name.".into());
+    };
+    let unless = match w.get(2).map(String::as_str) {
+        Some("if") => false,
+        Some("unless") => true,
+        _ => {
+            return Err(
+                "'use-server' requires either 'if' or 'unless' followed by a condition.".into(),
+            )
+        }
+    };
+    if name.contains("%[") {
+        return Err("'use-server' with a log-format server name is not supported by lbd.".into());
+    }
+    let cond = p.cond(t, unless, &w[3..], "a 'use-server' rule")?;
+    let loc = p.loc.clone();
+    p.px(t).use_servers.push((name.clone(), cond, loc));
     Ok(())
 }
 

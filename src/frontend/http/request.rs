@@ -559,6 +559,15 @@ impl<'a> Req<'a> {
             };
             persist::strip_request(ck, &mut parts.headers);
         }
+        // `use-server` rules, unless a valid cookie named a server that is UP.
+        if !be.use_server.is_empty() && !pinned.is_some_and(|i| be.servers[i].state.is_up()) {
+            let sv = self.stats_view(Some(&be));
+            let ctx = self.ctx(&sv).with_be(&be);
+            let uri = actions::target(&parts.uri);
+            if let Some(i) = be.use_server(&ctx.env(&self.vars, parts, &uri)) {
+                pinned = Some(i);
+            }
+        }
         let mut stick_store = Vec::new();
         if let Some(st) = &be.stick {
             let sv = self.stats_view(Some(&be));
