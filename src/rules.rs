@@ -6,7 +6,7 @@
 //! that only sets a fixed header allocates nothing.
 
 use crate::config::model::{
-    Acl, Condition, HttpAction, HttpRule, Normalizer, Proxy, ReplyPage, TcpAction, TcpWhen,
+    Acl, Condition, HttpAction, HttpRule, Loc, Normalizer, Proxy, ReplyPage, TcpAction, TcpWhen,
     TermAcl, TimeoutArg, TimeoutKind, UriPart,
 };
 use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope, Vars};
@@ -181,6 +181,8 @@ pub struct Rule {
     pub action: Action,
     /// Condition (None: always).
     pub cond: Option<Cond>,
+    /// Where it was declared (`last_rule_file`, `last_rule_line`).
+    pub loc: Loc,
 }
 
 /// The compiled acls and rules of one proxy.
@@ -213,6 +215,7 @@ pub struct RuleSet {
 pub struct TcpRt {
     action: TcpAction,
     cond: Option<Cond>,
+    loc: Loc,
 }
 
 /// What a list of tcp rules decided.
@@ -240,6 +243,8 @@ pub struct TcpRun {
     pub expect_proxy: bool,
     /// A `track-sc*` rule also counts an HTTP request (tcp rules in `mode http`).
     pub http: bool,
+    /// The `accept`/`reject` rule that ended the run (`last_rule_file`/`_line`).
+    pub last: Option<Loc>,
 }
 
 impl TcpRun {
@@ -325,6 +330,7 @@ impl RuleSet {
             let rt = TcpRt {
                 action: r.action.clone(),
                 cond: r.cond.as_ref().map(|c| rs.cond(c)),
+                loc: r.loc.clone(),
             };
             match r.when {
                 TcpWhen::Connection => rs.tcp_connection.push(rt),
@@ -369,8 +375,14 @@ impl RuleSet {
                     Some(true) => {}
                 }
                 match &r.action {
-                    TcpAction::Accept => return Verdict::Accept,
-                    TcpAction::Reject | TcpAction::SilentDrop => return Verdict::Reject,
+                    TcpAction::Accept => {
+                        run.last = Some(r.loc.clone());
+                        return Verdict::Accept;
+                    }
+                    TcpAction::Reject | TcpAction::SilentDrop => {
+                        run.last = Some(r.loc.clone());
+                        return Verdict::Reject;
+                    }
                     TcpAction::SetVar(_, _, e) => e.eval(&env).map(|v| v.into_owned()),
                     TcpAction::SetVarFmt(_, _, f) => {
                         Some(crate::sample::Value::Str(f.eval(&env).into()))
@@ -508,7 +520,11 @@ impl RuleSet {
             HttpAction::NormalizeUri(n) => Action::NormalizeUri(*n),
         };
         let cond = r.cond.as_ref().map(|c| self.cond(c));
-        Some(Rule { action, cond })
+        Some(Rule {
+            action,
+            cond,
+            loc: r.loc.clone(),
+        })
     }
 
     /// Compiles a condition against this proxy's acls.

@@ -2115,3 +2115,94 @@ fn proxy_v2_options() {
     ));
     assert!(a.iter().any(|l| l.contains("needs TLS")), "{a:?}");
 }
+
+#[test]
+fn dispatch_is_used_without_balance_and_ignored_with_it() {
+    let c = ok("defaults\n timeout connect 1s\n timeout client 1s\n timeout server 1s\nlisten l\n bind :8080\n dispatch 127.0.0.1:8081\n");
+    assert_eq!(
+        px(&c, "l").dispatch,
+        Some("127.0.0.1:8081".parse::<SocketAddr>().unwrap())
+    );
+    let (c, w) = ok_warn("defaults\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n balance roundrobin\nbackend b\n dispatch 127.0.0.1:8081\n server s 127.0.0.1:8082\n");
+    assert_eq!(px(&c, "b").dispatch, None);
+    assert_eq!(
+        w,
+        ["dispatch address of backend 'b' will be ignored in balance mode."]
+    );
+    assert_eq!(
+        alerts("backend b\n dispatch 127.0.0.1\n"),
+        ["'dispatch' : missing port number: '127.0.0.1'"]
+    );
+    let (_, w) =
+        ok_warn("defaults\n timeout client 1s\nfrontend f\n bind :80\n dispatch 127.0.0.1:80\n");
+    assert!(w.iter().any(|w| w.contains("'dispatch' ignored")), "{w:?}");
+}
+
+#[test]
+fn stick_store_response_reads_the_response_only() {
+    let c = ok("defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\nbackend b\n stick-table type string len 32 size 10\n stick store-response res.cook(SID)\n stick match req.cook(SID)\n server s 127.0.0.1:8082\n");
+    assert_eq!(px(&c, "b").stick_rules[0].kind, StickKind::StoreResponse);
+    assert_eq!(
+        alerts("backend b\n stick-table type string len 32 size 10\n stick store-response req.cook(SID)\n server s 127.0.0.1:8082\n"),
+        ["'stick store-response' : fetch method 'req.cook' reads the request, which is not available there."]
+    );
+    assert_eq!(
+        alerts("backend b\n stick-table type string len 32 size 10\n stick on res.cook(SID)\n server s 127.0.0.1:8082\n"),
+        ["'stick on' : fetch method 'res.cook' reads the response, which is not available there."]
+    );
+    assert_eq!(
+        alerts("defaults\n mode tcp\nbackend b\n stick-table type string len 32 size 10\n stick store-response src\n server s 127.0.0.1:8082\n"),
+        ["Proxy 'b': 'stick store-response' in 'mode tcp' is not supported by lbd (it reads http responses)."]
+    );
+}
+
+#[test]
+fn rules_in_defaults_follow_haproxy_2_6() {
+    let t = "timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
+    assert_eq!(
+        alerts(&format!(
+            "defaults\n {t} http-request set-header x 1\nlisten l\n bind :8080\n"
+        )),
+        ["'http-request' not allowed in anonymous 'defaults' section."]
+    );
+    assert_eq!(
+        alerts(&format!("defaults\n {t} tcp-request inspect-delay 1s\n tcp-request content accept\nlisten l\n bind :8080\n")),
+        ["'tcp-request content' not allowed in anonymous 'defaults' section."]
+    );
+    let d = format!("defaults d\n {t} tcp-request inspect-delay 1s\n tcp-request content accept\n");
+    assert_eq!(
+        alerts(&format!("{d}frontend f from d\n bind :8080\n default_backend b\nbackend b from d\n server s 127.0.0.1:80\n")),
+        ["frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at t.cfg:1)."]
+    );
+    assert_eq!(
+        alerts(&format!("{d}listen l from d\n bind :8080\n")),
+        ["a listen section cannot inherit from a defaults section defining TCP/HTTP rules."]
+    );
+    assert_eq!(
+        alerts(&format!("{d}defaults e from d\n mode tcp\n")),
+        ["a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at t.cfg:1)."]
+    );
+    assert_eq!(
+        alerts(&format!("defaults d\n {t} mode http\n http-request track-sc0 src\nbackend b from d\n stick-table type ip size 10 store http_req_rate(10s)\n server s 127.0.0.1:80\n")),
+        ["'track-sc0' : a 'table' must be named in a 'defaults' section (no stick-table to track in)."]
+    );
+    // Named, used by backends only, with explicit names: inherited before the
+    // backend's own rules.
+    let (c, _) = ok_warn(&format!("defaults d\n {t} mode http\n http-request track-sc0 src table b\n http-request set-header x %[srv_conn(b/s)]\nbackend b from d\n stick-table type ip size 10 store http_req_rate(10s)\n http-request set-header y 1\n server s 127.0.0.1:80\n"));
+    assert_eq!(px(&c, "b").http_request.len(), 3);
+}
+
+#[test]
+fn use_server_needs_a_condition_and_a_known_server() {
+    let b = "backend b\n server s 127.0.0.1:80\n";
+    assert_eq!(
+        alerts(&format!("{b} use-server s\n")),
+        ["'use-server' requires either 'if' or 'unless' followed by a condition."]
+    );
+    assert_eq!(
+        alerts(&format!("{b} use-server nope if TRUE\n")),
+        ["backend 'b' : unable to find server 'nope' referenced in a 'use-server' rule."]
+    );
+    let c = ok("defaults\n timeout connect 1s\n timeout server 1s\nbackend b\n use-server s if TRUE\n server s 127.0.0.1:80\n");
+    assert_eq!(px(&c, "b").use_servers[0].0, "s");
+}

@@ -321,10 +321,6 @@ const OTHER_ALERTS: &[(&str, &str)] = &[
     ("cookie ... dynamic", "cookie C insert dynamic"),
     ("capture cookie", "capture cookie c len 10"),
     (
-        "stick store-response",
-        "stick-table type ip size 1\n    stick store-response src",
-    ),
-    (
         "stick-table ... srvkey",
         "stick-table type ip size 1 srvkey name",
     ),

@@ -163,3 +163,55 @@ fn bad_formats_are_refused_with_their_line() {
         "{err}"
     );
 }
+
+/// `last_rule_file` / `last_rule_line`: the rule that ended its rule set last (a
+/// `tcp-request content accept`, then an `http-request deny`), none for a request no
+/// final rule met; in tcp mode too. A denied request keeps its connection, as in
+/// HAProxy.
+#[tokio::test]
+async fn last_rule_names_the_rule_that_decided() {
+    let a = HttpOrigin::start("a").await;
+    let mut echo = TcpOrigin::start(TcpMode::Echo).await;
+    let (log, log_port) = syslog().await;
+    let cfg = format!(
+        "{HTTP_DEFAULTS}    log 127.0.0.1:{log_port} local0\n    log-format \"lr=%[last_rule_file]:%[last_rule_line]\"\n\
+frontend fe\n    bind 127.0.0.1:@FE@\n\
+    tcp-request content accept if {{ path_beg /acc }}\n\
+    http-request set-var(txn.x) str(x)\n\
+    http-request deny if {{ path_end /deny }}\n\
+    default_backend web\n\
+backend web\n    server a {}\n\
+listen t\n    mode tcp\n    bind 127.0.0.1:@FE2@\n    tcp-request content accept\n    server e {}\n",
+        a.hostport(),
+        echo.hostport()
+    );
+    let line_of = |needle: &str| cfg.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let lb = Lbd::start(&cfg).await;
+    let file = lb.config_path().to_string_lossy().into_owned();
+    let mut c = KeepAlive::connect(lb.port).await;
+    assert_eq!(c.get("/pass").await.status, 200);
+    assert_eq!(next_line(&log).await, "lr=-:-");
+    assert_eq!(c.get("/acc").await.status, 200);
+    let accept = line_of("tcp-request content accept if");
+    assert_eq!(next_line(&log).await, format!("lr={file}:{accept}"));
+    assert_eq!(c.get("/acc/deny").await.status, 403);
+    let deny = line_of("http-request deny");
+    assert_eq!(next_line(&log).await, format!("lr={file}:{deny}"));
+    // The same connection serves the next request.
+    assert_eq!(c.get("/pass").await.status, 200);
+    assert_eq!(next_line(&log).await, "lr=-:-");
+
+    let mut t = connect(lb.port2, None).await;
+    t.write_all(b"hi").await.unwrap();
+    t.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    t.read_to_end(&mut back).await.unwrap();
+    assert_eq!(back, b"hi");
+    let accept = cfg
+        .lines()
+        .position(|l| l == "    tcp-request content accept")
+        .unwrap()
+        + 1;
+    assert_eq!(next_line(&log).await, format!("lr={file}:{accept}"));
+    echo.stop().await;
+}

@@ -364,3 +364,84 @@ async fn show_table_lists_entries_in_haproxy_format() {
         "No such table"
     );
 }
+
+/// `stick store-response res.cook(SID)` + `stick match req.cook(SID)`: the session id a
+/// server sets in its response pins later requests carrying it to that server; a
+/// response without the cookie stores nothing.
+#[tokio::test]
+async fn store_response_pins_the_session_the_server_set() {
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let o = Origins::start(Mode::Http, &["s1", "s2"]).await;
+    let mut cfg = format!(
+        "global\n    stats socket {sock} mode 600 level admin\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend be\nbackend be\n    balance roundrobin\n    stick-table type string len 32 size 100 expire 30s\n    stick match req.cook(SID)\n    stick store-response res.cook(SID)\n"
+    );
+    for (n, a) in o.servers(&["s1", "s2"]) {
+        cfg.push_str(&format!("    server {n} {a}\n"));
+    }
+    let lb = Lbd::start(&cfg).await;
+    // roundrobin: s1 answers and sets SID=abc, which is stored for s1.
+    let mut jar = Jar::new();
+    let r = send(lb.port, jar.request("GET", "/setcookie?n=SID&v=abc")).await;
+    assert_eq!(r.body, "s1");
+    assert_eq!(jar.absorb(&r), 1);
+    // Without the table roundrobin would alternate; with it the cookie keeps s1.
+    for _ in 0..6 {
+        assert_eq!(send(lb.port, jar.request("GET", "/")).await.body, "s1");
+    }
+    // Requests without the cookie still alternate, and store nothing.
+    let plain = Jar::new();
+    let a = send(lb.port, plain.request("GET", "/")).await.body;
+    let b = send(lb.port, plain.request("GET", "/")).await.body;
+    assert_ne!(a, b);
+    let out = cli(&sock, "show table be").await;
+    assert!(
+        out.contains("# table: be, type: string, size:100, used:1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" key=abc ") && out.contains("server_id=1"),
+        "{out}"
+    );
+}
+
+/// `use-server NAME if COND`: the first rule whose condition holds and whose server
+/// is usable picks the server (before the stick table); a server in maintenance lets
+/// the next rule or the balancing decide. In tcp mode too.
+#[tokio::test]
+async fn use_server_rules_pick_the_server() {
+    let o = Origins::start(Mode::Http, &["s1", "s2", "s3"]).await;
+    let t = Origins::start(Mode::Tcp, &["t1", "t2"]).await;
+    let mut cfg = format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend be\nbackend be\n    balance roundrobin\n    use-server s3 if {{ path_beg /three }}\n    use-server s2 if {{ path_beg /two }} || {{ path_beg /three }}\n    use-server s1 unless {{ path_beg /two }} || {{ path_beg /three }} || {{ path_beg /any }}\n"
+    );
+    let servers = o.servers(&["s1", "s2", "s3"]);
+    for (n, a) in &servers {
+        let off = if n == "s3" { " disabled" } else { "" };
+        cfg.push_str(&format!("    server {n} {a}{off}\n"));
+    }
+    cfg.push_str(&format!(
+        "listen t\n    mode tcp\n    bind 127.0.0.1:@FE2@\n    balance roundrobin\n    use-server t2 if {{ src 127.0.0.2 }}\n    server t1 {}\n    server t2 {}\n",
+        t.servers(&["t1", "t2"])[0].1,
+        t.servers(&["t1", "t2"])[1].1
+    ));
+    let lb = Lbd::start(&cfg).await;
+    let name = |path: &'static str| {
+        let port = lb.port;
+        async move { get(port, path).await.body }
+    };
+    for _ in 0..3 {
+        assert_eq!(name("/two").await, "s2");
+        assert_eq!(name("/x").await, "s1");
+        // s3 is in maintenance: the next rule that holds decides.
+        assert_eq!(name("/three").await, "s2");
+    }
+    // No rule holds: roundrobin over the usable servers.
+    let spread: std::collections::BTreeSet<String> = [name("/any").await, name("/any").await]
+        .into_iter()
+        .collect();
+    assert_eq!(spread.len(), 2, "{spread:?}");
+    for _ in 0..3 {
+        assert_eq!(tcp_name(lb.port2, lo(2)).await, "t2");
+    }
+}

@@ -4,6 +4,9 @@
 //! `set-status`, `allow`, and `proc.` variables set in `global`.
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/sock.rs"]
+mod sock;
 
 use common::*;
 
@@ -198,4 +201,162 @@ backend be_b
     assert_eq!(get(lb.port, "/a/x").await.header("x-origin"), "a");
     // No backend by that name: the rule is skipped, the default backend serves.
     assert_eq!(get(lb.port, "/zzz/x").await.header("x-origin"), "a");
+}
+
+/// `proc.` variables on the runtime socket: `get var` in HAProxy's words, and `set var`
+/// (an expression or a format) once the session turned `experimental-mode` on.
+#[tokio::test]
+async fn proc_variables_are_read_and_set_on_the_runtime_socket() {
+    let dir = sock::SockDir::new();
+    let path = dir.sock();
+    let lb = Lbd::start(&format!(
+        "global
+    stats socket {path} level admin
+    set-var proc.n int(1)
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request set-var(proc.n) var(proc.n),add(1)
+    http-request return status 200 hdr x-n %[var(proc.n)] hdr x-s %[var(proc.s)]
+"
+    ))
+    .await;
+    assert_eq!(
+        sock::cli(&path, "get var proc.n").await,
+        "proc.n: type=sint value=<1>\n"
+    );
+    let get = || async { send(lb.port, get_req("/")).await };
+    assert_eq!(get().await.header("x-n"), "2");
+    assert_eq!(
+        sock::cli(&path, "get var proc.n").await,
+        "proc.n: type=sint value=<2>\n"
+    );
+    assert_eq!(
+        sock::cli(&path, "set var proc.n int(40)").await,
+        "This command is restricted to experimental mode only.\n\n"
+    );
+    assert_eq!(
+        sock::cli(
+            &path,
+            "experimental-mode on; set var proc.n int(40); set var proc.s fmt %[var(proc.n)]-x"
+        )
+        .await,
+        "\n\n\n"
+    );
+    let r = get().await;
+    assert_eq!((r.header("x-n"), r.header("x-s")), ("41", "40-x"));
+    assert_eq!(
+        sock::cli(&path, "get var proc.s").await,
+        "proc.s: type=str value=<40-x>\n"
+    );
+    assert_eq!(
+        sock::cli(&path, "get var proc.nope").await,
+        "Variable not found.\n\n"
+    );
+}
+
+/// `\xHH` escapes over 0x7f are bytes, as in HAProxy: in `str()`, in format text and
+/// in `return string`.
+#[tokio::test]
+async fn hex_escapes_write_raw_bytes() {
+    let lb = Lbd::start(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request return status 200 content-type text/plain string \"a\\xE9b\" hdr x-hex %[str(a\\xE9b),hex] hdr x-json \"%[str(-\\xE0-),json(utf8s)]\" hdr x-bad \"<%[str(\\xE0),json(utf8)]>\" hdr x-lit \"\\x41%[str(z)]\" if { path /b }
+    http-request return status 200 content-type text/plain lf-string \"\\xFF%[str(\\xFE),length]\"
+",
+    )
+    .await;
+    let r = raw(
+        lb.port,
+        b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.contains("\r\nx-hex: 61E962\r\n"), "{r}");
+    assert!(r.contains("\r\nx-json: --\r\n"), "{r}");
+    assert!(r.contains("\r\nx-bad: <>\r\n"), "{r}");
+    assert!(r.contains("\r\nx-lit: Az\r\n"), "{r}");
+    // The body is the three bytes 61 E9 62 (a lone E9 reads as U+FFFD here).
+    assert!(r.ends_with("\r\n\r\na\u{FFFD}b"), "{r}");
+    let mut s = connect(lb.port, None).await;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(b"GET /l HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    within(DEADLINE, "the answer", s.read_to_end(&mut got))
+        .await
+        .unwrap();
+    assert!(got.ends_with(b"\r\n\r\n\xff1"), "{got:?}");
+}
+
+/// `fe_conn`: the frontend's current connections (this one, or a named one).
+#[tokio::test]
+async fn fe_conn_counts_the_frontends_connections() {
+    let lb = Lbd::start(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    http-request return status 200 hdr x-n %[fe_conn] hdr x-other %[fe_conn(other)]
+frontend other
+    bind 127.0.0.1:@FE2@
+    http-request return status 200
+",
+    )
+    .await;
+    let mut a = KeepAlive::connect(lb.port).await;
+    assert_eq!(a.get("/").await.header("x-n"), "1");
+    let mut b = KeepAlive::connect(lb.port).await;
+    let r = b.get("/").await;
+    assert_eq!((r.header("x-n"), r.header("x-other")), ("2", "0"));
+    assert_eq!(a.get("/").await.header("x-n"), "2");
+}
+
+/// `srv_sess_rate([BE/]SRV)`: a server's sessions over the last second; `srv_conn(SRV)`
+/// names a server of the current backend.
+#[tokio::test]
+async fn srv_sess_rate_counts_the_servers_sessions() {
+    let origin = HttpOrigin::start("o1").await;
+    let lb = Lbd::start(&format!(
+        "defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    default_backend web
+backend web
+    http-response set-header x-rate %[srv_sess_rate(web/s1)]
+    http-response set-header x-here %[srv_sess_rate(s1)]/%[srv_conn(s1)]
+    http-response set-header x-none <%[srv_sess_rate(web/nope)]>
+    server s1 {}
+",
+        origin.hostport()
+    ))
+    .await;
+    let mut last = 0;
+    for _ in 0..3 {
+        let r = get(lb.port, "/").await;
+        last = r.header("x-rate").parse::<i64>().unwrap();
+        assert!((1..=3).contains(&last), "{last}");
+        let (rate, conn) = r.header("x-here").split_once('/').unwrap();
+        assert!(rate.parse::<i64>().unwrap() >= 1);
+        assert_eq!(conn, "1", "this request holds the server's slot");
+        assert_eq!(r.header("x-none"), "<>");
+    }
+    assert!(last >= 1);
 }

@@ -404,3 +404,79 @@ backend no
     // The server's answer does not pass the response rules: nothing reaches the client.
     assert_eq!(send(lb.port2, logon.into_bytes()).await, b"");
 }
+
+/// Hex text to bytes.
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn mqtt_connect_and_connack_are_validated_and_read() {
+    // MQTT 5.0 CONNACK: topic alias maximum 10; then the byte count the origin adds.
+    let connack = unhex("200600000322000a");
+    let ok = TcpOrigin::start(TcpMode::ReplyAfterEof(connack.clone().into())).await;
+    let bad = TcpOrigin::start(TcpMode::ReplyAfterEof(unhex("21020000").into())).await;
+    let cfg = format!(
+        "defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    tcp-request inspect-delay 2s
+    tcp-request content reject unless {{ req.payload(0,0),mqtt_is_valid }}
+    tcp-request content set-var(sess.id) req.payload(0,0),mqtt_field_value(connect,client_identifier)
+    tcp-request content reject unless {{ var(sess.id) -m str test_sub }} {{ req.payload(0,0),mqtt_field_value(CONNECT,39) -m int 20 }}
+    default_backend ok
+frontend fe2
+    bind 127.0.0.1:@FE2@
+    default_backend bad
+backend ok
+    tcp-response inspect-delay 2s
+    tcp-response content reject unless {{ res.payload(0,0),mqtt_is_valid }} {{ res.payload(0,0),mqtt_field_value(connack,34) -m str 10 }}
+    server s1 {}
+backend bad
+    tcp-response inspect-delay 2s
+    tcp-response content reject unless {{ res.payload(0,0),mqtt_is_valid }}
+    server s1 {}
+",
+        ok.addr, bad.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    // A CONNECT with will, properties, user name and password (client id test_sub,
+    // maximum packet size 20), sent in two parts: the rules wait for the rest.
+    let connect5 = unhex("107e00044d51545405ee003c182700000014170126000161000162260001630001642100140008746573745f7375622a03000a746578742f706c61696e08000c77696c6c727370746f7069632600016500016626000167000168000977696c6c746f706963000b77696c6c7061796c6f61640004746573740006706173737764");
+    let send = |port: u16, msg: Vec<u8>| async move {
+        let mut s = connect(port, None).await;
+        let cut = msg.len() / 2;
+        s.write_all(&msg[..cut]).await.unwrap();
+        s.write_all(&msg[cut..]).await.unwrap();
+        s.shutdown().await.unwrap();
+        read_all(&mut s).await
+    };
+    let mut want = connack.clone();
+    want.extend_from_slice(&(connect5.len() as u64).to_be_bytes());
+    assert_eq!(send(lb.port, connect5.clone()).await, want);
+    // The same CONNECT from another client id, a PINGREQ, a CONNECT with the reserved
+    // flag bit set: refused.
+    let other = connect5
+        .iter()
+        .map(|&b| if b == b'_' { b'-' } else { b })
+        .collect::<Vec<u8>>();
+    assert_eq!(send(lb.port, other).await, b"", "client id test-sub");
+    assert_eq!(send(lb.port, unhex("c000")).await, b"", "PINGREQ");
+    assert_eq!(
+        send(
+            lb.port,
+            unhex("101400044d5154540403003c0008746573745f737562")
+        )
+        .await,
+        b"",
+        "reserved connect flag"
+    );
+    // A CONNACK with reserved flags set does not reach the client.
+    assert_eq!(send(lb.port2, connect5).await, b"");
+}

@@ -245,3 +245,30 @@ async fn proxy_v2_options_send_the_unique_id_authority_and_checksum() {
     want.push(b'x');
     assert_eq!(got, want);
 }
+
+/// `dispatch ADDR` without servers: every connection goes to that address, in tcp and
+/// http mode.
+#[tokio::test]
+async fn dispatch_sends_every_connection_to_its_address() {
+    let echo = TcpOrigin::start(TcpMode::Echo).await;
+    let web = HttpOrigin::start("web").await;
+    let lb = Lbd::start(&format!(
+        "{TCP_DEFAULTS}listen t\n    bind 127.0.0.1:@FE@\n    dispatch {}\nlisten h\n    mode http\n    bind 127.0.0.1:@FE2@\n    dispatch {}\n",
+        echo.hostport(),
+        web.hostport()
+    ))
+    .await;
+    for _ in 0..2 {
+        let mut s = connect(lb.port, None).await;
+        s.write_all(b"ping").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        within(DEADLINE, "the echo", s.read_to_end(&mut back))
+            .await
+            .unwrap();
+        assert_eq!(back, b"ping");
+    }
+    let r = get(lb.port2, "/x").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "web"));
+    assert_eq!(web.stats.requests(), 1);
+}

@@ -198,3 +198,42 @@ async fn default_realm_and_uri_without_auth() {
         "Basic realm=\"HAProxy Statistics\""
     );
 }
+
+#[tokio::test]
+async fn a_backends_stats_page_is_served_after_its_request_rules() {
+    let a = HttpOrigin::start("a").await;
+    let lb = Lbd::start(&format!(
+        "{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    use_backend web if {{ path_beg /bstats }} {{ req.hdr(x-to-web) -m found }}\n    default_backend admin\nbackend admin\n    stats uri /bstats\n    http-request deny if {{ req.hdr(x-deny) -m found }}\n    http-after-response set-header x-after admin\n    server a {0}\nbackend web\n    server a {0}\n",
+        a.hostport()
+    ))
+    .await;
+    // Routed to `admin`: its stats page, not its server, after its request rules, with
+    // its after-response rules.
+    let r = get(lb.port, "/bstats;csv").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with("# pxname,svname,"), "{}", r.body);
+    assert_eq!(r.header("x-after"), "admin");
+    let r = send(
+        lb.port,
+        hyper::Request::get("/bstats")
+            .header("host", "x")
+            .header("x-deny", "1")
+            .body(ClientBody::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 403, "the backend's http-request rules run first");
+    // Another backend without stats forwards the same path; other paths are forwarded.
+    let r = send(
+        lb.port,
+        hyper::Request::get("/bstats")
+            .header("host", "x")
+            .header("x-to-web", "1")
+            .body(ClientBody::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.body, "a");
+    assert_eq!(get(lb.port, "/").await.body, "a");
+    assert_eq!(a.stats.requests(), 2);
+}

@@ -13,6 +13,7 @@ pub mod health;
 pub mod persist;
 pub mod pool;
 pub mod proxy_proto;
+pub mod rate;
 pub mod state;
 pub mod status;
 pub mod stream;
@@ -127,7 +128,21 @@ pub struct Backend {
     /// `errorfile` pages by status (used before the frontend's once the backend is
     /// chosen).
     pub error_pages: model::ErrorPages,
+    /// `stats enable` / `stats uri` in a `backend`: the stats page, served once the
+    /// backend's `http-request` rules have run (a `listen` serves it as a frontend).
+    pub stats: model::StatsCfg,
+    /// `dispatch ADDR` (without `balance`): the address every balanced connection
+    /// goes to, as a server no list, check or statistic shows.
+    pub dispatch: Option<Arc<ServerRt>>,
+    /// `use-server NAME if|unless COND`: server index and condition, in order; the
+    /// conditions are compiled against `use_server_acls`.
+    pub use_server: Vec<(usize, crate::rules::Cond)>,
+    /// The acls of the `use-server` conditions.
+    pub use_server_acls: crate::rules::RuleSet,
 }
+
+/// The slot index of the `dispatch` address (no server of the backend's list).
+pub const DISPATCH: usize = usize::MAX;
 
 /// Stick rules of a backend and the table they use.
 #[derive(Debug)]
@@ -180,6 +195,19 @@ impl Stick {
         self.keys(env, &[On, StoreRequest])
     }
 
+    /// Whether `stick store-response` rules read the response.
+    pub fn stores_on_response(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|(k, _, _)| *k == model::StickKind::StoreResponse)
+    }
+
+    /// The keys `stick store-response` rules store the server under, read with the
+    /// response in `env`.
+    pub fn response_stores(&self, env: &crate::sample::Env<'_>) -> Vec<crate::stick::Key> {
+        self.keys(env, &[model::StickKind::StoreResponse])
+    }
+
     /// Stores `server` under each of `keys`.
     pub fn store(&self, keys: &[crate::stick::Key], server: &str) {
         let id = self
@@ -215,6 +243,17 @@ impl Backend {
                 (!v.is_empty()).then_some(v)
             })
             .collect()
+    }
+
+    /// The server of the first `use-server` rule whose condition holds and whose
+    /// server is UP and not in maintenance (a rule naming another server goes on to
+    /// the next, as in HAProxy).
+    pub fn use_server(&self, env: &crate::sample::Env<'_>) -> Option<usize> {
+        self.use_server.iter().find_map(|(i, c)| {
+            let st = &self.servers.get(*i)?.state;
+            let usable = st.is_up() && st.admin() != state::Admin::Maint;
+            (usable && self.use_server_acls.eval(c, env)).then_some(*i)
+        })
     }
 
     /// The index of the server named `name`.
@@ -334,6 +373,17 @@ impl Backend {
         key: Option<u64>,
         exclude: Option<usize>,
     ) -> Result<Option<Slot>, NoServer> {
+        if let Some(d) = &self.dispatch {
+            if !d.state.try_acquire(0) {
+                return Ok(None);
+            }
+            self.shared.total.fetch_add(1, Relaxed);
+            return Ok(Some(Slot {
+                server: d.clone(),
+                index: DISPATCH,
+                shared: self.shared.clone(),
+            }));
+        }
         let Some(view) = self.view(exclude, false) else {
             if exclude.is_some() {
                 return self.try_pick(key, None);

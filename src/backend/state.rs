@@ -42,6 +42,8 @@ pub struct ServerState {
     pub max: AtomicU32,
     /// Total connections or requests sent to this server.
     pub total: AtomicU64,
+    /// Sessions (connections or requests) per second (`srv_sess_rate`).
+    pub sess_rate: super::rate::PerSecond,
     /// Bytes from client to server.
     pub bytes_in: AtomicU64,
     /// Bytes from server to client.
@@ -212,6 +214,7 @@ impl ServerState {
             cur: AtomicU32::new(0),
             max: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            sess_rate: Default::default(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             conn_errors: AtomicU64::new(0),
@@ -335,6 +338,7 @@ impl ServerState {
                 Ok(_) => {
                     self.max.fetch_max(cur + 1, Relaxed);
                     self.total.fetch_add(1, Relaxed);
+                    self.sess_rate.hit();
                     return true;
                 }
                 Err(v) => cur = v,

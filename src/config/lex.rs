@@ -128,7 +128,13 @@ fn escape(chars: &[char], i: usize, out: &mut String) -> Result<usize, LexError>
         let hex: String = chars.iter().skip(i + 2).take(2).collect();
         if hex.len() == 2 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
             let v = u8::from_str_radix(&hex, 16).map_err(|_| LexError::BadHexEscape(i + 1))?;
-            out.push(char::from(v));
+            // A byte over 0x7f is no character: it is kept as its stand-in, turned
+            // back into the byte where the text becomes bytes.
+            out.push(if v < 0x80 {
+                char::from(v)
+            } else {
+                crate::sample::value::raw_byte_char(v)
+            });
             return Ok(4);
         }
         return Err(LexError::BadHexEscape(i + 1));
@@ -227,6 +233,13 @@ mod tests {
             ["a\\b", "'x'", "\"y\"", "\n\r\t"]
         );
         assert_eq!(split(r"\x41\x62"), ["Ab"]);
+        // A byte over 0x7f keeps its value: a stand-in character, turned back into
+        // the byte where the text becomes bytes.
+        let w = split(r"a\xE0\xffb");
+        assert_eq!(
+            crate::sample::value::raw_bytes(w[0].as_bytes()),
+            &b"a\xe0\xffb"[..]
+        );
     }
 
     #[test]

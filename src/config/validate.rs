@@ -240,7 +240,27 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 }
             }
         }
+        for (name, _, loc) in &p.use_servers {
+            if !p.servers.iter().any(|s| &s.name == name) {
+                diag(
+                    &mut out,
+                    Level::Alert,
+                    loc,
+                    format!(
+                    "{} '{}' : unable to find server '{name}' referenced in a 'use-server' rule.",
+                    p.kind.keyword(),
+                    p.name
+                ),
+                );
+            }
+        }
         for r in &p.stick_rules {
+            if r.kind == crate::config::model::StickKind::StoreResponse && p.mode == Mode::Tcp {
+                diag(&mut out, Level::Alert, &r.loc, format!(
+                    "Proxy '{}': 'stick store-response' in 'mode tcp' is not supported by lbd (it reads http responses).",
+                    p.name
+                ));
+            }
             let (tname, has) = match &r.table {
                 Some(t) => (t.as_str(), tables.get(t).copied()),
                 None => (p.name.as_str(), Some(p.stick_table.is_some())),
@@ -302,6 +322,18 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     for p in proxies.iter_mut() {
         track_tables(&mut out, &tables, p);
         let kw = p.kind.keyword();
+        if p.dispatch.is_some() && p.balance_set {
+            diag(
+                &mut out,
+                Level::Warning,
+                &p.loc,
+                format!(
+                    "dispatch address of {kw} '{}' will be ignored in balance mode.",
+                    p.name
+                ),
+            );
+            p.dispatch = None;
+        }
         if p.kind.is_backend() && p.mode == Mode::Tcp {
             if matches!(
                 p.balance,
@@ -323,7 +355,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
                 p.cookie = None;
             }
         }
-        if p.mode == Mode::Tcp && p.stats.enabled && p.kind.is_frontend() {
+        if p.mode == Mode::Tcp && p.stats.enabled {
             diag(
                 &mut out,
                 Level::Warning,

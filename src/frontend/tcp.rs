@@ -54,13 +54,15 @@ pub async fn serve(
         response: false,
     };
     let base = super::session::env(&graph, fe, &sess, addrs, &stats);
+    // The content rule that ended its rule set last (`last_rule_file`/`_line`).
+    let last_rule = std::sync::Mutex::new(None);
     let rs = &fe.rules;
     let v = content(
         &mut side,
         rs,
         (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
         &base,
-        &mut addrs,
+        (&mut addrs, &last_rule),
         &mut vars,
     );
     if v.await == Verdict::Reject {
@@ -99,7 +101,7 @@ pub async fn serve(
             rs,
             (&rs.tcp_content, rs.inspect_delay, graph.bufsize),
             &base,
-            &mut addrs,
+            (&mut addrs, &last_rule),
             &mut vars,
         );
         if v.await == Verdict::Reject {
@@ -139,6 +141,8 @@ pub async fn serve(
         info.tw = 0;
         info.tc = connect;
         info.backend_src = from;
+        let last = last_rule.lock().map(|l| l.clone()).unwrap_or_default();
+        info.last_rule = last.as_ref().map(|l| (&*l.file, l.line));
         info.end = crate::sample::LogEnd {
             bytes_in: bytes.0,
             bytes_out: bytes.1,
@@ -162,11 +166,16 @@ pub async fn serve(
         .ip()
         .filter(|_| be.balancer.wants_key())
         .map(crate::backend::balance::source_key);
+    // `use-server` rules (on the bytes the content rules buffered), then the table.
     let pinned = be
-        .stick
-        .as_ref()
-        .and_then(|st| st.lookup(&env))
-        .and_then(|n| be.server_index(&n));
+        .use_server(&crate::sample::Env {
+            payload: Some(crate::sample::conn::Payload::settled(side.buf, false)),
+            ..be_env
+        })
+        .or_else(|| {
+            let st = be.stick.as_ref()?;
+            be.server_index(&st.lookup(&env)?)
+        });
     let store = be.stick.as_ref().map(|st| st.stores(&env));
     // The stream's unique id (`unique-id-format`), for `proxy-v2-options unique-id`.
     let unique_id = fe.unique_id.as_ref().map(|f| f.eval(&be_env));
@@ -189,8 +198,10 @@ pub async fn serve(
         let _ = srv_tls.set(t);
     }
     // `tcp-response content` rules, once the server is connected.
+    // The `dispatch` address is no server (`<NOSRV>` in the log, as HAProxy's).
+    let is_server = slot.index != crate::backend::DISPATCH;
     let srv_env = crate::sample::Env {
-        srv: Some(crate::sample::Named {
+        srv: is_server.then(|| crate::sample::Named {
             name: &slot.server.name,
             id: be
                 .server_index(&slot.server.name)
@@ -206,8 +217,9 @@ pub async fn serve(
         bufsize: graph.bufsize,
         addrs,
         vars: &mut vars,
+        last_rule: &last_rule,
     });
-    if let (Some(st), Some(keys)) = (&be.stick, &store) {
+    if let (Some(st), Some(keys), true) = (&be.stick, &store, is_server) {
         st.store(keys, &slot.server.name);
     }
     let idle = be
@@ -244,7 +256,7 @@ pub async fn serve(
     let Some((up, down, term)) = relayed else {
         // The `tcp-response content` rules refused the server's bytes.
         fe.shared.denied.fetch_add(1, Relaxed);
-        log(Some(&*slot.server), tc, (0, 0), *b"--", from);
+        log(is_server.then_some(&*slot.server), tc, (0, 0), *b"--", from);
         return;
     };
     st.bytes_in.fetch_add(up, Relaxed);
@@ -253,7 +265,7 @@ pub async fn serve(
     fe.shared.bytes_out.fetch_add(down, Relaxed);
     let server = slot.server.clone();
     drop(slot);
-    log(Some(&server), tc, (up, down), term, from);
+    log(is_server.then_some(&*server), tc, (up, down), term, from);
 }
 
 /// One direction of content inspection: the socket whose first bytes the rules read
@@ -275,7 +287,10 @@ async fn content<S: super::stream::Inspect>(
     rs: &crate::rules::RuleSet,
     (rules, delay, bufsize): (&[crate::rules::TcpRt], Option<Duration>, usize),
     base: &crate::sample::Env<'_>,
-    addrs: &mut crate::sample::conn::Addrs,
+    (addrs, last_rule): (
+        &mut crate::sample::conn::Addrs,
+        &std::sync::Mutex<Option<crate::config::model::Loc>>,
+    ),
     vars: &mut crate::sample::Vars,
 ) -> Verdict {
     if rules.is_empty() {
@@ -306,6 +321,9 @@ async fn content<S: super::stream::Inspect>(
         };
         if v != Verdict::Wait {
             *addrs = run.addrs;
+            if let (Some(l), Ok(mut slot)) = (run.last, last_rule.lock()) {
+                *slot = Some(l);
+            }
             return v;
         }
         // More bytes, the end of the peer's side, or the end of the delay.
@@ -382,6 +400,7 @@ struct Gate<'a> {
     bufsize: usize,
     addrs: crate::sample::conn::Addrs,
     vars: &'a mut crate::sample::Vars,
+    last_rule: &'a std::sync::Mutex<Option<crate::config::model::Loc>>,
 }
 
 /// Copies both ways with half-close; returns (client→server, server→client) bytes
@@ -490,7 +509,8 @@ where
                 response: true,
             };
             let rules = (&g.rs.tcp_response[..], g.rs.res_inspect_delay, g.bufsize);
-            let v = content(&mut side, g.rs, rules, &g.env, &mut addrs, g.vars).await;
+            let at = (&mut addrs, g.last_rule);
+            let v = content(&mut side, g.rs, rules, &g.env, at, g.vars).await;
             if v == Verdict::Reject {
                 return None;
             }

@@ -225,7 +225,18 @@ impl Graph {
             } else {
                 RuleSet::for_proxy(p)
             };
+            let mut use_server_acls = RuleSet::new(&p.acls, &[], &[]);
+            let use_server = p
+                .use_servers
+                .iter()
+                .filter_map(|(n, c, _)| {
+                    let i = p.servers.iter().position(|s| &s.name == n)?;
+                    Some((i, use_server_acls.cond(c)))
+                })
+                .collect();
             let b = Backend {
+                use_server,
+                use_server_acls,
                 name: p.name.clone(),
                 proxy_id: id,
                 mode: p.mode,
@@ -254,6 +265,19 @@ impl Graph {
                     .collect(),
                 stick: stick(&tables, p),
                 error_pages: p.error_pages.clone(),
+                stats: p.stats.clone(),
+                dispatch: p.dispatch.map(|addr| {
+                    let settings = crate::config::model::ServerSettings::default();
+                    Arc::new(ServerRt {
+                        name: String::new(),
+                        backend: p.name.clone(),
+                        addr,
+                        state: Arc::new(ServerState::for_settings(&settings)),
+                        cfg: settings,
+                        pool: Pool::default(),
+                        tls: None,
+                    })
+                }),
                 shared: old_be
                     .get(p.name.as_str())
                     .map(|s| (*s).clone())
@@ -407,7 +431,13 @@ impl crate::sample::Stats for StatsView<'_> {
             SrvStat::IsUp => i64::from(s.state.is_up()),
             SrvStat::Conn => s.state.cur.load(Relaxed) as i64,
             SrvStat::Queue => s.state.queued.load(Relaxed) as i64,
+            SrvStat::SessRate => s.state.sess_rate.read() as i64,
         })
+    }
+
+    fn frontend_conn(&self, fe: &str) -> Option<i64> {
+        let f = self.graph.frontends.get(*self.graph.fe_index.get(fe)?)?;
+        Some(i64::from(f.shared.cur.load(Relaxed)))
     }
 }
 

@@ -112,6 +112,10 @@ pub trait Stats: Sync {
     fn backend(&self, be: Option<&str>, what: BeStat) -> Option<i64>;
     /// A server figure, `be/srv` by name.
     fn server(&self, be: &str, srv: &str, what: SrvStat) -> Option<i64>;
+    /// A frontend's current connections (`fe_conn`), by name.
+    fn frontend_conn(&self, _fe: &str) -> Option<i64> {
+        None
+    }
 }
 
 /// The backend figures fetches read.
@@ -138,6 +142,8 @@ pub enum SrvStat {
     Conn,
     /// Queued requests.
     Queue,
+    /// Sessions per second.
+    SessRate,
 }
 
 /// Everything a sample can be fetched from; absent parts make their fetches find nothing.
@@ -431,6 +437,7 @@ impl Expr {
                     .iter()
                     .chain(super::track::CONVS)
                     .chain(super::fix::CONVS)
+                    .chain(super::mqtt::CONVS)
             };
             let def = all().find(|c| c.name == cname).ok_or_else(|| {
                 format!(

@@ -105,7 +105,7 @@ pub static FETCHES: &[FetchDef] = &[
         e(Value::Int(a[0].int().unwrap_or(0)));
     }),
     l4a("str", &[S], 1, Str, |a, _, e| {
-        e(Value::str(a[0].text()));
+        e(Value::literal(a[0].text()));
     }),
     l4a("bool", &[I], 1, Bool, |a, _, e| {
         e(Value::Bool(a[0].int().unwrap_or(0) != 0));
@@ -268,6 +268,13 @@ pub static FETCHES: &[FetchDef] = &[
     l4a("be_conn", &[S], 0, Int, |a, env, e| {
         be_stat(a, env, e, BeStat::Conn)
     }),
+    l4a("fe_conn", &[S], 0, Int, |a, env, e| {
+        let name = a.first().map(Arg::text).filter(|n| !n.is_empty());
+        let name = name.or(env.fe.map(|f| f.name));
+        if let Some(v) = name.and_then(|n| env.stats?.frontend_conn(n)) {
+            e(Value::Int(v));
+        }
+    }),
     l4a("queue", &[S], 0, Int, |a, env, e| {
         be_stat(a, env, e, BeStat::Queue)
     }),
@@ -292,9 +299,25 @@ pub static FETCHES: &[FetchDef] = &[
             e(Value::Int(v));
         }
     }),
+    l4a("srv_sess_rate", &[S], 1, Int, |a, env, e| {
+        if let Some(v) = srv_stat(a, env, SrvStat::SessRate) {
+            e(Value::Int(v));
+        }
+    }),
     l4("unique-id", Str, |_, env, e| {
         if let Some(id) = env.unique_id {
             e(Value::Str(id.as_bytes().into()));
+        }
+    }),
+    // The rule that ended its rule set last (known to log formats).
+    l4("last_rule_file", Str, |_, env, e| {
+        if let Some((f, _)) = env.log.and_then(|l| l.last_rule) {
+            e(Value::Str(f.as_bytes().into()));
+        }
+    }),
+    l4("last_rule_line", Int, |_, env, e| {
+        if let Some((_, n)) = env.log.and_then(|l| l.last_rule) {
+            e(Value::Int(i64::from(n)));
         }
     }),
     l4("fc_http_major", Int, |_, env, e| {
@@ -538,8 +561,13 @@ fn be_stat<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, what: BeStat) {
     }
 }
 
+/// A server figure: `BE/SRV`, or `SRV` of the current backend.
 fn srv_stat(a: &[Arg], env: &Env<'_>, what: SrvStat) -> Option<i64> {
-    let (be, srv) = a[0].text().split_once('/')?;
+    let t = a[0].text();
+    let (be, srv) = match t.split_once('/') {
+        Some(p) => p,
+        None => (env.be?.name, t),
+    };
     env.stats?.server(be, srv, what)
 }
 

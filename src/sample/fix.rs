@@ -159,7 +159,7 @@ fn tag_value(msg: &[u8], id: u32) -> Result<Option<&[u8]>, ()> {
 }
 
 /// Marks the rule's data as final or not, as the converter decided.
-fn settle(env: &Env<'_>, more: bool) {
+pub(super) fn settle(env: &Env<'_>, more: bool) {
     if let Some(p) = env.payload {
         p.missing
             .store(more && !p.last, std::sync::atomic::Ordering::Relaxed);

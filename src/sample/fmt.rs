@@ -102,7 +102,9 @@ impl Fmt {
         let mut i = 0;
         let flush = |lit: &mut Vec<u8>, parts: &mut Vec<Part>| {
             if !lit.is_empty() {
-                parts.push(Part::Lit(std::mem::take(lit)));
+                let l = std::mem::take(lit);
+                let l = super::value::raw_bytes(&l).into_owned();
+                parts.push(Part::Lit(l));
             }
         };
         while i < b.len() {
@@ -194,7 +196,9 @@ impl Fmt {
     pub fn literal_text(s: &str) -> Fmt {
         Fmt {
             text: s.replace('%', "%%"),
-            parts: vec![Part::Lit(s.as_bytes().to_vec())],
+            parts: vec![Part::Lit(
+                super::value::raw_bytes(s.as_bytes()).into_owned(),
+            )],
         }
     }
 

@@ -273,6 +273,9 @@ pub struct LogInfo<'a> {
     pub res_slots: bool,
     /// The end (late values).
     pub end: LogEnd,
+    /// The rule that ended its rule set last (file, line): `last_rule_file`,
+    /// `last_rule_line`.
+    pub last_rule: Option<(&'a str, u32)>,
 }
 
 impl Default for LogInfo<'_> {
@@ -298,6 +301,7 @@ impl Default for LogInfo<'_> {
             req_slots: false,
             res_slots: false,
             end: LogEnd::default(),
+            last_rule: None,
         }
     }
 }
@@ -335,6 +339,7 @@ impl LogInfo<'_> {
             req_slots: self.req_slots,
             res_slots: self.res_slots,
             end: self.end,
+            last_rule: None,
         }
     }
 

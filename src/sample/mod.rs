@@ -20,6 +20,7 @@ pub mod hello;
 pub mod hint;
 pub mod json;
 pub mod logvars;
+pub mod mqtt;
 pub mod pattern;
 pub mod ssl;
 pub mod track;

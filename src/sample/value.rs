@@ -58,6 +58,12 @@ impl<'a> Value<'a> {
         Value::Str(Cow::Borrowed(s.as_bytes()))
     }
 
+    /// A literal of the configuration (`str(...)`), with the bytes its `\xHH` escapes
+    /// wrote (see [`raw_byte_char`]).
+    pub fn literal(s: &'a str) -> Self {
+        Value::Str(raw_bytes(s.as_bytes()))
+    }
+
     /// An owned string.
     pub fn string(s: String) -> Self {
         Value::Str(Cow::Owned(s.into_bytes()))
@@ -241,6 +247,37 @@ pub fn leading_int(s: &[u8]) -> i64 {
     }
 }
 
+/// Where the configuration's `\xHH` escapes of bytes 0x80..=0xFF live in its text
+/// (Rust strings hold UTF-8): private-use characters U+10FE80..=U+10FEFF, turned back
+/// into those bytes wherever a literal becomes bytes (`str()`, `%[...]` format text,
+/// `return string`), so that `str(\xE0)` is the byte 0xE0, as in HAProxy.
+pub fn raw_byte_char(b: u8) -> char {
+    char::from_u32(0x10FE00 + u32::from(b)).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+/// The bytes of `s` with each [`raw_byte_char`] turned back into its byte (borrowed
+/// when there is none: their UTF-8 form starts F4 8F BA/BB).
+pub fn raw_bytes(s: &[u8]) -> Cow<'_, [u8]> {
+    let at = |i: usize| {
+        s[i] == 0xF4 && s.get(i + 1) == Some(&0x8F) && matches!(s.get(i + 2), Some(0xBA | 0xBB))
+    };
+    if !(0..s.len()).any(at) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if at(i) && i + 3 < s.len() {
+            out.push(0x80 + (((s[i + 2] & 1) << 6) | (s[i + 3] & 0x3F)));
+            i += 4;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +295,23 @@ mod tests {
             let v = Value::Ip(a.parse().unwrap());
             assert_eq!(v.to_bytes().as_ref(), a.as_bytes());
         }
+    }
+
+    #[test]
+    fn raw_bytes_of_escapes() {
+        let s: String = [
+            'a',
+            raw_byte_char(0x80),
+            raw_byte_char(0xE0),
+            raw_byte_char(0xFF),
+            'é',
+        ]
+        .iter()
+        .collect();
+        let mut want = vec![b'a', 0x80, 0xE0, 0xFF];
+        want.extend_from_slice("é".as_bytes());
+        assert_eq!(raw_bytes(s.as_bytes()), &want[..]);
+        assert!(matches!(raw_bytes("plain é".as_bytes()), Cow::Borrowed(_)));
     }
 
     #[test]

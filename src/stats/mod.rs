@@ -6,6 +6,7 @@ pub mod page;
 pub mod prometheus;
 pub mod socket;
 pub mod tables;
+pub mod vars;
 
 use crate::backend::state::Admin;
 use crate::graph::Graph;

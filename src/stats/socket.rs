@@ -32,6 +32,8 @@ const HELP: &str = "The following commands are valid at this level:
   set server <bk>/<srv> weight <w>[%]     : change a server's weight
   set weight <bk>/<srv> <w>[%]            : change a server's weight
   get weight <bk>/<srv>                   : report a server's current weight
+  get var <name>                          : retrieve contents of a process-wide variable
+  experimental-mode [on|off]              : toggle experimental mode (set var)
   reload                                  : reload the configuration files
 ";
 
@@ -112,33 +114,20 @@ fn set_admin(g: &crate::graph::Graph, s: &crate::backend::ServerRt, to: Admin) -
 }
 
 /// Executes one command line; returns the response text.
-/// `get var proc.NAME`: a process variable, in HAProxy's words.
-fn get_var(g: &crate::graph::Graph, name: &str) -> String {
-    use crate::sample::{Scope, Value};
-    let Ok((Scope::Proc, n)) = Scope::split(name) else {
-        return "Variable name must be in the 'proc.' scope.\n".into();
-    };
-    let pv = g.proc_vars.read().unwrap_or_else(|e| e.into_inner());
-    let Some(v) = pv.get(Scope::Proc, n) else {
-        return "Variable not found.\n".into();
-    };
-    let ty = match v {
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "sint",
-        Value::Ip(std::net::IpAddr::V4(_)) => "ipv4",
-        Value::Ip(std::net::IpAddr::V6(_)) => "ipv6",
-        Value::Str(_) => "str",
-        Value::Bin(_) => "bin",
-    };
-    format!(
-        "{name}: type={ty} value=<{}>\n",
-        String::from_utf8_lossy(&v.to_bytes())
-    )
-}
-
 pub fn execute(
     line: &str,
     level: StatsLevel,
+    handle: &GraphHandle,
+    reload: Option<&ReloadFn>,
+) -> String {
+    execute_in(line, level, false, handle, reload)
+}
+
+/// [`execute`] in a session that may have turned `experimental-mode` on.
+pub fn execute_in(
+    line: &str,
+    level: StatsLevel,
+    experimental: bool,
     handle: &GraphHandle,
     reload: Option<&ReloadFn>,
 ) -> String {
@@ -229,7 +218,13 @@ pub fn execute(
             o
         }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
-        ["get", "var", name] => operator().unwrap_or_else(|| get_var(&g, name)),
+        ["get", "var", rest @ ..] => {
+            operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
+        }
+        ["set", "var", rest @ ..] if experimental => {
+            operator().unwrap_or_else(|| super::vars::set(&g, rest))
+        }
+        ["set", "var", ..] => "This command is restricted to experimental mode only.\n".into(),
         ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
             Ok(s) => set_admin(&g, &s, Admin::Maint),
             Err(e) => e,
@@ -276,6 +271,7 @@ where
     let (r, mut w) = tokio::io::split(stream);
     let mut lines = BufReader::new(r).lines();
     let mut interactive = false;
+    let mut experimental = false;
     while let Ok(Some(line)) = lines.next_line().await {
         let mut out = String::new();
         let mut quit = false;
@@ -283,15 +279,28 @@ where
             match cmd {
                 "prompt" => interactive = !interactive,
                 "quit" => quit = true,
+                c if c.split_whitespace().next() == Some("experimental-mode") => {
+                    let arg = c.split_whitespace().nth(1);
+                    if level < StatsLevel::Admin {
+                        out.push_str("Permission denied\n");
+                    } else if let Some(a) = arg {
+                        experimental = a == "on";
+                    } else {
+                        let on = if experimental { "ON" } else { "OFF" };
+                        out.push_str(&format!("experimental-mode is {on}\n"));
+                    }
+                    out.push('\n');
+                }
                 c => {
                     let h = handle.clone();
                     let r = reload.clone();
                     let c = c.to_string();
                     // Reload parses files: keep it off the async workers.
-                    let res =
-                        tokio::task::spawn_blocking(move || execute(&c, level, &h, r.as_ref()))
-                            .await
-                            .unwrap_or_default();
+                    let res = tokio::task::spawn_blocking(move || {
+                        execute_in(&c, level, experimental, &h, r.as_ref())
+                    })
+                    .await
+                    .unwrap_or_default();
                     out.push_str(&res);
                     out.push('\n');
                 }

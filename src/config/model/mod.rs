@@ -380,6 +380,12 @@ pub struct Proxy {
     pub acls: Vec<Acl>,
     /// `balance`.
     pub balance: Balance,
+    /// `balance` was written (here or in the defaults): the backend balances over its
+    /// servers and ignores `dispatch`.
+    pub balance_set: bool,
+    /// `dispatch ADDR:PORT`: without `balance`, every connection goes to this address
+    /// (servers are reached only by persistence).
+    pub dispatch: Option<SocketAddr>,
     /// `hash-type`.
     pub hash_type: HashType,
     /// `server` lines.
@@ -414,6 +420,8 @@ pub struct Proxy {
     pub stick_table: Option<StickTable>,
     /// `stick on|match|store-request`.
     pub stick_rules: Vec<StickRule>,
+    /// `use-server NAME if|unless COND` rules in order.
+    pub use_servers: Vec<(String, Condition, Loc)>,
     /// `stats` settings.
     pub stats: StatsCfg,
     /// `monitor-uri URI`: requests for it are answered by lbd (200, or 503 when a

@@ -421,7 +421,7 @@ pub struct StickTable {
     pub loc: Loc,
 }
 
-/// `stick on|match|store-request src [table T] [if|unless COND]`.
+/// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StickRule {
     /// Which kind.
@@ -445,6 +445,9 @@ pub enum StickKind {
     Match,
     /// store only.
     StoreRequest,
+    /// store only, with a key read on the response (`res.cook(SRV)`), once the
+    /// server's response head is in (http mode).
+    StoreResponse,
 }
 
 /// `stats` settings of a proxy.

@@ -35,6 +35,7 @@ mod capture;
 mod check_protos;
 mod checks;
 mod cond;
+mod defaults_rules;
 pub(crate) mod errors;
 pub(crate) mod global;
 mod http_actions;
@@ -113,6 +114,8 @@ pub struct Parser<'e> {
     http_errors: Vec<HttpErrors>,
     userlists: Vec<userlist::RawUserlist>,
     last_defaults: Option<usize>,
+    /// The kind of the sections that inherit from each defaults section (by index).
+    defaults_used: HashMap<usize, ProxyKind>,
     section: Section,
     conds: Vec<CondFrame>,
     names: HashMap<(String, bool), (bool, Loc)>,
@@ -175,6 +178,7 @@ impl<'e> Parser<'e> {
             http_errors: Vec::new(),
             userlists: Vec::new(),
             last_defaults: None,
+            defaults_used: HashMap::new(),
             section: Section::None,
             conds: Vec::new(),
             names: HashMap::new(),
@@ -447,6 +451,13 @@ impl<'e> Parser<'e> {
             None if kind == ProxyKind::Defaults => None,
             None => self.last_defaults,
         };
+        if let Some(idx) = base {
+            let used = self.defaults_used.get(&idx).copied();
+            defaults_rules::inherit(&self.defaults[idx], kind, used)?;
+            if kind != ProxyKind::Defaults {
+                self.defaults_used.insert(idx, kind);
+            }
+        }
         let mut p = match base {
             Some(idx) => self.defaults[idx].clone(),
             None => Proxy {

@@ -50,8 +50,10 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("tcp-request", Caps::DFBL, |p, w, t| p.tcp_rule(w, t)),
     kw("tcp-response", Caps::DBL, |p, w, t| p.tcp_rule(w, t)),
     kw("cookie", Caps::DBL, cookie),
+    kw("dispatch", Caps::BL, dispatch),
     kw("stick-table", Caps::FBL.hard(), stick_table),
     kw("stick", Caps::BL.hard(), stick),
+    kw("use-server", Caps::BL.hard(), use_server),
     kw("stats", Caps::DFBL, stats),
     kw("capture", Caps::FL.hard(), capture),
     kw("monitor-uri", Caps::DFL, monitor_uri),
@@ -73,9 +75,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("compression"),
     K::unsupported("filter"),
     K::unsupported("server-template"),
-    K::unsupported("dispatch"),
     K::unsupported("source"),
-    K::unsupported("use-server"),
     K::unsupported("force-persist"),
     K::unsupported("ignore-persist"),
     K::unsupported("persist"),
@@ -299,6 +299,21 @@ fn acl(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn balance(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let b = parse_balance(&w[1..])?;
     p.px(t).balance = b;
+    p.px(t).balance_set = true;
+    Ok(())
+}
+
+/// `dispatch ADDR:PORT` (the port is mandatory).
+fn dispatch(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let a = arg(w, 1)?;
+    if let Some(x) = w.get(2) {
+        return Err(format!("'dispatch' : unexpected argument '{x}'."));
+    }
+    let (_, addr, has_port) = value::server_addr(a).map_err(|e| format!("'dispatch' : {e}"))?;
+    if !has_port || addr.port() == 0 {
+        return Err(format!("'dispatch' : missing port number: '{a}'"));
+    }
+    p.px(t).dispatch = Some(addr);
     Ok(())
 }
 
@@ -435,6 +450,8 @@ fn redirect(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 
 /// `http-request` and `http-response`.
 fn http_rule(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    super::defaults_rules::anonymous(p.px(t), &format!("'{}'", w[0]))?;
+    super::defaults_rules::explicit_args(p.px(t), w)?;
     if let Some(mut rule) = p.http_rule(w, t)? {
         p.capture_slot(&mut rule, t)?;
         let px = p.px(t);
@@ -510,6 +527,29 @@ fn capture(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn stick(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let r = p.stick_rule(w, t)?;
     p.px(t).stick_rules.push(r);
+    Ok(())
+}
+
+/// `use-server NAME if|unless COND`.
+fn use_server(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    let Some(name) = w.get(1) else {
+        return Err("'use-server' expects a server name.".into());
+    };
+    let unless = match w.get(2).map(String::as_str) {
+        Some("if") => false,
+        Some("unless") => true,
+        _ => {
+            return Err(
+                "'use-server' requires either 'if' or 'unless' followed by a condition.".into(),
+            )
+        }
+    };
+    if name.contains("%[") {
+        return Err("'use-server' with a log-format server name is not supported by lbd.".into());
+    }
+    let cond = p.cond(t, unless, &w[3..], "a 'use-server' rule")?;
+    let loc = p.loc.clone();
+    p.px(t).use_servers.push((name.clone(), cond, loc));
     Ok(())
 }
 

@@ -103,15 +103,17 @@ impl<'e> Parser<'e> {
             Some("on") => StickKind::On,
             Some("match") => StickKind::Match,
             Some("store-request") => StickKind::StoreRequest,
-            Some("store-response") => {
-                return Err("'stick store-response' is not supported by lbd.".into())
-            }
+            Some("store-response") => StickKind::StoreResponse,
             Some(x) => {
                 return Err(format!(
-                    "'stick' : unknown keyword '{x}'; expects 'on', 'match' or 'store-request'."
+                    "'stick' : unknown keyword '{x}'; expects 'on', 'match', 'store-request' or 'store-response'."
                 ))
             }
-            None => return Err("'stick' expects 'on', 'match' or 'store-request'.".into()),
+            None => {
+                return Err(
+                    "'stick' expects 'on', 'match', 'store-request' or 'store-response'.".into(),
+                )
+            }
         };
         let Some(pattern) = w.get(2) else {
             return Err(format!(
@@ -125,6 +127,21 @@ impl<'e> Parser<'e> {
                 w[1]
             )
         })?;
+        // A key of the request side cannot read the response, and the response side
+        // has no request headers any more (as in HAProxy).
+        let response = kind == StickKind::StoreResponse;
+        if expr.needs_response() != response && (expr.needs_response() || expr.needs_http()) {
+            let side = if response {
+                "the request"
+            } else {
+                "the response"
+            };
+            return Err(format!(
+                "'stick {}' : fetch method '{}' reads {side}, which is not available there.",
+                w[1],
+                expr.fetch_name()
+            ));
+        }
         let mut table = None;
         let mut i = 3;
         if w.get(i).map(String::as_str) == Some("table") {

@@ -74,6 +74,8 @@ impl<'e> Parser<'e> {
             }
             return Ok(());
         }
+        super::defaults_rules::anonymous(self.px(t), &format!("'{kw} {sub}'"))?;
+        super::defaults_rules::explicit_args(self.px(t), w)?;
         let when = match (response, sub) {
             (false, "connection") => TcpWhen::Connection,
             (false, "session") => TcpWhen::Session,

@@ -310,6 +310,9 @@ pub(super) fn content_rules(
     let before = run.addrs;
     let v = rs.run_tcp_from(&rs.tcp_content, &env, vars, &mut run);
     drop(uri);
+    if let (Some(s), Some(l)) = (ctx.state, &run.last) {
+        s.ended_by(l);
+    }
     if run.addrs != before {
         parts.extensions.insert(run.addrs);
     }
@@ -329,7 +332,12 @@ pub(super) fn response_content_rules(
     }
     let none = Vars::default();
     let env = ctx.res_env(&none, req, res);
-    (rs.run_tcp(&rs.tcp_response, &env, vars) == Verdict::Reject).then(|| rejected(ctx))
+    let mut run = crate::rules::TcpRun::of(&env);
+    let v = rs.run_tcp_from(&rs.tcp_response, &env, vars, &mut run);
+    if let (Some(s), Some(l)) = (ctx.state, &run.last) {
+        s.ended_by(l);
+    }
+    (v == Verdict::Reject).then(|| rejected(ctx))
 }
 
 /// What a rule computed before it changes the message.
@@ -386,15 +394,27 @@ pub(super) fn apply(
             }
             (r, compute(&r.action, &env, ctx, &msg))
         };
+        let ended = |ctx: &Ctx<'_>| {
+            if let Some(s) = ctx.state {
+                s.ended_by(&r.loc);
+            }
+        };
         match effect {
-            Effect::Answer(resp) => return Some(resp),
-            Effect::Stop => return None,
+            Effect::Answer(resp) => {
+                ended(ctx);
+                return Some(resp);
+            }
+            Effect::Stop => {
+                ended(ctx);
+                return None;
+            }
             e => {
                 // A rewrite that failed: in strict mode (the default), the message
                 // is answered with 500 (as HAProxy).
                 let side = matches!(msg, Msg::Res(..)) as usize;
                 let strict = ctx.state.is_none_or(|s| !s.soft[side].load(Relaxed));
                 if !change(&r.action, e, ctx, vars, &mut msg) && strict {
+                    ended(ctx);
                     return Some(ctx.pages.response(500, None, false));
                 }
             }
@@ -410,7 +430,11 @@ fn compute(a: &Action, env: &Env<'_>, ctx: &Ctx<'_>, msg: &Msg<'_>) -> Effect {
         Action::WaitForBody(_) => Effect::None,
         Action::Deny(status) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);
-            Effect::Answer(ctx.pages.response_in(*status, None, false, env))
+            // As HAProxy, a denied request leaves the client connection open for the
+            // next one (the request was read whole).
+            let mut resp = ctx.pages.response_in(*status, None, false, env);
+            resp.headers_mut().remove(header::CONNECTION);
+            Effect::Answer(resp)
         }
         Action::DenyWith(answer) => {
             ctx.fe_rt.shared.denied.fetch_add(1, Relaxed);

@@ -405,7 +405,7 @@ impl<'a> Req<'a> {
         if let Some(r) = self.request_rules(None, &mut parts, &mut body).await {
             return r;
         }
-        if let Some(r) = self.stats_page(&parts) {
+        if let Some(r) = self.stats_page(&fe.stats, &parts) {
             return r;
         }
         let Some(be) = self.choose_backend(&parts) else {
@@ -415,6 +415,9 @@ impl<'a> Req<'a> {
         let same_proxy = be.proxy_id == fe.proxy_id;
         if !same_proxy {
             if let Some(r) = self.request_rules(Some(&be), &mut parts, &mut body).await {
+                return r;
+            }
+            if let Some(r) = self.stats_page(&be.stats, &parts) {
                 return r;
             }
         }
@@ -501,15 +504,20 @@ impl<'a> Req<'a> {
         )
     }
 
-    /// The stats page answers before any backend is chosen.
-    fn stats_page(&self, parts: &Parts) -> Option<Response<ProxyBody>> {
+    /// The stats page of the frontend (before any backend is chosen) or of the backend
+    /// (after its request rules), when the request is for it.
+    fn stats_page(
+        &self,
+        stats: &crate::config::model::StatsCfg,
+        parts: &Parts,
+    ) -> Option<Response<ProxyBody>> {
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        if !crate::stats::page::matches(&self.fe.stats, pq) {
+        if !crate::stats::page::matches(stats, pq) {
             return None;
         }
         let pq = pq.to_string();
         Some(crate::stats::page::serve(
-            &self.fe.stats,
+            stats,
             &pq,
             &parts.headers,
             &self.conn.handle,
@@ -555,6 +563,15 @@ impl<'a> Req<'a> {
             };
             persist::strip_request(ck, &mut parts.headers);
         }
+        // `use-server` rules, unless a valid cookie named a server that is UP.
+        if !be.use_server.is_empty() && !pinned.is_some_and(|i| be.servers[i].state.is_up()) {
+            let sv = self.stats_view(Some(&be));
+            let ctx = self.ctx(&sv).with_be(&be);
+            let uri = actions::target(&parts.uri);
+            if let Some(i) = be.use_server(&ctx.env(&self.vars, parts, &uri)) {
+                pinned = Some(i);
+            }
+        }
         let mut stick_store = Vec::new();
         if let Some(st) = &be.stick {
             let sv = self.stats_view(Some(&be));
@@ -595,7 +612,8 @@ impl<'a> Req<'a> {
         let (fe, be, src) = (self.fe, &route.be, self.src);
         let needs_resp_info = [&fe.rules, &be.rules]
             .iter()
-            .any(|rs| !rs.response.is_empty() || !rs.tcp_response.is_empty());
+            .any(|rs| !rs.response.is_empty() || !rs.tcp_response.is_empty())
+            || be.stick.as_ref().is_some_and(|s| s.stores_on_response());
         let saved = needs_resp_info.then(|| SavedReq {
             method: parts.method.clone(),
             uri: actions::target(&parts.uri).into_owned(),
@@ -798,6 +816,8 @@ impl<'a> Req<'a> {
         info.req_slots = !self.fe.capture_request.is_empty();
         info.res_slots = !self.fe.capture_response.is_empty();
         info.end.term = [t.term[0], t.term[1], t.cookie[0], t.cookie[1]];
+        let last_rule = self.state.last_rule();
+        info.last_rule = last_rule.as_ref().map(|l| (&*l.file, l.line));
         let sv = self.stats_view(be);
         let mut ctx = self.ctx(&sv);
         if let Some(b) = be {

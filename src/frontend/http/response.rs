@@ -58,6 +58,7 @@ impl Req<'_> {
         }
         strip_hop_by_hop(&mut rparts.headers, false);
         super::head::announce_grpc_trailers(&mut rparts.headers);
+        self.store_on_response(route, sent, &slot, &rparts);
         if let Some(c) = self.persist(route, sent, &slot, &mut rparts.headers) {
             self.trace.cookie[1] = c;
         }
@@ -137,6 +138,31 @@ impl Req<'_> {
         Response::from_parts(rparts, body)
     }
 
+    /// `stick store-response`: the keys read on the response head (before the
+    /// `http-response` rules, where HAProxy's store rules run) store its server.
+    fn store_on_response(
+        &self,
+        route: &Route,
+        sent: &Sent,
+        slot: &Slot,
+        res: &hyper::http::response::Parts,
+    ) {
+        let be = &route.be;
+        let (Some(st), Some(saved)) = (&be.stick, &sent.saved) else {
+            return;
+        };
+        if slot.index == crate::backend::DISPATCH || !st.stores_on_response() {
+            return;
+        }
+        let sv = self.stats_view(Some(be));
+        let ctx = self
+            .ctx(&sv)
+            .with_be(be)
+            .with_srv(&slot.server.name, slot.index as i64 + 1);
+        let keys = st.response_stores(&ctx.res_env(&self.vars, saved, res));
+        st.store(&keys, &slot.server.name);
+    }
+
     /// Cookie persistence on the response (insert, rewrite, prefix) and the stick
     /// table's store. Returns what happened to the cookie (`%tsc`'s last character)
     /// when the backend has `cookie`.
@@ -148,7 +174,7 @@ impl Req<'_> {
         headers: &mut HeaderMap,
     ) -> Option<u8> {
         let be = &route.be;
-        if let Some(st) = &be.stick {
+        if let (Some(st), true) = (&be.stick, slot.index != crate::backend::DISPATCH) {
             st.store(&route.stick_store, &slot.server.name);
         }
         let ck = be.cookie.as_ref()?;

@@ -16,6 +16,8 @@ pub(super) struct RuleState {
     pub server_timeout: AtomicU64,
     /// `set-timeout tunnel`, in milliseconds (0: none).
     pub tunnel_timeout: AtomicU64,
+    /// The last rule that ended its rule set (`last_rule_file`, `last_rule_line`).
+    pub last_rule: std::sync::Mutex<Option<crate::config::model::Loc>>,
 }
 
 impl RuleState {
@@ -27,6 +29,19 @@ impl RuleState {
     /// `set-timeout tunnel`, else `t`.
     pub fn tunnel(&self, t: Option<Duration>) -> Option<Duration> {
         Self::or(&self.tunnel_timeout, t)
+    }
+
+    /// Notes the rule that ended its rule set.
+    pub fn ended_by(&self, loc: &crate::config::model::Loc) {
+        *self.last_rule.lock().unwrap_or_else(|e| e.into_inner()) = Some(loc.clone());
+    }
+
+    /// The last rule that ended its rule set.
+    pub fn last_rule(&self) -> Option<crate::config::model::Loc> {
+        self.last_rule
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn or(a: &AtomicU64, t: Option<Duration>) -> Option<Duration> {

@@ -96,7 +96,8 @@ pub(super) async fn exchange(
         if trace.timed {
             trace.picked.get_or_insert_with(std::time::Instant::now);
         }
-        trace.server = Some(s.index);
+        // The `dispatch` address is no server: the log says `<NOSRV>`, as HAProxy's.
+        trace.server = (s.index != crate::backend::DISPATCH).then_some(s.index);
         trace.retries = attempts.failures();
         let key: pool::PoolKey = how.sni.get(s.index).cloned().flatten().map(Into::into);
         let shared = !(how.no_pool || how.upgrade || s.server.cfg.send_proxy.is_some());
