@@ -371,8 +371,8 @@ pub static FETCHES: &[FetchDef] = &[
         e(Value::Int(full_hash(h) as i64));
     }),
     // HAProxy: "the first occurrence of the parameter".
-    first(l7("url_param", &[S, S], 0, Str, url_param)),
-    first(l7("urlp", &[S, S], 0, Str, url_param)),
+    first(l7("url_param", &[S, S], 0, Str, super::urlp::url_param)),
+    first(l7("urlp", &[S, S], 0, Str, super::urlp::url_param)),
     l7("req.ver", &[], 0, Str, |_, env, e| {
         if let Some(r) = env.req {
             e(Value::str(r.version));
@@ -740,46 +740,6 @@ fn set_cook<'a>(a: &'a [Arg], headers: Option<&'a HeaderMap>, e: Emit<'_, 'a>) {
         (name.is_empty() || trim(&first[..i]) == name.as_bytes())
             && e(Value::Str(Cow::Borrowed(trim(&first[i + 1..]))))
     });
-}
-
-fn url_param<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
-    let Some((_, q)) = env.req.and_then(|r| r.uri.split_once('?')) else {
-        return;
-    };
-    let name = a.first().map(Arg::text).unwrap_or("");
-    let delim = a
-        .get(1)
-        .map(Arg::text)
-        .and_then(|d| d.chars().next())
-        .unwrap_or('&');
-    let q = q.split('#').next().unwrap_or(q);
-    if !delim.is_ascii() {
-        q.split(delim).any(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (name.is_empty() || k == name) && e(Value::str(v))
-        });
-        return;
-    }
-    // The usual case, an ASCII delimiter: a plain byte scan (queries are short, and
-    // the generic `str` searcher costs more to set up than to run here).
-    let (d, mut rest) = (delim as u8, q);
-    loop {
-        let (kv, more) = match rest.bytes().position(|b| b == d) {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
-        let (k, v) = match kv.bytes().position(|b| b == b'=') {
-            Some(i) => (&kv[..i], &kv[i + 1..]),
-            None => (kv, ""),
-        };
-        if (name.is_empty() || k == name) && e(Value::str(v)) {
-            return;
-        }
-        match more {
-            Some(m) => rest = m,
-            None => return,
-        }
-    }
 }
 
 fn capture<'a>(a: &'a [Arg], slots: &'a [Option<String>], e: Emit<'_, 'a>) {

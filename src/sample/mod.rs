@@ -24,6 +24,7 @@ pub mod mqtt;
 pub mod pattern;
 pub mod ssl;
 pub mod track;
+mod urlp;
 pub mod value;
 pub mod vars;
 
