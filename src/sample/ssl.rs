@@ -73,7 +73,7 @@ fn short_name(oid: &str) -> Cow<'static, str> {
 
 /// A subject (`issuer` false) or issuer DN: the whole of it as `/K=V/K=V`, or with
 /// `entry` the `occ`th value of that attribute (1 = first, -1 = last).
-fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
+pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
     let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
     let name = if issuer { x.issuer() } else { x.subject() };
     let attrs: Vec<(Cow<'static, str>, String)> = name

@@ -33,6 +33,12 @@ const HELP: &str = "The following commands are valid at this level:
   set weight <bk>/<srv> <w>[%]            : change a server's weight
   get weight <bk>/<srv>                   : report a server's current weight
   reload                                  : reload the configuration files
+  show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file
+  set ssl cert <certfile> <payload>       : replace a certificate file
+  commit ssl cert <certfile>              : commit a certificate file
+  abort ssl cert <certfile>               : abort a transaction for a certificate file
+  new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory
+  del ssl cert <certfile>                 : delete an unused certificate file
 ";
 
 /// One line of `show servers state`, HAProxy 2.6's 25 fields.
@@ -142,6 +148,17 @@ pub fn execute(
     handle: &GraphHandle,
     reload: Option<&ReloadFn>,
 ) -> String {
+    execute_with(line, None, level, handle, reload)
+}
+
+/// Executes one command line with the payload that followed it (`<<`).
+pub fn execute_with(
+    line: &str,
+    payload: Option<&str>,
+    level: StatsLevel,
+    handle: &GraphHandle,
+    reload: Option<&ReloadFn>,
+) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     let admin = || -> Option<String> {
         (level < StatsLevel::Admin).then(|| "Permission denied\n".to_string())
@@ -228,6 +245,9 @@ pub fn execute(
             }
             o
         }
+        ["show" | "set" | "commit" | "abort" | "new" | "del", "ssl", "cert", ..] => {
+            super::certs::command(&g, level, &words, payload)
+        }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
         ["get", "var", name] => operator().unwrap_or_else(|| get_var(&g, name)),
         ["disable", "server", spec] => admin().unwrap_or_else(|| match find(spec) {
@@ -276,10 +296,27 @@ where
     let (r, mut w) = tokio::io::split(stream);
     let mut lines = BufReader::new(r).lines();
     let mut interactive = false;
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Ok(Some(mut line)) = lines.next_line().await {
+        // A line ending with `<<` is followed by a payload, up to an empty line; it
+        // goes to the line's last command.
+        let mut payload = None;
+        if let Some(cmd) = line.trim_end().strip_suffix("<<") {
+            line = cmd.to_string();
+            let mut p = String::new();
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.is_empty() {
+                    break;
+                }
+                p.push_str(&l);
+                p.push('\n');
+            }
+            payload = Some(p);
+        }
         let mut out = String::new();
         let mut quit = false;
-        for cmd in line.split(';').map(str::trim) {
+        let cmds: Vec<&str> = line.split(';').map(str::trim).collect();
+        let last = cmds.len() - 1;
+        for (i, cmd) in cmds.into_iter().enumerate() {
             match cmd {
                 "prompt" => interactive = !interactive,
                 "quit" => quit = true,
@@ -287,11 +324,13 @@ where
                     let h = handle.clone();
                     let r = reload.clone();
                     let c = c.to_string();
+                    let p = if i == last { payload.take() } else { None };
                     // Reload parses files: keep it off the async workers.
-                    let res =
-                        tokio::task::spawn_blocking(move || execute(&c, level, &h, r.as_ref()))
-                            .await
-                            .unwrap_or_default();
+                    let res = tokio::task::spawn_blocking(move || {
+                        execute_with(&c, p.as_deref(), level, &h, r.as_ref())
+                    })
+                    .await
+                    .unwrap_or_default();
                     out.push_str(&res);
                     out.push('\n');
                 }

@@ -6,6 +6,7 @@
 //! file is an error of that configuration and the running one keeps serving.
 
 pub mod client;
+pub mod runtime;
 pub mod server;
 pub mod suites;
 pub mod verify;

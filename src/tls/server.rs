@@ -33,6 +33,9 @@ pub struct Entry {
     pub wild: Vec<String>,
     /// `!name` filters of its `crt-list` line: names it never serves.
     pub negated: Vec<String>,
+    /// Its names are its `crt-list` line's filters, not the certificate's own (a
+    /// certificate swapped by `commit ssl cert` keeps them).
+    pub filtered: bool,
     /// Which of the bind's server configurations a client of it gets.
     pub config: usize,
 }
@@ -78,6 +81,43 @@ impl CertStore {
             return None;
         }
         self.entries.first()
+    }
+}
+
+impl CertStore {
+    /// A copy with the certificate of every entry loaded from `path` replaced by `cert`,
+    /// valid for `names` (entries named by their `crt-list` filters keep those), and
+    /// how many entries that was; None when no entry came from `path`.
+    pub fn replaced(
+        &self,
+        path: &Path,
+        cert: &Arc<CertifiedKey>,
+        names: &[String],
+    ) -> Option<(CertStore, usize)> {
+        let mut n = 0;
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                if e.path != path {
+                    return e.clone();
+                }
+                n += 1;
+                let mut e = e.clone();
+                e.cert = cert.clone();
+                if !e.filtered {
+                    (e.exact, e.wild) = split_names(names);
+                }
+                e
+            })
+            .collect();
+        (n > 0).then_some((
+            CertStore {
+                entries,
+                strict: self.strict,
+            },
+            n,
+        ))
     }
 }
 
@@ -259,6 +299,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
                         exact,
                         wild,
                         negated: Vec::new(),
+                        filtered: false,
                         config: 0,
                     });
                 }
@@ -302,6 +343,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
                             exact,
                             wild,
                             negated: negated.clone(),
+                            filtered: !pos.is_empty(),
                             config,
                         });
                     }
@@ -472,6 +514,7 @@ mod tests {
             exact: s(exact),
             wild: s(wild),
             negated: s(negated),
+            filtered: false,
             config: 0,
         }
     }
