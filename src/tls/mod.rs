@@ -105,13 +105,31 @@ pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
         .load_private_key(key)
         .map_err(|e| bad(e.to_string()))?;
     let certified = rustls::sign::CertifiedKey::new(chain, signer);
-    certified.keys_match().map_err(|e| bad(e.to_string()))?;
+    keys_match(&certified).map_err(bad)?;
     let names = cert_names(&certified.cert[0]);
     Ok(CertKey {
         path: path.to_path_buf(),
         certified: Arc::new(certified),
         names,
     })
+}
+
+/// Whether the key signs for the leaf certificate: the same public key. Read with
+/// x509-parser, which (as OpenSSL) also takes X.509 v1 certificates, where rustls'
+/// own check refuses them.
+pub fn keys_match(c: &rustls::sign::CertifiedKey) -> Result<(), String> {
+    let Some(spki) = c.key.public_key() else {
+        // A key that cannot tell its public half: rustls' check is all there is.
+        return c.keys_match().map_err(|e| e.to_string());
+    };
+    let leaf = c.end_entity_cert().map_err(|e| e.to_string())?;
+    let (_, x) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| format!("invalid certificate: {e}"))?;
+    if x.tbs_certificate.subject_pki.raw == spki.as_ref() {
+        Ok(())
+    } else {
+        Err("the private key does not match the certificate".into())
+    }
 }
 
 /// The DNS names a certificate is valid for: subjectAltName DNS entries, or the
@@ -205,6 +223,12 @@ mod tests {
         let ck = load_cert_key(&data("www.example.test.pem")).expect("loads");
         assert_eq!(ck.names, ["www.example.test", "*.example.test"]);
         assert_eq!(ck.certified.cert.len(), 1);
+    }
+
+    #[test]
+    fn an_x509_v1_certificate_loads_with_its_cn() {
+        let ck = load_cert_key(&data("v1.pem")).expect("v1 loads, as with OpenSSL");
+        assert_eq!(ck.names, ["v1.example.test"]);
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Pending {
             .load_private_key(key.clone_key())
             .map_err(|_| bad())?;
         let c = CertifiedKey::new(self.chain.clone(), signer);
-        c.keys_match().map_err(|_| bad())?;
+        super::keys_match(&c).map_err(|_| bad())?;
         let names = cert_names(&c.cert[0]);
         Ok((Arc::new(c), names))
     }
