@@ -13,7 +13,7 @@ mod tls;
 use common::*;
 use sock::{cli, SockDir};
 use tls::*;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(sock: &str, crt: &str) -> String {
     format!(
@@ -185,6 +185,20 @@ async fn new_del_key_files_and_refusals_in_haproxys_words() {
         cli(&sock, "show ssl cert /nowhere.pem").await,
         "Can't display the certificate: Not found or the certificate is a bundle!\n\n"
     );
+    // A payload past 1 MiB is refused (read to its end, not kept).
+    let mut s = tokio::net::UnixStream::connect(&sock).await.unwrap();
+    let line = format!("{}\n", "A".repeat(63));
+    let big = format!("set ssl cert {crt} <<\n{}\n", line.repeat(17_000));
+    let (mut r, mut w) = s.split();
+    let (_, answer) = within(DEADLINE, "oversized payload", async {
+        tokio::join!(async { w.write_all(big.as_bytes()).await }, async {
+            let mut out = String::new();
+            let _ = r.read_to_string(&mut out).await;
+            out
+        })
+    })
+    .await;
+    assert_eq!(answer, "Payload too large: at most 1048576 bytes.\n\n");
     // Still the configured certificate.
     assert_eq!(
         served_subject(lb.port, "other.test").await.as_deref(),

@@ -289,6 +289,9 @@ pub fn execute_with(
     }
 }
 
+/// The largest payload a command takes (a certificate with its chain is a few KiB).
+const MAX_PAYLOAD: usize = 1 << 20;
+
 async fn session<S>(stream: S, level: StatsLevel, handle: GraphHandle, reload: Option<ReloadFn>)
 where
     S: tokio::io::AsyncRead + AsyncWrite + Unpin,
@@ -303,12 +306,22 @@ where
         if let Some(cmd) = line.trim_end().strip_suffix("<<") {
             line = cmd.to_string();
             let mut p = String::new();
+            let mut too_large = false;
             while let Ok(Some(l)) = lines.next_line().await {
                 if l.is_empty() {
                     break;
                 }
-                p.push_str(&l);
-                p.push('\n');
+                // Past the limit the payload is read to its end but not kept.
+                too_large |= p.len() + l.len() >= MAX_PAYLOAD;
+                if !too_large {
+                    p.push_str(&l);
+                    p.push('\n');
+                }
+            }
+            if too_large {
+                let msg = format!("Payload too large: at most {MAX_PAYLOAD} bytes.\n\n");
+                let _ = w.write_all(msg.as_bytes()).await;
+                break;
             }
             payload = Some(p);
         }
