@@ -205,3 +205,40 @@ async fn new_del_key_files_and_refusals_in_haproxys_words() {
         Some("CN=other.test")
     );
 }
+
+#[tokio::test]
+async fn del_ext_keys_load_and_are_set_as_name_dot_key() {
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let crt = dir.path("site.crt");
+    let key = dir.path("site.key");
+    std::fs::copy(data("split.pem"), &crt).unwrap();
+    std::fs::copy(data("split.pem.key"), &key).unwrap();
+    let cfg = config(&sock, &crt).replace("global\n", "global\n    ssl-load-extra-del-ext\n");
+    let lb = Lbd::start(&cfg).await;
+    assert_eq!(
+        served_subject(lb.port, "split.example.test")
+            .await
+            .as_deref(),
+        Some("CN=split.example.test")
+    );
+    // The certificate alone, then its key as NAME.key, as HAProxy's set_ssl_cert_noext.
+    let cert = std::fs::read_to_string(data("nokey.pem")).unwrap();
+    let other = std::fs::read_to_string(data("other.test.pem")).unwrap();
+    assert_eq!(
+        cli(&sock, &format!("set ssl cert {crt} <<\n{cert}")).await,
+        format!("Transaction created for certificate {crt}!\n\n")
+    );
+    assert_eq!(
+        cli(&sock, &format!("set ssl cert {key} <<\n{other}")).await,
+        format!("Transaction updated for certificate {crt}!\n\n")
+    );
+    assert_eq!(
+        cli(&sock, &format!("commit ssl cert {crt}")).await,
+        format!("Committing {crt}.\nSuccess!\n\n")
+    );
+    assert_eq!(
+        served_subject(lb.port, "other.test").await.as_deref(),
+        Some("CN=other.test")
+    );
+}

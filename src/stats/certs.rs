@@ -191,6 +191,16 @@ fn set(g: &Graph, st: &mut State, arg: &str, payload: &str) -> String {
         }
         _ => (arg, false),
     };
+    // With `ssl-load-extra-del-ext`, NAME.key is the key of NAME.crt.
+    let crt = format!("{name}.crt");
+    let del_ext = key && g.config.global.ssl_del_ext;
+    let name = match &st.tx {
+        Some(t) if del_ext && t.path == crt => crt.as_str(),
+        None if del_ext && lookup(g, st, name).is_none() && lookup(g, st, &crt).is_some() => {
+            crt.as_str()
+        }
+        _ => name,
+    };
     let mut new =
         match &st.tx {
             Some(t) if t.path != name => {

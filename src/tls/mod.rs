@@ -73,6 +73,23 @@ fn find_key(pem: &[u8]) -> Option<PrivateKeyDer<'static>> {
 /// Loads a HAProxy `crt` file: the leaf certificate first, its chain after it, and
 /// the key in the same file or else in `FILE.key`.
 pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
+    load_cert_key_ext(path, false)
+}
+
+/// Where the key of a certificate file without one is: `FILE.key`, or with
+/// `ssl-load-extra-del-ext` (`del_ext`) `NAME.key` for `NAME.crt`.
+pub fn key_path(path: &Path, del_ext: bool) -> PathBuf {
+    let base = match path.to_str().and_then(|p| p.strip_suffix(".crt")) {
+        Some(b) if del_ext => std::ffi::OsString::from(b),
+        _ => path.as_os_str().to_owned(),
+    };
+    let mut kp = base;
+    kp.push(".key");
+    PathBuf::from(kp)
+}
+
+/// [`load_cert_key`], with `ssl-load-extra-del-ext` when `del_ext`.
+pub fn load_cert_key_ext(path: &Path, del_ext: bool) -> Result<CertKey, TlsError> {
     let pem = read(path)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .filter_map(Result::ok)
@@ -85,9 +102,7 @@ pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
     let key = match find_key(&pem) {
         Some(k) => k,
         None => {
-            let mut kp = path.as_os_str().to_owned();
-            kp.push(".key");
-            let kp = PathBuf::from(kp);
+            let kp = key_path(path, del_ext);
             std::fs::read(&kp)
                 .ok()
                 .and_then(|b| find_key(&b))
@@ -229,6 +244,17 @@ mod tests {
     fn an_x509_v1_certificate_loads_with_its_cn() {
         let ck = load_cert_key(&data("v1.pem")).expect("v1 loads, as with OpenSSL");
         assert_eq!(ck.names, ["v1.example.test"]);
+    }
+
+    #[test]
+    fn key_paths_with_and_without_del_ext() {
+        let p = Path::new("/c/site.crt");
+        assert_eq!(key_path(p, false), Path::new("/c/site.crt.key"));
+        assert_eq!(key_path(p, true), Path::new("/c/site.key"));
+        assert_eq!(
+            key_path(Path::new("/c/a.pem"), true),
+            Path::new("/c/a.pem.key")
+        );
     }
 
     #[test]

@@ -358,6 +358,12 @@ pub(super) fn crt_base(p: &mut Parser<'_>, w: &[String]) -> R {
     Ok(())
 }
 
+/// `ssl-load-extra-del-ext`.
+pub(super) fn del_ext(p: &mut Parser<'_>, _: &[String]) -> R {
+    p.global.ssl_del_ext = true;
+    Ok(())
+}
+
 /// `ca-base DIR`.
 pub(super) fn ca_base(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.ca_base = Some(PathBuf::from(arg(w, 1)?));
