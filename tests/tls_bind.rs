@@ -576,3 +576,25 @@ async fn a_revoked_client_certificate_is_refused_with_crl_file() {
     assert!(body.contains("cdn=/CN=client.example.test"), "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_x509_v1_certificate_is_served_and_reached_with_verify_none() {
+    // As HAProxy's reg-tests chain a clear listener to their TLS one.
+    let lb = Lbd::start(&format!(
+        "{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend tls\nbackend tls\n    server s1 127.0.0.1:@FE2@ ssl verify none sni str(v1.example.test)\nfrontend fe\n    bind 127.0.0.1:@FE2@ ssl crt {}\n{SHOW}",
+        data("v1.pem")
+    ))
+    .await;
+    assert_eq!(
+        served_subject(lb.port2, "v1.example.test").await.as_deref(),
+        Some("CN=v1.example.test")
+    );
+    let r = get(lb.port, "/").await;
+    assert_eq!(r.status, 200, "{}", lb.stderr());
+    assert!(
+        r.body
+            .contains("sni=v1.example.test dn=/CN=v1.example.test "),
+        "{}",
+        r.body
+    );
+}

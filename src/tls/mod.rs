@@ -53,7 +53,7 @@ pub struct CertKey {
     pub path: PathBuf,
     /// The chain and signing key.
     pub certified: Arc<rustls::sign::CertifiedKey>,
-    /// The DNS names of the leaf: its subjectAltName DNS entries, else its CN
+    /// The names of the leaf: its subjectAltName DNS entries, then its CNs
     /// (lowercase; wildcards as `*.example.com`).
     pub names: Vec<String>,
 }
@@ -147,8 +147,39 @@ pub fn keys_match(c: &rustls::sign::CertifiedKey) -> Result<(), String> {
     }
 }
 
-/// The DNS names a certificate is valid for: subjectAltName DNS entries, or the
-/// subject's CN when it has none (lowercase).
+/// Checks a handshake signature with the public key of `cert` read by x509-parser,
+/// which takes X.509 v1 certificates (webpki refuses them): how a `verify none`
+/// server's v1 certificate is used, as OpenSSL does. Every algorithm rustls maps the
+/// scheme to is tried.
+pub fn verify_with_cert_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &rustls::DigitallySignedStruct,
+    algs: &rustls::crypto::WebPkiSupportedAlgorithms,
+) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+    let (_, x) = x509_parser::parse_x509_certificate(cert.as_ref()).map_err(|_| bad())?;
+    let key = x
+        .tbs_certificate
+        .subject_pki
+        .subject_public_key
+        .data
+        .as_ref();
+    let candidates = algs
+        .mapping
+        .iter()
+        .filter(|(s, _)| *s == dss.scheme)
+        .flat_map(|(_, a)| a.iter());
+    for alg in candidates {
+        if alg.verify_signature(key, message, dss.signature()).is_ok() {
+            return Ok(rustls::client::danger::HandshakeSignatureValid::assertion());
+        }
+    }
+    Err(bad())
+}
+
+/// The names a certificate is chosen for by SNI, as HAProxy takes them: its
+/// subjectAltName DNS entries, then its subject's CNs (lowercase).
 pub fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
     use x509_parser::extensions::GeneralName;
     let Ok((_, x)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
@@ -166,13 +197,16 @@ pub fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     };
-    if names.is_empty() {
-        names.extend(
-            x.subject()
-                .iter_common_name()
-                .filter_map(|cn| cn.as_str().ok())
-                .map(str::to_ascii_lowercase),
-        );
+    // As HAProxy, the subject's CNs serve too, SAN or not.
+    for cn in x
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .map(str::to_ascii_lowercase)
+    {
+        if !names.contains(&cn) {
+            names.push(cn);
+        }
     }
     names
 }
@@ -244,6 +278,12 @@ mod tests {
     fn an_x509_v1_certificate_loads_with_its_cn() {
         let ck = load_cert_key(&data("v1.pem")).expect("v1 loads, as with OpenSSL");
         assert_eq!(ck.names, ["v1.example.test"]);
+    }
+
+    #[test]
+    fn sni_names_are_the_sans_then_the_cn() {
+        let ck = load_cert_key(&data("cn-not-in-san.pem")).expect("loads");
+        assert_eq!(ck.names, ["alt.example.test", "cn.example.test"]);
     }
 
     #[test]

@@ -34,3 +34,7 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=v1.example.test" -keyout v1.key.t
 openssl x509 -req -in v1.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 36500 -out v1.crt.tmp 2>/dev/null
 cat v1.crt.tmp v1.key.tmp > v1.pem
 rm -f v1.csr *.tmp ca.srl
+# a certificate whose CN is not among its subjectAltNames (SNI takes both, as HAProxy)
+leaf cn.example.test "DNS:alt.example.test"
+cat cn.example.test.crt.tmp cn.example.test.key.tmp > cn-not-in-san.pem
+rm -f *.tmp ca.srl
