@@ -497,6 +497,7 @@ async fn a_crt_directory_loads_each_file_with_its_key_file() {
 
 #[test]
 fn crt_base_ca_base_and_global_defaults_are_applied() {
+    // Server `crt` is relative to crt-base and `ca-file` to ca-base too, as in HAProxy.
     let dir = std::env::temp_dir().join(format!("lbd-tls-base-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("c.cfg");
@@ -509,7 +510,7 @@ fn crt_base_ca_base_and_global_defaults_are_applied() {
         std::fs::write(
             &f,
             format!(
-                "global\n    crt-base {base}\n    ca-base {base}\n{global}{HTTP_DEFAULTS}frontend fe\n    bind :8443 ssl crt other.test.pem verify optional ca-file ca.crt\n{SHOW}"
+                "global\n    crt-base {base}\n    ca-base {base}\n{global}{HTTP_DEFAULTS}frontend fe\n    bind :8443 ssl crt other.test.pem verify optional ca-file ca.crt\n{SHOW}backend be\n    server s 127.0.0.1:1 ssl crt client.pem ca-file ca.crt verify required\n"
             ),
         )
         .unwrap();

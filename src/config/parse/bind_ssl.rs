@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// A path given to `crt`/`crt-list` (`base` = `crt-base`) or `ca-file`/`crl-file`
 /// (`ca-base`): relative ones are under the base when there is one.
-fn based(base: &Option<PathBuf>, p: &str) -> PathBuf {
+pub(super) fn based(base: &Option<PathBuf>, p: &str) -> PathBuf {
     match base {
         Some(b) if !p.starts_with('/') => b.join(p),
         _ => PathBuf::from(p),
