@@ -579,11 +579,18 @@ async fn a_revoked_client_certificate_is_refused_with_crl_file() {
 }
 
 #[tokio::test]
-async fn an_x509_v1_certificate_is_served_and_reached_with_verify_none() {
+async fn an_x509_v1_certificate_is_served_and_reached_with_verify_none_and_ssl_s_fetches() {
+    // A v1 certificate with the CA after it as its chain.
+    let dir = std::env::temp_dir().join(format!("lbd-tls-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let crt = dir.join("v1-chain.pem");
+    let pem = std::fs::read_to_string(data("v1.pem")).unwrap()
+        + &std::fs::read_to_string(data("ca.crt")).unwrap();
+    std::fs::write(&crt, pem).unwrap();
     // As HAProxy's reg-tests chain a clear listener to their TLS one.
     let lb = Lbd::start(&format!(
-        "{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend tls\nbackend tls\n    server s1 127.0.0.1:@FE2@ ssl verify none sni str(v1.example.test)\nfrontend fe\n    bind 127.0.0.1:@FE2@ ssl crt {}\n{SHOW}",
-        data("v1.pem")
+        "{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend tls\nbackend tls\n    http-response set-header x-srv \"%[ssl_s_s_dn(CN)] %[ssl_s_version] %[ssl_s_sha1,hex]\"\n    http-response set-header x-chain %[ssl_s_chain_der,hex]\n    server s1 127.0.0.1:@FE2@ ssl verify none sni str(v1.example.test)\nfrontend fe\n    bind 127.0.0.1:@FE2@ ssl crt {}\n{SHOW}",
+        crt.display()
     ))
     .await;
     assert_eq!(
@@ -598,4 +605,17 @@ async fn an_x509_v1_certificate_is_served_and_reached_with_verify_none() {
         "{}",
         r.body
     );
+    // The server's certificates through the ssl_s_* fetches.
+    let ck = lbd::tls::load_cert_key(&crt).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let sha1 = hex(&<sha1::Sha1 as sha1::Digest>::digest(
+        ck.certified.cert[0].as_ref(),
+    ));
+    assert_eq!(r.header("x-srv"), format!("v1.example.test 1 {sha1}"));
+    assert_eq!(ck.certified.cert.len(), 2);
+    assert_eq!(
+        r.header("x-chain"),
+        hex(ck.certified.cert[0].as_ref()) + &hex(ck.certified.cert[1].as_ref())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
