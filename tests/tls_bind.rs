@@ -4,136 +4,15 @@
 //! `redirect scheme https if !{ ssl_fc }`, keep-alive with parking, reloads.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls;
 
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
+use tls::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// Runs curl over TLS to `name` (resolved to 127.0.0.1) on `port`; (exit code, body).
-async fn curl(port: u16, name: &str, extra: &[&str]) -> (i32, String) {
-    let (port, name) = (port.to_string(), name.to_string());
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "5", "--http1.1", "--cacert"])
-            .arg(data("ca.crt"))
-            .arg("--resolve")
-            .arg(format!("{name}:{port}:127.0.0.1"))
-            .args(&extra)
-            .arg(format!("https://{name}:{port}/"))
-            .output()
-            .expect("run curl");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    })
-    .await
-    .unwrap()
-}
-
-/// The subject openssl s_client sees with SNI `sni` (None: the handshake failed).
-async fn served_subject(port: u16, sni: &str) -> Option<String> {
-    let sni = sni.to_string();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new("openssl")
-            .args(["s_client", "-connect"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-servername", &sni])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run openssl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if text.contains("no peer certificate available") {
-            return None;
-        }
-        text.lines()
-            .find_map(|l| l.strip_prefix("subject="))
-            .map(|s| s.replace(' ', ""))
-    })
-    .await
-    .unwrap()
-}
-
-/// A rustls client configuration trusting the test CA.
-fn client_config(alpn: &[&str]) -> Arc<rustls::ClientConfig> {
-    let roots = lbd::tls::load_ca(Path::new(&data("ca.crt"))).unwrap();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(lbd::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    Arc::new(cfg)
-}
-
-/// A TLS connection over `tcp` with `cfg`.
-async fn tls_over(
-    tcp: tokio::net::TcpStream,
-    sni: &str,
-    cfg: Arc<rustls::ClientConfig>,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
-    within(
-        DEADLINE,
-        "TLS handshake",
-        tokio_rustls::TlsConnector::from(cfg).connect(name, tcp),
-    )
-    .await
-    .expect("handshake")
-}
-
-/// A rustls client connection to lbd (trusting the test CA).
-async fn tls_connect(
-    port: u16,
-    sni: &str,
-    alpn: &[&str],
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tls_over(tcp, sni, client_config(alpn)).await
-}
-
-/// Reads one HTTP/1.1 response with a Content-Length body.
-async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_string)
-                })
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if body.len() >= len {
-                return text;
-            }
-        }
-        let n = within(DEADLINE, "read a response", s.read(&mut buf))
-            .await
-            .unwrap();
-        assert!(n > 0, "closed after {text:?}");
-        got.extend_from_slice(&buf[..n]);
-    }
-}
 
 const SHOW: &str = "    http-request return status 200 content-type text/plain lf-string \"sni=%[ssl_fc_sni] dn=%[ssl_f_s_dn] alpn=%[ssl_fc_alpn] v=%[ssl_fc_protocol] c=%[ssl_c_used] cdn=%[ssl_c_s_dn] ssl=%[ssl_fc]\\n\"\n";
 
@@ -618,6 +497,7 @@ async fn a_crt_directory_loads_each_file_with_its_key_file() {
 
 #[test]
 fn crt_base_ca_base_and_global_defaults_are_applied() {
+    // Server `crt` is relative to crt-base and `ca-file` to ca-base too, as in HAProxy.
     let dir = std::env::temp_dir().join(format!("lbd-tls-base-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("c.cfg");
@@ -630,7 +510,7 @@ fn crt_base_ca_base_and_global_defaults_are_applied() {
         std::fs::write(
             &f,
             format!(
-                "global\n    crt-base {base}\n    ca-base {base}\n{global}{HTTP_DEFAULTS}frontend fe\n    bind :8443 ssl crt other.test.pem verify optional ca-file ca.crt\n{SHOW}"
+                "global\n    crt-base {base}\n    ca-base {base}\n{global}{HTTP_DEFAULTS}frontend fe\n    bind :8443 ssl crt other.test.pem verify optional ca-file ca.crt\n{SHOW}backend be\n    server s 127.0.0.1:1 ssl crt client.pem ca-file ca.crt verify required\n"
             ),
         )
         .unwrap();
@@ -695,5 +575,47 @@ async fn a_revoked_client_certificate_is_refused_with_crl_file() {
     let (code, body) = curl(lb.port2, "other.test", &["--cert", &cert]).await;
     assert_eq!(code, 0, "{body}");
     assert!(body.contains("cdn=/CN=client.example.test"), "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_x509_v1_certificate_is_served_and_reached_with_verify_none_and_ssl_s_fetches() {
+    // A v1 certificate with the CA after it as its chain.
+    let dir = std::env::temp_dir().join(format!("lbd-tls-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let crt = dir.join("v1-chain.pem");
+    let pem = std::fs::read_to_string(data("v1.pem")).unwrap()
+        + &std::fs::read_to_string(data("ca.crt")).unwrap();
+    std::fs::write(&crt, pem).unwrap();
+    // As HAProxy's reg-tests chain a clear listener to their TLS one.
+    let lb = Lbd::start(&format!(
+        "{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend tls\nbackend tls\n    http-response set-header x-srv \"%[ssl_s_s_dn(CN)] %[ssl_s_version] %[ssl_s_sha1,hex]\"\n    http-response set-header x-chain %[ssl_s_chain_der,hex]\n    server s1 127.0.0.1:@FE2@ ssl verify none sni str(v1.example.test)\nfrontend fe\n    bind 127.0.0.1:@FE2@ ssl crt {}\n{SHOW}",
+        crt.display()
+    ))
+    .await;
+    assert_eq!(
+        served_subject(lb.port2, "v1.example.test").await.as_deref(),
+        Some("CN=v1.example.test")
+    );
+    let r = get(lb.port, "/").await;
+    assert_eq!(r.status, 200, "{}", lb.stderr());
+    assert!(
+        r.body
+            .contains("sni=v1.example.test dn=/CN=v1.example.test "),
+        "{}",
+        r.body
+    );
+    // The server's certificates through the ssl_s_* fetches.
+    let ck = lbd::tls::load_cert_key(&crt).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let sha1 = hex(&<sha1::Sha1 as sha1::Digest>::digest(
+        ck.certified.cert[0].as_ref(),
+    ));
+    assert_eq!(r.header("x-srv"), format!("v1.example.test 1 {sha1}"));
+    assert_eq!(ck.certified.cert.len(), 2);
+    assert_eq!(
+        r.header("x-chain"),
+        hex(ck.certified.cert[0].as_ref()) + &hex(ck.certified.cert[1].as_ref())
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

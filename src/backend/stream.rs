@@ -47,6 +47,13 @@ impl ServerStream {
                 .unwrap_or("(NONE)"),
             keysize: suite.map_or(0, crate::tls::suites::key_bits),
             resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+            chain: c
+                .peer_certificates()
+                .map(|chain| chain.iter().flat_map(|d| d.iter().copied()).collect()),
+            leaf_len: c
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map_or(0, |d| d.len()),
         })
     }
 }

@@ -70,6 +70,20 @@ pub struct SrvTls {
     pub keysize: i64,
     /// The session was resumed.
     pub resumed: bool,
+    /// The certificates the server presented (DER, the leaf first, one after the
+    /// other), for the `ssl_s_*` fetches.
+    pub chain: Option<std::sync::Arc<[u8]>>,
+    /// The length of the leaf at the start of `chain`.
+    pub leaf_len: usize,
+}
+
+impl SrvTls {
+    /// The server's certificate (DER).
+    pub fn cert(&self) -> Option<&[u8]> {
+        self.chain
+            .as_deref()
+            .map(|c| &c[..self.leaf_len.min(c.len())])
+    }
 }
 
 /// What `set-src`, `set-dst`, `set-src-port` and `set-dst-port` change.

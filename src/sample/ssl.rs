@@ -41,12 +41,23 @@ fn s<'a>(v: &'a str) -> Value<'a> {
     Value::Str(Cow::Borrowed(v.as_bytes()))
 }
 
-/// A certificate of the connection: the client's (`client`) or lbd's own.
-fn cert<'a>(env: &Env<'a>, client: bool) -> Option<&'a [u8]> {
-    let t = tls(env)?;
-    match client {
-        true => t.client_cert.as_deref(),
-        false => t.own_cert.as_deref(),
+/// Whose certificate a fetch reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// The client's (`ssl_c_*`).
+    Client,
+    /// lbd's own on the bind (`ssl_f_*`).
+    Front,
+    /// The server's, on a TLS connection to it (`ssl_s_*`).
+    Server,
+}
+
+/// A certificate of the connection.
+fn cert<'a>(env: &Env<'a>, whose: Whose) -> Option<&'a [u8]> {
+    match whose {
+        Whose::Client => tls(env)?.client_cert.as_deref(),
+        Whose::Front => tls(env)?.own_cert.as_deref(),
+        Whose::Server => env.srv_tls?.cert(),
     }
 }
 
@@ -73,7 +84,7 @@ fn short_name(oid: &str) -> Cow<'static, str> {
 
 /// A subject (`issuer` false) or issuer DN: the whole of it as `/K=V/K=V`, or with
 /// `entry` the `occ`th value of that attribute (1 = first, -1 = last).
-fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
+pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
     let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
     let name = if issuer { x.issuer() } else { x.subject() };
     let attrs: Vec<(Cow<'static, str>, String)> = name
@@ -165,8 +176,8 @@ fn version(der: &[u8]) -> Option<i64> {
 }
 
 /// `ssl_c_s_dn`, `ssl_c_i_dn`, `ssl_f_s_dn`, `ssl_f_i_dn`.
-fn dn_fetch<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, client: bool, issuer: bool) {
-    let Some(der) = cert(env, client) else { return };
+fn dn_fetch<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, whose: Whose, issuer: bool) {
+    let Some(der) = cert(env, whose) else { return };
     let entry = a.first().map(|x| x.text()).filter(|t| !t.is_empty());
     let occ = a.get(1).and_then(|x| x.int()).unwrap_or(-1);
     if let Some(v) = dn(der, issuer, entry, occ) {
@@ -177,53 +188,53 @@ fn dn_fetch<'a>(a: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>, client: bool, issu
 use ArgT::{Int as I, Str as S};
 
 macro_rules! cert_fetches {
-    ($client:expr, $sdn:literal, $idn:literal, $serial:literal, $nb:literal, $na:literal, $der:literal, $ver:literal, $sha1:literal, $sig:literal, $key:literal) => {
+    ($whose:expr, $sdn:literal, $idn:literal, $serial:literal, $nb:literal, $na:literal, $der:literal, $ver:literal, $sha1:literal, $sig:literal, $key:literal) => {
         [
             l4a($sha1, &[], 0, Type::Bin, |_, env, e| {
-                if let Some(d) = cert(env, $client) {
+                if let Some(d) = cert(env, $whose) {
                     e(Value::Str(Cow::Owned(
                         super::digest::digest("sha1", d).unwrap_or_default(),
                     )));
                 }
             }),
             l4a($sig, &[], 0, Type::Str, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(|d| alg(d, false)) {
+                if let Some(v) = cert(env, $whose).and_then(|d| alg(d, false)) {
                     e(Value::Str(Cow::Owned(v.into_bytes())));
                 }
             }),
             l4a($key, &[], 0, Type::Str, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(|d| alg(d, true)) {
+                if let Some(v) = cert(env, $whose).and_then(|d| alg(d, true)) {
                     e(Value::Str(Cow::Owned(v.into_bytes())));
                 }
             }),
             l4a($sdn, &[S, I], 0, Type::Str, |a, env, e| {
-                dn_fetch(a, env, e, $client, false)
+                dn_fetch(a, env, e, $whose, false)
             }),
             l4a($idn, &[S, I], 0, Type::Str, |a, env, e| {
-                dn_fetch(a, env, e, $client, true)
+                dn_fetch(a, env, e, $whose, true)
             }),
             l4a($serial, &[], 0, Type::Bin, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(serial) {
+                if let Some(v) = cert(env, $whose).and_then(serial) {
                     e(Value::Str(Cow::Owned(v)));
                 }
             }),
             l4a($nb, &[], 0, Type::Str, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(|d| date(d, false)) {
+                if let Some(v) = cert(env, $whose).and_then(|d| date(d, false)) {
                     e(Value::Str(Cow::Owned(v.into_bytes())));
                 }
             }),
             l4a($na, &[], 0, Type::Str, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(|d| date(d, true)) {
+                if let Some(v) = cert(env, $whose).and_then(|d| date(d, true)) {
                     e(Value::Str(Cow::Owned(v.into_bytes())));
                 }
             }),
             l4a($der, &[], 0, Type::Bin, |_, env, e| {
-                if let Some(d) = cert(env, $client) {
+                if let Some(d) = cert(env, $whose) {
                     e(Value::Str(Cow::Borrowed(d)));
                 }
             }),
             l4a($ver, &[], 0, Type::Int, |_, env, e| {
-                if let Some(v) = cert(env, $client).and_then(version) {
+                if let Some(v) = cert(env, $whose).and_then(version) {
                     e(Value::Int(v));
                 }
             }),
@@ -232,7 +243,7 @@ macro_rules! cert_fetches {
 }
 
 static C: [FetchDef; 10] = cert_fetches!(
-    true,
+    Whose::Client,
     "ssl_c_s_dn",
     "ssl_c_i_dn",
     "ssl_c_serial",
@@ -245,7 +256,7 @@ static C: [FetchDef; 10] = cert_fetches!(
     "ssl_c_key_alg"
 );
 static F: [FetchDef; 10] = cert_fetches!(
-    false,
+    Whose::Front,
     "ssl_f_s_dn",
     "ssl_f_i_dn",
     "ssl_f_serial",
@@ -258,7 +269,27 @@ static F: [FetchDef; 10] = cert_fetches!(
     "ssl_f_key_alg"
 );
 
-static FC: [FetchDef; 14] = [
+static SRV: [FetchDef; 10] = cert_fetches!(
+    Whose::Server,
+    "ssl_s_s_dn",
+    "ssl_s_i_dn",
+    "ssl_s_serial",
+    "ssl_s_notbefore",
+    "ssl_s_notafter",
+    "ssl_s_der",
+    "ssl_s_version",
+    "ssl_s_sha1",
+    "ssl_s_sig_alg",
+    "ssl_s_key_alg"
+);
+
+static FC: [FetchDef; 15] = [
+    // Every certificate the server presented, the leaf first.
+    l4a("ssl_s_chain_der", &[], 0, Type::Bin, |_, env, e| {
+        if let Some(c) = env.srv_tls.and_then(|t| t.chain.as_deref()) {
+            e(Value::Str(Cow::Borrowed(c)));
+        }
+    }),
     l4a("ssl_fc_is_resumed", &[], 0, Type::Bool, |_, env, e| {
         if let Some(t) = tls(env) {
             e(Value::Bool(t.resumed));
@@ -331,7 +362,7 @@ static FC: [FetchDef; 14] = [
 
 /// The TLS fetches.
 pub fn all() -> impl Iterator<Item = &'static FetchDef> {
-    FC.iter().chain(C.iter()).chain(F.iter())
+    FC.iter().chain(C.iter()).chain(F.iter()).chain(SRV.iter())
 }
 
 /// The fetch called `name`.

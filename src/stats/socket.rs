@@ -35,6 +35,12 @@ const HELP: &str = "The following commands are valid at this level:
   get var <name>                          : retrieve contents of a process-wide variable
   experimental-mode [on|off]              : toggle experimental mode (set var)
   reload                                  : reload the configuration files
+  show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file
+  set ssl cert <certfile> <payload>       : replace a certificate file
+  commit ssl cert <certfile>              : commit a certificate file
+  abort ssl cert <certfile>               : abort a transaction for a certificate file
+  new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory
+  del ssl cert <certfile>                 : delete an unused certificate file
 ";
 
 /// One line of `show servers state`, HAProxy 2.6's 25 fields.
@@ -131,6 +137,18 @@ pub fn execute_in(
     handle: &GraphHandle,
     reload: Option<&ReloadFn>,
 ) -> String {
+    execute_with(line, None, level, experimental, handle, reload)
+}
+
+/// Executes one command line with the payload that followed it (`<<`).
+pub fn execute_with(
+    line: &str,
+    payload: Option<&str>,
+    level: StatsLevel,
+    experimental: bool,
+    handle: &GraphHandle,
+    reload: Option<&ReloadFn>,
+) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     let admin = || -> Option<String> {
         (level < StatsLevel::Admin).then(|| "Permission denied\n".to_string())
@@ -217,6 +235,9 @@ pub fn execute_in(
             }
             o
         }
+        ["show" | "set" | "commit" | "abort" | "new" | "del", "ssl", "cert", ..] => {
+            super::certs::command(&g, level, &words, payload)
+        }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
         ["get", "var", rest @ ..] => {
             operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
@@ -264,6 +285,9 @@ pub fn execute_in(
     }
 }
 
+/// The largest payload a command takes (a certificate with its chain is a few KiB).
+const MAX_PAYLOAD: usize = 1 << 20;
+
 async fn session<S>(stream: S, level: StatsLevel, handle: GraphHandle, reload: Option<ReloadFn>)
 where
     S: tokio::io::AsyncRead + AsyncWrite + Unpin,
@@ -272,10 +296,37 @@ where
     let mut lines = BufReader::new(r).lines();
     let mut interactive = false;
     let mut experimental = false;
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Ok(Some(mut line)) = lines.next_line().await {
+        // A line ending with `<<` is followed by a payload, up to an empty line; it
+        // goes to the line's last command.
+        let mut payload = None;
+        if let Some(cmd) = line.trim_end().strip_suffix("<<") {
+            line = cmd.to_string();
+            let mut p = String::new();
+            let mut too_large = false;
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.is_empty() {
+                    break;
+                }
+                // Past the limit the payload is read to its end but not kept.
+                too_large |= p.len() + l.len() >= MAX_PAYLOAD;
+                if !too_large {
+                    p.push_str(&l);
+                    p.push('\n');
+                }
+            }
+            if too_large {
+                let msg = format!("Payload too large: at most {MAX_PAYLOAD} bytes.\n\n");
+                let _ = w.write_all(msg.as_bytes()).await;
+                break;
+            }
+            payload = Some(p);
+        }
         let mut out = String::new();
         let mut quit = false;
-        for cmd in line.split(';').map(str::trim) {
+        let cmds: Vec<&str> = line.split(';').map(str::trim).collect();
+        let last = cmds.len() - 1;
+        for (i, cmd) in cmds.into_iter().enumerate() {
             match cmd {
                 "prompt" => interactive = !interactive,
                 "quit" => quit = true,
@@ -295,9 +346,10 @@ where
                     let h = handle.clone();
                     let r = reload.clone();
                     let c = c.to_string();
+                    let p = if i == last { payload.take() } else { None };
                     // Reload parses files: keep it off the async workers.
                     let res = tokio::task::spawn_blocking(move || {
-                        execute_in(&c, level, experimental, &h, r.as_ref())
+                        execute_with(&c, p.as_deref(), level, experimental, &h, r.as_ref())
                     })
                     .await
                     .unwrap_or_default();

@@ -6,6 +6,7 @@
 //! file is an error of that configuration and the running one keeps serving.
 
 pub mod client;
+pub mod runtime;
 pub mod server;
 pub mod suites;
 pub mod verify;
@@ -52,7 +53,7 @@ pub struct CertKey {
     pub path: PathBuf,
     /// The chain and signing key.
     pub certified: Arc<rustls::sign::CertifiedKey>,
-    /// The DNS names of the leaf: its subjectAltName DNS entries, else its CN
+    /// The names of the leaf: its subjectAltName DNS entries, then its CNs
     /// (lowercase; wildcards as `*.example.com`).
     pub names: Vec<String>,
 }
@@ -72,6 +73,23 @@ fn find_key(pem: &[u8]) -> Option<PrivateKeyDer<'static>> {
 /// Loads a HAProxy `crt` file: the leaf certificate first, its chain after it, and
 /// the key in the same file or else in `FILE.key`.
 pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
+    load_cert_key_ext(path, false)
+}
+
+/// Where the key of a certificate file without one is: `FILE.key`, or with
+/// `ssl-load-extra-del-ext` (`del_ext`) `NAME.key` for `NAME.crt`.
+pub fn key_path(path: &Path, del_ext: bool) -> PathBuf {
+    let base = match path.to_str().and_then(|p| p.strip_suffix(".crt")) {
+        Some(b) if del_ext => std::ffi::OsString::from(b),
+        _ => path.as_os_str().to_owned(),
+    };
+    let mut kp = base;
+    kp.push(".key");
+    PathBuf::from(kp)
+}
+
+/// [`load_cert_key`], with `ssl-load-extra-del-ext` when `del_ext`.
+pub fn load_cert_key_ext(path: &Path, del_ext: bool) -> Result<CertKey, TlsError> {
     let pem = read(path)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .filter_map(Result::ok)
@@ -84,9 +102,7 @@ pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
     let key = match find_key(&pem) {
         Some(k) => k,
         None => {
-            let mut kp = path.as_os_str().to_owned();
-            kp.push(".key");
-            let kp = PathBuf::from(kp);
+            let kp = key_path(path, del_ext);
             std::fs::read(&kp)
                 .ok()
                 .and_then(|b| find_key(&b))
@@ -104,7 +120,7 @@ pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
         .load_private_key(key)
         .map_err(|e| bad(e.to_string()))?;
     let certified = rustls::sign::CertifiedKey::new(chain, signer);
-    certified.keys_match().map_err(|e| bad(e.to_string()))?;
+    keys_match(&certified).map_err(bad)?;
     let names = cert_names(&certified.cert[0]);
     Ok(CertKey {
         path: path.to_path_buf(),
@@ -113,8 +129,57 @@ pub fn load_cert_key(path: &Path) -> Result<CertKey, TlsError> {
     })
 }
 
-/// The DNS names a certificate is valid for: subjectAltName DNS entries, or the
-/// subject's CN when it has none (lowercase).
+/// Whether the key signs for the leaf certificate: the same public key. Read with
+/// x509-parser, which (as OpenSSL) also takes X.509 v1 certificates, where rustls'
+/// own check refuses them.
+pub fn keys_match(c: &rustls::sign::CertifiedKey) -> Result<(), String> {
+    let Some(spki) = c.key.public_key() else {
+        // A key that cannot tell its public half: rustls' check is all there is.
+        return c.keys_match().map_err(|e| e.to_string());
+    };
+    let leaf = c.end_entity_cert().map_err(|e| e.to_string())?;
+    let (_, x) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| format!("invalid certificate: {e}"))?;
+    if x.tbs_certificate.subject_pki.raw == spki.as_ref() {
+        Ok(())
+    } else {
+        Err("the private key does not match the certificate".into())
+    }
+}
+
+/// Checks a handshake signature with the public key of `cert` read by x509-parser,
+/// which takes X.509 v1 certificates (webpki refuses them): how a `verify none`
+/// server's v1 certificate is used, as OpenSSL does. Every algorithm rustls maps the
+/// scheme to is tried.
+pub fn verify_with_cert_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &rustls::DigitallySignedStruct,
+    algs: &rustls::crypto::WebPkiSupportedAlgorithms,
+) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+    let (_, x) = x509_parser::parse_x509_certificate(cert.as_ref()).map_err(|_| bad())?;
+    let key = x
+        .tbs_certificate
+        .subject_pki
+        .subject_public_key
+        .data
+        .as_ref();
+    let candidates = algs
+        .mapping
+        .iter()
+        .filter(|(s, _)| *s == dss.scheme)
+        .flat_map(|(_, a)| a.iter());
+    for alg in candidates {
+        if alg.verify_signature(key, message, dss.signature()).is_ok() {
+            return Ok(rustls::client::danger::HandshakeSignatureValid::assertion());
+        }
+    }
+    Err(bad())
+}
+
+/// The names a certificate is chosen for by SNI, as HAProxy takes them: its
+/// subjectAltName DNS entries, then its subject's CNs (lowercase).
 pub fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
     use x509_parser::extensions::GeneralName;
     let Ok((_, x)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
@@ -132,13 +197,16 @@ pub fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     };
-    if names.is_empty() {
-        names.extend(
-            x.subject()
-                .iter_common_name()
-                .filter_map(|cn| cn.as_str().ok())
-                .map(str::to_ascii_lowercase),
-        );
+    // As HAProxy, the subject's CNs serve too, SAN or not.
+    for cn in x
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .map(str::to_ascii_lowercase)
+    {
+        if !names.contains(&cn) {
+            names.push(cn);
+        }
     }
     names
 }
@@ -204,6 +272,29 @@ mod tests {
         let ck = load_cert_key(&data("www.example.test.pem")).expect("loads");
         assert_eq!(ck.names, ["www.example.test", "*.example.test"]);
         assert_eq!(ck.certified.cert.len(), 1);
+    }
+
+    #[test]
+    fn an_x509_v1_certificate_loads_with_its_cn() {
+        let ck = load_cert_key(&data("v1.pem")).expect("v1 loads, as with OpenSSL");
+        assert_eq!(ck.names, ["v1.example.test"]);
+    }
+
+    #[test]
+    fn sni_names_are_the_sans_then_the_cn() {
+        let ck = load_cert_key(&data("cn-not-in-san.pem")).expect("loads");
+        assert_eq!(ck.names, ["alt.example.test", "cn.example.test"]);
+    }
+
+    #[test]
+    fn key_paths_with_and_without_del_ext() {
+        let p = Path::new("/c/site.crt");
+        assert_eq!(key_path(p, false), Path::new("/c/site.crt.key"));
+        assert_eq!(key_path(p, true), Path::new("/c/site.key"));
+        assert_eq!(
+            key_path(Path::new("/c/a.pem"), true),
+            Path::new("/c/a.pem.key")
+        );
     }
 
     #[test]

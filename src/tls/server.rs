@@ -9,7 +9,7 @@
 //! `set ssl cert` + `commit ssl cert` needs: build a new store with the one entry
 //! swapped, `store()` it; connections in their handshake keep the store they loaded).
 
-use super::{load_cert_key, name_matches, CertKey, TlsError};
+use super::{load_cert_key_ext, name_matches, CertKey, TlsError};
 use crate::config::model::{BindSsl, CertSource, Config, Loc, SslOpts, TlsVer, Verify};
 use crate::config::{Diag, Level, Loaded};
 use arc_swap::ArcSwap;
@@ -33,6 +33,9 @@ pub struct Entry {
     pub wild: Vec<String>,
     /// `!name` filters of its `crt-list` line: names it never serves.
     pub negated: Vec<String>,
+    /// Its names are its `crt-list` line's filters, not the certificate's own (a
+    /// certificate swapped by `commit ssl cert` keeps them).
+    pub filtered: bool,
     /// Which of the bind's server configurations a client of it gets.
     pub config: usize,
 }
@@ -78,6 +81,43 @@ impl CertStore {
             return None;
         }
         self.entries.first()
+    }
+}
+
+impl CertStore {
+    /// A copy with the certificate of every entry loaded from `path` replaced by `cert`,
+    /// valid for `names` (entries named by their `crt-list` filters keep those), and
+    /// how many entries that was; None when no entry came from `path`.
+    pub fn replaced(
+        &self,
+        path: &Path,
+        cert: &Arc<CertifiedKey>,
+        names: &[String],
+    ) -> Option<(CertStore, usize)> {
+        let mut n = 0;
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| {
+                if e.path != path {
+                    return e.clone();
+                }
+                n += 1;
+                let mut e = e.clone();
+                e.cert = cert.clone();
+                if !e.filtered {
+                    (e.exact, e.wild) = split_names(names);
+                }
+                e
+            })
+            .collect();
+        (n > 0).then_some((
+            CertStore {
+                entries,
+                strict: self.strict,
+            },
+            n,
+        ))
     }
 }
 
@@ -172,7 +212,7 @@ pub fn load(cfg: &Config) -> Result<TlsBinds, Vec<(Loc, String)>> {
     for (pi, p) in cfg.proxies.iter().enumerate() {
         for (bi, b) in p.binds.iter().enumerate() {
             let Some(ssl) = &b.ssl else { continue };
-            match bind_tls(ssl, &mut cache) {
+            match bind_tls(ssl, &mut cache, cfg.global.ssl_del_ext) {
                 Ok(t) => {
                     out.insert((pi, bi), Arc::new(t));
                 }
@@ -190,11 +230,11 @@ pub fn load(cfg: &Config) -> Result<TlsBinds, Vec<(Loc, String)>> {
 /// Certificates already read for this configuration, by path.
 type Cache = HashMap<PathBuf, CertKey>;
 
-fn cert(path: &Path, cache: &mut Cache) -> Result<CertKey, TlsError> {
+fn cert(path: &Path, cache: &mut Cache, del_ext: bool) -> Result<CertKey, TlsError> {
     if let Some(c) = cache.get(path) {
         return Ok(c.clone());
     }
-    let c = load_cert_key(path)?;
+    let c = load_cert_key_ext(path, del_ext)?;
     cache.insert(path.to_path_buf(), c.clone());
     Ok(c)
 }
@@ -243,7 +283,7 @@ fn split_names(names: &[String]) -> (Vec<String>, Vec<String>) {
         .partition(|n| !n.starts_with("*."))
 }
 
-fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
+fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, String> {
     let mut entries = Vec::new();
     // The distinct option sets of crt-list lines; the bind's own is the first.
     let mut opt_sets: Vec<SslOpts> = vec![ssl.opts.clone()];
@@ -251,7 +291,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
         match src {
             CertSource::Crt(path) => {
                 for f in crt_files(path)? {
-                    let c = cert(&f, cache).map_err(|e| e.to_string())?;
+                    let c = cert(&f, cache, del_ext).map_err(|e| e.to_string())?;
                     let (exact, wild) = split_names(&c.names);
                     entries.push(Entry {
                         cert: c.certified,
@@ -259,6 +299,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
                         exact,
                         wild,
                         negated: Vec::new(),
+                        filtered: false,
                         config: 0,
                     });
                 }
@@ -289,7 +330,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
                         l.filters.iter().partition(|f| f.starts_with('!'));
                     let negated: Vec<String> = neg.iter().map(|f| f[1..].to_string()).collect();
                     for f in crt_files(&l.path).map_err(at)? {
-                        let c = cert(&f, cache).map_err(|e| at(e.to_string()))?;
+                        let c = cert(&f, cache, del_ext).map_err(|e| at(e.to_string()))?;
                         let names: Vec<String> = if pos.is_empty() {
                             c.names.clone()
                         } else {
@@ -302,6 +343,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache) -> Result<BindTls, String> {
                             exact,
                             wild,
                             negated: negated.clone(),
+                            filtered: !pos.is_empty(),
                             config,
                         });
                     }
@@ -444,7 +486,7 @@ mod tests {
     use super::*;
 
     fn entry(exact: &[&str], wild: &[&str], negated: &[&str]) -> Entry {
-        let ck = load_cert_key(
+        let ck = super::super::load_cert_key(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/www.example.test.pem"),
         )
         .expect("test cert");
@@ -455,6 +497,7 @@ mod tests {
             exact: s(exact),
             wild: s(wild),
             negated: s(negated),
+            filtered: false,
             config: 0,
         }
     }

@@ -117,6 +117,8 @@ pub struct Global {
     pub external_check: ExternalCheck,
     /// `crt-base`: where relative `crt` and `crt-list` paths are.
     pub crt_base: Option<std::path::PathBuf>,
+    /// `ssl-load-extra-del-ext`: the key of a bind's `NAME.crt` is in `NAME.key`.
+    pub ssl_del_ext: bool,
     /// `ca-base`: where relative `ca-file` and `crl-file` paths are.
     pub ca_base: Option<std::path::PathBuf>,
     /// `ssl-default-bind-options`, `-ciphers`, `-ciphersuites`.

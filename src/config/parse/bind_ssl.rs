@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// A path given to `crt`/`crt-list` (`base` = `crt-base`) or `ca-file`/`crl-file`
 /// (`ca-base`): relative ones are under the base when there is one.
-fn based(base: &Option<PathBuf>, p: &str) -> PathBuf {
+pub(super) fn based(base: &Option<PathBuf>, p: &str) -> PathBuf {
     match base {
         Some(b) if !p.starts_with('/') => b.join(p),
         _ => PathBuf::from(p),
@@ -355,6 +355,12 @@ impl Parser<'_> {
 /// `crt-base DIR`.
 pub(super) fn crt_base(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.crt_base = Some(PathBuf::from(arg(w, 1)?));
+    Ok(())
+}
+
+/// `ssl-load-extra-del-ext`.
+pub(super) fn del_ext(p: &mut Parser<'_>, _: &[String]) -> R {
+    p.global.ssl_del_ext = true;
     Ok(())
 }
 

@@ -60,6 +60,12 @@ pub(crate) static KEYWORDS: &[K] = &[
     Keyword::new("crt-base", Caps::DFBL, super::bind_ssl::crt_base, TLS),
     Keyword::new("ca-base", Caps::DFBL, super::bind_ssl::ca_base, TLS),
     Keyword::new(
+        "ssl-load-extra-del-ext",
+        Caps::DFBL,
+        super::bind_ssl::del_ext,
+        TLS,
+    ),
+    Keyword::new(
         "ssl-default-bind-options",
         Caps::DFBL,
         super::bind_ssl::default_bind,

@@ -4,7 +4,6 @@
 
 use super::{Param, Parser, R};
 use crate::config::model::{ServerSettings, SrvProto, SrvTlsVer, SrvVerify, TlsVersions};
-use std::path::PathBuf;
 
 type S = ServerSettings;
 type A<'a> = Param<'a>;
@@ -38,14 +37,15 @@ pub(super) fn verifyhost(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     Ok(())
 }
 
-/// `ca-file`, `crl-file`, `crt`: the file is read when the TLS context is built
-/// (start and reload), where an unreadable one is an error of the configuration.
-pub(super) fn file(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
-    let p = Some(PathBuf::from(a.val));
+/// `ca-file`, `crl-file` (relative to `ca-base`), `crt` (relative to `crt-base`): the
+/// file is read when the TLS context is built (start and reload), where an unreadable
+/// one is an error of the configuration.
+pub(super) fn file(p: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    use super::bind_ssl::based;
     match a.name {
-        "ca-file" => s.tls.ca_file = p,
-        "crl-file" => s.tls.crl_file = p,
-        _ => s.tls.crt = p,
+        "ca-file" => s.tls.ca_file = Some(based(&p.global.ca_base, a.val)),
+        "crl-file" => s.tls.crl_file = Some(based(&p.global.ca_base, a.val)),
+        _ => s.tls.crt = Some(based(&p.global.crt_base, a.val)),
     }
     Ok(())
 }

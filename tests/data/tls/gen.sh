@@ -29,3 +29,12 @@ printf "subjectAltName=DNS:www.example.test,DNS:*.example.test\n" > wrongca.ext
 openssl x509 -req -in wrongca.csr -CA other-ca.crt.tmp -CAkey other-ca.key.tmp -CAcreateserial -days 36500 -extfile wrongca.ext -out wrongca.crt.tmp 2>/dev/null
 cat wrongca.crt.tmp wrongca.key.tmp > wrongca.pem
 rm -f wrongca.csr wrongca.ext *.tmp other-ca.crt.srl
+# an X.509 v1 certificate (no extensions at all, as some of HAProxy's test files)
+openssl req -newkey rsa:2048 -nodes -subj "/CN=v1.example.test" -keyout v1.key.tmp -out v1.csr 2>/dev/null
+openssl x509 -req -in v1.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 36500 -out v1.crt.tmp 2>/dev/null
+cat v1.crt.tmp v1.key.tmp > v1.pem
+rm -f v1.csr *.tmp ca.srl
+# a certificate whose CN is not among its subjectAltNames (SNI takes both, as HAProxy)
+leaf cn.example.test "DNS:alt.example.test"
+cat cn.example.test.crt.tmp cn.example.test.key.tmp > cn-not-in-san.pem
+rm -f *.tmp ca.srl
