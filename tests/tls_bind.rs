@@ -322,17 +322,17 @@ async fn log_formats_show_the_tls_version_suite_and_sni() {
     let lb = Lbd::start(&format!(
         "global\n    log stderr format raw local0\n{HTTP_DEFAULTS}    log global\n\
          frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {} ssl-max-ver TLSv1.2 ciphers ECDHE-RSA-AES128-GCM-SHA256\n\
-         bind 127.0.0.1:@FE2@\n    log-format \"tls=%sslv/%sslc sni=%[ssl_fc_sni]\"\n{SHOW}",
+         bind 127.0.0.1:@FE2@\n    log-format \"%ft tls=%sslv/%sslc sni=%[ssl_fc_sni]\"\n{SHOW}",
         data("other.test.pem")
     ))
     .await;
     let (code, body) = curl(lb.port, "other.test", &[]).await;
     assert_eq!(code, 0, "{body}");
     assert!(body.contains("v=TLSv1.2"), "{body}");
-    lb.wait_for_log("tls=TLSv1.2/ECDHE-RSA-AES128-GCM-SHA256 sni=other.test")
+    lb.wait_for_log("fe~ tls=TLSv1.2/ECDHE-RSA-AES128-GCM-SHA256 sni=other.test")
         .await;
     get(lb.port2, "/").await;
-    lb.wait_for_log("tls=-/- sni=-").await;
+    lb.wait_for_log("fe tls=-/- sni=-").await;
 }
 
 #[tokio::test]

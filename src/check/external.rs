@@ -81,8 +81,7 @@ impl External {
             ("HAPROXY_SERVER_NAME", s.name.clone()),
             ("HAPROXY_SERVER_ID", srv_id.to_string()),
             ("HAPROXY_SERVER_MAXCONN", s.cfg.maxconn.to_string()),
-            // lbd speaks no TLS to servers.
-            ("HAPROXY_SERVER_SSL", "0".to_string()),
+            ("HAPROXY_SERVER_SSL", u8::from(s.cfg.tls.ssl).to_string()),
             ("HAPROXY_SERVER_PROTO", proto.to_string()),
         ];
         Some(External {

@@ -610,7 +610,14 @@ pub fn write_var(v: LogVar, env: &Env<'_>, f: Flags, out: &mut Vec<u8>) -> bool 
         SrvQueue => int(out, i64::from(log.counts.sq), f),
         BeQueue => int(out, i64::from(log.counts.bq), f),
         Backend => s(out, env.be.or(env.fe).map(|n| n.name)),
-        Frontend | FeTransport => s(out, env.fe.map(|n| n.name)),
+        Frontend => s(out, env.fe.map(|n| n.name)),
+        // HAProxy marks a TLS client connection with `~`.
+        FeTransport => {
+            s(out, env.fe.map(|n| n.name));
+            if env.fe.is_some() && env.conn.is_some_and(|c| c.tls.is_some()) {
+                out.push(b'~');
+            }
+        }
         Server => s(out, Some(env.srv.map_or("<NOSRV>", |n| n.name))),
         ClientIp => match log.unix_id {
             Some(_) => s(out, Some("unix")),
