@@ -712,6 +712,20 @@ mod tests {
     }
 
     #[test]
+    fn unix_server_addresses() {
+        assert_eq!(
+            server_unix("/run/app.sock"),
+            Some(Ok("/run/app.sock".into()))
+        );
+        assert_eq!(server_unix("unix@rel.sock"), Some(Ok("rel.sock".into())));
+        assert_eq!(server_unix("abns@app"), Some(Ok("abns@app".into())));
+        assert!(server_unix("abns@").unwrap().is_err());
+        assert!(server_unix("unix@").unwrap().is_err());
+        assert_eq!(server_unix("10.0.0.1:80"), None);
+        assert_eq!(server_unix("sockpair@3"), None);
+    }
+
+    #[test]
     fn offline_resolution_answers_without_dns() {
         set_offline_resolution(true);
         let (_, a, _) = server_addr("app.internal:8080").unwrap();
