@@ -31,6 +31,11 @@ if [ ! -x "$vtest" ]; then
     }
 fi
 
+# The ssl reg-tests talk to the runtime socket through socat.
+if ! command -v socat >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq socat) >&2
+fi
+
 # --- lbd ------------------------------------------------------------------------------
 if [ -z "${LBD:-}" ]; then
     (cd "$root" && cargo build --release --quiet)

@@ -11,7 +11,7 @@
 
 use super::pool::{self, ConnectError};
 use super::status::{self, Observation};
-use super::stream::ServerStream;
+use super::stream::{Raw, ServerStream};
 use super::{proxy_proto, Backend, NoServer, Slot};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -129,7 +129,10 @@ pub async fn connect(
     sni: Option<&str>,
 ) -> Result<ServerStream, ConnectError> {
     let server = &slot.server;
-    let mut c = pool::connect(server.target(local), be.timeouts.connect).await?;
+    let mut c = match &server.unix {
+        Some(path) => Raw::Unix(pool::connect_unix(path, be.timeouts.connect).await?),
+        None => Raw::Tcp(pool::connect(server.target(local), be.timeouts.connect).await?),
+    };
     if let Some(v) = server.cfg.send_proxy {
         let addrs = peer.inet().zip(local);
         let h = match addrs {
@@ -151,7 +154,7 @@ pub async fn connect(
             .ok_or(ConnectError::Tls("SSL handshake failure"))?;
         super::stream::tls_handshake(config, tls.name(sni), c, be.timeouts.connect).await?
     } else {
-        ServerStream::Plain(c)
+        c.plain()
     };
     status::observe(be, server, Observation::L4Ok);
     Ok(c)

@@ -36,6 +36,8 @@ pub struct ServerRt {
     pub backend: String,
     /// Address; port 0 means "the port the client connected to".
     pub addr: SocketAddr,
+    /// A unix socket server: its path, or `abns@NAME` (`addr` is then unused).
+    pub unix: Option<String>,
     /// Settings from the config.
     pub cfg: ServerSettings,
     /// Shared runtime state (kept across reloads).
@@ -51,6 +53,15 @@ impl ServerRt {
     /// The connection limit: the one an agent set (`maxconn:N`), else `maxconn`.
     pub fn maxconn(&self) -> u32 {
         self.state.runtime_maxconn().unwrap_or(self.cfg.maxconn)
+    }
+
+    /// The address as HAProxy shows it (stats `addr`, `show servers state`): `unix`
+    /// for a unix socket server, else the IP and port.
+    pub fn addr_text(&self) -> (String, u16) {
+        match self.unix {
+            Some(_) => ("unix".into(), 0),
+            None => (self.addr.ip().to_string(), self.addr.port()),
+        }
     }
 
     /// Where active checks connect (`addr`/`port` override the server's).

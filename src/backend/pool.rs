@@ -633,6 +633,33 @@ pub async fn connect(
     Ok(s)
 }
 
+/// Opens a connection to a unix socket server (a path, or `abns@NAME`).
+pub async fn open_unix(path: &str) -> std::io::Result<tokio::net::UnixStream> {
+    match path.strip_prefix("abns@") {
+        Some(name) => {
+            let addr = crate::config::value::abns_addr(name)?;
+            let s = std::os::unix::net::UnixStream::connect_addr(&addr)?;
+            s.set_nonblocking(true)?;
+            tokio::net::UnixStream::from_std(s)
+        }
+        None => tokio::net::UnixStream::connect(path).await,
+    }
+}
+
+/// Opens a connection to a unix socket server with `timeout connect`.
+pub async fn connect_unix(
+    path: &str,
+    timeout: Option<Duration>,
+) -> Result<tokio::net::UnixStream, ConnectError> {
+    match timeout {
+        Some(t) => tokio::time::timeout(t, open_unix(path))
+            .await
+            .map_err(|_| ConnectError::Timeout)?,
+        None => open_unix(path).await,
+    }
+    .map_err(ConnectError::Io)
+}
+
 /// Performs the HTTP/1 or HTTP/2 (`h2`) handshake over a connected stream; the
 /// connection task runs in the background until the connection closes. `key` is the
 /// SNI the connection was opened with.
@@ -643,7 +670,7 @@ pub async fn handshake(
 ) -> Result<Conn, hyper::Error> {
     let scheme = match stream {
         super::stream::ServerStream::Tls(_) => "https",
-        super::stream::ServerStream::Plain(_) => "http",
+        super::stream::ServerStream::Plain(_) | super::stream::ServerStream::Unix(_) => "http",
     };
     let tls = stream.tls_info().map(Arc::new);
     let send = if h2 {

@@ -32,6 +32,7 @@ pub(super) async fn run(
         be: (be.name.clone(), be.proxy_id as i64),
         srv: (s.name.clone(), super::srv_id(&be, &s)),
         addr: addr(&s),
+        unix: None,
         send_proxy: None,
         state_header: None,
         nolb_404: false,

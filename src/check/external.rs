@@ -106,7 +106,13 @@ impl External {
     pub async fn run(&self, timing: Timing) -> Outcome {
         let start = Instant::now();
         let s = &self.server;
-        let (addr, port) = (s.addr.ip().to_string(), s.addr.port().to_string());
+        // A unix socket server: its path (empty when abstract) and `NOT_USED`, as
+        // HAProxy passes them.
+        let (addr, port) = match &s.unix {
+            Some(p) if p.starts_with("abns@") => (String::new(), "NOT_USED".into()),
+            Some(p) => (p.clone(), "NOT_USED".into()),
+            None => (s.addr.ip().to_string(), s.addr.port().to_string()),
+        };
         let cur = s.state.cur.load(Ordering::Relaxed);
         let mut cmd = tokio::process::Command::new(&self.command);
         cmd.args([&self.proxy.0, &self.proxy.1, &addr, &port]);

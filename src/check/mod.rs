@@ -50,7 +50,10 @@ impl Checks {
                         .backend(&be.name)
                         .map(|p| (&p.check, p.timeouts.check, p.options.log_health_checks));
                     let ext = graph.config.global.external_check;
-                    let settings = format!("{:?}{:?}{:?}{ext:?}", s.cfg, spec, be.timeouts.connect);
+                    let settings = format!(
+                        "{:?}{:?}{:?}{ext:?}{:?}",
+                        s.cfg, spec, be.timeouts.connect, s.unix
+                    );
                     wanted.insert(
                         (be.name.clone(), s.name.clone(), s.addr, settings),
                         (be.clone(), s.clone()),
@@ -142,6 +145,10 @@ async fn run(
         be: (be.name.clone(), be.proxy_id as i64),
         srv: (s.name.clone(), srv_id(&be, &s)),
         addr: s.check_target(),
+        unix: s
+            .unix
+            .clone()
+            .filter(|_| cfg.check_addr.is_none() && cfg.check_port.is_none()),
         send_proxy: cfg.send_proxy,
         state_header: None,
         nolb_404: false,

@@ -7,6 +7,7 @@
 use super::tcpcheck::{Run, Target, Timing};
 use crate::backend::agent::AgentReply;
 use crate::backend::status::Outcome;
+use crate::backend::stream::Raw;
 use crate::config::model::check::{CheckRules, Status};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,7 +110,7 @@ impl CheckTls {
     /// HAProxy's `Layer6 invalid response` (or `Layer6 timeout`).
     pub(super) async fn handshake(
         &self,
-        tcp: TcpStream,
+        tcp: Raw,
         left: Duration,
     ) -> Result<crate::backend::stream::ServerStream, (Status, String)> {
         use crate::backend::pool::ConnectError;
@@ -139,7 +140,8 @@ async fn connect_only(target: &Target, timing: Timing) -> Outcome {
         info,
         duration: start.elapsed(),
     };
-    match tokio::time::timeout(ctimeout, connect(addr, true)).await {
+    let unix = target.unix.as_deref();
+    match tokio::time::timeout(ctimeout, open(unix, addr, true, false)).await {
         Err(_) => out(false, "Layer4 timeout", None),
         Ok(Err(e)) => {
             let info = if e.raw_os_error() == Some(libc::ENETUNREACH) {
@@ -150,9 +152,6 @@ async fn connect_only(target: &Target, timing: Timing) -> Outcome {
             out(false, "Layer4 connection problem", Some(info))
         }
         Ok(Ok(stream)) => {
-            // Closed with a reset, as HAProxy closes its checks: no FIN exchange and
-            // no TIME_WAIT socket left behind for each of thousands of checks a second.
-            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
             let Some(tls) = target.tls.as_ref().filter(|t| t.default) else {
                 return out(true, "Layer4 check passed", None);
             };
@@ -163,6 +162,26 @@ async fn connect_only(target: &Target, timing: Timing) -> Outcome {
             }
         }
     }
+}
+
+/// Opens a check connection: to the `unix` socket when given, else over TCP to `addr`
+/// (see [`connect`]). Without `linger` a TCP connection is closed with a reset, as
+/// HAProxy closes its checks: no FIN exchange and no TIME_WAIT socket left behind for
+/// each of thousands of checks a second.
+pub(super) async fn open(
+    unix: Option<&str>,
+    addr: SocketAddr,
+    delack: bool,
+    linger: bool,
+) -> std::io::Result<Raw> {
+    if let Some(path) = unix {
+        return crate::backend::pool::open_unix(path).await.map(Raw::Unix);
+    }
+    let stream = connect(addr, delack).await?;
+    if !linger {
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    }
+    Ok(Raw::Tcp(stream))
 }
 
 /// Connects as HAProxy's checks do: with delayed ACKs (`TCP_QUICKACK` off), so the last
@@ -200,6 +219,7 @@ mod tests {
             be: ("be".into(), 1),
             srv: ("srv".into(), 1),
             addr,
+            unix: None,
             send_proxy: None,
             state_header: None,
             nolb_404: false,

@@ -9,7 +9,7 @@
 
 use super::proto::{self, Verdict};
 use crate::backend::status::Outcome;
-use crate::backend::stream::ServerStream;
+use crate::backend::stream::{Raw, ServerStream};
 use crate::config::model::check::*;
 use crate::sample::{Env, Named, Scope, Vars};
 use std::net::SocketAddr;
@@ -31,6 +31,9 @@ pub struct Target {
     pub srv: (String, i64),
     /// The check address (the server's, or its `addr`/`port`).
     pub addr: SocketAddr,
+    /// The unix socket checks connect to instead (a unix socket server without
+    /// `addr`/`port`): a path, or `abns@NAME`.
+    pub unix: Option<String>,
     /// The server's PROXY protocol version (`send-proxy`, `send-proxy-v2`).
     pub send_proxy: Option<u8>,
     /// The value of the `X-Haproxy-Server-State` header (`http-check send-state`).
@@ -294,21 +297,22 @@ impl<'r> Run<'r> {
             .or(c.addr.map(|a| a.port()).filter(|p| *p != 0))
             .unwrap_or(t.port());
         let addr = SocketAddr::new(ip, port);
+        // A `connect` rule with its own `addr`/`port` goes over TCP.
+        let unix = (c.addr.is_none() && c.port.is_none())
+            .then_some(self.target.unix.as_deref())
+            .flatten();
         let ctimeout = self
             .timing
             .connect
             .map_or(self.timing.inter, |x| x.min(self.timing.inter));
-        let stream = match tokio::time::timeout(ctimeout, super::probe::connect(addr, delack)).await
-        {
+        let open = super::probe::open(unix, addr, delack, c.linger);
+        let stream = match tokio::time::timeout(ctimeout, open).await {
             Err(_) => return Err((Status::L4Tout, self.where_())),
             Ok(Err(e)) => return Err((Status::L4Con, self.io_info(&e))),
             Ok(Ok(s)) => s,
         };
-        if !c.linger {
-            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-        }
         self.connected = true;
-        self.conn = Some(ServerStream::Plain(stream));
+        self.conn = Some(stream.plain());
         if let Some(check) = self.timing.check {
             self.deadline = Instant::now() + check;
         }
@@ -320,7 +324,7 @@ impl<'r> Run<'r> {
             None
         };
         if let Some(v) = pp {
-            let local = self.conn.as_ref().and_then(|s| s.tcp().local_addr().ok());
+            let local = self.conn.as_ref().and_then(|s| s.tcp()?.local_addr().ok());
             let hdr = match (v, local) {
                 (2, Some(l)) => crate::backend::proxy_proto::v2(l, addr),
                 (_, Some(l)) => crate::backend::proxy_proto::v1(l, addr),
@@ -341,8 +345,10 @@ impl<'r> Run<'r> {
             ));
         }
         if let Some(tls) = tls {
-            let Some(ServerStream::Plain(tcp)) = self.conn.take() else {
-                return Err((Status::SockErr, self.where_()));
+            let tcp = match self.conn.take() {
+                Some(ServerStream::Plain(s)) => Raw::Tcp(s),
+                Some(ServerStream::Unix(s)) => Raw::Unix(s),
+                _ => return Err((Status::SockErr, self.where_())),
             };
             let left = self.deadline.saturating_duration_since(Instant::now());
             match tls.handshake(tcp, left).await {

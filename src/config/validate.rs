@@ -306,9 +306,16 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
             if let Some(msg) = srv_tls_error(global, &p.name, s) {
                 late.push((Level::Alert, s.loc.clone(), msg));
             }
-            if s.settings.tls.ssl && p.tcp_rules.iter().any(|r| r.when == TcpWhen::Response) {
+            if (s.settings.tls.ssl || s.unix.is_some())
+                && p.tcp_rules.iter().any(|r| r.when == TcpWhen::Response)
+            {
+                let what = if s.settings.tls.ssl {
+                    "a server with 'ssl'"
+                } else {
+                    "a unix socket server"
+                };
                 late.push((Level::Alert, s.loc.clone(), format!(
-                    "'server {}/{}' : 'tcp-response content' rules towards a server with 'ssl' are not supported by lbd.",
+                    "'server {}/{}' : 'tcp-response content' rules towards {what} are not supported by lbd.",
                     p.name, s.name
                 )));
             }

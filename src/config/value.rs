@@ -440,6 +440,15 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("could not resolve address '{host}'"))
 }
 
+/// The unix socket of a server address (`/path`, `unix@path`: the path; `abns@NAME`:
+/// `abns@NAME`), checked as HAProxy checks a bind's; None for other address forms.
+pub fn server_unix(s: &str) -> Option<Result<String, String>> {
+    if let Some(name) = s.strip_prefix("abns@") {
+        return Some(abns_name(name).map(|n| format!("abns@{n}")));
+    }
+    (s.starts_with('/') || s.starts_with("unix@")).then(|| unix_path(s))
+}
+
 /// Parses a server address `host[:port]`; returns (host, resolved, has_port).
 pub fn server_addr(s: &str) -> Result<(String, SocketAddr, bool), String> {
     for prefix in ["unix@", "abns@", "/", "sockpair@", "fd@"] {
@@ -700,6 +709,20 @@ mod tests {
         assert!(server_addr("no-such-host.invalid:80")
             .unwrap_err()
             .contains("could not resolve"));
+    }
+
+    #[test]
+    fn unix_server_addresses() {
+        assert_eq!(
+            server_unix("/run/app.sock"),
+            Some(Ok("/run/app.sock".into()))
+        );
+        assert_eq!(server_unix("unix@rel.sock"), Some(Ok("rel.sock".into())));
+        assert_eq!(server_unix("abns@app"), Some(Ok("abns@app".into())));
+        assert!(server_unix("abns@").unwrap().is_err());
+        assert!(server_unix("unix@").unwrap().is_err());
+        assert_eq!(server_unix("10.0.0.1:80"), None);
+        assert_eq!(server_unix("sockpair@3"), None);
     }
 
     #[test]

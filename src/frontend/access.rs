@@ -42,6 +42,7 @@ pub fn info<'a>(
         accept: accepted,
         request: accepted,
         server_addr: server.map(|s| s.addr),
+        server_unix: server.is_some_and(|s| s.unix.is_some()),
         counts: LogCounts {
             ac: fc,
             fc,

@@ -240,7 +240,7 @@ pub async fn serve(
     };
     let st = &slot.server.state;
     let gen = st.kill.generation();
-    let from = server.tcp().local_addr().ok();
+    let from = server.tcp().and_then(|t| t.local_addr().ok());
     // Bytes the content rules took from a TLS client go first.
     let taken = if super::stream::Inspect::consumes(&client) {
         req_buf

@@ -182,7 +182,7 @@ impl Graph {
                 .enumerate()
                 .map(|(i, s)| {
                     let state = match old_servers.get(&(p.name.as_str(), s.name.as_str())) {
-                        Some(o) if o.addr == s.addr => {
+                        Some(o) if o.addr == s.addr && o.unix == s.unix => {
                             let st = o.state.clone();
                             // A weight changed in the config replaces the old one.
                             if st.config_weight.load(Relaxed) != s.settings.weight {
@@ -212,6 +212,7 @@ impl Graph {
                         name: s.name.clone(),
                         backend: p.name.clone(),
                         addr: s.addr,
+                        unix: s.unix.clone(),
                         cfg: s.settings.clone(),
                         state,
                         pool: Pool::default(),
@@ -272,6 +273,7 @@ impl Graph {
                         name: String::new(),
                         backend: p.name.clone(),
                         addr,
+                        unix: None,
                         state: Arc::new(ServerState::for_settings(&settings)),
                         cfg: settings,
                         pool: Pool::default(),

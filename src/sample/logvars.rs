@@ -241,6 +241,9 @@ pub struct LogInfo<'a> {
     pub request: SystemTime,
     /// `%si:%sp`: the server's address.
     pub server_addr: Option<SocketAddr>,
+    /// The server is a unix socket: `%si`/`%bi` are `unix`, `%sp`/`%bp` 0 (HAProxy's
+    /// words for a unix address).
+    pub server_unix: bool,
     /// `%bi:%bp`: the address lbd connected to the server from.
     pub backend_src: Option<SocketAddr>,
     /// Connection counts.
@@ -285,6 +288,7 @@ impl Default for LogInfo<'_> {
             accept: SystemTime::UNIX_EPOCH,
             request: SystemTime::UNIX_EPOCH,
             server_addr: None,
+            server_unix: false,
             backend_src: None,
             counts: LogCounts::default(),
             log_count: 0,
@@ -323,6 +327,7 @@ impl LogInfo<'_> {
             accept: self.accept,
             request: self.request,
             server_addr: self.server_addr,
+            server_unix: self.server_unix,
             backend_src: self.backend_src,
             counts: self.counts,
             log_count: self.log_count,
@@ -629,6 +634,8 @@ pub fn write_var(v: LogVar, env: &Env<'_>, f: Flags, out: &mut Vec<u8>) -> bool 
         },
         FrontendIp => ip(out, env.dst.map(|a| a.ip()), f),
         FrontendPort => port(out, env.dst.map(|a| a.port()), f),
+        BackendIp | ServerIp if log.server_unix => s(out, Some("unix")),
+        BackendPort | ServerPort if log.server_unix => port(out, Some(0), f),
         BackendIp => ip(out, log.backend_src.map(|a| a.ip()), f),
         BackendPort => port(out, log.backend_src.map(|a| a.port()), f),
         ServerIp => ip(out, log.server_addr.map(|a| a.ip()), f),

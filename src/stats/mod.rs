@@ -269,7 +269,10 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                         p99_ms: st.rt.percentile_ms(99.0),
                         queued: st.queued.load(Relaxed),
                         checked: sv.cfg.check,
-                        addr: sv.addr.to_string(),
+                        addr: match sv.unix {
+                            Some(_) => "unix".into(),
+                            None => sv.addr.to_string(),
+                        },
                         health: (sv.cfg.rise, sv.cfg.fall, c.health.value()),
                         agent_health: sv.cfg.agent.enabled.then(|| c.agent.health.value()),
                         agent_check: c.agent.last.as_ref().map(|o| CheckSnap {

@@ -91,7 +91,7 @@ fn server_state_line(
         b.name,
         si + 1,
         s.name,
-        s.addr.ip(),
+        s.addr_text().0,
         st.weight(),
         st.config_weight.load(Relaxed),
         c.last_change.elapsed().as_secs(),
@@ -101,7 +101,7 @@ fn server_state_line(
         } else {
             c.health.rise()
         },
-        s.addr.port(),
+        s.addr_text().1,
         s.cfg.check_port.unwrap_or(0),
         s.cfg.check_addr.map_or("-".to_string(), |a| a.to_string()),
         agent.addr.map_or("-".to_string(), |a| a.to_string()),

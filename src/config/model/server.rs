@@ -13,8 +13,10 @@ pub struct Server {
     pub host: String,
     /// Resolved address; port 0 when the line had none (use the client's port).
     pub addr: SocketAddr,
-    /// The line had an explicit port.
+    /// The line had an explicit port (a unix socket server counts as having one).
     pub has_port: bool,
+    /// A unix socket server: its path, or `abns@NAME` (then `addr` is 0.0.0.0:0).
+    pub unix: Option<String>,
     /// Settings (from `default-server` then the line).
     pub settings: ServerSettings,
     /// Where it was declared.

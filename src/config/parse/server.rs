@@ -5,6 +5,7 @@ use super::{Param, ParamFn, Parser, Target, R};
 use crate::config::keywords::{Caps, Keyword};
 use crate::config::model::*;
 use crate::config::value;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 const DOC: &str = "server-and-default-server-parameters";
@@ -396,7 +397,14 @@ impl<'e> Parser<'e> {
             a if a.starts_with(':') && !a[1..].contains(':') => format!("0.0.0.0{a}"),
             _ => addr.clone(),
         };
-        let (host, resolved, has_port) = value::server_addr(&addr).map_err(|e| {
+        let unix = value::server_unix(&addr)
+            .transpose()
+            .map_err(|e| format!("'server {name}' : {e}"))?;
+        let parsed = match &unix {
+            Some(path) => Ok((path.clone(), SocketAddr::from(([0, 0, 0, 0], 0)), true)),
+            None => value::server_addr(&addr),
+        };
+        let (host, resolved, has_port) = parsed.map_err(|e| {
             // A name that does not resolve is reported as HAProxy does, with the
             // backend: `'server web/s1' : could not resolve address 'x'`.
             if e.starts_with("could not resolve") {
@@ -423,6 +431,7 @@ impl<'e> Parser<'e> {
             host,
             addr: resolved,
             has_port,
+            unix,
             settings,
             loc,
         });
