@@ -214,7 +214,14 @@ impl Inheriting {
         unsafe {
             cmd.pre_exec(move || {
                 for &(from, to) in &fds {
-                    if libc::dup2(from, to) < 0 {
+                    // dup2 onto itself keeps FD_CLOEXEC (std opens every fd with it):
+                    // clear the flag instead, or the child would not inherit it.
+                    let r = if from == to {
+                        libc::fcntl(from, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(from, to)
+                    };
+                    if r < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
