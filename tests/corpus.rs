@@ -19,8 +19,8 @@ const UNLOCATED: &[&str] = &[
 /// Corpus files HAProxy 2.6 accepts (`haproxy -c`) that lbd accepts too: this list
 /// only grows (issue #16 asks for all 13 HAProxy accepts).
 const ACCEPTED_LIKE_HAPROXY: &[&str] = &[
-    "006.cfg", "007.cfg", "012.cfg", "016.cfg", "020.cfg", "026.cfg", "028.cfg", "054.cfg",
-    "055.cfg", "059.cfg",
+    "006.cfg", "007.cfg", "008.cfg", "012.cfg", "016.cfg", "020.cfg", "026.cfg", "028.cfg",
+    "054.cfg", "055.cfg", "059.cfg",
 ];
 
 /// The longest one check may take (name resolution included).
