@@ -232,3 +232,85 @@ fn wait_for_body_needs_a_time() {
         "{err}"
     );
 }
+
+/// An origin that answers the first request of each connection and keeps it open, then
+/// closes the connection when a second request comes on it (an idle connection that
+/// goes away just as it is reused). Records each answered request's body.
+async fn one_per_connection_origin() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = s2.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // One request: the head, then Content-Length bytes.
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            seen.lock()
+                                .unwrap()
+                                .push(text[end + 4..end + 4 + len].to_string());
+                            break;
+                        }
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+                // The next request on this connection: closed without an answer.
+                let _ = s.read(&mut chunk).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_body_read_ahead_is_sent_again_when_a_reused_connection_fails() {
+    let post = |body: &str| {
+        format!(
+            "POST /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let (addr, seen) = one_per_connection_origin().await;
+    let lbd = Lbd::start(&config(&addr.to_string(), "    option http-buffer-request")).await;
+    for body in ["first", "second", "third"] {
+        let r = exchange(lbd.port, post(body).as_bytes(), None).await;
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.ends_with("ok"),
+            "{body}: {r}"
+        );
+    }
+    assert_eq!(*seen.lock().unwrap(), ["first", "second", "third"]);
+    // Without the body read ahead, such a request cannot be sent again: 502.
+    let (addr, _) = one_per_connection_origin().await;
+    let lbd = Lbd::start(&config(&addr.to_string(), "")).await;
+    let r = exchange(lbd.port, post("first").as_bytes(), None).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = exchange(lbd.port, post("second").as_bytes(), None).await;
+    assert!(r.starts_with("HTTP/1.1 502"), "{r}");
+}

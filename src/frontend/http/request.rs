@@ -183,7 +183,7 @@ struct Outgoing {
     /// The client's upload progress (`timeout server` waits on it).
     upload: Option<Arc<pool::BodyProgress>>,
     /// A bodiless request's head, for a replay.
-    head: Option<(Method, hyper::Uri, HeaderMap)>,
+    head: Option<upstream::Replay>,
 }
 
 /// Serves one request: the steps above, the status counted, the access log armed.
@@ -706,7 +706,14 @@ impl<'a> Req<'a> {
             );
         }
         let method = parts.method;
-        let head = bodyless.then(|| (method.clone(), uri.clone(), headers.clone()));
+        // What can be sent again when a reused connection fails: a request without
+        // body, or one whose whole body was read ahead.
+        let replay_body = match &body.ahead {
+            _ if bodyless => Some(bytes::Bytes::new()),
+            Some(a) if a.ended && a.trailers.is_none() => Some(a.data.clone()),
+            _ => None,
+        };
+        let head = replay_body.map(|b| (method.clone(), uri.clone(), headers.clone(), b));
         // `timeout client` bounds each wait for the client's body bytes.
         let (timer, progress) = match fe.timeouts.client.filter(|_| !bodyless) {
             Some(t) => {

@@ -18,6 +18,9 @@ use hyper::{Method, Request, Response};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 
+/// A request as it can be sent again: its head and whole body.
+pub(super) type Replay = (Method, hyper::Uri, HeaderMap, bytes::Bytes);
+
 /// A response head, the slot it was served on and the connection to pool afterwards.
 pub(super) type Exchange = (Response<Incoming>, Slot, Option<pool::Conn>);
 
@@ -27,8 +30,9 @@ pub(super) struct Upstream<'a> {
     pub no_pool: bool,
     /// The request is an upgrade (WebSocket): a connection of its own.
     pub upgrade: bool,
-    /// A bodiless request's head, to replay it once when a reused connection fails.
-    pub head: Option<(Method, hyper::Uri, HeaderMap)>,
+    /// A request to replay once when a reused connection fails: bodiless, or with its
+    /// whole body read ahead.
+    pub head: Option<Replay>,
     /// How far the client's body upload has got (`timeout server` waits on it).
     pub upload: Option<&'a pool::BodyProgress>,
     /// The request's client and destination (a server's PROXY header).
@@ -171,10 +175,11 @@ pub(super) async fn exchange(
         }
         // An invalid response is an answer: never sent again.
         if reused && !replayed && !e.error().is_parse() {
-            if let Some((m, u, h)) = how.head.clone() {
-                // An idle connection closed under us; the request had no body.
+            if let Some((m, u, h, b)) = how.head.clone() {
+                // An idle connection closed under us; the request had no body, or
+                // all of it was read ahead.
                 replayed = true;
-                let mut again = Request::new(ProxyBody::empty());
+                let mut again = Request::new(ProxyBody::full(b));
                 *again.method_mut() = m;
                 *again.uri_mut() = u;
                 *again.headers_mut() = h;
