@@ -89,11 +89,16 @@ pub fn command(g: &Graph, level: StatsLevel, words: &[&str]) -> String {
         match verb {
             "show" => {
                 let (filters, (keyed, entry)) = parse_args(t, rest)?;
-                let mut o = t.show_header();
                 let entries = if keyed {
                     entry.into_iter().collect()
                 } else {
                     t.entries()
+                };
+                // One snapshot for the count and the lines.
+                let mut o = if keyed {
+                    t.show_header()
+                } else {
+                    t.show_header_used(entries.len())
                 };
                 for e in entries.iter().filter(|e| selected(t, &filters, e)) {
                     o.push_str(&t.show_entry(e));

@@ -479,12 +479,18 @@ impl Table {
 
     /// `show table`'s header line.
     pub fn show_header(&self) -> String {
+        self.show_header_used(self.used())
+    }
+
+    /// The same with `used` counted by the caller (from the entries it lists, so that
+    /// an entry expiring in between is neither counted nor listed).
+    pub fn show_header_used(&self, used: usize) -> String {
         format!(
             "# table: {}, type: {}, size:{}, used:{}\n",
             self.name,
             self.spec.key.name(),
             self.spec.size,
-            self.used()
+            used
         )
     }
 
