@@ -235,14 +235,17 @@ impl Stick {
 }
 
 impl Backend {
-    /// The SNI each server would send for a request or connection seen by `env` (its
-    /// `sni` expression), by server index; empty when no server has one.
-    pub fn sni_values(&self, env: &crate::sample::Env<'_>) -> Vec<Option<String>> {
-        if !self
-            .servers
+    /// Whether a server sends an SNI from an `sni` expression (`ssl sni EXPR`).
+    pub fn has_sni(&self) -> bool {
+        self.servers
             .iter()
             .any(|s| s.cfg.tls.ssl && s.cfg.tls.sni.is_some())
-        {
+    }
+
+    /// The SNI each server's `sni` expression gives on `env` (by server index; empty
+    /// when no server has one).
+    pub fn sni_values(&self, env: &crate::sample::Env<'_>) -> Vec<Option<String>> {
+        if !self.has_sni() {
             return Vec::new();
         }
         self.servers

@@ -442,7 +442,10 @@ impl<'a> Req<'a> {
         }
         let route = self.persistence(be, same_proxy, &mut parts);
         // The servers' `sni` expressions, on the request as the rules left it.
-        let sni = {
+        // Only a backend with such servers builds the sample environment for them.
+        let sni = if !route.be.has_sni() {
+            Vec::new()
+        } else {
             let sv = self.stats_view(Some(&route.be));
             let ctx = Ctx::new(self.conn, self.addrs, self.graph, fe, &sv)
                 .with_be(&route.be)
