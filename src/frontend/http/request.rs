@@ -441,8 +441,7 @@ impl<'a> Req<'a> {
             }
         }
         let route = self.persistence(be, same_proxy, &mut parts);
-        // The servers' `sni` expressions, on the request as the rules left it.
-        // Only a backend with such servers builds the sample environment for them.
+        // The servers' `sni` expressions (if any), on the request as the rules left it.
         let sni = if !route.be.has_sni() {
             Vec::new()
         } else {
