@@ -448,21 +448,31 @@ impl Conn {
     /// Sends a request. On HTTP/2 the request takes the absolute form HTTP/2 wants
     /// (`:scheme`, `:authority` from the Host header) and the response reads as
     /// HTTP/1.1 for the rest of lbd.
-    pub async fn send(
+    pub fn send(
         &mut self,
         mut req: hyper::Request<ProxyBody>,
-    ) -> Result<hyper::Response<Incoming>, TrySendError<hyper::Request<ProxyBody>>> {
+    ) -> impl std::future::Future<Output = Sent> + '_ {
+        use futures_util::future::Either;
         match &mut self.send {
-            Sender::H1(s) => s.try_send_request(req).await,
+            // hyper's own future, unwrapped: it is part of every request's future,
+            // which is moved (copied) several times per request.
+            Sender::H1(s) => Either::Left(s.try_send_request(req)),
             Sender::H2(s) => {
                 to_h2(&mut req, self.scheme);
-                let mut r = s.try_send_request(req).await?;
-                *r.version_mut() = hyper::Version::HTTP_11;
-                Ok(r)
+                let sending = s.try_send_request(req);
+                Either::Right(Box::pin(async move {
+                    let mut r = sending.await?;
+                    *r.version_mut() = hyper::Version::HTTP_11;
+                    Ok(r)
+                }))
             }
         }
     }
 }
+
+/// What sending a request to a server gives: the response head, or the request back
+/// when it was never written.
+pub type Sent = Result<hyper::Response<Incoming>, TrySendError<hyper::Request<ProxyBody>>>;
 
 /// An HTTP/1 request made an HTTP/2 one: absolute URI, no Host header (it is the
 /// `:authority`), none of the connection-specific headers HTTP/2 forbids.

@@ -29,8 +29,9 @@ pub(super) struct Ctx<'a> {
     pub be: Option<Named<'a>>,
     /// The server, once chosen.
     pub srv: Option<Named<'a>>,
-    /// The listener the client came in on.
-    pub so: Option<Named<'a>>,
+    /// The client and the address it reached, which tell the listener it came in on
+    /// (`so_id`, `so_name`; looked up only when a sample environment is built).
+    pub accepted: &'a (crate::log::Client, Option<SocketAddr>),
     /// Counters fetches read.
     pub stats: &'a dyn Stats,
     /// `proc.` variables.
@@ -105,12 +106,7 @@ impl<'a> Ctx<'a> {
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
-            so: fe
-                .listener(&conn.accepted.0, conn.accepted.1)
-                .map(|(id, name)| Named {
-                    name: name.unwrap_or(""),
-                    id: id as i64,
-                }),
+            accepted: &conn.accepted,
             src: addrs.src,
             dst: addrs.dst,
             conn: Some(&conn.info),
@@ -236,7 +232,13 @@ impl<'a> Ctx<'a> {
             fe: Some(self.fe),
             be: self.be,
             srv: self.srv,
-            so: self.so,
+            so: self
+                .fe_rt
+                .listener(&self.accepted.0, self.accepted.1)
+                .map(|(id, name)| Named {
+                    name: name.unwrap_or(""),
+                    id: id as i64,
+                }),
             vars: Some(vars),
             proc_vars: Some(self.proc_vars),
             stats: Some(self.stats),
@@ -361,6 +363,9 @@ pub(super) fn apply(
     vars: &mut Vars,
     mut msg: Msg<'_>,
 ) -> Option<Response<ProxyBody>> {
+    if rules.is_empty() {
+        return None;
+    }
     let mut next = rules.iter();
     loop {
         // Evaluate conditions, and whatever the first matching rule's action computes,

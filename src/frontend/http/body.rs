@@ -180,11 +180,14 @@ impl super::request::Req<'_> {
                 time: fe.timeouts.http_request,
                 at_least: 0,
             };
-            if let Err(s) = body.read_ahead(wait, per_read, limit).await {
+            if let Err(s) = Box::pin(body.read_ahead(wait, per_read, limit)).await {
                 if let Some(r) = self.short(s, be) {
                     return Some(r);
                 }
             }
+        }
+        if rs.request.is_empty() && rs.tcp_content.is_empty() {
+            return None;
         }
         let mut start = 0;
         loop {
@@ -219,7 +222,7 @@ impl super::request::Req<'_> {
                 return Some(resp);
             };
             start += ra.next;
-            if let Err(s) = body.read_ahead(ra.wait, per_read, limit).await {
+            if let Err(s) = Box::pin(body.read_ahead(ra.wait, per_read, limit)).await {
                 if let Some(r) = self.short(s, be) {
                     return Some(r);
                 }

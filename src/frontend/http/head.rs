@@ -80,10 +80,16 @@ pub(super) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) -> bool {
             for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                 if tok.eq_ignore_ascii_case("upgrade") {
                     upgrade = true;
+                } else if tok.eq_ignore_ascii_case("close")
+                    || HOP_BY_HOP
+                        .iter()
+                        .any(|n| tok.eq_ignore_ascii_case(n.as_str()))
+                {
+                    // The usual tokens, without parsing them as header names: `close`
+                    // names no header, hop-by-hop names are removed below.
                 } else if h.contains_key(tok) {
                     // Looked up first: a name is only allocated for a header that is
-                    // there (`close` and `keep-alive` usually are not; hop-by-hop
-                    // names go below). `HeaderName::from_bytes` lowercases.
+                    // there. `HeaderName::from_bytes` lowercases.
                     if let Ok(n) = HeaderName::from_bytes(tok.as_bytes()) {
                         if hop_index(&n).is_none() {
                             named.push(n);
@@ -148,6 +154,14 @@ pub(super) fn announce_grpc_trailers(h: &mut HeaderMap) {
             HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin"),
         );
     }
+}
+
+/// A message body's length as its `Content-Length` gives it (what tracked
+/// `bytes_in`/`bytes_out` counters count).
+pub(super) fn body_len(h: &HeaderMap) -> u64 {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Whether the request asks for a protocol upgrade (`Connection: upgrade` and

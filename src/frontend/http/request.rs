@@ -24,7 +24,7 @@ use crate::graph::{FrontendRt, Graph};
 use crate::rules::in_net;
 use crate::sample::Vars;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, Version};
 use std::net::IpAddr;
@@ -237,7 +237,7 @@ pub(super) async fn handle(
     };
     // The entries the connection tracks count each of its requests.
     conn.track.request();
-    let bytes_in = body_len(req.headers());
+    let bytes_in = head::body_len(req.headers());
     let saved = (graph.after_rules || logging).then(|| actions::SavedReq::of(&req));
     let mut resp = r.proxy(req).await;
     // `http-request tarpit`: the answer waits `timeout tarpit`.
@@ -250,9 +250,13 @@ pub(super) async fn handle(
     conn.keep_sess_vars(&r.vars);
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
+    let mut bytes_out = None;
     for t in [&r.track, &conn.track] {
-        t.response(status, r.trace.server.is_some());
-        t.bytes(bytes_in, body_len(resp.headers()));
+        if t.each().next().is_some() {
+            t.response(status, r.trace.server.is_some());
+            let out = *bytes_out.get_or_insert_with(|| head::body_len(resp.headers()));
+            t.bytes(bytes_in, out);
+        }
     }
     let mut line = None;
     if let (Some((start, at, request_line)), Some(saved)) = (timing, &saved) {
@@ -282,14 +286,6 @@ pub(super) async fn handle(
         }
     });
     (resp, done)
-}
-
-/// A message body's length as its `Content-Length` gives it (what tracked
-/// `bytes_in`/`bytes_out` counters count).
-fn body_len(h: &HeaderMap) -> u64 {
-    h.get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(0)
 }
 
 impl<'a> Req<'a> {
@@ -529,6 +525,9 @@ impl<'a> Req<'a> {
     /// `use_backend` rules in order, then `default_backend` (a listen: its own).
     fn choose_backend(&self, parts: &Parts) -> Option<Arc<Backend>> {
         let fe = self.fe;
+        if fe.switching.is_empty() {
+            return Some(self.graph.backends[fe.default_backend?].clone());
+        }
         let sv = self.stats_view(None);
         let ctx = self.ctx(&sv);
         let uri = actions::target(&parts.uri);

@@ -111,11 +111,15 @@ impl Req<'_> {
                     ctx.res_read = true;
                     let per_read = self.state.server(be.timeouts.server);
                     let limit = self.graph.bufsize;
-                    let (ahead, short) =
-                        super::body::read_ahead(&mut body, ra.wait, per_read, limit, |_| {
-                            super::body::Short::Invalid
-                        })
-                        .await;
+                    // Boxed: a rare path, kept out of every request's future.
+                    let (ahead, short) = Box::pin(super::body::read_ahead(
+                        &mut body,
+                        ra.wait,
+                        per_read,
+                        limit,
+                        |_| super::body::Short::Invalid,
+                    ))
+                    .await;
                     body = ahead.before(body);
                     if let Some(s) = short {
                         // As HAProxy: 504 when time ran out, 502 for a broken body.

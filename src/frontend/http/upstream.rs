@@ -50,11 +50,10 @@ pub(super) struct Upstream<'a> {
 /// timer runs from the body's last bytes, and not at all while the client is the one
 /// that is late (`timeout client` bounds that wait). `None`: the server timed out.
 async fn server_wait<F: Future>(
-    send: F,
+    mut send: std::pin::Pin<&mut F>,
     t: std::time::Duration,
     upload: Option<&pool::BodyProgress>,
 ) -> Option<F::Output> {
-    tokio::pin!(send);
     let mut deadline = tokio::time::Instant::now() + t;
     loop {
         match tokio::time::timeout_at(deadline, send.as_mut()).await {
@@ -132,17 +131,20 @@ pub(super) async fn exchange(
         };
         trace.connected = Some(std::time::Instant::now());
         trace.srv_tls = sender.tls().cloned();
-        let send = sender.send(up);
-        let res = match how.server_timeout {
-            Some(t) => match server_wait(send, t, how.upload).await {
-                Some(r) => r,
-                None => {
-                    s.server.state.resp_errors.fetch_add(1, Relaxed);
-                    status::observe(&be, &s.server, Observation::L7Timeout);
-                    return Err(ProxyError::ServerTimeout);
-                }
-            },
-            None => send.await,
+        let res = {
+            let send = sender.send(up);
+            tokio::pin!(send);
+            match how.server_timeout {
+                Some(t) => match server_wait(send, t, how.upload).await {
+                    Some(r) => r,
+                    None => {
+                        s.server.state.resp_errors.fetch_add(1, Relaxed);
+                        status::observe(&be, &s.server, Observation::L7Timeout);
+                        return Err(ProxyError::ServerTimeout);
+                    }
+                },
+                None => send.await,
+            }
         };
         let mut e = match res {
             Ok(resp) => {
