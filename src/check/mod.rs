@@ -166,7 +166,9 @@ async fn run(
     loop {
         let admin = s.state.admin();
         let passive_only = !cfg.check;
-        if admin == Admin::Maint || (passive_only && s.state.is_up()) {
+        // `disable health` pauses the probes as maintenance does.
+        let stopped = admin == Admin::Maint || (cfg.check && !s.state.check_enabled());
+        if stopped || (passive_only && s.state.is_up()) {
             pause(&s, jitter(cfg.inter, spread), cfg.fastinter()).await;
             continue;
         }

@@ -55,6 +55,19 @@ pub struct ProxyV2Opts {
     pub unique_id: bool,
 }
 
+/// `load-server-state-from-file`: where a backend's servers find the state a
+/// previous process saved (`show servers state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadServerState {
+    /// `none` (default): the configuration alone.
+    #[default]
+    None,
+    /// `global`: the global `server-state-file`.
+    Global,
+    /// `local`: the backend's own file (`server-state-file-name`).
+    Local,
+}
+
 /// `init-state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InitState {
