@@ -154,6 +154,9 @@ pub struct ServerSettings {
     pub send_proxy: Option<u8>,
     /// `proxy-v2-options` (TLVs of the v2 header; they imply `send-proxy-v2`).
     pub pp_opts: ProxyV2Opts,
+    /// `check-send-proxy`: health checks send the PROXY header (the server's version,
+    /// v1 without `send-proxy*`).
+    pub check_send_proxy: bool,
     /// `agent-check` (and its settings).
     pub agent: AgentSettings,
     /// `ssl`, `verify`, `sni`, `alpn`, `check-ssl`, `proto`...
@@ -202,6 +205,7 @@ impl Default for ServerSettings {
             cookie: None,
             send_proxy: None,
             pp_opts: Default::default(),
+            check_send_proxy: false,
             agent: AgentSettings::default(),
             tls: SrvTls::default(),
         }

@@ -50,6 +50,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("no-send-proxy", 0, no_send_proxy),
     kw("no-send-proxy-v2", 0, no_send_proxy),
     kw("proxy-v2-options", 1, proxy_v2_options),
+    kw("check-send-proxy", 0, check_send_proxy),
     kw("id", 1, id),
     kw("agent-check", 0, agent_check),
     kw("no-agent-check", 0, agent_check),
@@ -97,7 +98,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("source"),
     K::unsupported("usesrc"),
     K::unsupported("namespace"),
-    K::unsupported("check-send-proxy"),
     K::unsupported("send-proxy-v2-ssl"),
     K::unsupported("send-proxy-v2-ssl-cn"),
     K::unsupported("non-stick"),
@@ -208,6 +208,11 @@ fn proxy_v2_options(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
         }
     }
     s.send_proxy = Some(2);
+    Ok(())
+}
+
+fn check_send_proxy(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.check_send_proxy = true;
     Ok(())
 }
 
@@ -392,6 +397,7 @@ const DYNAMIC: &[&str] = &[
     "ca-file",
     "check",
     "check-alpn",
+    "check-send-proxy",
     "check-sni",
     "check-ssl",
     "ciphers",
