@@ -799,6 +799,7 @@ fn every_server_keyword() {
         cookie: Some("s1c".into()),
         send_proxy: Some(1),
         pp_opts: Default::default(),
+        check_send_proxy: false,
         agent: AgentSettings {
             enabled: true,
             port: Some(9999),

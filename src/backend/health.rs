@@ -41,6 +41,13 @@ impl Health {
         Health { rise, fall, health }
     }
 
+    /// A counter at `value` (clamped to the range), as a server-state file restores it.
+    pub fn at(rise: u32, fall: u32, value: u32) -> Self {
+        let mut h = Health::new(rise, fall, InitState::FullyDown);
+        h.health = value.min(h.max());
+        h
+    }
+
     /// The top of the range.
     pub fn max(&self) -> u32 {
         self.rise + self.fall - 1

@@ -34,8 +34,13 @@ pub struct ServerRt {
     pub name: String,
     /// Backend name (for messages).
     pub backend: String,
-    /// Address; port 0 means "the port the client connected to".
+    /// Address; port 0 means "the port the client connected to". The one set at run
+    /// time (`set server addr`) when there is one.
     pub addr: SocketAddr,
+    /// The address the configuration (or `add server`) gave.
+    pub config_addr: SocketAddr,
+    /// Added at run time (`add server`): a reload drops it, as HAProxy does.
+    pub dynamic: bool,
     /// A unix socket server: its path, or `abns@NAME` (`addr` is then unused).
     pub unix: Option<String>,
     /// Settings from the config.

@@ -70,6 +70,14 @@ pub struct ServerState {
     /// `maxconn` set at run time (an agent's `maxconn:N`); -1 while the configured
     /// one applies.
     maxconn: AtomicI64,
+    /// The address set at run time (`set server addr`, the server-state file); the
+    /// graph carries it as the server's address until the config's address changes.
+    addr: std::sync::Mutex<Option<std::net::SocketAddr>>,
+    /// Active checks run (`disable health` stops them; a server added at run time
+    /// starts with them stopped, as in HAProxy).
+    check_on: AtomicBool,
+    /// The agent check runs (`disable agent` stops it).
+    agent_on: AtomicBool,
 }
 
 /// A generation counter sessions compare against, plus a wake-up for idle ones.
@@ -226,6 +234,9 @@ impl ServerState {
             rt: ResponseTimes::default(),
             kill: KillSwitch::default(),
             maxconn: AtomicI64::new(-1),
+            addr: std::sync::Mutex::new(None),
+            check_on: AtomicBool::new(true),
+            agent_on: AtomicBool::new(true),
             check: std::sync::Mutex::new(super::status::CheckCell::new(
                 super::health::Health::new(
                     2,
@@ -313,6 +324,36 @@ impl ServerState {
     /// Sets the `maxconn` at run time (an agent's `maxconn:N`).
     pub fn set_maxconn(&self, m: u32) {
         self.maxconn.store(m as i64, Relaxed);
+    }
+
+    /// The address set at run time, if any.
+    pub fn addr_override(&self) -> Option<std::net::SocketAddr> {
+        *self.addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets (or clears) the address set at run time.
+    pub fn set_addr_override(&self, a: Option<std::net::SocketAddr>) {
+        *self.addr.lock().unwrap_or_else(|e| e.into_inner()) = a;
+    }
+
+    /// Whether active checks run (`enable|disable health`).
+    pub fn check_enabled(&self) -> bool {
+        self.check_on.load(Relaxed)
+    }
+
+    /// Starts or stops active checks.
+    pub fn set_check_enabled(&self, on: bool) {
+        self.check_on.store(on, Relaxed);
+    }
+
+    /// Whether the agent check runs (`enable|disable agent`).
+    pub fn agent_enabled(&self) -> bool {
+        self.agent_on.load(Relaxed)
+    }
+
+    /// Starts or stops the agent check.
+    pub fn set_agent_enabled(&self, on: bool) {
+        self.agent_on.store(on, Relaxed);
     }
 
     /// The weight to balance with right now: 0 unless UP, ready and weighted.

@@ -47,6 +47,11 @@ pub(super) async fn run(
     let first = crate::sample::hash::random_u64() % (inter.as_millis() as u64).max(1);
     tokio::time::sleep(Duration::from_millis(first)).await;
     loop {
+        // `disable agent` stops the probes (the agent's last word stands).
+        if !s.state.agent_enabled() {
+            tokio::time::sleep(super::jitter(inter, spread)).await;
+            continue;
+        }
         let (outcome, reply) = probe.run(&target, timing).await;
         super::with_counts(&handle, &be, |counts| {
             crate::backend::agent::record(&be, &s, outcome, reply, counts)

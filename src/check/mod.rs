@@ -149,7 +149,7 @@ async fn run(
             .unix
             .clone()
             .filter(|_| cfg.check_addr.is_none() && cfg.check_port.is_none()),
-        send_proxy: cfg.send_proxy,
+        send_proxy: check_proxy(&s),
         state_header: None,
         nolb_404: false,
         tls: probe::CheckTls::of(&s),
@@ -166,7 +166,9 @@ async fn run(
     loop {
         let admin = s.state.admin();
         let passive_only = !cfg.check;
-        if admin == Admin::Maint || (passive_only && s.state.is_up()) {
+        // `disable health` pauses the probes as maintenance does.
+        let stopped = admin == Admin::Maint || (cfg.check && !s.state.check_enabled());
+        if stopped || (passive_only && s.state.is_up()) {
             pause(&s, jitter(cfg.inter, spread), cfg.fastinter()).await;
             continue;
         }
@@ -185,6 +187,19 @@ async fn run(
             cfg.inter
         };
         pause(&s, jitter(next, spread), cfg.fastinter()).await;
+    }
+}
+
+/// The PROXY header version checks send: the server's with `check-send-proxy` (v1
+/// without `send-proxy*`); else the server's for a configured server, none for one
+/// added at run time (HAProxy sets the traffic's one on checks at config time only).
+fn check_proxy(s: &ServerRt) -> Option<u8> {
+    if s.cfg.check_send_proxy {
+        Some(s.cfg.send_proxy.unwrap_or(1))
+    } else if s.dynamic {
+        None
+    } else {
+        s.cfg.send_proxy
     }
 }
 

@@ -4,7 +4,9 @@
 //! backend, name and address keeps its `Arc<ServerState>`; a backend or frontend that
 //! still exists keeps its shared counters and limits. Everything else starts fresh.
 
+mod edit;
 mod frontend;
+pub mod state_file;
 
 use crate::backend::balance::Balancer;
 use crate::backend::state::{Admin, ServerState};
@@ -12,6 +14,7 @@ use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
 use crate::config::model::{Config, ProxyKind};
 use crate::rules::RuleSet;
 use arc_swap::ArcSwap;
+pub use edit::{edit_servers, runtime_server, with_addr};
 pub use frontend::{FrontendRt, FrontendShared, Switch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -104,6 +107,7 @@ fn tables(cfg: &Config, prev: Option<&Graph>) -> crate::stick::Tables {
 fn stick(
     tables: &crate::stick::Tables,
     p: &crate::config::model::Proxy,
+    servers: &[Arc<ServerRt>],
 ) -> Option<crate::backend::Stick> {
     let first = p.stick_rules.first()?;
     let owner = first.table.as_deref().unwrap_or(&p.name);
@@ -122,10 +126,78 @@ fn stick(
         .collect();
     Some(crate::backend::Stick {
         table,
-        servers: p.servers.iter().map(|s| s.name.clone()).collect(),
+        servers: servers.iter().map(|s| s.name.clone()).collect(),
         rules,
         conds,
     })
+}
+
+/// The runtime backend of proxy `p` (config index `id`) with `servers`: the ones of
+/// its `server` lines at a (re)load, or the list a runtime `add server`/`del server`
+/// changed (balancer, cookies, `use-server` and stick rules follow the list).
+fn assemble(
+    p: &crate::config::model::Proxy,
+    id: usize,
+    servers: Vec<Arc<ServerRt>>,
+    tables: &crate::stick::Tables,
+    shared: Arc<BackendShared>,
+) -> Backend {
+    let weights: Vec<u32> = servers.iter().map(|s| s.cfg.weight).collect();
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    let rules = if p.kind == ProxyKind::Listen {
+        RuleSet::default()
+    } else {
+        RuleSet::for_proxy(p)
+    };
+    let mut use_server_acls = RuleSet::new(&p.acls, &[], &[]);
+    let use_server = p
+        .use_servers
+        .iter()
+        .filter_map(|(n, c, _)| {
+            let i = servers.iter().position(|s| &s.name == n)?;
+            Some((i, use_server_acls.cond(c)))
+        })
+        .collect();
+    Backend {
+        use_server,
+        use_server_acls,
+        name: p.name.clone(),
+        proxy_id: id,
+        mode: p.mode,
+        balancer: Balancer::named(&p.balance, p.hash_type, &weights, &names),
+        balance: p.balance.clone(),
+        retries: p.retries,
+        timeouts: p.timeouts.clone(),
+        options: p.options.clone(),
+        rules,
+        logs: crate::log::targets(&p.logs),
+        cookie: p.cookie.clone(),
+        cookie_index: servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.cfg.cookie.clone()?, i)))
+            .collect(),
+        stick: stick(tables, p, &servers),
+        error_pages: p.error_pages.clone(),
+        stats: p.stats.clone(),
+        dispatch: p.dispatch.map(|addr| {
+            let settings = crate::config::model::ServerSettings::default();
+            Arc::new(ServerRt {
+                name: String::new(),
+                backend: p.name.clone(),
+                addr,
+                config_addr: addr,
+                dynamic: false,
+                unix: None,
+                state: Arc::new(ServerState::for_settings(&settings)),
+                cfg: settings,
+                pool: Pool::default(),
+                tls: None,
+            })
+        }),
+        servers,
+        shared,
+    }
 }
 
 impl Graph {
@@ -166,6 +238,8 @@ impl Graph {
             }
         }
         let tables = tables(&cfg, prev);
+        // The server-state file: what the servers that start afresh take over.
+        let saved = state_file::Saved::load(&cfg);
         let mut backends = Vec::new();
         let mut be_index = HashMap::new();
         let mut be_of_proxy = HashMap::new();
@@ -181,8 +255,9 @@ impl Graph {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let state = match old_servers.get(&(p.name.as_str(), s.name.as_str())) {
-                        Some(o) if o.addr == s.addr && o.unix == s.unix => {
+                    let old = old_servers.get(&(p.name.as_str(), s.name.as_str()));
+                    let state = match old {
+                        Some(o) if !o.dynamic && o.config_addr == s.addr && o.unix == s.unix => {
                             let st = o.state.clone();
                             // A weight changed in the config replaces the old one.
                             if st.config_weight.load(Relaxed) != s.settings.weight {
@@ -206,12 +281,18 @@ impl Graph {
                             }
                             st
                         }
-                        _ => Arc::new(ServerState::for_settings(&s.settings)),
+                        _ => {
+                            let st = Arc::new(ServerState::for_settings(&s.settings));
+                            saved.apply(&p.name, s, &st);
+                            st
+                        }
                     };
                     Arc::new(ServerRt {
                         name: s.name.clone(),
                         backend: p.name.clone(),
-                        addr: s.addr,
+                        addr: state.addr_override().unwrap_or(s.addr),
+                        config_addr: s.addr,
+                        dynamic: false,
                         unix: s.unix.clone(),
                         cfg: s.settings.clone(),
                         state,
@@ -220,71 +301,11 @@ impl Graph {
                     })
                 })
                 .collect();
-            let weights: Vec<u32> = p.servers.iter().map(|s| s.settings.weight).collect();
-            let rules = if p.kind == ProxyKind::Listen {
-                RuleSet::default()
-            } else {
-                RuleSet::for_proxy(p)
-            };
-            let mut use_server_acls = RuleSet::new(&p.acls, &[], &[]);
-            let use_server = p
-                .use_servers
-                .iter()
-                .filter_map(|(n, c, _)| {
-                    let i = p.servers.iter().position(|s| &s.name == n)?;
-                    Some((i, use_server_acls.cond(c)))
-                })
-                .collect();
-            let b = Backend {
-                use_server,
-                use_server_acls,
-                name: p.name.clone(),
-                proxy_id: id,
-                mode: p.mode,
-                servers,
-                balancer: Balancer::named(
-                    &p.balance,
-                    p.hash_type,
-                    &weights,
-                    &p.servers
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                balance: p.balance.clone(),
-                retries: p.retries,
-                timeouts: p.timeouts.clone(),
-                options: p.options.clone(),
-                rules,
-                logs: crate::log::targets(&p.logs),
-                cookie: p.cookie.clone(),
-                cookie_index: p
-                    .servers
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| Some((s.settings.cookie.clone()?, i)))
-                    .collect(),
-                stick: stick(&tables, p),
-                error_pages: p.error_pages.clone(),
-                stats: p.stats.clone(),
-                dispatch: p.dispatch.map(|addr| {
-                    let settings = crate::config::model::ServerSettings::default();
-                    Arc::new(ServerRt {
-                        name: String::new(),
-                        backend: p.name.clone(),
-                        addr,
-                        unix: None,
-                        state: Arc::new(ServerState::for_settings(&settings)),
-                        cfg: settings,
-                        pool: Pool::default(),
-                        tls: None,
-                    })
-                }),
-                shared: old_be
-                    .get(p.name.as_str())
-                    .map(|s| (*s).clone())
-                    .unwrap_or_default(),
-            };
+            let shared = old_be
+                .get(p.name.as_str())
+                .map(|s| (*s).clone())
+                .unwrap_or_default();
+            let b = assemble(p, id, servers, &tables, shared);
             for (i, from, to) in admin_changes {
                 crate::backend::status::admin_change(&b, &b.servers[i], from, to);
             }

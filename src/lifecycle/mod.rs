@@ -206,9 +206,16 @@ impl Daemon {
             sockets: Mutex::new(Vec::new()),
         });
         let weak = Arc::downgrade(&d);
-        let reload: crate::stats::socket::ReloadFn = Arc::new(move || match weak.upgrade() {
-            Some(d) => d.reload(),
-            None => Err("stopping".into()),
+        let reload: crate::stats::socket::ReloadFn = Arc::new(move |c| {
+            use crate::stats::socket::Control;
+            match (weak.upgrade(), c) {
+                (Some(d), Control::Reload) => d.reload(),
+                (Some(d), Control::ServersChanged) => {
+                    d.checks.sync(&d.handle.load_full(), &d.handle);
+                    Ok(String::new())
+                }
+                (None, _) => Err("stopping".into()),
+            }
         });
         for s in &d.handle.load().config.global.stats_sockets {
             let task = crate::stats::socket::spawn(s, d.handle.clone(), reload.clone())?;

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod page;
 pub mod prometheus;
+pub mod servers;
 pub mod socket;
 pub mod tables;
 pub mod vars;

@@ -12,8 +12,18 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
+/// What the socket asks of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `reload`: read the configuration files again.
+    Reload,
+    /// A server list changed (`add server`, `del server`, `set server addr`): start
+    /// and stop the check tasks to match.
+    ServersChanged,
+}
+
 /// What the socket can call back into.
-pub type ReloadFn = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+pub type ReloadFn = Arc<dyn Fn(Control) -> Result<String, String> + Send + Sync>;
 
 const HELP: &str = "The following commands are valid at this level:
   help                                    : this message
@@ -26,6 +36,12 @@ const HELP: &str = "The following commands are valid at this level:
   show table [<name>] [data.<type> <op> <v>]... [key <k>] : list tables, or dump one
   clear table <name> [data.<type> <op> <v>]... [key <k>] : remove entries
   set table <name> key <k> [data.<type> <v>]...          : update or create an entry
+  add server <bk>/<srv> <addr> [args]*   : create a new server
+  del server <bk>/<srv>                   : remove a dynamically added server
+  set server <bk>/<srv> addr <ip> [port <p>] : change a server's address
+  set server <bk>/<srv> fqdn <fqdn>       : change a server's FQDN
+  enable|disable health <bk>/<srv>        : start or stop a server's health checks
+  enable|disable agent <bk>/<srv>         : start or stop a server's agent checks
   disable server <bk>/<srv>               : disable a server for maintenance
   enable server <bk>/<srv>                : enable a disabled server
   set server <bk>/<srv> state <st>        : set a server's state: ready, drain or maint
@@ -59,9 +75,11 @@ fn server_state_line(
     } else {
         0
     };
-    // srv_admin_state: SRV_ADMF_FMAINT 0x01, SRV_ADMF_FDRAIN 0x08.
+    // srv_admin_state: SRV_ADMF_FMAINT 0x01, SRV_ADMF_CMAINT 0x04 (`disabled` in the
+    // config), SRV_ADMF_FDRAIN 0x08.
     let adm = match admin {
         Admin::Ready => 0,
+        Admin::Maint if st.config_disabled.load(Relaxed) => 5,
         Admin::Maint => 1,
         Admin::Drain => 8,
     };
@@ -77,14 +95,18 @@ fn server_state_line(
             None => (1, 0),
         };
         let paused = if admin == Admin::Maint { 8 } else { 0 };
-        (status, result, 6 | paused)
+        let enabled = if st.check_enabled() { 4 } else { 0 };
+        (status, result, 2 | enabled | paused)
     } else {
         (1, 0, 0)
     };
     // srv_agent_state: CHK_ST_CONFIGURED | CHK_ST_ENABLED | CHK_ST_AGENT (0x10); the
     // agent runs in maintenance too.
     let agent = &s.cfg.agent;
-    let agent_state = if agent.enabled { 0x16 } else { 0 };
+    let agent_state = match (agent.enabled, st.agent_enabled()) {
+        (false, _) => 0,
+        (true, on) => 0x12 | if on { 4 } else { 0 },
+    };
     format!(
         "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 - {} - 0 {} {} {} {}\n",
         g.uuid(b.proxy_id),
@@ -157,20 +179,7 @@ pub fn execute_with(
         (level < StatsLevel::Operator).then(|| "Permission denied\n".to_string())
     };
     let g = handle.load_full();
-    let find = |spec: &str| -> Result<Arc<crate::backend::ServerRt>, String> {
-        let Some((b, s)) = spec.split_once('/') else {
-            return Err("Require 'backend/server'.\n".into());
-        };
-        let Some(&bi) = g.be_index.get(b) else {
-            return Err("No such backend.\n".into());
-        };
-        g.backends[bi]
-            .servers
-            .iter()
-            .find(|x| x.name == s)
-            .cloned()
-            .ok_or_else(|| "No such server.\n".into())
-    };
+    let find = |spec: &str| super::servers::find(&g, spec).map(|(_, s)| s);
     let set_weight = |spec: &str, w: &str| -> String {
         let sv = match find(spec) {
             Ok(s) => s,
@@ -274,8 +283,18 @@ pub fn execute_with(
             ),
             Err(e) => e,
         }),
+        ["add" | "del", "server", ..]
+        | ["set", "server", _, "addr" | "fqdn", ..]
+        | ["enable" | "disable", "health" | "agent", ..] => admin().unwrap_or_else(|| {
+            let changed = || {
+                if let Some(r) = reload {
+                    let _ = r(Control::ServersChanged);
+                }
+            };
+            super::servers::command(handle, &words, &changed)
+        }),
         ["reload"] => admin().unwrap_or_else(|| match reload {
-            Some(r) => match r() {
+            Some(r) => match r(Control::Reload) {
                 Ok(msg) => format!("Success=1\n--\n{msg}\n"),
                 Err(msg) => format!("Success=0\n--\n{msg}\n"),
             },

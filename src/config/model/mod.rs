@@ -95,6 +95,10 @@ pub struct Global {
     pub cpu_map: Vec<CpuMap>,
     /// `pidfile`.
     pub pidfile: Option<String>,
+    /// `server-state-file`: the file `load-server-state-from-file global` reads.
+    pub server_state_file: Option<String>,
+    /// `server-state-base`: the directory of relative server-state file names.
+    pub server_state_base: Option<String>,
     /// `hard-stop-after`: bounds the drain of a soft stop.
     pub hard_stop_after: Option<Duration>,
     /// `spread-checks` percentage (0..=50).
@@ -390,6 +394,10 @@ pub struct Proxy {
     pub dispatch: Option<SocketAddr>,
     /// `hash-type`.
     pub hash_type: HashType,
+    /// `load-server-state-from-file`.
+    pub load_server_state: LoadServerState,
+    /// `server-state-file-name` (the backend's name when unset or `use-backend-name`).
+    pub server_state_file_name: Option<String>,
     /// `server` lines.
     pub servers: Vec<Server>,
     /// `default-server` settings new servers start from.

@@ -55,6 +55,19 @@ pub struct ProxyV2Opts {
     pub unique_id: bool,
 }
 
+/// `load-server-state-from-file`: where a backend's servers find the state a
+/// previous process saved (`show servers state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadServerState {
+    /// `none` (default): the configuration alone.
+    #[default]
+    None,
+    /// `global`: the global `server-state-file`.
+    Global,
+    /// `local`: the backend's own file (`server-state-file-name`).
+    Local,
+}
+
 /// `init-state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InitState {
@@ -141,6 +154,9 @@ pub struct ServerSettings {
     pub send_proxy: Option<u8>,
     /// `proxy-v2-options` (TLVs of the v2 header; they imply `send-proxy-v2`).
     pub pp_opts: ProxyV2Opts,
+    /// `check-send-proxy`: health checks send the PROXY header (the server's version,
+    /// v1 without `send-proxy*`).
+    pub check_send_proxy: bool,
     /// `agent-check` (and its settings).
     pub agent: AgentSettings,
     /// `ssl`, `verify`, `sni`, `alpn`, `check-ssl`, `proto`...
@@ -189,6 +205,7 @@ impl Default for ServerSettings {
             cookie: None,
             send_proxy: None,
             pp_opts: Default::default(),
+            check_send_proxy: false,
             agent: AgentSettings::default(),
             tls: SrvTls::default(),
         }

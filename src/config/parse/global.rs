@@ -27,6 +27,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("nbthread", nbthread),
     kw("cpu-map", cpu_map),
     kw("pidfile", pidfile),
+    kw("server-state-file", server_state),
+    kw("server-state-base", server_state),
     kw("hard-stop-after", hard_stop_after),
     kw("spread-checks", spread_checks),
     kw("stats", stats),
@@ -96,8 +98,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("localpeer"),
     K::unsupported("h1-case-adjust"),
     K::unsupported("h1-case-adjust-file"),
-    K::unsupported("server-state-file"),
-    K::unsupported("server-state-base"),
     K::ignored("daemon"),
     K::ignored("chroot"),
     K::ignored("user"),
@@ -205,6 +205,17 @@ fn cpu_map(p: &mut Parser<'_>, w: &[String]) -> R {
 
 fn pidfile(p: &mut Parser<'_>, w: &[String]) -> R {
     p.global.pidfile = Some(arg(w, 1)?.to_string());
+    Ok(())
+}
+
+/// `server-state-file FILE` and `server-state-base DIR`.
+fn server_state(p: &mut Parser<'_>, w: &[String]) -> R {
+    let v = Some(arg(w, 1)?.to_string());
+    if w[0] == "server-state-file" {
+        p.global.server_state_file = v;
+    } else {
+        p.global.server_state_base = v;
+    }
     Ok(())
 }
 

@@ -84,8 +84,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("http-send-name-header"),
     K::unsupported("rate-limit"),
     K::unsupported("hash-balance-factor"),
-    K::unsupported("load-server-state-from-file"),
-    K::unsupported("server-state-file-name"),
+    kw("load-server-state-from-file", Caps::DBL, load_server_state),
+    kw("server-state-file-name", Caps::DBL, server_state_file_name),
     K::unsupported("email-alert"),
     kw("declare", Caps::FL.hard(), super::capture::declare),
     kw("unique-id-format", Caps::DFL, super::logformat::unique_id_format),
@@ -357,6 +357,34 @@ fn timeout(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
 fn maxconn(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
     let v = value::int_in(arg(w, 1)?, 0, u32::MAX as u64, "'maxconn'")? as u32;
     p.px(t).maxconn = if v == 0 { None } else { Some(v) };
+    Ok(())
+}
+
+/// `load-server-state-from-file global|local|none`.
+fn load_server_state(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    p.px(t).load_server_state = match w.get(1).map(String::as_str) {
+        Some("global") => LoadServerState::Global,
+        Some("local") => LoadServerState::Local,
+        Some("none") => LoadServerState::None,
+        x => {
+            return Err(format!(
+                "'load-server-state-from-file' expects 'global', 'local' or 'none'. Got '{}'",
+                x.unwrap_or("")
+            ))
+        }
+    };
+    Ok(())
+}
+
+/// `server-state-file-name [use-backend-name|FILE]`.
+fn server_state_file_name(p: &mut Parser<'_>, w: &[String], t: Target) -> R {
+    if w.len() > 2 {
+        return Err("'server-state-file-name' expects only one argument.".into());
+    }
+    p.px(t).server_state_file_name = match w.get(1).map(String::as_str) {
+        None | Some("use-backend-name") => None,
+        Some(f) => Some(f.to_string()),
+    };
     Ok(())
 }
 

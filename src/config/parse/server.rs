@@ -50,6 +50,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("no-send-proxy", 0, no_send_proxy),
     kw("no-send-proxy-v2", 0, no_send_proxy),
     kw("proxy-v2-options", 1, proxy_v2_options),
+    kw("check-send-proxy", 0, check_send_proxy),
     kw("id", 1, id),
     kw("agent-check", 0, agent_check),
     kw("no-agent-check", 0, agent_check),
@@ -97,7 +98,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("source"),
     K::unsupported("usesrc"),
     K::unsupported("namespace"),
-    K::unsupported("check-send-proxy"),
     K::unsupported("send-proxy-v2-ssl"),
     K::unsupported("send-proxy-v2-ssl-cn"),
     K::unsupported("non-stick"),
@@ -208,6 +208,11 @@ fn proxy_v2_options(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
         }
     }
     s.send_proxy = Some(2);
+    Ok(())
+}
+
+fn check_send_proxy(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
+    s.check_send_proxy = true;
     Ok(())
 }
 
@@ -376,6 +381,107 @@ fn init_state(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
         x => return Err(format!("'{}' : 'init-state' expects one of 'fully-up', 'up', 'down' or 'fully-down' but got '{x}'.", a.ctx)),
     };
     Ok(())
+}
+
+/// The parameters `add server` accepts: HAProxy 2.6's dynamic-server keywords (its
+/// `SRV_KWF_DYNAMIC` ones) that lbd supports.
+const DYNAMIC: &[&str] = &[
+    "agent-addr",
+    "agent-check",
+    "agent-inter",
+    "agent-port",
+    "agent-send",
+    "alpn",
+    "addr",
+    "backup",
+    "ca-file",
+    "check",
+    "check-alpn",
+    "check-send-proxy",
+    "check-sni",
+    "check-ssl",
+    "ciphers",
+    "ciphersuites",
+    "crl-file",
+    "crt",
+    "disabled",
+    "downinter",
+    "enabled",
+    "error-limit",
+    "fall",
+    "fastinter",
+    "force-tlsv12",
+    "force-tlsv13",
+    "id",
+    "inter",
+    "maxconn",
+    "maxqueue",
+    "minconn",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-ssl-reuse",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-tls-tickets",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "pool-low-conn",
+    "pool-max-conn",
+    "pool-purge-delay",
+    "port",
+    "proto",
+    "proxy-v2-options",
+    "rise",
+    "send-proxy",
+    "send-proxy-v2",
+    "slowstart",
+    "sni",
+    "ssl",
+    "ssl-max-ver",
+    "ssl-min-ver",
+    "tfo",
+    "tls-tickets",
+    "verify",
+    "verifyhost",
+    "weight",
+];
+
+/// Parses `NAME ADDR [params]` of `add server BACKEND/NAME ADDR [params]` into a
+/// server of `backend` (HAProxy's dynamic servers: `default-server` does not apply,
+/// and only the [`DYNAMIC`] keywords are accepted).
+pub fn dynamic_server(backend: &str, words: &[String]) -> Result<Server, String> {
+    let mut i = 2;
+    while let Some(w) = words.get(i) {
+        let kw = crate::config::keywords::find(KEYWORDS, w);
+        if kw.is_some() && !DYNAMIC.contains(&w.as_str()) {
+            return Err(format!("'{w}' option is not accepted for dynamic server"));
+        }
+        i += 1 + kw.map_or(0, |k| k.args as usize);
+    }
+    let env = |_: &str| None;
+    let mut p = Parser::new(&env);
+    p.proxies.push(Proxy {
+        name: backend.to_string(),
+        kind: ProxyKind::Backend,
+        ..Proxy::default()
+    });
+    p.states.push(Default::default());
+    let mut line = vec!["server".to_string()];
+    line.extend(words.iter().cloned());
+    p.server(&line, Target::Proxy(0))?;
+    let s = p.proxies[0].servers.pop().ok_or("no server")?;
+    if s.settings.agent.enabled && s.settings.agent.port.is_none() {
+        return Err(format!(
+            "server {} does not have agent port. Agent check has been disabled.",
+            s.name
+        ));
+    }
+    Ok(s)
 }
 
 impl<'e> Parser<'e> {
