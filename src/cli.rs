@@ -29,6 +29,10 @@ pub struct Args {
     pub condition: Option<String>,
     /// `-L NAME`: the local peer name (`localpeer`).
     pub local_peer: Option<String>,
+    /// `-S ADDR[,mode,M]`: the master CLI's address.
+    pub master_cli: Option<String>,
+    /// `-W` / `-Ws`: master-worker mode (a stop by SIGTERM/SIGINT exits 128+signal).
+    pub master_worker: bool,
     /// `-h` / `--help`.
     pub help: bool,
     /// `--man`: print lbd(8).
@@ -70,7 +74,11 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ),
     ("-L <name>", "local peer name"),
     (
-        "-W, -Ws, -D, -S <addr>",
+        "-S <addr>[,mode,<m>]",
+        "master CLI on <addr> (unix path, host:port or fd@N): '@1 <command>' runs a runtime API command",
+    ),
+    (
+        "-W, -Ws, -D",
         "accepted for compatibility with HAProxy (no effect)",
     ),
     ("-h, --help", "this text"),
@@ -142,12 +150,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 a.condition = Some(it.next().ok_or("option '-cc' requires an argument")?);
             }
             "-L" => a.local_peer = Some(it.next().ok_or("option '-L' requires an argument")?),
-            "-S" => {
-                it.next().ok_or("option '-S' requires an argument")?;
-            }
+            "-S" => a.master_cli = Some(it.next().ok_or("option '-S' requires an argument")?),
             "-h" | "--help" => a.help = true,
             "--man" => a.man = true,
-            "-W" | "-Ws" | "-D" => {}
+            "-W" | "-Ws" => a.master_worker = true,
+            "-D" => {}
             "--" => {
                 for f in it.by_ref() {
                     a.files.push(f.into());
@@ -183,6 +190,8 @@ mod tests {
         assert!(p("-vv").unwrap().features);
         let a = p("-W -S fd@5 -L h1 -d -f x.cfg").unwrap();
         assert_eq!(a.local_peer.as_deref(), Some("h1"));
+        assert_eq!(a.master_cli.as_deref(), Some("fd@5"));
+        assert!(a.master_worker);
         assert_eq!(p("-cc 1").unwrap().condition.as_deref(), Some("1"));
         assert!(p("-cc").unwrap_err().contains("requires an argument"));
     }

@@ -114,7 +114,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     match lbd::run(cfg, tls, &args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{} : {e}", config::prefix("ALERT", pid));
             ExitCode::from(1)

@@ -9,7 +9,7 @@ use crate::config::model::{
     Acl, Condition, HttpAction, HttpRule, Loc, Normalizer, Proxy, ReplyPage, TcpAction, TcpWhen,
     TermAcl, TimeoutArg, TimeoutKind, UriPart,
 };
-use crate::sample::{Env, Expr, Fmt, Method, Patterns, Scope, Vars};
+use crate::sample::{AclPatterns, Env, Expr, Fmt, Method, Patterns, Scope, Vars};
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 
@@ -19,7 +19,7 @@ pub use crate::sample::pattern::in_net;
 #[derive(Debug, Clone)]
 pub struct Matcher {
     expr: Expr,
-    patterns: Patterns,
+    patterns: AclPatterns,
 }
 
 impl Matcher {

@@ -5,7 +5,7 @@
 //! place. A named acl must be declared before the condition that uses it.
 
 use super::model::{Acl, Condition, Loc, Term, TermAcl};
-use crate::sample::{self, Expr, Method, Patterns};
+use crate::sample::{self, Expr, Method};
 
 /// ACL keywords that name a fetch and a matching method at once (`path_beg` is
 /// `path -m beg`), as HAProxy's acl keyword table has them.
@@ -139,6 +139,11 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
     let mut ignore_case = false;
     let mut method: Option<Method> = None;
     let mut files: Vec<String> = Vec::new();
+    // Pattern files are read as their flag comes, before the inline patterns' own
+    // reference is made, so they take the lower ids as in HAProxy.
+    let mut refs = Vec::new();
+    let mut as_map = false;
+    let mut unique_id = None;
     let mut i = 1;
     while i < words.len() && words[i].starts_with('-') {
         match words[i].as_str() {
@@ -165,17 +170,23 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
                     )
                 })?);
             }
-            "-f" | "-M" if words[i] == "-f" => {
+            "-f" => {
                 i += 1;
                 let Some(f) = words.get(i) else {
                     return Err("missing file name after '-f'".to_string());
                 };
+                refs.push(sample::refs::file_ref(f, sample::refs::ACL, as_map)?);
                 files.push(f.clone());
             }
-            // `-M`: the -f file is a map (only its keys are patterns); `-n`: no
-            // DNS resolution of patterns (lbd never resolves them); `-u`: unique id.
-            "-M" | "-n" => {}
-            "-u" => i += 1,
+            // `-M`: the next -f files are maps (only their keys are patterns).
+            "-M" => as_map = true,
+            // `-n`: no DNS resolution of patterns (lbd never resolves them).
+            "-n" => {}
+            "-u" => {
+                i += 1;
+                let id = words.get(i).and_then(|w| w.parse::<i64>().ok());
+                unique_id = Some(id.ok_or("the argument of -u must be an integer")?);
+            }
             f => {
                 if f.len() > 1 && f[1..].chars().all(|c| c.is_ascii_digit() || c == '.') {
                     break; // a negative number value
@@ -189,17 +200,15 @@ pub fn parse_acl(name: &str, words: &[String], loc: &Loc) -> Result<Acl, String>
         .or(implied)
         .unwrap_or_else(|| Method::default_for(expr.out_type()));
     let mut values: Vec<String> = words[i..].to_vec();
-    for f in &files {
-        for line in sample::pattern::read_lines(f)? {
-            // In a map file (`-M`), the pattern is the first word of the line.
-            let key = line.split_whitespace().next().unwrap_or("").to_string();
-            values.push(key);
-        }
-    }
     if values.is_empty() && files.is_empty() && method.takes_patterns() {
         return Err("no pattern to match".to_string());
     }
-    let patterns = Patterns::new(method, ignore_case, &values)?;
+    if matches!(method, Method::Int | Method::Len) {
+        values = sample::pattern::int_texts(&values)?;
+    }
+    let kw = &fetch[..fetch.find([',', '(']).unwrap_or(fetch.len())];
+    refs.push(sample::refs::inline_ref(kw, &values, unique_id)?);
+    let patterns = sample::refs::acl_patterns(&refs, method, ignore_case)?;
     Ok(Acl {
         name: name.to_string(),
         text: words.join(" "),

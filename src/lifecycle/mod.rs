@@ -224,6 +224,13 @@ impl Daemon {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(task);
         }
+        if let Some(spec) = &d.args.master_cli {
+            let task = crate::stats::master::spawn(spec, d.handle.clone(), reload.clone())?;
+            d.sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
+        }
         {
             let mut map = d.listeners.lock().unwrap_or_else(|e| e.into_inner());
             for (w, l) in sockets {
@@ -538,8 +545,9 @@ impl Signals {
 }
 
 /// Runs until a stop signal: SIGUSR2/SIGHUP reload, SIGUSR1 soft stop, SIGTERM/SIGINT
-/// hard stop.
-pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
+/// hard stop. Returns the exit status: 0, or in master-worker mode (`-W`) 128 + the
+/// signal of a hard stop, as HAProxy's master exits with its workers' status.
+pub async fn signals(d: Arc<Daemon>, sigs: Signals) -> u8 {
     let Signals {
         mut usr2,
         mut hup,
@@ -570,6 +578,7 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
     // HAProxy's master says this when told to stop (soft or hard) and the last line
     // when it exits; lbd is its own master.
     const EXITING: &str = "Exiting Master process...";
+    let mut code = 0;
     loop {
         tokio::select! {
             _ = recv(&mut usr2) => { let _ = d.reload(); }
@@ -585,9 +594,13 @@ pub async fn signals(d: Arc<Daemon>, sigs: Signals) {
                 }
                 break;
             }
-            _ = recv(&mut term) => { log::warning(EXITING); d.hard_stop(); break; }
-            _ = recv(&mut int) => { log::warning(EXITING); d.hard_stop(); break; }
+            _ = recv(&mut term) => { log::warning(EXITING); d.hard_stop(); code = 128 + 15; break; }
+            _ = recv(&mut int) => { log::warning(EXITING); d.hard_stop(); code = 128 + 2; break; }
         }
     }
-    log::warning("All workers exited. Exiting... (0)");
+    if !d.args.master_worker {
+        code = 0;
+    }
+    log::warning(&format!("All workers exited. Exiting... ({code})"));
+    code
 }

@@ -37,8 +37,9 @@ pub fn derived_maxconn(nofile: u64) -> u32 {
     (nofile.saturating_sub(RESERVED_FDS) / 2).clamp(1, 1_000_000) as u32
 }
 
-/// Runs the daemon on a validated configuration until it is told to stop.
-pub fn run(cfg: Config, tls: crate::tls::server::TlsBinds, args: &cli::Args) -> Result<(), String> {
+/// Runs the daemon on a validated configuration until it is told to stop; returns the
+/// exit status (see [`super::signals`]).
+pub fn run(cfg: Config, tls: crate::tls::server::TlsBinds, args: &cli::Args) -> Result<u8, String> {
     stats::mark_start();
     let nofile = raise_nofile();
     let maxconn = cfg
@@ -110,8 +111,7 @@ pub fn run(cfg: Config, tls: crate::tls::server::TlsBinds, args: &cli::Args) -> 
             ));
         }
         super::sd_notify(&format!("READY=1\nMAINPID={}", std::process::id()));
-        super::signals(daemon, sigs).await;
-        Ok::<(), String>(())
+        Ok::<u8, String>(super::signals(daemon, sigs).await)
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     if let Some(p) = &pidfile {

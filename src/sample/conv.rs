@@ -77,7 +77,7 @@ macro_rules! map_conv {
     ($name:literal, $out:expr) => {
         checked(
             ca($name, &[ArgT::MapFile, S], 1, Type::Any, $out, map_lookup),
-            super::pattern::load_map_arg,
+            super::map::load_map_arg,
         )
     };
 }

@@ -3,7 +3,7 @@
 
 use super::conv::{ConvDef, CONVS};
 use super::fetch::{FetchDef, FETCHES};
-use super::pattern::Map;
+use super::map::Map;
 use super::value::{Type, Value};
 use super::vars::{ProcVars, Scope, Vars};
 use hyper::header::HeaderMap;

@@ -1,12 +1,9 @@
 //! ACL matching (`-m found|bool|int|ip|bin|str|sub|beg|end|dir|dom|reg|len`, `-i`)
 //! and map files, on the same patterns.
 
-use super::expr::Arg;
-use super::value::{Owned, Type, Value};
+use super::value::{Type, Value};
 use regex::bytes::{Regex, RegexBuilder};
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// How a sample is compared with the patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +127,21 @@ fn int_patterns(values: &[String]) -> Result<Vec<(i64, i64)>, String> {
         out.push((lo, hi));
     }
     Ok(out)
+}
+
+/// Inline integer patterns as one pattern each (`gt 10` is `11:`), as HAProxy stores
+/// them in the acl's pattern reference.
+pub fn int_texts(values: &[String]) -> Result<Vec<String>, String> {
+    Ok(int_patterns(values)?
+        .into_iter()
+        .map(|(lo, hi)| match (lo, hi) {
+            _ if lo == hi => lo.to_string(),
+            (i64::MIN, i64::MAX) => ":".to_string(),
+            (i64::MIN, h) => format!(":{h}"),
+            (l, i64::MAX) => format!("{l}:"),
+            (l, h) => format!("{l}:{h}"),
+        })
+        .collect())
 }
 
 /// Parses `ADDR`, `ADDR/LEN` or `ADDR/MASK`.
@@ -278,6 +290,16 @@ impl Patterns {
         self.method
     }
 
+    /// The prefix length of the first network (map_ip picks the longest).
+    pub(super) fn first_net_len(&self) -> u8 {
+        self.nets.first().map(|n| n.1).unwrap_or(0)
+    }
+
+    /// The first regular expression (map_regm substitutes its groups).
+    pub(super) fn first_regex(&self) -> Option<&Regex> {
+        self.regs.first()
+    }
+
     /// Whether the sample matches one of the patterns.
     pub fn matches(&self, v: &Value<'_>) -> bool {
         match self.method {
@@ -328,144 +350,18 @@ fn str_match(m: Method, s: &[u8], p: &[u8]) -> bool {
     }
 }
 
-/// Reads a pattern or map file: one entry per line, `#` comments and blank lines
-/// skipped, leading and trailing blanks removed.
-pub fn read_lines(path: &str) -> Result<Vec<String>, String> {
+/// Reads a pattern or map file: one entry per line with its line number, `#` comments
+/// and blank lines skipped, leading and trailing blanks removed.
+pub fn read_numbered(path: &str) -> Result<Vec<(u32, String)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("failed to open pattern file <{path}> : {e}"))?;
     Ok(text
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
+        .enumerate()
+        .map(|(n, l)| (n as u32 + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| (n, l.to_string()))
         .collect())
-}
-
-/// A map file loaded for a `map_*` converter.
-#[derive(Debug)]
-pub struct Map {
-    method: Method,
-    out: Type,
-    exact: HashMap<Vec<u8>, usize>,
-    keys: Vec<Patterns>,
-    values: Vec<Owned>,
-    raw: Vec<String>,
-    regm: bool,
-}
-
-impl Map {
-    /// Loads `path` for the converter `name` (`map_beg_int`: prefix keys, int values).
-    pub fn load(name: &str, path: &str) -> Result<Map, String> {
-        let mut parts = name.split('_').skip(1);
-        let kind = parts.next().unwrap_or("str");
-        let out = match parts.next() {
-            Some("int") => Type::Int,
-            Some("ip") => Type::Ip,
-            _ => Type::Str,
-        };
-        let (method, regm) = match kind {
-            "regm" => (Method::Reg, true),
-            k => (Method::parse(k).unwrap_or(Method::Str), false),
-        };
-        let mut m = Map {
-            method,
-            out,
-            exact: HashMap::new(),
-            keys: vec![],
-            values: vec![],
-            raw: vec![],
-            regm,
-        };
-        for (i, line) in read_lines(path)
-            .map_err(|e| e.replace("pattern file", "map file"))?
-            .into_iter()
-            .enumerate()
-        {
-            let (k, v) = line
-                .split_once(|c: char| c.is_ascii_whitespace())
-                .map(|(k, v)| (k, v.trim()))
-                .unwrap_or((&line, ""));
-            let value = m.out_value(v.as_bytes()).ok_or_else(|| {
-                format!(
-                    "file '{path}' line {} : value '{v}' is not a valid {}",
-                    i + 1,
-                    out.name()
-                )
-            })?;
-            if method == Method::Str {
-                m.exact
-                    .entry(k.as_bytes().to_vec())
-                    .or_insert(m.values.len());
-            } else {
-                m.keys.push(
-                    Patterns::new(method, false, &[k.to_string()])
-                        .map_err(|e| format!("file '{path}' line {} : {e}", i + 1))?,
-                );
-            }
-            m.values.push(value.into_owned());
-            m.raw.push(v.to_string());
-        }
-        Ok(m)
-    }
-
-    /// A map value as the map's output type.
-    pub fn out_value<'a>(&self, v: &[u8]) -> Option<Value<'a>> {
-        let s = std::str::from_utf8(v).ok()?;
-        Some(match self.out {
-            Type::Int => Value::Int(s.trim().parse().ok()?),
-            Type::Ip => Value::Ip(s.trim().parse().ok()?),
-            _ => Value::Str(std::borrow::Cow::Owned(v.to_vec())),
-        })
-    }
-
-    /// The value for a key (exact keys by hash, others in file order; `map_ip` picks
-    /// the longest prefix).
-    pub fn lookup(&self, key: &Value<'_>) -> Option<Owned> {
-        if self.method == Method::Str {
-            let k = key.to_bytes();
-            return self.exact.get(&k[..]).map(|&i| self.values[i].clone());
-        }
-        if self.method == Method::Ip {
-            let ip = key.to_ip()?;
-            return self
-                .keys
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.matches(&Value::Ip(ip)))
-                .max_by_key(|(_, p)| p.nets.first().map(|n| n.1).unwrap_or(0))
-                .map(|(i, _)| self.values[i].clone());
-        }
-        let i = self.keys.iter().position(|p| p.matches(key))?;
-        if self.regm {
-            let k = key.to_bytes();
-            let caps = self.keys[i].regs.first()?.captures(&k)?;
-            let mut out = Vec::new();
-            let raw = self.raw[i].as_bytes();
-            let mut j = 0;
-            while j < raw.len() {
-                if raw[j] == b'\\' && j + 1 < raw.len() && raw[j + 1].is_ascii_digit() {
-                    let g = (raw[j + 1] - b'0') as usize;
-                    if let Some(m) = caps.get(g) {
-                        out.extend_from_slice(m.as_bytes());
-                    }
-                    j += 2;
-                    continue;
-                }
-                out.push(raw[j]);
-                j += 1;
-            }
-            return Some(Value::Str(std::borrow::Cow::Owned(out)));
-        }
-        Some(self.values[i].clone())
-    }
-}
-
-/// The load-time check of `map_*` converters: loads the file named by the first argument.
-pub fn load_map_arg(name: &str, args: &mut [Arg]) -> Result<(), String> {
-    let path = args[0].text().to_string();
-    let map = Map::load(name, &path)?;
-    args[0] = Arg::Map(Arc::new(map));
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! socket that also steers servers (drain, maintenance, weights, reload).
 
 pub mod certs;
+pub mod cliwords;
+pub mod master;
 pub mod page;
+pub mod patterns;
 pub mod prometheus;
 pub mod servers;
 pub mod socket;

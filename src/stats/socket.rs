@@ -51,6 +51,21 @@ const HELP: &str = "The following commands are valid at this level:
   get var <name>                          : retrieve contents of a process-wide variable
   experimental-mode [on|off]              : toggle experimental mode (set var)
   reload                                  : reload the configuration files
+  show acl [@<ver>] [<acl>]               : report available acls or dump an acl's contents
+  get acl <acl> <value>                   : report the patterns matching a sample for an ACL
+  add acl [@<ver>] <acl> <pattern>        : add an acl entry
+  del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>
+  clear acl [@<ver>] <acl>                : clear the contents of this acl
+  prepare acl <acl>                       : prepare a new version for atomic ACL replacement
+  commit acl @<ver> <acl>                 : commit the ACL at this version
+  show map [@<ver>] [<map>]               : report available maps or dump a map's contents
+  get map <map> <value>                   : report the keys and values matching a sample for a map
+  add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)
+  set map <map> [<key>|#<ref>] <value>    : modify a map entry
+  del map <map> [<key>|#<ref>]            : delete map entries matching <key>
+  clear map [@<ver>] <map>                : clear the contents of this map
+  prepare map <map>                       : prepare a new version for atomic map replacement
+  commit map @<ver> <map>                 : commit the map at this version
   show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file
   set ssl cert <certfile> <payload>       : replace a certificate file
   commit ssl cert <certfile>              : commit a certificate file
@@ -171,7 +186,8 @@ pub fn execute_with(
     handle: &GraphHandle,
     reload: Option<&ReloadFn>,
 ) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let toks = super::cliwords::words(line);
+    let words: Vec<&str> = toks.iter().map(String::as_str).collect();
     let admin = || -> Option<String> {
         (level < StatsLevel::Admin).then(|| "Permission denied\n".to_string())
     };
@@ -209,7 +225,7 @@ pub fn execute_with(
                 .map(|f| f.shared.cur.load(Relaxed) as usize)
                 .sum();
             format!(
-                "Name: lbd\nVersion: {}\nPid: {}\nUptime_sec: {}\nCurrConns: {maxconn}\nCumConns: {}\nCumReq: {}\nFrontends: {}\nBackends: {}\n",
+                "Name: lbd\nVersion: {}\nProcess_num: 1\nPid: {}\nUptime_sec: {}\nCurrConns: {maxconn}\nCumConns: {}\nCumReq: {}\nFrontends: {}\nBackends: {}\n",
                 env!("CARGO_PKG_VERSION"),
                 std::process::id(),
                 super::uptime_s(),
@@ -248,6 +264,8 @@ pub fn execute_with(
             super::certs::command(&g, level, &words, payload)
         }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
+        ["show" | "get" | "add" | "del" | "clear" | "prepare" | "commit", "acl" | "map", ..]
+        | ["set", "map", ..] => super::patterns::command(&g.config.pat_refs, &words, payload),
         ["get", "var", rest @ ..] => {
             operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
         }
@@ -307,6 +325,41 @@ pub fn execute_with(
 /// The largest payload a command takes (a certificate with its chain is a few KiB).
 const MAX_PAYLOAD: usize = 1 << 20;
 
+/// A line ending with `<<` is followed by a payload, up to an empty line; it goes to
+/// the line's last command. Strips the `<<` from `line` and reads the payload, or
+/// gives the message to answer when it is too large.
+pub(super) async fn read_payload<R>(
+    line: &mut String,
+    lines: &mut tokio::io::Lines<R>,
+) -> Result<Option<String>, String>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+{
+    let Some(cmd) = line.trim_end().strip_suffix("<<") else {
+        return Ok(None);
+    };
+    *line = cmd.to_string();
+    let mut p = String::new();
+    let mut too_large = false;
+    while let Ok(Some(l)) = lines.next_line().await {
+        if l.is_empty() {
+            break;
+        }
+        // Past the limit the payload is read to its end but not kept.
+        too_large |= p.len() + l.len() >= MAX_PAYLOAD;
+        if !too_large {
+            p.push_str(&l);
+            p.push('\n');
+        }
+    }
+    if too_large {
+        return Err(format!(
+            "Payload too large: at most {MAX_PAYLOAD} bytes.\n\n"
+        ));
+    }
+    Ok(Some(p))
+}
+
 async fn session<S>(stream: S, level: StatsLevel, handle: GraphHandle, reload: Option<ReloadFn>)
 where
     S: tokio::io::AsyncRead + AsyncWrite + Unpin,
@@ -316,34 +369,19 @@ where
     let mut interactive = false;
     let mut experimental = false;
     while let Ok(Some(mut line)) = lines.next_line().await {
-        // A line ending with `<<` is followed by a payload, up to an empty line; it
-        // goes to the line's last command.
-        let mut payload = None;
-        if let Some(cmd) = line.trim_end().strip_suffix("<<") {
-            line = cmd.to_string();
-            let mut p = String::new();
-            let mut too_large = false;
-            while let Ok(Some(l)) = lines.next_line().await {
-                if l.is_empty() {
-                    break;
-                }
-                // Past the limit the payload is read to its end but not kept.
-                too_large |= p.len() + l.len() >= MAX_PAYLOAD;
-                if !too_large {
-                    p.push_str(&l);
-                    p.push('\n');
-                }
-            }
-            if too_large {
-                let msg = format!("Payload too large: at most {MAX_PAYLOAD} bytes.\n\n");
+        let mut payload = match read_payload(&mut line, &mut lines).await {
+            Ok(p) => p,
+            Err(msg) => {
                 let _ = w.write_all(msg.as_bytes()).await;
                 break;
             }
-            payload = Some(p);
-        }
+        };
         let mut out = String::new();
         let mut quit = false;
-        let cmds: Vec<&str> = line.split(';').map(str::trim).collect();
+        let cmds: Vec<&str> = super::cliwords::commands(&line)
+            .into_iter()
+            .map(str::trim)
+            .collect();
         let last = cmds.len() - 1;
         for (i, cmd) in cmds.into_iter().enumerate() {
             match cmd {
@@ -387,8 +425,38 @@ where
     let _ = w.shutdown().await;
 }
 
+/// Which protocol a socket speaks: the runtime API, or the master CLI (`-S`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cli {
+    /// `stats socket`: the runtime API.
+    Worker,
+    /// `-S`: the master CLI, which routes `@1 CMD` to the runtime API.
+    Master,
+}
+
+/// Serves one connection with the protocol of `cli`.
+fn serve_one<S>(cli: Cli, s: S, level: StatsLevel, handle: GraphHandle, reload: ReloadFn)
+where
+    S: tokio::io::AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match cli {
+        Cli::Worker => tokio::spawn(session(s, level, handle, Some(reload))),
+        Cli::Master => tokio::spawn(super::master::session(s, handle, reload)),
+    };
+}
+
 /// Opens and serves a runtime socket until the task is aborted.
 pub fn spawn(
+    cfg: &StatsSocket,
+    handle: GraphHandle,
+    reload: ReloadFn,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    spawn_as(Cli::Worker, cfg, handle, reload)
+}
+
+/// Opens and serves a socket speaking `cli` until the task is aborted.
+pub fn spawn_as(
+    cli: Cli,
     cfg: &StatsSocket,
     handle: GraphHandle,
     reload: ReloadFn,
@@ -396,7 +464,7 @@ pub fn spawn(
     let level = cfg.level;
     let path = cfg.path.clone();
     if let Some(n) = path.strip_prefix("fd@") {
-        return inherited(n, level, handle, reload);
+        return inherited(cli, n, level, handle, reload);
     }
     if let Some(name) = path.strip_prefix("abns@") {
         let err = |e: std::io::Error| {
@@ -409,7 +477,7 @@ pub fn spawn(
         let std = std::os::unix::net::UnixListener::bind_addr(&addr).map_err(err)?;
         std.set_nonblocking(true).map_err(err)?;
         let l = tokio::net::UnixListener::from_std(std).map_err(err)?;
-        return Ok(serve_unix(l, level, handle, reload));
+        return Ok(serve_unix(cli, l, level, handle, reload));
     }
     let tcp = path
         .strip_prefix("ipv4@")
@@ -428,7 +496,7 @@ pub fn spawn(
         })?;
         std.set_nonblocking(true).map_err(|e| e.to_string())?;
         let l = tokio::net::TcpListener::from_std(std).map_err(|e| e.to_string())?;
-        return Ok(serve_tcp(l, level, handle, reload));
+        return Ok(serve_tcp(cli, l, level, handle, reload));
     }
     let p = path.strip_prefix("unix@").unwrap_or(&path).to_string();
     let _ = std::fs::remove_file(&p);
@@ -444,11 +512,12 @@ pub fn spawn(
     }
     std.set_nonblocking(true).map_err(|e| e.to_string())?;
     let l = tokio::net::UnixListener::from_std(std).map_err(|e| e.to_string())?;
-    Ok(serve_unix(l, level, handle, reload))
+    Ok(serve_unix(cli, l, level, handle, reload))
 }
 
 /// Serves runtime-API sessions on a TCP listener until the task is aborted.
 fn serve_tcp(
+    cli: Cli,
     l: tokio::net::TcpListener,
     level: StatsLevel,
     handle: GraphHandle,
@@ -456,13 +525,14 @@ fn serve_tcp(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+            serve_one(cli, s, level, handle.clone(), reload.clone());
         }
     })
 }
 
 /// Serves runtime-API sessions on a unix listener until the task is aborted.
 fn serve_unix(
+    cli: Cli,
     l: tokio::net::UnixListener,
     level: StatsLevel,
     handle: GraphHandle,
@@ -470,7 +540,7 @@ fn serve_unix(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(session(s, level, handle.clone(), Some(reload.clone())));
+            serve_one(cli, s, level, handle.clone(), reload.clone());
         }
     })
 }
@@ -478,6 +548,7 @@ fn serve_unix(
 /// Serves a runtime socket on a listening socket inherited as `fd@N` (VTest's `cli`,
 /// systemd socket activation): TCP or unix stream.
 fn inherited(
+    cli: Cli,
     n: &str,
     level: StatsLevel,
     handle: GraphHandle,
@@ -496,12 +567,14 @@ fn inherited(
         .map_err(err)?;
     Ok(match kind {
         Inherited::Tcp(_) => serve_tcp(
+            cli,
             tokio::net::TcpListener::from_std(sock.into()).map_err(err)?,
             level,
             handle,
             reload,
         ),
         Inherited::Unix(_) => serve_unix(
+            cli,
             tokio::net::UnixListener::from_std(sock.into()).map_err(err)?,
             level,
             handle,

@@ -45,6 +45,8 @@ pub struct Config {
     pub proxies: Vec<Proxy>,
     /// The `userlist` sections, by name.
     pub userlists: crate::sample::auth::Userlists,
+    /// The acl and map pattern references (`show acl`, `add map`, ...).
+    pub pat_refs: Arc<crate::sample::refs::PatRefs>,
 }
 
 impl Config {
@@ -595,7 +597,7 @@ pub struct Acl {
     /// The sample expression.
     pub expr: crate::sample::Expr,
     /// The matching method and patterns.
-    pub patterns: crate::sample::Patterns,
+    pub patterns: crate::sample::AclPatterns,
     /// Where it was declared.
     pub loc: Loc,
 }

@@ -130,6 +130,7 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> (Option<Config>, Vec<Diag>) {
     let mut p = Parser::new(env);
+    crate::sample::refs::begin();
     for src in sources {
         p.source(src);
         if p.alerts >= MAX_ALERTS {
@@ -145,6 +146,7 @@ pub fn parse(
         global: p.global,
         proxies: p.proxies,
         userlists,
+        pat_refs: std::sync::Arc::new(crate::sample::refs::finish()),
     };
     (ok.then_some(config), p.diags)
 }
@@ -256,6 +258,7 @@ impl<'e> Parser<'e> {
                 file: src.name.clone(),
                 line: n as u32 + 1,
             };
+            crate::sample::refs::at(&src.name, n as u32 + 1);
             let words = {
                 let me = &*self;
                 lex::split_line(line, |v| me.getenv(v))
