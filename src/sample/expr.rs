@@ -188,9 +188,16 @@ pub struct Env<'a> {
     /// What an access-log line knows besides the messages (timers, counts, bytes).
     pub log: Option<&'a super::logvars::LogInfo<'a>>,
     /// The timeouts the request runs with (`be_server_timeout`, `cur_server_timeout`...).
-    pub timeouts: Option<TimeoutView>,
+    pub timeouts: Option<&'a (dyn Timeouts + Sync)>,
     /// What the TLS connection to the server negotiated (`ssl_bc*`).
     pub srv_tls: Option<&'a super::conn::SrvTls>,
+}
+
+/// What gives a request's timeouts to the `*_timeout` fetches, when they read them
+/// (not on every sample environment built).
+pub trait Timeouts {
+    /// The timeouts now.
+    fn view(&self) -> TimeoutView;
 }
 
 /// The timeouts of a request in milliseconds (0: not set), as the `*_timeout` fetches
