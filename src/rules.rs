@@ -401,6 +401,17 @@ impl RuleSet {
                         run.expect_proxy = true;
                         None
                     }
+                    TcpAction::ScIncGpc { gpc, slot } => {
+                        if let Some(t) = env.stick.slot(*slot) {
+                            let d = if *gpc == 0 {
+                                crate::stick::Data::Gpc0
+                            } else {
+                                crate::stick::Data::Gpc1
+                            };
+                            t.table.add(&t.entry, d, 1);
+                        }
+                        None
+                    }
                     TcpAction::UnsetVar(..) => None,
                 }
             };

@@ -82,7 +82,8 @@ fn track_tables(out: &mut Vec<Diag>, tables: &HashMap<String, bool>, p: &mut Pro
 }
 
 /// Validates and finalizes the proxies; returns the diagnostics.
-pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
+/// `peer_tables` names the tables of `peers` sections (`SECTION/NAME`).
+pub fn check(global: &Global, proxies: &mut [Proxy], peer_tables: &[String]) -> Vec<Diag> {
     let mut out = Vec::new();
     let backends: HashMap<&str, (Mode, Loc)> = proxies
         .iter()
@@ -92,6 +93,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     let tables: HashMap<String, bool> = proxies
         .iter()
         .map(|p| (p.name.clone(), p.stick_table.is_some()))
+        .chain(peer_tables.iter().map(|t| (t.clone(), true)))
         .collect();
     let mut binds: HashMap<BindAddr, (String, Loc)> = HashMap::new();
     let mut late: Vec<(Level, Loc, String)> = Vec::new();

@@ -23,6 +23,7 @@ const HELP: &str = "The following commands are valid at this level:
   show stat                               : report counters for each proxy and server (CSV)
   show servers state [<backend>]          : dump volatile server information
   show backend                            : list backends in the current running config
+  show peers [<peers section>]            : dump some information about all the peers
   show table [<name>] [data.<type> <op> <v>]... [key <k>] : list tables, or dump one
   clear table <name> [data.<type> <op> <v>]... [key <k>] : remove entries
   set table <name> key <k> [data.<type> <v>]...          : update or create an entry
@@ -239,6 +240,10 @@ pub fn execute_with(
             super::certs::command(&g, level, &words, payload)
         }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
+        ["show", "peers", rest @ ..] => {
+            let name = rest.iter().copied().find(|w| !matches!(*w, "dict" | "-"));
+            crate::stick::peers::show(name).unwrap_or_else(|e| e)
+        }
         ["get", "var", rest @ ..] => {
             operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
         }
