@@ -359,7 +359,15 @@ impl Table {
             return;
         }
         m.purged = now;
-        m.entries.retain(|_, e| !Self::expired(&lock(&e.v), now));
+        let shared = self.shared.get();
+        m.entries.retain(|k, e| {
+            let keep = !Self::expired(&lock(&e.v), now);
+            if let (false, Some(u)) = (keep, shared) {
+                // A shared table's update log forgets the keys that go.
+                u.forget(k);
+            }
+            keep
+        });
     }
 
     /// The live entry of `key`.
@@ -416,6 +424,9 @@ impl Table {
                 })
                 .min()?;
             m.entries.remove(&victim.2);
+            if let Some(u) = self.shared.get() {
+                u.forget(&victim.2);
+            }
         }
         let e = Arc::new(Entry {
             id: self.ids.fetch_add(1, Relaxed) + 1,
@@ -708,6 +719,39 @@ mod tests {
             "0x1: key=127.0.0.1 use=0 exp=0 gpc0=2 conn_cur=0 http_req_rate(1000)=3\n"
         );
         assert_eq!(t.show_header(), "# table: t, type: ip, size:10, used:1\n");
+    }
+
+    #[test]
+    fn a_shared_table_numbers_local_updates_not_remote_ones() {
+        let t = table(10, Some(10_000), false);
+        let a = t.get_or_create(ip("10.0.0.1")).unwrap();
+        t.add(&a, Data::Gpc0, 1);
+        let u = t.share();
+        assert_eq!(u.last(), 0, "updates before sharing are not numbered");
+        t.add(&a, Data::Gpc0, 1);
+        let b = t.get_or_create(ip("10.0.0.2")).unwrap();
+        t.add(&b, Data::Gpc0, 1);
+        t.add(&a, Data::Gpc0, 1);
+        // Each key once, under its last update.
+        assert_eq!(
+            u.after(0, 10),
+            vec![(2, ip("10.0.0.2")), (3, ip("10.0.0.1"))]
+        );
+        assert_eq!(u.after(2, 10), vec![(3, ip("10.0.0.1"))]);
+        // A peer's update is applied, not numbered; conn_cur stays local.
+        t.apply_remote(
+            ip("10.0.0.3"),
+            vec![(Data::Gpc0, Val::Num(7)), (Data::ConnCur, Val::Num(5))],
+            Some(500),
+        );
+        assert_eq!(u.last(), 3);
+        let c = t.lookup(&ip("10.0.0.3")).unwrap();
+        assert_eq!(t.read(&c, Data::Gpc0), Some(7));
+        assert_eq!(t.read(&c, Data::ConnCur), Some(0));
+        let (_, exp) = t.snapshot(&c);
+        assert!(exp.is_some_and(|e| e <= 500), "{exp:?}");
+        u.forget(&ip("10.0.0.1"));
+        assert_eq!(u.after(0, 10), vec![(2, ip("10.0.0.2"))]);
     }
 
     #[test]
