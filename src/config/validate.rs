@@ -220,9 +220,9 @@ pub fn check(global: &Global, proxies: &mut [Proxy], peer_tables: &[String]) -> 
             }
         }
         if p.mode == Mode::Tcp {
-            // lbd parses no HTTP in `mode tcp`: a tcp rule reading the request's
-            // HTTP content could never find it.
-            for r in &p.tcp_rules {
+            // In `mode tcp` only request content rules find an HTTP request (the head
+            // the client's bytes start with): a response rule reading it never would.
+            for r in p.tcp_rules.iter().filter(|r| r.when == TcpWhen::Response) {
                 let cond_http = r
                     .cond
                     .as_ref()

@@ -515,6 +515,12 @@ impl Expr {
 
     /// The value (the last one when the fetch finds several).
     pub fn eval<'a>(&'a self, env: &Env<'a>) -> Option<Value<'a>> {
+        if self.fetch.http && env.req.is_none() {
+            // `mode tcp` content rules: the request head is not complete yet.
+            if let Some(p) = env.payload.filter(|p| !p.response) {
+                p.miss();
+            }
+        }
         let mut last = None;
         let first = self.fetch.first;
         (self.fetch.f)(&self.args, env, &mut |v| {
