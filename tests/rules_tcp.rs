@@ -325,6 +325,20 @@ backend per_url
         .await
         .unwrap();
     assert_eq!(read_all(&mut s).await, b"", "rejected on its Host header");
+    // Bytes that cannot be an HTTP request are decided at once (no wait for a head).
+    let start = std::time::Instant::now();
+    let mut s = connect(lb.port, None).await;
+    s.write_all(b"\x16\x03\x01binary").await.unwrap();
+    let mut back = [0u8; 9];
+    within(DEADLINE, "the echo", s.read_exact(&mut back))
+        .await
+        .unwrap();
+    assert_eq!(&back, b"\x16\x03\x01binary");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "waited {:?}",
+        start.elapsed()
+    );
     let out = sock::cli_until(dir.sock(), "show table per_url", |o| o.contains("gpc0=2")).await;
     assert!(
         out.contains("key=/abc?x=1 use=0 exp=0 gpc0=2"),
