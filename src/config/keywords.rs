@@ -313,12 +313,12 @@ pub const SECTIONS: &[&str] = &[
     "listen",
     "http-errors",
     "userlist",
+    "peers",
 ];
 
 /// Sections HAProxy has that lbd does not implement (ignored with a warning; a
 /// reference to them from a proxy is an alert where it is parsed).
 pub const OTHER_SECTIONS: &[&str] = &[
-    "peers",
     "resolvers",
     "cache",
     "program",

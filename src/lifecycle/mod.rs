@@ -7,6 +7,7 @@
 //! and after keeps its very socket; new binds open before removed ones close; live
 //! connections finish on the graph they started with.
 
+mod peers;
 mod start;
 
 pub use start::{derived_maxconn, run};
@@ -252,6 +253,10 @@ impl Daemon {
             }
         }
         d.checks.sync(&d.handle.load_full(), &d.handle);
+        {
+            let g = d.handle.load();
+            peers::sync(&g.config, &g.tables, d.args.local_peer.as_deref());
+        }
         Ok(d)
     }
 
@@ -393,6 +398,7 @@ impl Daemon {
             }
         }
         self.checks.sync(&new, &self.handle);
+        peers::sync(&new.config, &new.tables, self.args.local_peer.as_deref());
         let msg = format!(
             "Reload complete: {summary} ({} ms)",
             t0.elapsed().as_millis()

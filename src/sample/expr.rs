@@ -522,6 +522,16 @@ impl Expr {
 
     /// The value (the last one when the fetch finds several).
     pub fn eval<'a>(&'a self, env: &Env<'a>) -> Option<Value<'a>> {
+        if self.fetch.http && env.req.is_none() {
+            // `mode tcp` content rules: the bytes may still become a request head
+            // (nothing yet, or the start of one); other bytes never will.
+            let maybe = |p: &super::conn::Payload<'_>| {
+                !p.response && p.data.first().is_none_or(u8::is_ascii_uppercase)
+            };
+            if let Some(p) = env.payload.filter(maybe) {
+                p.miss();
+            }
+        }
         let mut last = None;
         let first = self.fetch.first;
         (self.fetch.f)(&self.args, env, &mut |v| {

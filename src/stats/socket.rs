@@ -33,6 +33,7 @@ const HELP: &str = "The following commands are valid at this level:
   show stat                               : report counters for each proxy and server (CSV)
   show servers state [<backend>]          : dump volatile server information
   show backend                            : list backends in the current running config
+  show peers [<peers section>]            : dump some information about all the peers
   show table [<name>] [data.<type> <op> <v>]... [key <k>] : list tables, or dump one
   clear table <name> [data.<type> <op> <v>]... [key <k>] : remove entries
   set table <name> key <k> [data.<type> <v>]...          : update or create an entry
@@ -266,6 +267,10 @@ pub fn execute_with(
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
         ["show" | "get" | "add" | "del" | "clear" | "prepare" | "commit", "acl" | "map", ..]
         | ["set", "map", ..] => super::patterns::command(&g.config.pat_refs, &words, payload),
+        ["show", "peers", rest @ ..] => {
+            let name = rest.iter().copied().find(|w| !matches!(*w, "dict" | "-"));
+            crate::stick::peers::show(name).unwrap_or_else(|e| e)
+        }
         ["get", "var", rest @ ..] => {
             operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
         }

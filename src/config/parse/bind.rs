@@ -262,7 +262,7 @@ impl<'e> Parser<'e> {
     /// The addresses of a `bind` argument: IP ones (`[addr]:port[-port][,...]`), or
     /// one unix socket (`/path`, `unix@path`, `abns@NAME`), `sockpair@N`, or an
     /// inherited listening socket (`fd@N`).
-    fn bind_spec(&self, spec: &str) -> Result<Vec<(BindAddr, Option<i32>)>, String> {
+    pub(super) fn bind_spec(&self, spec: &str) -> Result<Vec<(BindAddr, Option<i32>)>, String> {
         if let Some(n) = spec.strip_prefix("fd@") {
             return Ok(match value::inherited_fd(n, &|v| self.getenv(v))? {
                 (fd, value::Inherited::Tcp(a)) => vec![(BindAddr::Inet(a), Some(fd))],
