@@ -113,6 +113,10 @@ fn info(c: &rustls::ServerConnection, sni: Option<String>, bind: &BindTls) -> Tl
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|d| d.to_vec()),
+        client_chain: c
+            .peer_certificates()
+            .filter(|chain| chain.len() > 1)
+            .map(|chain| chain[1..].iter().flat_map(|d| d.iter().copied()).collect()),
         // A certificate that did not verify ended the handshake (unless let through).
         verify: 0,
         own_cert,

@@ -10,7 +10,6 @@
 
 use crate::config::model::{ServerSettings, SrvTlsDefaults, SrvVerify};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
 use std::net::IpAddr;
@@ -94,15 +93,10 @@ pub fn build(
                 .ca_file
                 .as_ref()
                 .ok_or("verify is enabled but no CA file specified.")?;
-            let roots = super::load_ca(ca).map_err(|e| format!("'ca-file' : {e}"))?;
-            let mut b =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            if let Some(crl) = &t.crl_file {
-                b = b.with_crls(super::load_crls(crl).map_err(|e| format!("'crl-file' : {e}"))?);
-            }
-            let inner = b.build().map_err(|e| format!("'ca-file' : {e}"))?;
+            let trust = super::pkix::Trust::load(ca, None, t.crl_file.as_deref())?;
             Arc::new(Verifier {
-                inner,
+                trust,
+                algs: provider.signature_verification_algorithms,
                 host: t.verifyhost.clone(),
             })
         }
@@ -178,11 +172,13 @@ pub fn handshake_info(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// `verify required`: webpki's chain (and CRL) verification; the name checked is
-/// `verifyhost`, else the SNI, else none.
+/// `verify required`: the chain (and CRL) verification of [`super::pkix`]; the name
+/// checked is `verifyhost`, else the SNI, else none, against the leaf's
+/// subjectAltName DNS entries and CNs (as HAProxy's verify callback).
 #[derive(Debug)]
 struct Verifier {
-    inner: Arc<WebPkiServerVerifier>,
+    trust: super::pkix::Trust,
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
     host: Option<String>,
 }
 
@@ -192,26 +188,24 @@ impl ServerCertVerifier for Verifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        ocsp: &[u8],
+        _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        let host = match &self.host {
-            Some(h) => Some(
-                ServerName::try_from(h.as_str())
-                    .map_err(|_| Error::InvalidCertificate(CertificateError::NotValidForName))?,
-            ),
-            None => None,
+        self.trust
+            .verify(end_entity, intermediates, now, super::pkix::Purpose::Server)?;
+        let name = match (&self.host, server_name) {
+            (Some(h), _) => h.to_ascii_lowercase(),
+            (None, ServerName::DnsName(d)) => d.as_ref().to_ascii_lowercase(),
+            // No name to check: the chain was good.
+            (None, _) => return Ok(ServerCertVerified::assertion()),
         };
-        let name = host.as_ref().unwrap_or(server_name);
-        let r = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now);
-        match r {
-            // No name to check: the chain was good (webpki checks the name last).
-            Err(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if matches!(name, ServerName::IpAddress(_)) => Ok(ServerCertVerified::assertion()),
-            r => r,
+        if super::cert_names(end_entity)
+            .iter()
+            .any(|p| super::name_matches(p, &name))
+        {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(Error::InvalidCertificate(CertificateError::NotValidForName))
         }
     }
 
@@ -221,7 +215,8 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
 
     fn verify_tls13_signature(
@@ -230,11 +225,12 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.algs.supported_schemes()
     }
 }
 

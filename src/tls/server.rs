@@ -150,7 +150,7 @@ pub struct BindTls {
     pub no_alpn: Vec<Arc<ServerConfig>>,
     /// For a configuration with `ca-ignore-err`/`crt-ignore-err`, the verifier that
     /// tells what was wrong with a certificate let through (`ssl_c_verify`).
-    pub strict: Vec<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>>,
+    pub strict: Vec<Option<Arc<super::verify::ClientVerifier>>>,
 }
 
 impl BindTls {
@@ -395,7 +395,7 @@ pub fn suite_name(s: rustls::CipherSuite) -> &'static str {
 }
 
 /// The verifier of client certificates lbd would use without `*-ignore-err`.
-type Strict = Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>;
+type Strict = Option<Arc<super::verify::ClientVerifier>>;
 
 /// A rustls server configuration for a bind's (or crt-list line's) options, and with
 /// `ca-ignore-err`/`crt-ignore-err` the strict verifier behind its lenient one.
@@ -441,32 +441,21 @@ pub fn server_config(
         (_, Verify::None) => builder.with_no_client_auth(),
         (None, _) => return Err("verify is enabled but no CA file specified.".into()),
         (Some(ca), v) => {
-            let roots = super::load_ca(ca).map_err(|e| e.to_string())?;
-            let mut vb = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            );
-            if let Some(crl) = &o.crl_file {
-                vb = vb
-                    .with_crls(super::load_crls(crl).map_err(|e| e.to_string())?)
-                    .only_check_end_entity_revocation();
+            let trust =
+                super::pkix::Trust::load(ca, o.ca_verify_file.as_deref(), o.crl_file.as_deref())?;
+            let hints =
+                super::pkix::Trust::subjects(&super::load_ca_certs(ca).map_err(|e| e.to_string())?);
+            let verifier = Arc::new(super::verify::ClientVerifier {
+                trust: Arc::new(trust),
+                hints,
+                mandatory: v == Verify::Required,
+                ignore: o.ignore_err.clone(),
+                algs: provider.signature_verification_algorithms,
+            });
+            if o.ignore_err.is_some() {
+                strict = Some(verifier.clone());
             }
-            if v == Verify::Optional {
-                vb = vb.allow_unauthenticated();
-            }
-            let verifier = vb
-                .build()
-                .map_err(|e| format!("unable to use CA file '{}': {e}", ca.display()))?;
-            match &o.ignore_err {
-                Some(ignore) => {
-                    strict = Some(verifier.clone());
-                    builder.with_client_cert_verifier(Arc::new(super::verify::Lenient {
-                        inner: verifier,
-                        ignore: ignore.clone(),
-                    }))
-                }
-                None => builder.with_client_cert_verifier(verifier),
-            }
+            builder.with_client_cert_verifier(verifier)
         }
     };
     let mut cfg = builder.with_cert_resolver(resolver);

@@ -85,6 +85,7 @@ const CRT_LIST_OPTS: &[&str] = &[
     "alpn",
     "npn",
     "ca-file",
+    "ca-verify-file",
     "crl-file",
     "verify",
     "ciphers",
@@ -267,6 +268,11 @@ pub(super) fn ciphersuites(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) 
 
 pub(super) fn ca_file(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
     b.opts.ca_file = Some(based(&p.global.ca_base, a.val));
+    Ok(())
+}
+
+pub(super) fn ca_verify_file(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    b.opts.ca_verify_file = Some(based(&p.global.ca_base, a.val));
     Ok(())
 }
 
