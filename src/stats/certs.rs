@@ -74,6 +74,28 @@ fn lookup(g: &Graph, st: &State, path: &str) -> Option<Option<Arc<CertifiedKey>>
     }
 }
 
+/// The commands' state for graph `g` (a new graph starts afresh).
+fn state<'a>(guard: &'a mut Option<State>, g: &Arc<Graph>) -> &'a mut State {
+    let fresh = || State {
+        graph: Arc::downgrade(g),
+        tx: None,
+        created: BTreeMap::new(),
+    };
+    let st = guard.get_or_insert_with(fresh);
+    if !Weak::ptr_eq(&st.graph, &Arc::downgrade(g)) {
+        *st = fresh();
+    }
+    st
+}
+
+/// The certificate stored as `path` (used by a bind, or made by `new ssl cert`):
+/// Some(None) while still empty, None when there is none.
+pub fn stored(g: &Arc<Graph>, path: &str) -> Option<Option<Arc<CertifiedKey>>> {
+    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let st = state(&mut guard, g);
+    lookup(g, st, path)
+}
+
 /// Runs one `... ssl cert ...` command.
 pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Option<&str>) -> String {
     let need = match words.first() {
@@ -84,15 +106,7 @@ pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Optio
         return "Permission denied\n".into();
     }
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = || State {
-        graph: Arc::downgrade(g),
-        tx: None,
-        created: BTreeMap::new(),
-    };
-    let st = guard.get_or_insert_with(fresh);
-    if !Weak::ptr_eq(&st.graph, &Arc::downgrade(g)) {
-        *st = fresh();
-    }
+    let st = state(&mut guard, g);
     let file = words.get(3).copied();
     match (words[0], file) {
         ("show", None) => show_list(g, st),

@@ -3,6 +3,7 @@
 //! socket that also steers servers (drain, maintenance, weights, reload).
 
 pub mod certs;
+pub mod crtlist;
 pub mod page;
 pub mod prometheus;
 pub mod socket;

@@ -169,6 +169,8 @@ pub struct CrtListLine {
     pub path: PathBuf,
     /// The bracketed options (over the bind's).
     pub opts: Option<SslOpts>,
+    /// The same as written (`show ssl crt-list` prints them).
+    pub words: Vec<String>,
     /// SNI filters: names (`*.` wildcards) and `!`negations; empty: the certificate's
     /// own names.
     pub filters: Vec<String>,
