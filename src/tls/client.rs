@@ -32,6 +32,11 @@ pub struct ServerTls {
     /// The name a connection without SNI uses: the server's address (no SNI is sent
     /// for an address).
     pub addr: ServerName<'static>,
+    /// `crt`: the client certificate (`commit ssl cert` swaps it).
+    pub client_cert: Option<Arc<super::srvcert::ClientCert>>,
+    /// The session caches of its configurations (emptied when the certificate
+    /// changes).
+    pub sessions: Vec<Arc<super::srvcert::Sessions>>,
 }
 
 impl ServerTls {
@@ -102,9 +107,16 @@ pub fn build(
         }
     };
     let cert = match &t.crt {
-        Some(p) => Some(super::load_cert_key(p).map_err(|e| e.to_string())?),
+        Some(p) => {
+            let ck = super::load_cert_key(p).map_err(|e| e.to_string())?;
+            Some(Arc::new(super::srvcert::ClientCert {
+                path: ck.path,
+                cert: arc_swap::ArcSwap::new(ck.certified),
+            }))
+        }
         None => None,
     };
+    let sessions = std::sync::Mutex::new(Vec::new());
     let config = |alpn: Option<&Vec<String>>| -> Result<Arc<ClientConfig>, String> {
         let b = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&super::suites::versions(&versions))
@@ -112,14 +124,19 @@ pub fn build(
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone());
         let mut c = match &cert {
-            Some(ck) => b.with_client_cert_resolver(Arc::new(ClientCert(ck.certified.clone()))),
+            Some(cc) => b.with_client_cert_resolver(cc.clone()),
             None => b.with_no_client_auth(),
         };
         c.alpn_protocols = alpn_bytes(alpn);
         c.resumption = if t.no_reuse {
             rustls::client::Resumption::disabled()
         } else {
-            rustls::client::Resumption::in_memory_sessions(SESSIONS)
+            let store = Arc::new(super::srvcert::Sessions::new(SESSIONS));
+            sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(store.clone());
+            rustls::client::Resumption::store(store)
         };
         Ok(Arc::new(c))
     };
@@ -134,6 +151,8 @@ pub fn build(
             .and_then(|n| ServerName::try_from(n.to_ascii_lowercase()).ok()),
         addr: ServerName::IpAddress(ip.into()),
         alpn: alpn_bytes(t.alpn.as_ref()),
+        client_cert: cert,
+        sessions: sessions.into_inner().unwrap_or_else(|e| e.into_inner()),
     }))
 }
 
@@ -141,24 +160,6 @@ pub fn build(
 pub fn alpn_bytes(v: Option<&Vec<String>>) -> Vec<Vec<u8>> {
     v.map(|v| v.iter().map(|p| p.as_bytes().to_vec()).collect())
         .unwrap_or_default()
-}
-
-/// `crt`: the one client certificate presented to the server.
-#[derive(Debug)]
-struct ClientCert(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for ClientCert {
-    fn resolve(
-        &self,
-        _: &[&[u8]],
-        _: &[SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
 }
 
 /// Why a handshake with a server failed, in the words of HAProxy's check results.

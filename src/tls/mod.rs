@@ -9,6 +9,7 @@ pub mod client;
 pub mod pkix;
 pub mod runtime;
 pub mod server;
+pub mod srvcert;
 pub mod suites;
 pub mod verify;
 
