@@ -45,6 +45,9 @@ pub struct Crl {
 pub struct Trust {
     /// `ca-file` (and `ca-verify-file`) certificates.
     pub cas: Vec<CertificateDer<'static>>,
+    /// How many of them come from `ca-file` (the first ones: those a server's
+    /// certificate request names).
+    pub named: usize,
     /// `crl-file`: None when there is none (no revocation check).
     pub crls: Option<Vec<Crl>>,
 }
@@ -83,6 +86,7 @@ impl Trust {
     /// The trust of `ca-file` (plus `ca-verify-file`) and `crl-file`.
     pub fn load(ca: &Path, verify_ca: Option<&Path>, crl: Option<&Path>) -> Result<Trust, String> {
         let mut cas = super::load_ca_certs(ca).map_err(|e| format!("'ca-file' : {e}"))?;
+        let named = cas.len();
         if let Some(v) = verify_ca {
             cas.extend(super::load_ca_certs(v).map_err(|e| format!("'ca-verify-file' : {e}"))?);
         }
@@ -90,7 +94,7 @@ impl Trust {
             Some(p) => Some(super::load_crl_list(p).map_err(|e| format!("'crl-file' : {e}"))?),
             None => None,
         };
-        Ok(Trust { cas, crls })
+        Ok(Trust { cas, named, crls })
     }
 
     /// Verifies a peer's chain (`leaf`, then the other certificates it sent) at `now`:
@@ -250,10 +254,11 @@ impl Trust {
         errs
     }
 
-    /// The subjects of the trusted certificates, as a server's certificate request
+    /// The subjects of the `ca-file` certificates, as a server's certificate request
     /// lists them.
-    pub fn subjects(cas: &[CertificateDer<'_>]) -> Vec<rustls::DistinguishedName> {
-        cas.iter()
+    pub fn subjects(&self) -> Vec<rustls::DistinguishedName> {
+        self.cas[..self.named]
+            .iter()
             .filter_map(|c| x509_parser::parse_x509_certificate(c).ok())
             .map(|(_, x)| rustls::DistinguishedName::from(x.subject().as_raw().to_vec()))
             .collect()

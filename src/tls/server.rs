@@ -501,8 +501,7 @@ pub fn server_config(
         (Some(ca), v) => {
             let trust =
                 super::pkix::Trust::load(ca, o.ca_verify_file.as_deref(), o.crl_file.as_deref())?;
-            let hints =
-                super::pkix::Trust::subjects(&super::load_ca_certs(ca).map_err(|e| e.to_string())?);
+            let hints = trust.subjects();
             let verifier = Arc::new(super::verify::ClientVerifier {
                 trust: Arc::new(trust),
                 hints,
