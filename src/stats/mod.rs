@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod cliwords;
 pub mod master;
+pub mod crtlist;
 pub mod page;
 pub mod patterns;
 pub mod prometheus;

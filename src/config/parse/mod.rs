@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 pub(crate) mod bind;
 mod bind_ssl;
+pub use bind_ssl::crt_list_line;
 mod capture;
 mod check_protos;
 mod checks;
