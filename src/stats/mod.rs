@@ -4,8 +4,8 @@
 
 pub mod certs;
 pub mod cliwords;
-pub mod master;
 pub mod crtlist;
+pub mod master;
 pub mod page;
 pub mod patterns;
 pub mod prometheus;
