@@ -336,6 +336,44 @@ async fn log_formats_show_the_tls_version_suite_and_sni() {
 }
 
 #[tokio::test]
+async fn th_is_the_handshake_time_of_the_first_request_only() {
+    let lb = Lbd::start(&format!(
+        "global\n    log stderr format raw local0\n{HTTP_DEFAULTS}    log global\n\
+         frontend fe\n    bind 127.0.0.1:@FE@ ssl crt {}\n    log-format \"th=%Th ti=%Ti %r\"\n{SHOW}",
+        data("other.test.pem")
+    ))
+    .await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", lb.port))
+        .await
+        .unwrap();
+    // The client holds its ClientHello: the handshake lasts at least this long.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut s = tls_over(tcp, "other.test", client_config(&[])).await;
+    for path in ["/first", "/second"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: other.test\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let resp = read_response(&mut s).await;
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    }
+    lb.wait_for_log("GET /second HTTP/1.1").await;
+    let log = lb.stderr();
+    let field = |path: &str| -> i64 {
+        let line = log.lines().find(|l| l.contains(path)).unwrap();
+        line.split("th=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first = field("/first");
+    assert!((300..5000).contains(&first), "{log}");
+    assert_eq!(field("/second"), 0, "{log}");
+}
+
+#[tokio::test]
 async fn crt_list_filters_wildcards_negations_and_line_options() {
     let dir = std::env::temp_dir().join(format!("lbd-tls-list-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -137,7 +137,7 @@ pub async fn serve(
             return;
         }
         let mut info = super::access::info(fe, Some(&be), server, peer, accepted, (counter, 0));
-        info.th = 0;
+        info.th = sess.conn.tls.as_ref().map_or(0, |t| t.handshake_ms);
         info.tw = 0;
         info.tc = connect;
         info.backend_src = from;

@@ -64,6 +64,7 @@ pub async fn handshake(
     bind: &BindTls,
     limit: Option<Duration>,
 ) -> Result<(ClientStream, TlsInfo), HsError> {
+    let began = std::time::Instant::now();
     let run = async {
         let acceptor =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
@@ -84,6 +85,7 @@ pub async fn handshake(
         None => run.await?,
     };
     let mut info = info(tls.get_ref().1, sni, bind);
+    info.handshake_ms = began.elapsed().as_millis() as i64;
     // A certificate let through by `*-ignore-err`: what was wrong with it.
     if let (Some(v), Some(chain)) = (&set.strict, tls.get_ref().1.peer_certificates()) {
         info.verify = crate::tls::verify::verify_code(v.as_ref(), chain);
@@ -122,6 +124,7 @@ fn info(c: &rustls::ServerConnection, sni: Option<String>, bind: &BindTls) -> Tl
         own_cert,
         resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         sni,
+        handshake_ms: 0,
     }
 }
 

@@ -33,6 +33,8 @@ pub struct TlsInfo {
     pub own_cert: Option<Arc<[u8]>>,
     /// The session was resumed (no full handshake).
     pub resumed: bool,
+    /// How long the handshake took, in milliseconds (`%Th` of the first request).
+    pub handshake_ms: i64,
 }
 
 /// The TLS side of the connection of `env`.

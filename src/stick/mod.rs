@@ -139,10 +139,11 @@ impl Trackers {
     }
 
     /// Counts the bytes of an exchange (client → server, server → client).
-    pub fn bytes(&self, bytes_in: u64, bytes_out: u64) {
+    /// `bytes_out` is only asked for when an entry is tracked.
+    pub fn bytes(&self, bytes_in: u64, bytes_out: impl Fn() -> u64) {
         for t in self.each() {
             t.table.add(&t.entry, Data::BytesInCnt, bytes_in);
-            t.table.add(&t.entry, Data::BytesOutCnt, bytes_out);
+            t.table.add(&t.entry, Data::BytesOutCnt, bytes_out());
         }
     }
 }

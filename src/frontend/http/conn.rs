@@ -40,6 +40,8 @@ pub(super) struct ConnCtx {
     pub(super) info: Arc<crate::sample::conn::ConnInfo>,
     /// The entries `tcp-request connection|session track-sc*` rules track.
     pub(super) track: crate::stick::Trackers,
+    /// The TLS handshake time was logged (`%Th`: the first request's, 0 after it).
+    pub(super) th_logged: std::sync::atomic::AtomicBool,
 }
 
 impl ConnCtx {
@@ -67,6 +69,22 @@ impl ConnCtx {
                 tls: None,
             }),
             track: Default::default(),
+            th_logged: Default::default(),
+        }
+    }
+
+    /// `%Th`: the TLS handshake time for the connection's first request logged, 0
+    /// after it (as HAProxy: a keep-alive request has no handshake).
+    pub(super) fn take_th(&self) -> i64 {
+        match &self.info.tls {
+            Some(t)
+                if !self
+                    .th_logged
+                    .swap(true, std::sync::atomic::Ordering::Relaxed) =>
+            {
+                t.handshake_ms
+            }
+            _ => 0,
         }
     }
 
@@ -211,6 +229,7 @@ pub fn serve(
         accepted: session.accepted,
         info: session.conn,
         track: session.track,
+        th_logged: Default::default(),
     });
     let svc_phase = phase.clone();
     // Built in place by hyper (a method returning the future would add a copy of it).

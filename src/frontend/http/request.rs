@@ -192,10 +192,9 @@ struct Outgoing {
 /// into the server and sends the access-log line.
 pub(super) async fn handle(
     conn: Arc<ConnCtx>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     times: ReqTimes,
 ) -> (Response<ProxyBody>, Done) {
-    let mut req = req;
     head::normalize_scheme(req.uri_mut());
     let (graph, fe_idx) = conn.current();
     let fe = &graph.frontends[fe_idx];
@@ -250,13 +249,12 @@ pub(super) async fn handle(
     conn.keep_sess_vars(&r.vars);
     let status = resp.status().as_u16();
     fe.shared.count_status(status);
-    let mut bytes_out = None;
+    let bytes_out = std::cell::OnceCell::new();
     for t in [&r.track, &conn.track] {
-        if t.each().next().is_some() {
-            t.response(status, r.trace.server.is_some());
-            let out = *bytes_out.get_or_insert_with(|| head::body_len(resp.headers()));
-            t.bytes(bytes_in, out);
-        }
+        t.response(status, r.trace.server.is_some());
+        t.bytes(bytes_in, || {
+            *bytes_out.get_or_init(|| head::body_len(resp.headers()))
+        });
     }
     let mut line = None;
     if let (Some((start, at, request_line)), Some(saved)) = (timing, &saved) {
@@ -797,16 +795,19 @@ impl<'a> Req<'a> {
         let server = be.zip(t.server).and_then(|(b, i)| b.servers.get(i));
         let ms_ago = |n: i64| std::time::Duration::from_millis(n as u64);
         let request = at.checked_sub(ms_ago(times.head)).unwrap_or(at);
+        let th = self.conn.take_th();
         let mut info = crate::frontend::access::info(
             self.fe,
             be,
             server.map(|s| &**s),
             self.client(),
-            request.checked_sub(ms_ago(times.idle)).unwrap_or(request),
+            request
+                .checked_sub(ms_ago(times.idle + th))
+                .unwrap_or(request),
             (t.counter, t.retries),
         );
         info.request = request;
-        info.th = 0;
+        info.th = th;
         info.ti = times.idle;
         info.treq = times.head;
         info.tw = ms(t.picked, start);
