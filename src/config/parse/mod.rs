@@ -44,6 +44,7 @@ mod log;
 mod logformat;
 pub(crate) mod options;
 pub(crate) mod proxy;
+mod resolvers;
 pub(crate) mod server;
 mod srv_tls;
 mod stats;
@@ -73,6 +74,8 @@ enum Section {
     HttpErrors(usize),
     /// Index into `userlists`.
     Userlist(usize),
+    /// Index into `resolvers`.
+    Resolvers(usize),
     /// A section lbd does not implement; its lines are skipped.
     Skipped,
 }
@@ -113,6 +116,7 @@ pub struct Parser<'e> {
     defaults: Vec<Proxy>,
     http_errors: Vec<HttpErrors>,
     userlists: Vec<userlist::RawUserlist>,
+    resolvers: Vec<crate::config::model::Resolvers>,
     last_defaults: Option<usize>,
     /// The kind of the sections that inherit from each defaults section (by index).
     defaults_used: HashMap<usize, ProxyKind>,
@@ -141,12 +145,14 @@ pub fn parse(
     let userlists = p.resolve_userlists();
     p.check_userlist_refs(&userlists);
     p.check_capture_ids();
+    p.check_resolvers_refs();
     let ok = p.alerts == 0;
     let config = Config {
         global: p.global,
         proxies: p.proxies,
         userlists,
         pat_refs: std::sync::Arc::new(crate::sample::refs::finish()),
+        resolvers: p.resolvers,
     };
     (ok.then_some(config), p.diags)
 }
@@ -179,6 +185,7 @@ impl<'e> Parser<'e> {
             defaults: Vec::new(),
             http_errors: Vec::new(),
             userlists: Vec::new(),
+            resolvers: Vec::new(),
             last_defaults: None,
             defaults_used: HashMap::new(),
             section: Section::None,
@@ -348,6 +355,8 @@ impl<'e> Parser<'e> {
             self.start_http_errors(w)
         } else if kw == "userlist" {
             self.start_userlist(w)
+        } else if kw == "resolvers" {
+            self.start_resolvers(w)
         } else if keywords::SECTIONS.contains(&kw) {
             self.start_section(w)
         } else if keywords::OTHER_SECTIONS.contains(&kw) {
@@ -372,6 +381,7 @@ impl<'e> Parser<'e> {
                 Section::Defaults(i) => self.proxy_kw(w, Target::Defaults(i)),
                 Section::HttpErrors(i) => self.http_errors_kw(w, i),
                 Section::Userlist(i) => self.userlist_kw(w, i),
+                Section::Resolvers(i) => self.resolvers_kw(w, i),
             }
         };
         if let Err(e) = res {
