@@ -267,3 +267,43 @@ pub fn refresh_after(r: &Resolvers, items: &[Item]) -> Duration {
         .unwrap_or(r.hold.valid);
     ttl.min(r.hold.valid).max(r.timeout_resolve)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_shorten_the_refresh_within_timeout_resolve_and_hold_valid() {
+        let mut r = Resolvers::new("dns");
+        r.hold.valid = Duration::from_secs(10);
+        r.timeout_resolve = Duration::from_secs(1);
+        let item = |ttl| Item {
+            ip: Some("10.0.0.1".parse().unwrap()),
+            srv: None,
+            ttl,
+        };
+        assert_eq!(
+            refresh_after(&r, &[item(3), item(60)]),
+            Duration::from_secs(3)
+        );
+        assert_eq!(refresh_after(&r, &[item(0)]), Duration::from_secs(1));
+        assert_eq!(refresh_after(&r, &[item(3600)]), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn queries_are_well_formed_dns_messages() {
+        let q = request(
+            7,
+            name("_http._tcp.svc.local").unwrap(),
+            RecordType::SRV,
+            4096,
+        )
+        .unwrap();
+        let m = Message::from_vec(&q).unwrap();
+        assert_eq!(m.id(), 7);
+        assert!(m.recursion_desired());
+        assert_eq!(m.queries()[0].query_type(), RecordType::SRV);
+        assert_eq!(m.extensions().as_ref().map(|e| e.max_payload()), Some(4096));
+        assert_eq!(Status::Nx.reason(), "DNS NX status");
+    }
+}
