@@ -125,19 +125,6 @@ fn config(sock: &str, dns: SocketAddr, backend: &str) -> String {
     )
 }
 
-/// The origins (by `x-origin`) that `n` requests reached.
-async fn origins(port: u16, n: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    for _ in 0..n {
-        let r = get(port, "/").await;
-        assert_eq!(r.status, 200);
-        seen.push(r.header("x-origin").to_string());
-    }
-    seen.sort();
-    seen.dedup();
-    seen
-}
-
 /// Polls `show stat` until `f` holds on it.
 async fn wait_stat(sock: &str, what: &str, f: impl Fn(&Csv) -> bool) -> Csv {
     let end = std::time::Instant::now() + DEADLINE;
