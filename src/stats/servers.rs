@@ -205,6 +205,13 @@ fn set_addr(handle: &GraphHandle, g: &Graph, spec: &str, rest: &[&str]) -> Done 
         to.set_port(p);
     }
     msg.push_str(" by 'stats socket command'\n");
+    // A server started without an address (`init-addr none`) is out of maintenance
+    // once given one, unless its resolvers decide (they do on their next answer).
+    let no_resolvers =
+        config_server(g, &be, &s).is_some_and(|c| c.settings.dns.resolvers.is_none());
+    if no_resolvers && !ip.is_unspecified() {
+        s.state.set_resolution_maint(false);
+    }
     if to != s.addr {
         s.state
             .set_addr_override((to != s.config_addr).then_some(to));
@@ -388,6 +395,32 @@ mod tests {
         );
         assert_eq!(
             run(&h, "set server web/s1 fqdn foo.example"),
+            "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+        );
+    }
+
+    #[test]
+    fn an_address_brings_an_init_addr_none_server_out_of_maintenance() {
+        let cfg = crate::config::parse_str(
+            "t.cfg",
+            "resolvers dns\n nameserver ns1 127.0.0.1:53\nbackend web\n server s1 a.invalid:80 init-addr none\n server s2 b.invalid:80 init-addr none resolvers dns\n",
+        )
+        .config
+        .unwrap();
+        let h: GraphHandle = Arc::new(arc_swap::ArcSwap::from_pointee(Graph::build(cfg, None)));
+        let st = |i: usize| h.load().backends[0].servers[i].state.clone();
+        assert!(st(0).resolution_maint() && st(0).admin() == Admin::Maint);
+        assert!(run(&h, "show servers state web").contains(" s1 0.0.0.0 0 32 "));
+        run(&h, "set server web/s1 addr 127.0.0.2");
+        assert!(!st(0).resolution_maint());
+        assert_eq!(st(0).admin(), Admin::Ready);
+        // With resolvers, DNS decides.
+        run(&h, "set server web/s2 addr 127.0.0.3");
+        assert!(st(1).resolution_maint());
+        assert_eq!(run(&h, "set server web/s2 fqdn b2.example"), "");
+        assert_eq!(st(1).hostname().as_deref(), Some("b2.example"));
+        assert_eq!(
+            run(&h, "set server web/s1 fqdn b2.example"),
             "set server <b>/<s> fqdn failed because no resolution is configured.\n"
         );
     }
