@@ -262,17 +262,20 @@ impl TcpRun {
 
 /// `track-scN KEY [table T]` from a tcp rule: the key's entry in the table, in the
 /// slot if it is free (counting an HTTP request too in `mode http`).
-fn track(env: &Env<'_>, slot: usize, key: &Expr, table: Option<&str>, http: bool) {
+fn track(
+    env: &Env<'_>,
+    slot: usize,
+    key: Option<crate::sample::Value<'_>>,
+    table: Option<&str>,
+    http: bool,
+) {
     let (Some(tr), Some(t)) = (env.stick.tracked, env.stick.table(table)) else {
         return;
     };
     if env.stick.slot(slot).is_some() {
         return;
     }
-    if let Some(k) = key
-        .eval(env)
-        .and_then(|v| crate::sample::track::key_of(t, &v))
-    {
+    if let Some(k) = key.and_then(|v| crate::sample::track::key_of(t, &v)) {
         tr.track_as(slot, t, k, http);
     }
 }
@@ -394,11 +397,35 @@ impl RuleSet {
                         None
                     }
                     TcpAction::Track { slot, key, table } => {
-                        track(&env, *slot, key, table.as_deref(), run.http);
+                        // A key that needs bytes not received yet (an HTTP fetch
+                        // before the request head is complete) waits for them.
+                        if let Some(p) = env.payload {
+                            p.missing.store(false, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        let v = key.eval(&env);
+                        if v.is_none()
+                            && env.payload.is_some_and(|p| {
+                                p.missing.load(std::sync::atomic::Ordering::Relaxed)
+                            })
+                        {
+                            return Verdict::Wait;
+                        }
+                        track(&env, *slot, v, table.as_deref(), run.http);
                         None
                     }
                     TcpAction::ExpectProxy => {
                         run.expect_proxy = true;
+                        None
+                    }
+                    TcpAction::ScIncGpc { gpc, slot } => {
+                        if let Some(t) = env.stick.slot(*slot) {
+                            let d = if *gpc == 0 {
+                                crate::stick::Data::Gpc0
+                            } else {
+                                crate::stick::Data::Gpc1
+                            };
+                            t.table.add(&t.entry, d, 1);
+                        }
                         None
                     }
                     TcpAction::UnsetVar(..) => None,

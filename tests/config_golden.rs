@@ -808,7 +808,7 @@ fn unknown_and_unsupported_acl_fetches() {
             "    bind :8080\n",
             "    acl a hdr_bg(host) example.com\n",
             "    acl b frobnicate x\n",
-            "    acl c ssl_c_chain_der example.com\n",
+            "    acl c ssl_fc_session_id example.com\n",
             "    acl d path -m reg ^/x\n",
             "    acl e path\n",
             "    acl f hdr(host),lower example.com\n",
@@ -821,7 +821,7 @@ fn unknown_and_unsupported_acl_fetches() {
         &[
             alert(8, "error detected while parsing ACL 'a' : unknown fetch method 'hdr_bg' in ACL expression 'hdr_bg(host)'; did you mean 'hdr_beg' maybe ?"),
             alert(9, "error detected while parsing ACL 'b' : unknown fetch method 'frobnicate' in ACL expression 'frobnicate'"),
-            alert(10, "error detected while parsing ACL 'c' : fetch method 'ssl_c_chain_der' is not supported by lbd"),
+            alert(10, "error detected while parsing ACL 'c' : fetch method 'ssl_fc_session_id' is not supported by lbd"),
             alert(12, "error detected while parsing ACL 'e' : no pattern to match"),
             alert(14, "error detected while parsing ACL 'g' : fetch method 'sc_get_gpt' is not supported by lbd"),
             FATAL.into(),

@@ -1874,14 +1874,13 @@ fn frontend_only_and_backend_only_keywords_warn_in_the_wrong_proxy() {
 #[test]
 fn ignored_sections_and_keywords_warn() {
     let (_, w) = ok_warn(&format!(
-        "global\n    daemon\npeers admins\n    peer admin 127.0.0.1:1\ncache c\n    total-max-size 4\n{}",
+        "global\n    daemon\ncache c\n    total-max-size 4\n{}",
         cfg("listen l\n    bind :80\n    option tcpka\n    server s 127.0.0.1:80 tfo\n")
     ));
     assert_eq!(
         w,
         [
             "'daemon' is not supported by lbd and is ignored.",
-            "'peers' sections are not supported by lbd; section 'admins' is ignored.",
             "'cache' sections are not supported by lbd; section 'c' is ignored.",
             "'option tcpka' is not supported by lbd and is ignored.",
             "'server s' : 'tfo' is not supported by lbd and is ignored.",
@@ -2207,4 +2206,43 @@ fn use_server_needs_a_condition_and_a_known_server() {
     );
     let c = ok("defaults\n timeout connect 1s\n timeout server 1s\nbackend b\n use-server s if TRUE\n server s 127.0.0.1:80\n");
     assert_eq!(px(&c, "b").use_servers[0].0, "s");
+}
+
+#[test]
+fn peers_sections_are_read_and_checked() {
+    let (c, w) = ok_warn(&cfg(
+        "global\n    localpeer A\npeers mesh\n    bind 127.0.0.1:7001\n    server A\n    server B 127.0.0.1:7002\n    peer C 127.0.0.1:7003\n    table t type string len 16 size 10m expire 30s store gpc0,http_req_rate(10s)\n\
+backend st\n    stick-table type ip size 1k store conn_cur peers mesh\n\
+frontend fe\n    mode http\n    bind :80\n    http-request track-sc0 src table mesh/t\n    http-request track-sc1 src table st\n    http-request return status 200\n",
+    ));
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.global.localpeer.as_deref(), Some("A"));
+    let p = &c.peers[0];
+    assert_eq!(p.name, "mesh");
+    let names: Vec<_> = p.peers.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["A", "B", "C"]);
+    assert_eq!(p.peers[0].addr, None);
+    assert_eq!(p.peers[2].addr, Some("127.0.0.1:7003".parse().unwrap()));
+    assert!(p.bind.is_some());
+    assert_eq!(p.tables[0].0, "t");
+    assert_eq!(p.tables[0].1.peers.as_deref(), Some("mesh"));
+    let st = c.proxies.iter().find(|x| x.name == "st").unwrap();
+    assert_eq!(
+        st.stick_table.as_ref().unwrap().peers.as_deref(),
+        Some("mesh")
+    );
+    assert_eq!(
+        alerts(&cfg(
+            "peers p\n    peer a\n    peer b 127.0.0.1\n    shards 2\n    log global\n    table t size 1\n\
+backend st\n    stick-table type ip size 1k peers nope\n"
+        )),
+        [
+            "'peer a' expects <addr>:<port> as an argument.",
+            "'peer b' : missing port in '127.0.0.1'.",
+            "unknown keyword 'shards' in 'peers' section.",
+            "'log' in a 'peers' section is not supported by lbd.",
+            "'table' : missing 'type'.",
+            "Proxy 'st': unable to find sync peers 'nope'.",
+        ]
+    );
 }

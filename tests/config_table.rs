@@ -360,10 +360,6 @@ const OTHER_ALERTS: &[(&str, &str)] = &[
 ];
 
 const OTHER_WARNINGS: &[(&str, &str)] = &[
-    (
-        "stick-table ... peers NAME",
-        "stick-table type ip size 1 peers p",
-    ),
     ("log ring@...", "log ring@r local0"),
     (
         "log ... format NAME",

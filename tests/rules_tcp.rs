@@ -3,6 +3,8 @@
 //! lbd's own answers, through the real binary.
 
 mod common;
+#[path = "common/sock.rs"]
+mod sock;
 
 use common::*;
 use std::net::IpAddr;
@@ -279,6 +281,68 @@ backend be
     assert!(
         waited >= std::time::Duration::from_millis(350),
         "decided after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn tcp_mode_content_rules_read_the_http_request_head() {
+    let origin = TcpOrigin::start(TcpMode::Echo).await;
+    let dir = sock::SockDir::new();
+    let cfg = format!(
+        "global
+    stats socket {} level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:@FE@
+    tcp-request inspect-delay 2s
+    tcp-request content track-sc0 url table per_url
+    tcp-request content sc-inc-gpc0(0)
+    tcp-request content reject if {{ hdr(host) -m str blocked }}
+    default_backend be
+backend be
+    server s1 {}
+backend per_url
+    stick-table type string size 1k store gpc0
+",
+        dir.sock(),
+        origin.addr
+    );
+    let lb = Lbd::start(&cfg).await;
+    // The head in two parts, the second after a pause: the rules wait for it.
+    let head = b"GET /abc?x=1 HTTP/1.1\r\nHost: example\r\n\r\n";
+    let mut s = connect(lb.port, None).await;
+    s.write_all(&head[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    s.write_all(&head[10..]).await.unwrap();
+    let _ = s.shutdown().await;
+    assert_eq!(read_all(&mut s).await, head);
+    let mut s = connect(lb.port, None).await;
+    s.write_all(b"GET /abc?x=1 HTTP/1.1\r\nHost: blocked\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_all(&mut s).await, b"", "rejected on its Host header");
+    // Bytes that cannot be an HTTP request are decided at once (no wait for a head).
+    let start = std::time::Instant::now();
+    let mut s = connect(lb.port, None).await;
+    s.write_all(b"\x16\x03\x01binary").await.unwrap();
+    let mut back = [0u8; 9];
+    within(DEADLINE, "the echo", s.read_exact(&mut back))
+        .await
+        .unwrap();
+    assert_eq!(&back, b"\x16\x03\x01binary");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "waited {:?}",
+        start.elapsed()
+    );
+    let out = sock::cli_until(dir.sock(), "show table per_url", |o| o.contains("gpc0=2")).await;
+    assert!(
+        out.contains("key=/abc?x=1 use=0 exp=0 gpc0=2"),
+        "both requests tracked by url: {out}"
     );
 }
 

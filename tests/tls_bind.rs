@@ -288,7 +288,7 @@ fn check_reports_bad_tls_files_and_settings_with_their_line() {
     let cases = [
         (format!("ssl crt {}", data("nokey.pem")), "'bind :8443' : unable to load SSL private key from PEM file"),
         (format!("ssl crt {}", data("absent.pem")), "unable to stat SSL certificate from file"),
-        (format!("ssl crt {} ssl-min-ver TLSv1.1", data("other.test.pem")), "'ssl-min-ver' : TLSv1.1 is not supported by lbd (rustls implements TLSv1.2 and TLSv1.3 only)."),
+        (format!("ssl crt {} ssl-max-ver TLSv1.1", data("other.test.pem")), "'ssl-max-ver' : TLSv1.1 is not supported by lbd (rustls implements TLSv1.2 and TLSv1.3 only)."),
         (format!("ssl crt {} ciphers AES128-SHA", data("other.test.pem")), "unable to set SSL cipher list to 'AES128-SHA'"),
         (format!("ssl crt {} verify required", data("other.test.pem")), "verify is enabled but no CA file specified."),
         ("ssl".to_string(), "no SSL certificate specified for bind ':8443' (use 'crt')."),

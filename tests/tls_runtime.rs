@@ -242,3 +242,41 @@ async fn del_ext_keys_load_and_are_set_as_name_dot_key() {
         Some("CN=other.test")
     );
 }
+
+#[tokio::test]
+async fn a_committed_server_certificate_is_presented_on_the_next_requests() {
+    let dir = SockDir::new();
+    let sock = dir.sock();
+    let crt = dir.path("client.pem");
+    std::fs::copy(data("client.pem"), &crt).unwrap();
+    let ca = data("ca.crt");
+    let lb = Lbd::start(&format!(
+        "global\n    stats socket {sock} level admin\n{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend tls\nbackend tls\n    server s1 127.0.0.1:@FE2@ ssl verify none crt {crt}\nfrontend fe\n    bind 127.0.0.1:@FE2@ ssl crt {} verify optional ca-file {ca}\n    http-request return status 200 content-type text/plain lf-string \"cdn=%[ssl_c_s_dn(CN)]\\n\"\n",
+        data("other.test.pem")
+    ))
+    .await;
+    let r = get(lb.port, "/").await;
+    assert_eq!(r.body, "cdn=client.example.test\n", "{}", lb.stderr());
+    assert!(cli(&sock, "show ssl cert")
+        .await
+        .contains(&format!("\n{crt}\n")));
+    let show = cli(&sock, &format!("show ssl cert {crt}")).await;
+    assert!(show.contains("Status: Used\n"), "{show}");
+    let pem = std::fs::read_to_string(data("v1.pem")).unwrap();
+    assert_eq!(
+        cli(&sock, &format!("set ssl cert {crt} <<\n{pem}")).await,
+        format!("Transaction created for certificate {crt}!\n\n")
+    );
+    // Not committed: the pooled connection or a new one still presents the old one.
+    assert_eq!(get(lb.port, "/").await.body, "cdn=client.example.test\n");
+    assert_eq!(
+        cli(&sock, &format!("commit ssl cert {crt}")).await,
+        format!("Committing {crt}.\nSuccess!\n\n")
+    );
+    // Neither an idle connection nor a resumed session keeps the old certificate.
+    for _ in 0..2 {
+        assert_eq!(get(lb.port, "/").await.body, "cdn=v1.example.test\n");
+    }
+    let show = cli(&sock, &format!("show ssl cert {crt}")).await;
+    assert!(show.contains("\nSubject: /CN=v1.example.test\n"), "{show}");
+}

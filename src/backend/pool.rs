@@ -603,6 +603,16 @@ impl Pool {
         }
     }
 
+    /// Closes the idle connections (a server's TLS client certificate changed: new
+    /// requests get new connections presenting it).
+    pub fn clear(&self) {
+        for m in self.idle.iter() {
+            let mut idle = m.lock().unwrap_or_else(|e| e.into_inner());
+            idle.h1.clear();
+            idle.h2.clear();
+        }
+    }
+
     /// Number of idle connections.
     pub fn idle_count(&self) -> usize {
         self.idle

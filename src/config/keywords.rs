@@ -314,12 +314,12 @@ pub const SECTIONS: &[&str] = &[
     "http-errors",
     "userlist",
     "resolvers",
+    "peers",
 ];
 
 /// Sections HAProxy has that lbd does not implement (ignored with a warning; a
 /// reference to them from a proxy is an alert where it is parsed).
 pub const OTHER_SECTIONS: &[&str] = &[
-    "peers",
     "cache",
     "program",
     "mailers",

@@ -93,7 +93,12 @@ pub fn parse_sources(sources: &[Source], env: &dyn Fn(&str) -> Option<String>) -
     let (config, mut diags) = parse::parse(sources, env);
     let config = match config {
         Some(mut c) => {
-            diags.extend(validate::check(&c.global, &mut c.proxies));
+            let shared: Vec<String> = c
+                .peers
+                .iter()
+                .flat_map(|s| s.tables.iter().map(move |(t, _)| format!("{}/{t}", s.name)))
+                .collect();
+            diags.extend(validate::check(&c.global, &mut c.proxies, &shared));
             if diags.iter().any(|d| d.level == Level::Alert) {
                 None
             } else {

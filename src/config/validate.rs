@@ -82,7 +82,8 @@ fn track_tables(out: &mut Vec<Diag>, tables: &HashMap<String, bool>, p: &mut Pro
 }
 
 /// Validates and finalizes the proxies; returns the diagnostics.
-pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
+/// `peer_tables` names the tables of `peers` sections (`SECTION/NAME`).
+pub fn check(global: &Global, proxies: &mut [Proxy], peer_tables: &[String]) -> Vec<Diag> {
     let mut out = Vec::new();
     let backends: HashMap<&str, (Mode, Loc)> = proxies
         .iter()
@@ -92,6 +93,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
     let tables: HashMap<String, bool> = proxies
         .iter()
         .map(|p| (p.name.clone(), p.stick_table.is_some()))
+        .chain(peer_tables.iter().map(|t| (t.clone(), true)))
         .collect();
     let mut binds: HashMap<BindAddr, (String, Loc)> = HashMap::new();
     let mut late: Vec<(Level, Loc, String)> = Vec::new();
@@ -218,9 +220,9 @@ pub fn check(global: &Global, proxies: &mut [Proxy]) -> Vec<Diag> {
             }
         }
         if p.mode == Mode::Tcp {
-            // lbd parses no HTTP in `mode tcp`: a tcp rule reading the request's
-            // HTTP content could never find it.
-            for r in &p.tcp_rules {
+            // In `mode tcp` only request content rules find an HTTP request (the head
+            // the client's bytes start with): a response rule reading it never would.
+            for r in p.tcp_rules.iter().filter(|r| r.when == TcpWhen::Response) {
                 let cond_http = r
                     .cond
                     .as_ref()

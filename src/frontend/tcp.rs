@@ -308,6 +308,13 @@ async fn content<S: super::stream::Inspect>(
         let last =
             closed || side.buf.len() >= bufsize || deadline.is_none_or(|d| d <= Instant::now());
         let v = {
+            // HTTP fetches read the request head the client's bytes start with.
+            let mut headers = hyper::HeaderMap::new();
+            let head = if side.response {
+                None
+            } else {
+                crate::sample::conn::http_head(side.buf, &mut headers)
+            };
             let env = crate::sample::Env {
                 payload: Some(crate::sample::conn::Payload {
                     data: side.buf,
@@ -315,6 +322,7 @@ async fn content<S: super::stream::Inspect>(
                     missing: &missing,
                     response: side.response,
                 }),
+                req: head.or(base.req),
                 ..*base
             };
             rs.run_tcp_from(rules, &env, vars, &mut run)

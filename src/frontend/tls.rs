@@ -70,14 +70,14 @@ pub async fn handshake(
         let start = acceptor.await.map_err(|e| HsError::of(&e))?;
         let hello = start.client_hello();
         let sni = hello.server_name().map(str::to_ascii_lowercase);
-        let (idx, config) = bind.config_for(sni.as_deref(), hello.alpn());
+        let (set, config) = bind.config_for(sni.as_deref(), hello.alpn());
         let tls = start
             .into_stream(config)
             .await
             .map_err(|e| HsError::of(&e))?;
-        Ok::<_, HsError>((tls, sni, idx))
+        Ok::<_, HsError>((tls, sni, set))
     };
-    let (tls, sni, idx) = match limit {
+    let (tls, sni, set) = match limit {
         Some(t) => tokio::time::timeout(t, run)
             .await
             .map_err(|_| HsError::Timeout)??,
@@ -85,7 +85,7 @@ pub async fn handshake(
     };
     let mut info = info(tls.get_ref().1, sni, bind);
     // A certificate let through by `*-ignore-err`: what was wrong with it.
-    if let (Some(v), Some(chain)) = (&bind.strict[idx], tls.get_ref().1.peer_certificates()) {
+    if let (Some(v), Some(chain)) = (&set.strict, tls.get_ref().1.peer_certificates()) {
         info.verify = crate::tls::verify::verify_code(v.as_ref(), chain);
     }
     Ok((ClientStream::Tls(Box::new(tls)), info))
@@ -113,6 +113,10 @@ fn info(c: &rustls::ServerConnection, sni: Option<String>, bind: &BindTls) -> Tl
             .peer_certificates()
             .and_then(|chain| chain.first())
             .map(|d| d.to_vec()),
+        client_chain: c
+            .peer_certificates()
+            .filter(|chain| chain.len() > 1)
+            .map(|chain| chain[1..].iter().flat_map(|d| d.iter().copied()).collect()),
         // A certificate that did not verify ended the handshake (unless let through).
         verify: 0,
         own_cert,

@@ -84,10 +84,24 @@ fn tables(cfg: &Config, prev: Option<&Graph>) -> crate::stick::Tables {
                 .map(|r| r.table.as_deref().unwrap_or(&p.name))
         })
         .collect();
-    let specs = cfg.proxies.iter().filter_map(|p| {
-        let st = p.stick_table.as_ref()?;
+    // Tables of `peers` sections are named `SECTION/NAME`.
+    let in_peers: Vec<(String, &crate::config::model::StickTable)> = cfg
+        .peers
+        .iter()
+        .flat_map(|s| {
+            s.tables
+                .iter()
+                .map(move |(t, st)| (format!("{}/{t}", s.name), st))
+        })
+        .collect();
+    let declared = cfg
+        .proxies
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), p.stick_table.as_ref()?)))
+        .chain(in_peers.iter().map(|(n, st)| (n.as_str(), *st)));
+    let specs = declared.map(|(name, st)| {
         let mut store = st.store.clone();
-        if used_by_stick.contains(p.name.as_str()) {
+        if used_by_stick.contains(name) {
             store.push((Data::ServerId, 0));
             store.push((Data::ServerKey, 0));
         }
@@ -98,7 +112,7 @@ fn tables(cfg: &Config, prev: Option<&Graph>) -> crate::stick::Tables {
             nopurge: st.nopurge,
             store,
         };
-        Some((p.name.as_str(), spec))
+        (name, spec)
     });
     crate::stick::Tables::build(specs, prev.map(|g| &g.tables))
 }

@@ -7,6 +7,7 @@
 //! and after keeps its very socket; new binds open before removed ones close; live
 //! connections finish on the graph they started with.
 
+mod peers;
 mod start;
 
 pub use start::{derived_maxconn, run};
@@ -265,6 +266,10 @@ impl Daemon {
         });
         d.dns.sync(&d.handle.load_full(), &d.handle, &changed);
         let _ = d.dns_changed.set(changed);
+        {
+            let g = d.handle.load();
+            peers::sync(&g.config, &g.tables, d.args.local_peer.as_deref());
+        }
         Ok(d)
     }
 
@@ -409,6 +414,7 @@ impl Daemon {
         if let Some(c) = self.dns_changed.get() {
             self.dns.sync(&new, &self.handle, c);
         }
+        peers::sync(&new.config, &new.tables, self.args.local_peer.as_deref());
         let msg = format!(
             "Reload complete: {summary} ({} ms)",
             t0.elapsed().as_millis()

@@ -311,6 +311,38 @@ fn proto_http<'a>(_: &'a [Arg], env: &Env<'a>, e: Emit<'_, 'a>) {
     }
 }
 
+/// The HTTP/1 request head at the start of a `mode tcp` client's bytes, for the HTTP
+/// fetches of `tcp-request content` rules (HAProxy parses it too); its headers go to
+/// `headers`. None until the head is complete.
+pub fn http_head<'b>(
+    buf: &'b [u8],
+    headers: &'b mut hyper::HeaderMap,
+) -> Option<super::HttpReq<'b>> {
+    if !buf.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let mut raw = [httparse::EMPTY_HEADER; 100];
+    let mut r = httparse::Request::new(&mut raw);
+    if !matches!(r.parse(buf), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    for h in r.headers.iter() {
+        if let (Ok(n), Ok(v)) = (
+            hyper::header::HeaderName::from_bytes(h.name.as_bytes()),
+            hyper::header::HeaderValue::from_bytes(h.value),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    Some(super::HttpReq {
+        method: r.method?,
+        uri: r.path?,
+        version: if r.version == Some(0) { "1.0" } else { "1.1" },
+        headers,
+        body: None,
+    })
+}
+
 /// `req.len` / `res.len`: the bytes there so far (more may come).
 fn len<'a>(p: Option<Payload<'a>>, e: Emit<'_, 'a>) {
     if let Some(p) = p {

@@ -188,9 +188,16 @@ pub struct Env<'a> {
     /// What an access-log line knows besides the messages (timers, counts, bytes).
     pub log: Option<&'a super::logvars::LogInfo<'a>>,
     /// The timeouts the request runs with (`be_server_timeout`, `cur_server_timeout`...).
-    pub timeouts: Option<TimeoutView>,
+    pub timeouts: Option<&'a (dyn Timeouts + Sync)>,
     /// What the TLS connection to the server negotiated (`ssl_bc*`).
     pub srv_tls: Option<&'a super::conn::SrvTls>,
+}
+
+/// What gives a request's timeouts to the `*_timeout` fetches, when they read them
+/// (not on every sample environment built).
+pub trait Timeouts {
+    /// The timeouts now.
+    fn view(&self) -> TimeoutView;
 }
 
 /// The timeouts of a request in milliseconds (0: not set), as the `*_timeout` fetches
@@ -515,6 +522,16 @@ impl Expr {
 
     /// The value (the last one when the fetch finds several).
     pub fn eval<'a>(&'a self, env: &Env<'a>) -> Option<Value<'a>> {
+        if self.fetch.http && env.req.is_none() {
+            // `mode tcp` content rules: the bytes may still become a request head
+            // (nothing yet, or the start of one); other bytes never will.
+            let maybe = |p: &super::conn::Payload<'_>| {
+                !p.response && p.data.first().is_none_or(u8::is_ascii_uppercase)
+            };
+            if let Some(p) = env.payload.filter(maybe) {
+                p.miss();
+            }
+        }
         let mut last = None;
         let first = self.fetch.first;
         (self.fetch.f)(&self.args, env, &mut |v| {

@@ -333,7 +333,7 @@ pub static FETCHES: &[FetchDef] = &[
     }),
     l7("path", &[], 0, Str, |_, env, e| {
         if let Some(p) = env.req.and_then(|r| path_q(r.uri)) {
-            e(Value::str(p.split('?').next().unwrap_or(p)));
+            e(Value::str(super::urlp::before_byte(p, b'?')));
         }
     }),
     l7("pathq", &[], 0, Str, |_, env, e| {
@@ -342,7 +342,10 @@ pub static FETCHES: &[FetchDef] = &[
         }
     }),
     l7("query", &[], 0, Str, |_, env, e| {
-        if let Some((_, q)) = env.req.and_then(|r| r.uri.split_once('?')) {
+        if let Some((_, q)) = env
+            .req
+            .and_then(|r| super::urlp::split_at_byte(r.uri, b'?'))
+        {
             e(Value::str(q));
         }
     }),
@@ -353,8 +356,12 @@ pub static FETCHES: &[FetchDef] = &[
     }),
     l7("base", &[], 0, Str, |_, env, e| {
         let Some(r) = env.req else { return };
-        let host = r.headers.get("host").map(|h| h.as_bytes()).unwrap_or(b"");
-        let path = path_q(r.uri).map(|p| p.split('?').next().unwrap_or(p));
+        let host = r
+            .headers
+            .get(hyper::header::HOST)
+            .map(|h| h.as_bytes())
+            .unwrap_or(b"");
+        let path = path_q(r.uri).map(|p| super::urlp::before_byte(p, b'?'));
         let mut v = host.to_vec();
         v.extend_from_slice(path.unwrap_or("").as_bytes());
         e(Value::Str(Cow::Owned(v)));
@@ -362,10 +369,10 @@ pub static FETCHES: &[FetchDef] = &[
     l7("base32", &[], 0, Int, |_, env, e| {
         let Some(r) = env.req else { return };
         let mut h = 0u32;
-        if let Some(host) = r.headers.get("host") {
+        if let Some(host) = r.headers.get(hyper::header::HOST) {
             h = host.as_bytes().iter().fold(h, |h, &c| sdbm_step(h, c));
         }
-        if let Some(p) = path_q(r.uri).map(|p| p.split('?').next().unwrap_or(p)) {
+        if let Some(p) = path_q(r.uri).map(|p| super::urlp::before_byte(p, b'?')) {
             h = p.bytes().fold(h, sdbm_step);
         }
         e(Value::Int(full_hash(h) as i64));
@@ -543,8 +550,8 @@ pub(super) fn canonical(ip: IpAddr) -> IpAddr {
 
 /// A `*_timeout` fetch: one of the request's timeouts, in milliseconds.
 fn timeout<'a>(env: &Env<'a>, e: Emit<'_, 'a>, pick: fn(&super::TimeoutView) -> u64) {
-    if let Some(t) = &env.timeouts {
-        e(Value::Int(pick(t) as i64));
+    if let Some(t) = env.timeouts {
+        e(Value::Int(pick(&t.view()) as i64));
     }
 }
 

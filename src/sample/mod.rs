@@ -31,7 +31,7 @@ mod urlp;
 pub mod value;
 pub mod vars;
 
-pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats, TimeoutView};
+pub use expr::{BeStat, Env, Expr, HttpReq, HttpRes, Named, SrvStat, Stats, TimeoutView, Timeouts};
 pub use fmt::{Fmt, Pending};
 pub use hint::did_you_mean;
 pub use logvars::{Flags, LogCounts, LogEnd, LogInfo};

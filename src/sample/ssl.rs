@@ -24,6 +24,9 @@ pub struct TlsInfo {
     pub keysize: i64,
     /// The client's certificate (DER), when it sent one.
     pub client_cert: Option<Vec<u8>>,
+    /// The rest of the chain the client sent after its certificate (DER, one after
+    /// the other).
+    pub client_chain: Option<Vec<u8>>,
     /// The verification result of it (0: valid, or none asked for).
     pub verify: i64,
     /// The certificate lbd presented (DER).
@@ -117,22 +120,32 @@ pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<Str
 
 /// A validity date as ASN.1 writes it.
 fn date(der: &[u8], after: bool) -> Option<String> {
+    // The time as the certificate encodes it, as HAProxy returns it: a UTCTime
+    // (`YYMMDDhhmmssZ`) as is, a GeneralizedTime of the 2000s (`20YYMMDDhhmmssZ`)
+    // without its century, any other none. The validity sequence follows the issuer
+    // name in the DER.
     let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
-    let v = x.validity();
-    let t = if after { v.not_after } else { v.not_before }.to_datetime();
-    let y = t.year();
-    let rest = format!(
-        "{:02}{:02}{:02}{:02}{:02}Z",
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    Some(match y {
-        1950..=2049 => format!("{:02}{rest}", y % 100),
-        _ => format!("{y:04}{rest}"),
-    })
+    let issuer = x.issuer().as_raw();
+    let off = (issuer.as_ptr() as usize).checked_sub(der.as_ptr() as usize)? + issuer.len();
+    let validity = der.get(off..)?;
+    if validity.first() != Some(&0x30) || *validity.get(1)? >= 0x80 {
+        return None;
+    }
+    let mut rest = validity.get(2..)?;
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let (&tag, &len) = (rest.first()?, rest.get(1)?);
+        if !(tag == 0x17 || tag == 0x18) || len >= 0x80 {
+            return None;
+        }
+        times.push((tag, rest.get(2..2 + len as usize)?));
+        rest = &rest[2 + len as usize..];
+    }
+    let t = match times[after as usize] {
+        (0x17, t) => t,
+        (_, t) => t.strip_prefix(b"20")?,
+    };
+    String::from_utf8(t.to_vec()).ok()
 }
 
 fn serial(der: &[u8]) -> Option<Vec<u8>> {
@@ -283,7 +296,14 @@ static SRV: [FetchDef; 10] = cert_fetches!(
     "ssl_s_key_alg"
 );
 
-static FC: [FetchDef; 15] = [
+static FC: [FetchDef; 16] = [
+    // The certificates the client sent after its own (HAProxy's
+    // SSL_get_peer_cert_chain on a server connection, without the leaf).
+    l4a("ssl_c_chain_der", &[], 0, Type::Bin, |_, env, e| {
+        if let Some(c) = tls(env).and_then(|t| t.client_chain.as_deref()) {
+            e(Value::Str(Cow::Borrowed(c)));
+        }
+    }),
     // Every certificate the server presented, the leaf first.
     l4a("ssl_s_chain_der", &[], 0, Type::Bin, |_, env, e| {
         if let Some(c) = env.srv_tls.and_then(|t| t.chain.as_deref()) {
@@ -397,8 +417,8 @@ mod tests {
         let nb = date(&d, false).unwrap();
         assert_eq!(nb.len(), 13, "{nb}");
         assert!(nb.ends_with('Z'));
-        let na = date(&d, true).unwrap();
-        assert_eq!(na.len(), 15, "{na} (after 2049: GeneralizedTime)");
+        // 2126: a GeneralizedTime outside the 2000s, which HAProxy does not return.
+        assert_eq!(date(&d, true), None);
         assert_eq!(version(&d), Some(3));
         assert_eq!(alg(&d, false).as_deref(), Some("RSA-SHA256"));
         assert_eq!(alg(&d, true).as_deref(), Some("rsaEncryption"));

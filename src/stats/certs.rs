@@ -32,8 +32,30 @@ struct State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 
-/// The certificate a bind serves for `path`, if any bind uses it.
+/// The client certificates of servers (`server ... crt`) loaded from `path`.
+fn server_certs<'a>(
+    g: &'a Graph,
+    path: &'a str,
+) -> impl Iterator<
+    Item = (
+        &'a crate::backend::ServerRt,
+        &'a crate::tls::srvcert::ClientCert,
+    ),
+> {
+    g.backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .filter_map(move |s| {
+            let c = s.tls.as_ref()?.client_cert.as_deref()?;
+            (c.path == Path::new(path)).then_some((&**s, c))
+        })
+}
+
+/// The certificate a bind serves, or a server presents, for `path`, if one uses it.
 fn in_use(g: &Graph, path: &str) -> Option<Arc<CertifiedKey>> {
+    if let Some((_, c)) = server_certs(g, path).next() {
+        return Some(c.cert.load_full());
+    }
     g.tls.values().find_map(|b| {
         b.resolver
             .store
@@ -60,6 +82,10 @@ fn names(g: &Graph, st: &State) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .chain(st.created.keys().cloned())
+        .chain(g.backends.iter().flat_map(|b| &b.servers).filter_map(|s| {
+            let c = s.tls.as_ref()?.client_cert.as_deref()?;
+            Some(c.path.display().to_string())
+        }))
         .collect();
     v.sort();
     v.dedup();
@@ -74,6 +100,28 @@ fn lookup(g: &Graph, st: &State, path: &str) -> Option<Option<Arc<CertifiedKey>>
     }
 }
 
+/// The commands' state for graph `g` (a new graph starts afresh).
+fn state<'a>(guard: &'a mut Option<State>, g: &Arc<Graph>) -> &'a mut State {
+    let fresh = || State {
+        graph: Arc::downgrade(g),
+        tx: None,
+        created: BTreeMap::new(),
+    };
+    let st = guard.get_or_insert_with(fresh);
+    if !Weak::ptr_eq(&st.graph, &Arc::downgrade(g)) {
+        *st = fresh();
+    }
+    st
+}
+
+/// The certificate stored as `path` (used by a bind, or made by `new ssl cert`):
+/// Some(None) while still empty, None when there is none.
+pub fn stored(g: &Arc<Graph>, path: &str) -> Option<Option<Arc<CertifiedKey>>> {
+    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let st = state(&mut guard, g);
+    lookup(g, st, path)
+}
+
 /// Runs one `... ssl cert ...` command.
 pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Option<&str>) -> String {
     let need = match words.first() {
@@ -84,15 +132,7 @@ pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Optio
         return "Permission denied\n".into();
     }
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    let fresh = || State {
-        graph: Arc::downgrade(g),
-        tx: None,
-        created: BTreeMap::new(),
-    };
-    let st = guard.get_or_insert_with(fresh);
-    if !Weak::ptr_eq(&st.graph, &Arc::downgrade(g)) {
-        *st = fresh();
-    }
+    let st = state(&mut guard, g);
     let file = words.get(3).copied();
     match (words[0], file) {
         ("show", None) => show_list(g, st),
@@ -263,6 +303,16 @@ fn commit(g: &Graph, st: &mut State, f: &str) -> String {
             b.resolver.store.store(Arc::new(store));
             dots += n;
         }
+    }
+    // Servers presenting it: new connections (without resuming a session made
+    // with the old one) present the new certificate.
+    for (srv, c) in server_certs(g, f) {
+        c.cert.store(cert.clone());
+        for s in srv.tls.iter().flat_map(|t| &t.sessions) {
+            s.clear();
+        }
+        srv.pool.clear();
+        dots += 1;
     }
     if let Some(c) = st.created.get_mut(f) {
         *c = Some(cert);

@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod cliwords;
+pub mod crtlist;
 pub mod master;
 pub mod page;
 pub mod patterns;

@@ -33,6 +33,7 @@ const HELP: &str = "The following commands are valid at this level:
   show stat                               : report counters for each proxy and server (CSV)
   show servers state [<backend>]          : dump volatile server information
   show backend                            : list backends in the current running config
+  show peers [<peers section>]            : dump some information about all the peers
   show table [<name>] [data.<type> <op> <v>]... [key <k>] : list tables, or dump one
   clear table <name> [data.<type> <op> <v>]... [key <k>] : remove entries
   set table <name> key <k> [data.<type> <v>]...          : update or create an entry
@@ -72,6 +73,9 @@ const HELP: &str = "The following commands are valid at this level:
   abort ssl cert <certfile>               : abort a transaction for a certificate file
   new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory
   del ssl cert <certfile>                 : delete an unused certificate file
+  add ssl crt-list <list> <cert> [opts]*  : add to crt-list file <list> a line <cert> or a payload
+  del ssl crt-list <list> <cert[:line]>   : delete a line <cert> from crt-list file <list>
+  show ssl crt-list [-n] [<list>]         : show the list of crt-lists or the content of <list>
 ";
 
 /// One line of `show servers state`, HAProxy 2.6's 25 fields.
@@ -265,9 +269,16 @@ pub fn execute_with(
         ["show" | "set" | "commit" | "abort" | "new" | "del", "ssl", "cert", ..] => {
             super::certs::command(&g, level, &words, payload)
         }
+        ["show" | "add" | "del", "ssl", "crt-list", ..] => {
+            super::crtlist::command(&g, level, &words, payload)
+        }
         ["show" | "clear" | "set", "table", ..] => super::tables::command(&g, level, &words),
         ["show" | "get" | "add" | "del" | "clear" | "prepare" | "commit", "acl" | "map", ..]
         | ["set", "map", ..] => super::patterns::command(&g.config.pat_refs, &words, payload),
+        ["show", "peers", rest @ ..] => {
+            let name = rest.iter().copied().find(|w| !matches!(*w, "dict" | "-"));
+            crate::stick::peers::show(name).unwrap_or_else(|e| e)
+        }
         ["get", "var", rest @ ..] => {
             operator().unwrap_or_else(|| super::vars::get(&g, rest.first().copied()))
         }

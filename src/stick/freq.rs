@@ -41,6 +41,17 @@ impl Freq {
         self.curr = self.curr.saturating_add(inc);
     }
 
+    /// Its parts as the peers protocol sends them: the start of the current period,
+    /// the events in it, the events of the previous one.
+    pub fn parts(&self) -> (u64, u32, u32) {
+        (self.tick, self.curr, self.prev)
+    }
+
+    /// A counter from its parts (received from a peer).
+    pub fn from_parts(tick: u64, curr: u32, prev: u32) -> Freq {
+        Freq { tick, curr, prev }
+    }
+
     /// The rate over `period` at `now`.
     pub fn read(&self, now: u64, period: u64) -> u32 {
         let period = period.max(1);

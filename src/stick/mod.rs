@@ -9,6 +9,7 @@
 
 pub mod data;
 pub mod freq;
+pub mod peers;
 pub mod table;
 
 pub use data::Data;

@@ -7,7 +7,7 @@
 //! `expire` longer. Times are milliseconds of the process clock (`now_ms`).
 
 use super::data::{Data, Val, ALL};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -210,6 +210,63 @@ pub struct Table {
     slot: [Option<u8>; ALL.len()],
     map: Mutex<Map>,
     ids: AtomicU64,
+    /// Set once the table is shared with peers: its local updates, numbered.
+    shared: OnceLock<Updates>,
+}
+
+/// The local updates of a shared table, numbered in order (HAProxy's update tree):
+/// each key appears once, under the number of its last update. A peer session
+/// pushes the keys past the last number it sent.
+#[derive(Debug, Default)]
+pub struct Updates {
+    log: Mutex<Log>,
+    /// Woken at each local update.
+    pub notify: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    seq: u64,
+    by_seq: BTreeMap<u64, Key>,
+    by_key: HashMap<Key, u64>,
+}
+
+impl Updates {
+    fn mark(&self, key: &Key) {
+        {
+            let mut l = lock(&self.log);
+            l.seq += 1;
+            let seq = l.seq;
+            if let Some(old) = l.by_key.insert(key.clone(), seq) {
+                l.by_seq.remove(&old);
+            }
+            l.by_seq.insert(seq, key.clone());
+        }
+        self.notify.notify_waiters();
+    }
+
+    /// The number of the last local update.
+    pub fn last(&self) -> u64 {
+        lock(&self.log).seq
+    }
+
+    /// Up to `max` keys updated after number `after`, with their numbers.
+    pub fn after(&self, after: u64, max: usize) -> Vec<(u64, Key)> {
+        lock(&self.log)
+            .by_seq
+            .range(after + 1..)
+            .take(max)
+            .map(|(n, k)| (*n, k.clone()))
+            .collect()
+    }
+
+    /// Forgets a key no longer in the table.
+    pub fn forget(&self, key: &Key) {
+        let mut l = lock(&self.log);
+        if let Some(n) = l.by_key.remove(key) {
+            l.by_seq.remove(&n);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -233,6 +290,53 @@ impl Table {
             slot,
             map: Mutex::new(Map::default()),
             ids: AtomicU64::new(0),
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// Shares the table with peers: from now on its local updates are numbered.
+    pub fn share(&self) -> &Updates {
+        self.shared.get_or_init(Updates::default)
+    }
+
+    /// The values of an entry (in store order) and its remaining lifetime (ms).
+    pub fn snapshot(&self, e: &Entry) -> (Vec<(Data, Val)>, Option<u64>) {
+        let now = now_ms();
+        let v = lock(&e.v);
+        let vals = self
+            .spec
+            .store
+            .iter()
+            .zip(&v.vals)
+            .map(|((d, _), val)| (*d, val.clone()))
+            .collect();
+        (vals, v.expire.map(|x| x.saturating_sub(now)))
+    }
+
+    /// Applies an update learned from a peer: the values it carries replace the
+    /// entry's (but `conn_cur`, which counts this process's own connections), and
+    /// the entry lives `expire` ms (the table's lifetime when not given). Not a
+    /// local update: it is not pushed to the other peers.
+    pub fn apply_remote(&self, key: Key, vals: Vec<(Data, Val)>, expire: Option<u64>) {
+        let now = now_ms();
+        let Some(e) = self.get_or_create_at(key, now) else {
+            return;
+        };
+        let mut v = lock(&e.v);
+        for (d, val) in vals {
+            if d == Data::ConnCur {
+                continue;
+            }
+            let Some(i) = self.slot[d.index()] else {
+                continue;
+            };
+            let slot = &mut v.vals[i as usize];
+            if std::mem::discriminant(slot) == std::mem::discriminant(&val) {
+                *slot = val;
+            }
+        }
+        if self.spec.expire.is_some() {
+            v.expire = expire.or(self.spec.expire).map(|x| now + x);
         }
     }
 
@@ -255,7 +359,15 @@ impl Table {
             return;
         }
         m.purged = now;
-        m.entries.retain(|_, e| !Self::expired(&lock(&e.v), now));
+        let shared = self.shared.get();
+        m.entries.retain(|k, e| {
+            let keep = !Self::expired(&lock(&e.v), now);
+            if let (false, Some(u)) = (keep, shared) {
+                // A shared table's update log forgets the keys that go.
+                u.forget(k);
+            }
+            keep
+        });
     }
 
     /// The live entry of `key`.
@@ -312,6 +424,9 @@ impl Table {
                 })
                 .min()?;
             m.entries.remove(&victim.2);
+            if let Some(u) = self.shared.get() {
+                u.forget(&victim.2);
+            }
         }
         let e = Arc::new(Entry {
             id: self.ids.fetch_add(1, Relaxed) + 1,
@@ -363,11 +478,16 @@ impl Table {
         now: u64,
         f: impl FnOnce(&mut Values, &dyn Fn(Data) -> Option<usize>),
     ) {
-        let mut v = lock(&e.v);
-        let slot = |d: Data| self.slot[d.index()].map(usize::from);
-        f(&mut v, &slot);
-        if let Some(x) = self.spec.expire {
-            v.expire = Some(now + x);
+        {
+            let mut v = lock(&e.v);
+            let slot = |d: Data| self.slot[d.index()].map(usize::from);
+            f(&mut v, &slot);
+            if let Some(x) = self.spec.expire {
+                v.expire = Some(now + x);
+            }
+        }
+        if let Some(u) = self.shared.get() {
+            u.mark(&e.key);
         }
     }
 
@@ -599,6 +719,39 @@ mod tests {
             "0x1: key=127.0.0.1 use=0 exp=0 gpc0=2 conn_cur=0 http_req_rate(1000)=3\n"
         );
         assert_eq!(t.show_header(), "# table: t, type: ip, size:10, used:1\n");
+    }
+
+    #[test]
+    fn a_shared_table_numbers_local_updates_not_remote_ones() {
+        let t = table(10, Some(10_000), false);
+        let a = t.get_or_create(ip("10.0.0.1")).unwrap();
+        t.add(&a, Data::Gpc0, 1);
+        let u = t.share();
+        assert_eq!(u.last(), 0, "updates before sharing are not numbered");
+        t.add(&a, Data::Gpc0, 1);
+        let b = t.get_or_create(ip("10.0.0.2")).unwrap();
+        t.add(&b, Data::Gpc0, 1);
+        t.add(&a, Data::Gpc0, 1);
+        // Each key once, under its last update.
+        assert_eq!(
+            u.after(0, 10),
+            vec![(2, ip("10.0.0.2")), (3, ip("10.0.0.1"))]
+        );
+        assert_eq!(u.after(2, 10), vec![(3, ip("10.0.0.1"))]);
+        // A peer's update is applied, not numbered; conn_cur stays local.
+        t.apply_remote(
+            ip("10.0.0.3"),
+            vec![(Data::Gpc0, Val::Num(7)), (Data::ConnCur, Val::Num(5))],
+            Some(500),
+        );
+        assert_eq!(u.last(), 3);
+        let c = t.lookup(&ip("10.0.0.3")).unwrap();
+        assert_eq!(t.read(&c, Data::Gpc0), Some(7));
+        assert_eq!(t.read(&c, Data::ConnCur), Some(0));
+        let (_, exp) = t.snapshot(&c);
+        assert!(exp.is_some_and(|e| e <= 500), "{exp:?}");
+        u.forget(&ip("10.0.0.1"));
+        assert_eq!(u.after(0, 10), vec![(2, ip("10.0.0.2"))]);
     }
 
     #[test]

@@ -10,7 +10,6 @@
 
 use crate::config::model::{ServerSettings, SrvTlsDefaults, SrvVerify};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
 use std::net::IpAddr;
@@ -33,6 +32,11 @@ pub struct ServerTls {
     /// The name a connection without SNI uses: the server's address (no SNI is sent
     /// for an address).
     pub addr: ServerName<'static>,
+    /// `crt`: the client certificate (`commit ssl cert` swaps it).
+    pub client_cert: Option<Arc<super::srvcert::ClientCert>>,
+    /// The session caches of its configurations (emptied when the certificate
+    /// changes).
+    pub sessions: Vec<Arc<super::srvcert::Sessions>>,
 }
 
 impl ServerTls {
@@ -94,23 +98,25 @@ pub fn build(
                 .ca_file
                 .as_ref()
                 .ok_or("verify is enabled but no CA file specified.")?;
-            let roots = super::load_ca(ca).map_err(|e| format!("'ca-file' : {e}"))?;
-            let mut b =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            if let Some(crl) = &t.crl_file {
-                b = b.with_crls(super::load_crls(crl).map_err(|e| format!("'crl-file' : {e}"))?);
-            }
-            let inner = b.build().map_err(|e| format!("'ca-file' : {e}"))?;
+            let trust = super::pkix::Trust::load(ca, None, t.crl_file.as_deref())?;
             Arc::new(Verifier {
-                inner,
+                trust,
+                algs: provider.signature_verification_algorithms,
                 host: t.verifyhost.clone(),
             })
         }
     };
     let cert = match &t.crt {
-        Some(p) => Some(super::load_cert_key(p).map_err(|e| e.to_string())?),
+        Some(p) => {
+            let ck = super::load_cert_key(p).map_err(|e| e.to_string())?;
+            Some(Arc::new(super::srvcert::ClientCert {
+                path: ck.path,
+                cert: arc_swap::ArcSwap::new(ck.certified),
+            }))
+        }
         None => None,
     };
+    let sessions = std::sync::Mutex::new(Vec::new());
     let config = |alpn: Option<&Vec<String>>| -> Result<Arc<ClientConfig>, String> {
         let b = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&super::suites::versions(&versions))
@@ -118,14 +124,19 @@ pub fn build(
             .dangerous()
             .with_custom_certificate_verifier(verifier.clone());
         let mut c = match &cert {
-            Some(ck) => b.with_client_cert_resolver(Arc::new(ClientCert(ck.certified.clone()))),
+            Some(cc) => b.with_client_cert_resolver(cc.clone()),
             None => b.with_no_client_auth(),
         };
         c.alpn_protocols = alpn_bytes(alpn);
         c.resumption = if t.no_reuse {
             rustls::client::Resumption::disabled()
         } else {
-            rustls::client::Resumption::in_memory_sessions(SESSIONS)
+            let store = Arc::new(super::srvcert::Sessions::new(SESSIONS));
+            sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(store.clone());
+            rustls::client::Resumption::store(store)
         };
         Ok(Arc::new(c))
     };
@@ -140,6 +151,8 @@ pub fn build(
             .and_then(|n| ServerName::try_from(n.to_ascii_lowercase()).ok()),
         addr: ServerName::IpAddress(ip.into()),
         alpn: alpn_bytes(t.alpn.as_ref()),
+        client_cert: cert,
+        sessions: sessions.into_inner().unwrap_or_else(|e| e.into_inner()),
     }))
 }
 
@@ -147,24 +160,6 @@ pub fn build(
 pub fn alpn_bytes(v: Option<&Vec<String>>) -> Vec<Vec<u8>> {
     v.map(|v| v.iter().map(|p| p.as_bytes().to_vec()).collect())
         .unwrap_or_default()
-}
-
-/// `crt`: the one client certificate presented to the server.
-#[derive(Debug)]
-struct ClientCert(Arc<rustls::sign::CertifiedKey>);
-
-impl rustls::client::ResolvesClientCert for ClientCert {
-    fn resolve(
-        &self,
-        _: &[&[u8]],
-        _: &[SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        Some(self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
 }
 
 /// Why a handshake with a server failed, in the words of HAProxy's check results.
@@ -178,11 +173,13 @@ pub fn handshake_info(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// `verify required`: webpki's chain (and CRL) verification; the name checked is
-/// `verifyhost`, else the SNI, else none.
+/// `verify required`: the chain (and CRL) verification of [`super::pkix`]; the name
+/// checked is `verifyhost`, else the SNI, else none, against the leaf's
+/// subjectAltName DNS entries and CNs (as HAProxy's verify callback).
 #[derive(Debug)]
 struct Verifier {
-    inner: Arc<WebPkiServerVerifier>,
+    trust: super::pkix::Trust,
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
     host: Option<String>,
 }
 
@@ -192,26 +189,24 @@ impl ServerCertVerifier for Verifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
-        ocsp: &[u8],
+        _ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        let host = match &self.host {
-            Some(h) => Some(
-                ServerName::try_from(h.as_str())
-                    .map_err(|_| Error::InvalidCertificate(CertificateError::NotValidForName))?,
-            ),
-            None => None,
+        self.trust
+            .verify(end_entity, intermediates, now, super::pkix::Purpose::Server)?;
+        let name = match (&self.host, server_name) {
+            (Some(h), _) => h.to_ascii_lowercase(),
+            (None, ServerName::DnsName(d)) => d.as_ref().to_ascii_lowercase(),
+            // No name to check: the chain was good.
+            (None, _) => return Ok(ServerCertVerified::assertion()),
         };
-        let name = host.as_ref().unwrap_or(server_name);
-        let r = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, name, ocsp, now);
-        match r {
-            // No name to check: the chain was good (webpki checks the name last).
-            Err(Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if matches!(name, ServerName::IpAddress(_)) => Ok(ServerCertVerified::assertion()),
-            r => r,
+        if super::cert_names(end_entity)
+            .iter()
+            .any(|p| super::name_matches(p, &name))
+        {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(Error::InvalidCertificate(CertificateError::NotValidForName))
         }
     }
 
@@ -221,7 +216,8 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
 
     fn verify_tls13_signature(
@@ -230,11 +226,12 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.algs.supported_schemes()
     }
 }
 

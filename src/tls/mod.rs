@@ -6,13 +6,15 @@
 //! file is an error of that configuration and the running one keeps serving.
 
 pub mod client;
+pub mod pkix;
 pub mod runtime;
 pub mod server;
+pub mod srvcert;
 pub mod suites;
 pub mod verify;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -223,36 +225,43 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// The certificates of a `ca-file` (PEM bundle).
-pub fn load_ca(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
-    let pem = read(path)?;
-    let mut store = rustls::RootCertStore::empty();
-    let bundle = |reason: String| TlsError::Bundle {
-        what: "CA",
-        path: path.to_path_buf(),
-        reason,
-    };
-    for c in CertificateDer::pem_slice_iter(&pem) {
-        let c = c.map_err(|e| bundle(e.to_string()))?;
-        store.add(c).map_err(|e| bundle(e.to_string()))?;
+pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = pkix::pem_certs(&read(path)?);
+    if certs.is_empty() {
+        return Err(TlsError::Bundle {
+            what: "CA",
+            path: path.to_path_buf(),
+            reason: "no certificate found".into(),
+        });
     }
-    if store.is_empty() {
-        return Err(bundle("no certificate found".into()));
+    Ok(certs)
+}
+
+/// The certificates of a `ca-file` as a rustls root store (what a rustls client
+/// trusting them takes).
+pub fn load_ca(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let mut store = rustls::RootCertStore::empty();
+    for c in load_ca_certs(path)? {
+        store.add(c).map_err(|e| TlsError::Bundle {
+            what: "CA",
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(store)
 }
 
-/// The revocation lists of a `crl-file` (PEM, one or more `X509 CRL` sections).
-pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let pem = read(path)?;
-    let crls: Vec<_> = CertificateRevocationListDer::pem_slice_iter(&pem)
-        .filter_map(Result::ok)
-        .collect();
+/// The revocation lists of a `crl-file` (PEM, one or more `X509 CRL` sections, v1 or
+/// v2).
+pub fn load_crl_list(path: &Path) -> Result<Vec<pkix::Crl>, TlsError> {
+    let bundle = |reason: String| TlsError::Bundle {
+        what: "CRL",
+        path: path.to_path_buf(),
+        reason,
+    };
+    let crls = pkix::pem_crls(&read(path)?).map_err(bundle)?;
     if crls.is_empty() {
-        return Err(TlsError::Bundle {
-            what: "CRL",
-            path: path.to_path_buf(),
-            reason: "no CRL found".into(),
-        });
+        return Err(bundle("no CRL found".into()));
     }
     Ok(crls)
 }
@@ -326,7 +335,7 @@ mod tests {
 
     #[test]
     fn ca_bundle_loads() {
-        assert_eq!(load_ca(&data("ca.crt")).expect("ca").len(), 1);
-        assert!(load_ca(&data("nokey.pem.crt-absent")).is_err());
+        assert_eq!(load_ca_certs(&data("ca.crt")).expect("ca").len(), 1);
+        assert!(load_ca_certs(&data("nokey.pem.crt-absent")).is_err());
     }
 }

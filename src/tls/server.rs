@@ -38,6 +38,21 @@ pub struct Entry {
     pub filtered: bool,
     /// Which of the bind's server configurations a client of it gets.
     pub config: usize,
+    /// The `crt-list` line it comes from, if any.
+    pub list: Option<Arc<ListLine>>,
+}
+
+/// A `crt-list` line as `show ssl crt-list` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListLine {
+    /// The crt-list file.
+    pub file: PathBuf,
+    /// The line's number (lines added at run time count on from the file's last).
+    pub line: u32,
+    /// Its options as written (empty: none).
+    pub words: Vec<String>,
+    /// Its SNI filters.
+    pub filters: Vec<String>,
 }
 
 impl Entry {
@@ -137,46 +152,93 @@ impl ResolvesServerCert for SniResolver {
     }
 }
 
+/// The server configurations of one set of TLS options (the bind's own, or a
+/// `crt-list` line's over them).
+#[derive(Debug)]
+pub struct OptConfig {
+    /// The options.
+    pub opts: SslOpts,
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// The same without ALPN, for a client that offers none of its protocols: as with
+    /// OpenSSL, the handshake goes on without ALPN (rustls would refuse it).
+    pub no_alpn: Arc<ServerConfig>,
+    /// With `ca-ignore-err`/`crt-ignore-err`, the verifier that tells what was wrong
+    /// with a certificate let through (`ssl_c_verify`).
+    pub strict: Strict,
+}
+
+impl OptConfig {
+    /// The configurations for `o`, serving the certificates of `resolver`.
+    pub fn build(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<OptConfig, String> {
+        let (c, strict) = server_config(o, resolver)?;
+        let mut no_alpn = c.clone();
+        no_alpn.alpn_protocols.clear();
+        Ok(OptConfig {
+            opts: o.clone(),
+            config: Arc::new(c),
+            no_alpn: Arc::new(no_alpn),
+            strict,
+        })
+    }
+}
+
 /// The TLS side of one bind: its certificates and server configurations (one per
 /// distinct set of `crt-list` line options; the bind's own is the first).
 #[derive(Debug)]
 pub struct BindTls {
     /// The certificates.
     pub resolver: Arc<SniResolver>,
-    /// The configurations an entry's `config` indexes.
-    pub configs: Vec<Arc<ServerConfig>>,
-    /// The same without ALPN, for a client that offers none of its protocols: as with
-    /// OpenSSL, the handshake goes on without ALPN (rustls would refuse it).
-    pub no_alpn: Vec<Arc<ServerConfig>>,
-    /// For a configuration with `ca-ignore-err`/`crt-ignore-err`, the verifier that
-    /// tells what was wrong with a certificate let through (`ssl_c_verify`).
-    pub strict: Vec<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>>,
+    /// The configurations an entry's `config` indexes (only ever grows: `add ssl
+    /// crt-list` appends the one of new options).
+    pub sets: ArcSwap<Vec<Arc<OptConfig>>>,
+    /// The bind's place in the configuration.
+    pub loc: Loc,
 }
 
 impl BindTls {
-    /// The configuration (and its index) for a client with this SNI offering these
-    /// ALPN protocols.
+    /// The options and configuration for a client with this SNI offering these ALPN
+    /// protocols.
     pub fn config_for<'a>(
         &self,
         sni: Option<&str>,
         alpn: Option<impl Iterator<Item = &'a [u8]>>,
-    ) -> (usize, Arc<ServerConfig>) {
+    ) -> (Arc<OptConfig>, Arc<ServerConfig>) {
         let i = self
             .resolver
             .store
             .load()
             .lookup(sni)
             .map_or(0, |e| e.config);
-        let c = &self.configs[i];
+        let sets = self.sets.load();
+        let set = sets.get(i).unwrap_or(&sets[0]).clone();
+        let c = &set.config;
         let mut offered = match alpn {
             Some(o) if !c.alpn_protocols.is_empty() => o.peekable(),
-            _ => return (i, c.clone()),
+            _ => return (set.clone(), c.clone()),
         };
         if offered.peek().is_none() || offered.any(|p| c.alpn_protocols.iter().any(|a| a == p)) {
-            (i, c.clone())
+            let c = c.clone();
+            (set, c)
         } else {
-            (i, self.no_alpn[i].clone())
+            let c = set.no_alpn.clone();
+            (set, c)
         }
+    }
+
+    /// The index of the configuration of options `o`, built and appended when no
+    /// entry has used them yet.
+    pub fn set_for(&self, o: &SslOpts) -> Result<usize, String> {
+        let sets = self.sets.load();
+        if let Some(i) = sets.iter().position(|s| s.opts == *o) {
+            return Ok(i);
+        }
+        let new = OptConfig::build(o, self.resolver.clone())?;
+        let mut v = Vec::clone(&sets);
+        v.push(Arc::new(new));
+        let i = v.len() - 1;
+        self.sets.store(Arc::new(v));
+        Ok(i)
     }
 }
 
@@ -212,7 +274,7 @@ pub fn load(cfg: &Config) -> Result<TlsBinds, Vec<(Loc, String)>> {
     for (pi, p) in cfg.proxies.iter().enumerate() {
         for (bi, b) in p.binds.iter().enumerate() {
             let Some(ssl) = &b.ssl else { continue };
-            match bind_tls(ssl, &mut cache, cfg.global.ssl_del_ext) {
+            match bind_tls(ssl, &b.loc, &mut cache, cfg.global.ssl_del_ext) {
                 Ok(t) => {
                     out.insert((pi, bi), Arc::new(t));
                 }
@@ -283,7 +345,7 @@ fn split_names(names: &[String]) -> (Vec<String>, Vec<String>) {
         .partition(|n| !n.starts_with("*."))
 }
 
-fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, String> {
+fn bind_tls(ssl: &BindSsl, loc: &Loc, cache: &mut Cache, del_ext: bool) -> Result<BindTls, String> {
     let mut entries = Vec::new();
     // The distinct option sets of crt-list lines; the bind's own is the first.
     let mut opt_sets: Vec<SslOpts> = vec![ssl.opts.clone()];
@@ -301,6 +363,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, 
                         negated: Vec::new(),
                         filtered: false,
                         config: 0,
+                        list: None,
                     });
                 }
             }
@@ -329,6 +392,12 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, 
                     let (neg, pos): (Vec<&String>, Vec<&String>) =
                         l.filters.iter().partition(|f| f.starts_with('!'));
                     let negated: Vec<String> = neg.iter().map(|f| f[1..].to_string()).collect();
+                    let origin = Arc::new(ListLine {
+                        file: list.clone(),
+                        line: l.line,
+                        words: l.words.clone(),
+                        filters: l.filters.clone(),
+                    });
                     for f in crt_files(&l.path).map_err(at)? {
                         let c = cert(&f, cache, del_ext).map_err(|e| at(e.to_string()))?;
                         let names: Vec<String> = if pos.is_empty() {
@@ -345,6 +414,7 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, 
                             negated: negated.clone(),
                             filtered: !pos.is_empty(),
                             config,
+                            list: Some(origin.clone()),
                         });
                     }
                 }
@@ -360,26 +430,14 @@ fn bind_tls(ssl: &BindSsl, cache: &mut Cache, del_ext: bool) -> Result<BindTls, 
             strict: ssl.strict_sni,
         }),
     });
-    let mut configs: Vec<Arc<ServerConfig>> = Vec::new();
-    let mut strict = Vec::new();
-    for o in &opt_sets {
-        let (c, v) = server_config(o, resolver.clone())?;
-        configs.push(Arc::new(c));
-        strict.push(v);
-    }
-    let no_alpn = configs
+    let sets = opt_sets
         .iter()
-        .map(|c| {
-            let mut c = ServerConfig::clone(c);
-            c.alpn_protocols.clear();
-            Arc::new(c)
-        })
-        .collect();
+        .map(|o| OptConfig::build(o, resolver.clone()).map(Arc::new))
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(BindTls {
         resolver,
-        configs,
-        no_alpn,
-        strict,
+        sets: ArcSwap::from_pointee(sets),
+        loc: loc.clone(),
     })
 }
 
@@ -395,7 +453,7 @@ pub fn suite_name(s: rustls::CipherSuite) -> &'static str {
 }
 
 /// The verifier of client certificates lbd would use without `*-ignore-err`.
-type Strict = Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>;
+type Strict = Option<Arc<super::verify::ClientVerifier>>;
 
 /// A rustls server configuration for a bind's (or crt-list line's) options, and with
 /// `ca-ignore-err`/`crt-ignore-err` the strict verifier behind its lenient one.
@@ -441,32 +499,20 @@ pub fn server_config(
         (_, Verify::None) => builder.with_no_client_auth(),
         (None, _) => return Err("verify is enabled but no CA file specified.".into()),
         (Some(ca), v) => {
-            let roots = super::load_ca(ca).map_err(|e| e.to_string())?;
-            let mut vb = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            );
-            if let Some(crl) = &o.crl_file {
-                vb = vb
-                    .with_crls(super::load_crls(crl).map_err(|e| e.to_string())?)
-                    .only_check_end_entity_revocation();
+            let trust =
+                super::pkix::Trust::load(ca, o.ca_verify_file.as_deref(), o.crl_file.as_deref())?;
+            let hints = trust.subjects();
+            let verifier = Arc::new(super::verify::ClientVerifier {
+                trust: Arc::new(trust),
+                hints,
+                mandatory: v == Verify::Required,
+                ignore: o.ignore_err.clone(),
+                algs: provider.signature_verification_algorithms,
+            });
+            if o.ignore_err.is_some() {
+                strict = Some(verifier.clone());
             }
-            if v == Verify::Optional {
-                vb = vb.allow_unauthenticated();
-            }
-            let verifier = vb
-                .build()
-                .map_err(|e| format!("unable to use CA file '{}': {e}", ca.display()))?;
-            match &o.ignore_err {
-                Some(ignore) => {
-                    strict = Some(verifier.clone());
-                    builder.with_client_cert_verifier(Arc::new(super::verify::Lenient {
-                        inner: verifier,
-                        ignore: ignore.clone(),
-                    }))
-                }
-                None => builder.with_client_cert_verifier(verifier),
-            }
+            builder.with_client_cert_verifier(verifier)
         }
     };
     let mut cfg = builder.with_cert_resolver(resolver);
@@ -499,6 +545,7 @@ mod tests {
             negated: s(negated),
             filtered: false,
             config: 0,
+            list: None,
         }
     }
 

@@ -1,6 +1,6 @@
-//! Client certificates with `ca-ignore-err` / `crt-ignore-err`: a verifier that lets
-//! the listed errors through (the handshake goes on), and the OpenSSL error numbers
-//! `ssl_c_verify` and `ssl_c_err` give for them.
+//! Client certificates: the verifier of a bind's `ca-file`/`crl-file`, which lets the
+//! errors of `ca-ignore-err` / `crt-ignore-err` through (the handshake goes on), and
+//! the OpenSSL error numbers `ssl_c_verify` and `ssl_c_err` give for them.
 
 use crate::config::model::IgnoreErr;
 use rustls::client::danger::HandshakeSignatureValid;
@@ -29,25 +29,45 @@ pub fn x509_code(e: &Error) -> i64 {
     }
 }
 
-/// A verifier that accepts a certificate whose error is ignored.
-#[derive(Debug)]
-pub struct Lenient {
-    /// The verifier that says what is wrong.
-    pub inner: Arc<dyn ClientCertVerifier>,
-    /// The errors let through: `ca-ignore-err` and `crt-ignore-err` together (rustls
-    /// does not tell at which depth of the chain an error is).
-    pub ignore: IgnoreErr,
+/// The error number of a client's chain (0: valid) as OpenSSL reports it after a
+/// verify callback let every error through: the last one.
+pub fn verify_code(verifier: &ClientVerifier, chain: &[CertificateDer<'_>]) -> i64 {
+    let Some((leaf, rest)) = chain.split_first() else {
+        return 0;
+    };
+    let errs = verifier
+        .trust
+        .errors(leaf, rest, UnixTime::now(), super::pkix::Purpose::Client);
+    errs.last()
+        .map_or(0, |c| x509_code(&Error::InvalidCertificate(c.clone())))
 }
 
-impl ClientCertVerifier for Lenient {
+/// Client certificates checked against a bind's `ca-file`/`ca-verify-file`/`crl-file`
+/// by [`super::pkix`] (X.509 v1 certificates and CRLs included, as with OpenSSL).
+#[derive(Debug)]
+pub struct ClientVerifier {
+    /// The trusted certificates and CRLs.
+    pub trust: Arc<super::pkix::Trust>,
+    /// The subjects of `ca-file` (not `ca-verify-file`), sent in the request.
+    pub hints: Vec<DistinguishedName>,
+    /// `verify required` (else `optional`).
+    pub mandatory: bool,
+    /// `ca-ignore-err` and `crt-ignore-err` together: the errors let through (rustls
+    /// does not tell at which depth of the chain an error is).
+    pub ignore: Option<IgnoreErr>,
+    /// The handshake signature algorithms.
+    pub algs: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for ClientVerifier {
     fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
+        true
     }
     fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
+        self.mandatory
     }
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
+        &self.hints
     }
     fn verify_client_cert(
         &self,
@@ -55,12 +75,17 @@ impl ClientCertVerifier for Lenient {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        match self
-            .inner
-            .verify_client_cert(end_entity, intermediates, now)
-        {
-            Err(e) if self.ignore.covers(x509_code(&e)) => Ok(ClientCertVerified::assertion()),
-            r => r,
+        let errs = self
+            .trust
+            .errors(end_entity, intermediates, now, super::pkix::Purpose::Client);
+        let let_through = |c: &C| {
+            self.ignore
+                .as_ref()
+                .is_some_and(|i| i.covers(x509_code(&Error::InvalidCertificate(c.clone()))))
+        };
+        match errs.into_iter().find(|c| !let_through(c)) {
+            Some(c) => Err(Error::InvalidCertificate(c)),
+            None => Ok(ClientCertVerified::assertion()),
         }
     }
     fn verify_tls12_signature(
@@ -69,7 +94,8 @@ impl ClientCertVerifier for Lenient {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
     fn verify_tls13_signature(
         &self,
@@ -77,20 +103,10 @@ impl ClientCertVerifier for Lenient {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+            .or_else(|e| super::verify_with_cert_key(message, cert, dss, &self.algs).map_err(|_| e))
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// The error number of a client's chain (0: valid) by `verifier`.
-pub fn verify_code(verifier: &dyn ClientCertVerifier, chain: &[CertificateDer<'_>]) -> i64 {
-    let Some((leaf, rest)) = chain.split_first() else {
-        return 0;
-    };
-    match verifier.verify_client_cert(leaf, rest, UnixTime::now()) {
-        Ok(_) => 0,
-        Err(e) => x509_code(&e),
+        self.algs.supported_schemes()
     }
 }

@@ -51,6 +51,36 @@ pub struct Config {
     pub pat_refs: Arc<crate::sample::refs::PatRefs>,
     /// The `resolvers` sections.
     pub resolvers: Vec<Resolvers>,
+    /// The `peers` sections, in file order.
+    pub peers: Vec<PeersSection>,
+}
+
+/// A `peers` section: the peers sharing stick tables, and the tables it declares.
+#[derive(Debug, Clone, Default)]
+pub struct PeersSection {
+    /// Its name.
+    pub name: String,
+    /// `disabled`: the section does not run.
+    pub disabled: bool,
+    /// `bind ADDR:PORT`: where the local peer listens (else its `peer`/`server` line's address).
+    pub bind: Option<Bind>,
+    /// `peer NAME ADDR:PORT` and `server NAME [ADDR:PORT]` lines, in order.
+    pub peers: Vec<PeerLine>,
+    /// `table NAME type ...`: tables named `SECTION/NAME`, shared as `NAME`.
+    pub tables: Vec<(String, StickTable)>,
+    /// Where it was declared.
+    pub loc: Loc,
+}
+
+/// One peer of a `peers` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerLine {
+    /// Its name (the local one is named by `localpeer`, `-L` or the host name).
+    pub name: String,
+    /// Its address (`server NAME` alone: none, for the local peer).
+    pub addr: Option<SocketAddr>,
+    /// Where it was declared.
+    pub loc: Loc,
 }
 
 impl Config {
@@ -91,6 +121,8 @@ pub struct CpuMap {
 /// The `global` section.
 #[derive(Debug, Clone, Default)]
 pub struct Global {
+    /// `localpeer NAME`: this process's name in `peers` sections (`-L` wins).
+    pub localpeer: Option<String>,
     /// `expose-experimental-directives`: `normalize-uri` is allowed.
     pub experimental: bool,
     /// `maxconn`; `None` derives it from the descriptor limit at start.

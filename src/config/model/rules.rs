@@ -313,6 +313,14 @@ pub enum TcpAction {
     },
     /// `expect-proxy layer4`: the connection starts with a PROXY protocol header.
     ExpectProxy,
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: increment gpc0 or gpc1 (0 or 1) of the
+    /// entry tracked in slot N.
+    ScIncGpc {
+        /// 0 or 1.
+        gpc: u8,
+        /// The slot.
+        slot: usize,
+    },
 }
 
 pub use crate::sample::conn::AddrPart;
@@ -417,6 +425,8 @@ pub struct StickTable {
     pub nopurge: bool,
     /// Stored data types with their periods in ms (0 for counters).
     pub store: Vec<(crate::stick::Data, u64)>,
+    /// `peers NAME`: the section it is shared with.
+    pub peers: Option<String>,
     /// Where it was declared.
     pub loc: Loc,
 }

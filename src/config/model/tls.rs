@@ -69,6 +69,9 @@ pub struct SslOpts {
     pub prefer_client_ciphers: Option<bool>,
     /// `ca-file`: the CAs client certificates are verified with.
     pub ca_file: Option<PathBuf>,
+    /// `ca-verify-file`: more CAs for verifying client certificates, not named in
+    /// the certificate request.
+    pub ca_verify_file: Option<PathBuf>,
     /// `verify`.
     pub verify: Option<Verify>,
     /// `crl-file`: revocation lists for client certificates.
@@ -125,6 +128,7 @@ impl SslOpts {
             alpn: or(&self.alpn, &under.alpn),
             prefer_client_ciphers: or(&self.prefer_client_ciphers, &under.prefer_client_ciphers),
             ca_file: or(&self.ca_file, &under.ca_file),
+            ca_verify_file: or(&self.ca_verify_file, &under.ca_verify_file),
             verify: or(&self.verify, &under.verify),
             crl_file: or(&self.crl_file, &under.crl_file),
             ignore_err: or(&self.ignore_err, &under.ignore_err),
@@ -165,6 +169,8 @@ pub struct CrtListLine {
     pub path: PathBuf,
     /// The bracketed options (over the bind's).
     pub opts: Option<SslOpts>,
+    /// The same as written (`show ssl crt-list` prints them).
+    pub words: Vec<String>,
     /// SNI filters: names (`*.` wildcards) and `!`negations; empty: the certificate's
     /// own names.
     pub filters: Vec<String>,

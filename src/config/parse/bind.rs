@@ -75,6 +75,8 @@ pub(crate) static KEYWORDS: &[K] = &[
     tls("prefer-client-ciphers", 0, bind_ssl::prefer_client_ciphers),
     tls("no-tls-tickets", 0, bind_ssl::flag_noop),
     tls("ca-file", 1, bind_ssl::ca_file),
+    tls("ca-verify-file", 1, bind_ssl::ca_verify_file),
+    tls("allow-0rtt", 0, bind_ssl::allow_0rtt),
     tls("verify", 1, bind_ssl::verify),
     tls("crl-file", 1, bind_ssl::crl_file),
     tls("ca-ignore-err", 1, bind_ssl::ignore_err),
@@ -88,9 +90,7 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("ecdhe"),
     K::unsupported("curves"),
     K::unsupported("no-ca-names"),
-    K::unsupported("allow-0rtt"),
     K::unsupported("ca-sign-file"),
-    K::unsupported("ca-verify-file"),
     K::unsupported("no-alpn"),
     K::unsupported("mss"),
     K::unsupported("ssl_fc"),
@@ -262,7 +262,7 @@ impl<'e> Parser<'e> {
     /// The addresses of a `bind` argument: IP ones (`[addr]:port[-port][,...]`), or
     /// one unix socket (`/path`, `unix@path`, `abns@NAME`), `sockpair@N`, or an
     /// inherited listening socket (`fd@N`).
-    fn bind_spec(&self, spec: &str) -> Result<Vec<(BindAddr, Option<i32>)>, String> {
+    pub(super) fn bind_spec(&self, spec: &str) -> Result<Vec<(BindAddr, Option<i32>)>, String> {
         if let Some(n) = spec.strip_prefix("fd@") {
             return Ok(match value::inherited_fd(n, &|v| self.getenv(v))? {
                 (fd, value::Inherited::Tcp(a)) => vec![(BindAddr::Inet(a), Some(fd))],

@@ -55,12 +55,13 @@ fn crt_list_lines(p: &mut Parser<'_>, text: &str, file: &Path) -> Result<Vec<Crt
         let at = format!("'{}:{}'", file.display(), n + 1);
         let (path, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let rest = rest.trim_start();
+        let mut words = Vec::new();
         let (opts, filters) = match rest.strip_prefix('[') {
             Some(r) => {
                 let (inside, after) = r
                     .split_once(']')
                     .ok_or_else(|| format!("{at} : missing ']' after the options"))?;
-                let words: Vec<String> = inside.split_whitespace().map(str::to_string).collect();
+                words = inside.split_whitespace().map(str::to_string).collect();
                 let mut b = BindOpts::default();
                 ssl_params(p, CRT_LIST_OPTS, &words, &at, &mut b)?;
                 (Some(b.opts), after)
@@ -70,6 +71,7 @@ fn crt_list_lines(p: &mut Parser<'_>, text: &str, file: &Path) -> Result<Vec<Crt
         out.push(CrtListLine {
             path: based(&p.global.crt_base, path),
             opts,
+            words,
             filters: filters
                 .split_whitespace()
                 .map(str::to_ascii_lowercase)
@@ -80,13 +82,32 @@ fn crt_list_lines(p: &mut Parser<'_>, text: &str, file: &Path) -> Result<Vec<Crt
     Ok(out)
 }
 
+/// One `crt-list` line given at run time (`add ssl crt-list`), read as a file's line
+/// would be, with `global`'s `crt-base` and `ca-base`; None for a blank line.
+pub fn crt_list_line(global: &Global, text: &str) -> Result<Option<CrtListLine>, String> {
+    let env = |_: &str| None;
+    let mut p = Parser::new(&env);
+    p.global = global.clone();
+    Ok(crt_list_lines(&mut p, text, Path::new("CLI"))?
+        .into_iter()
+        .next())
+}
+
+/// `allow-0rtt`: accepted; lbd takes no TLS 1.3 early data (a client sends its
+/// request after the handshake, as without the option).
+pub(super) fn allow_0rtt(_: &mut Parser<'_>, _: &mut BindOpts, _: &Param<'_>) -> R {
+    Ok(())
+}
+
 /// The options a `crt-list` line may set between brackets.
 const CRT_LIST_OPTS: &[&str] = &[
     "alpn",
     "npn",
     "ca-file",
+    "ca-verify-file",
     "crl-file",
     "verify",
+    "allow-0rtt",
     "ciphers",
     "ciphersuites",
     "ssl-min-ver",
@@ -187,8 +208,13 @@ fn version(a: &Param<'_>) -> Result<TlsVer, String> {
     }
 }
 
+/// `ssl-min-ver V`: an older version than lbd speaks (SSLv3 to TLSv1.1) leaves the
+/// range at TLSv1.2, its lowest, as on `server` lines.
 pub(super) fn min_ver(_: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
-    b.opts.min_ver = Some(version(a)?);
+    b.opts.min_ver = Some(match TlsVer::parse(a.val) {
+        Some(None) => TlsVer::V12,
+        _ => version(a)?,
+    });
     Ok(())
 }
 
@@ -267,6 +293,11 @@ pub(super) fn ciphersuites(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) 
 
 pub(super) fn ca_file(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
     b.opts.ca_file = Some(based(&p.global.ca_base, a.val));
+    Ok(())
+}
+
+pub(super) fn ca_verify_file(p: &mut Parser<'_>, b: &mut BindOpts, a: &Param<'_>) -> R {
+    b.opts.ca_verify_file = Some(based(&p.global.ca_base, a.val));
     Ok(())
 }
 

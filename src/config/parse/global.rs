@@ -39,6 +39,10 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("tune.h2.initial-window-size", h2_tune),
     kw("tune.h2.max-frame-size", h2_tune),
     kw("log-tag", log_tag),
+    kw("localpeer", |p, w| {
+        p.global.localpeer = Some(arg(w, 1)?.to_string());
+        Ok(())
+    }),
     kw("set-var", set_var),
     kw("set-var-fmt", set_var),
     kw("setenv", setenv),
@@ -95,7 +99,6 @@ pub(crate) static KEYWORDS: &[K] = &[
     K::unsupported("wurfl-data-file"),
     K::unsupported("51degrees-data-file"),
     K::unsupported("deviceatlas-json-file"),
-    K::unsupported("localpeer"),
     K::unsupported("h1-case-adjust"),
     K::unsupported("h1-case-adjust-file"),
     K::ignored("daemon"),

@@ -31,6 +31,7 @@ use std::sync::Arc;
 
 pub(crate) mod bind;
 mod bind_ssl;
+pub use bind_ssl::crt_list_line;
 mod capture;
 mod check_protos;
 mod checks;
@@ -43,6 +44,7 @@ pub(crate) mod http_rules;
 mod log;
 mod logformat;
 pub(crate) mod options;
+mod peers;
 pub(crate) mod proxy;
 mod resolvers;
 pub(crate) mod server;
@@ -76,6 +78,8 @@ enum Section {
     Userlist(usize),
     /// Index into `resolvers`.
     Resolvers(usize),
+    /// Index into `peers`.
+    Peers(usize),
     /// A section lbd does not implement; its lines are skipped.
     Skipped,
 }
@@ -117,6 +121,7 @@ pub struct Parser<'e> {
     http_errors: Vec<HttpErrors>,
     userlists: Vec<userlist::RawUserlist>,
     resolvers: Vec<crate::config::model::Resolvers>,
+    peers: Vec<PeersSection>,
     last_defaults: Option<usize>,
     /// The kind of the sections that inherit from each defaults section (by index).
     defaults_used: HashMap<usize, ProxyKind>,
@@ -146,6 +151,7 @@ pub fn parse(
     p.check_userlist_refs(&userlists);
     p.check_capture_ids();
     p.check_resolvers_refs();
+    p.check_peers_refs();
     let ok = p.alerts == 0;
     let config = Config {
         global: p.global,
@@ -153,6 +159,7 @@ pub fn parse(
         userlists,
         pat_refs: std::sync::Arc::new(crate::sample::refs::finish()),
         resolvers: p.resolvers,
+        peers: p.peers,
     };
     (ok.then_some(config), p.diags)
 }
@@ -186,6 +193,7 @@ impl<'e> Parser<'e> {
             http_errors: Vec::new(),
             userlists: Vec::new(),
             resolvers: Vec::new(),
+            peers: Vec::new(),
             last_defaults: None,
             defaults_used: HashMap::new(),
             section: Section::None,
@@ -357,6 +365,8 @@ impl<'e> Parser<'e> {
             self.start_userlist(w)
         } else if kw == "resolvers" {
             self.start_resolvers(w)
+        } else if kw == "peers" {
+            self.start_peers(w)
         } else if keywords::SECTIONS.contains(&kw) {
             self.start_section(w)
         } else if keywords::OTHER_SECTIONS.contains(&kw) {
@@ -382,6 +392,7 @@ impl<'e> Parser<'e> {
                 Section::HttpErrors(i) => self.http_errors_kw(w, i),
                 Section::Userlist(i) => self.userlist_kw(w, i),
                 Section::Resolvers(i) => self.resolvers_kw(w, i),
+                Section::Peers(i) => self.peers_kw(w, i),
             }
         };
         if let Err(e) = res {

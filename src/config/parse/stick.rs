@@ -12,6 +12,7 @@ impl<'e> Parser<'e> {
         let mut expire = None;
         let mut key = None;
         let mut nopurge = false;
+        let mut peers = None;
         let mut store: Vec<(Data, u64)> = Vec::new();
         let mut i = 0;
         while i < w.len() {
@@ -71,9 +72,7 @@ impl<'e> Parser<'e> {
                         store.push((d, period));
                     }
                 }
-                "peers" => {
-                    self.warn("'stick-table peers' is not supported by lbd and is ignored: tables stay local.".into());
-                }
+                "peers" => peers = Some(need()?.clone()),
                 "srvkey" | "write-to" | "recv-only" => {
                     return Err(format!("'stick-table {}' is not supported by lbd.", w[i]));
                 }
@@ -94,6 +93,7 @@ impl<'e> Parser<'e> {
             expire,
             nopurge,
             store,
+            peers,
             loc: self.loc.clone(),
         })
     }

@@ -22,14 +22,14 @@ const SUPPORTED: &[&str] = &[
     "track-sc1",
     "track-sc2",
     "expect-proxy",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
 ];
 
 /// HAProxy's other tcp rule actions, refused by name.
 const KNOWN: &[&str] = &[
     "expect-netscaler-cip",
     "capture",
-    "sc-inc-gpc0",
-    "sc-inc-gpc1",
     "sc-inc-gpc",
     "sc-set-gpt0",
     "sc-set-gpt",
@@ -139,6 +139,12 @@ impl<'e> Parser<'e> {
                 match super::stick::track_sc(&ctx, name, args)? {
                     HttpAction::Track { slot, key, table } => TcpAction::Track { slot, key, table },
                     _ => unreachable!("track_sc gives a Track action"),
+                }
+            }
+            "sc-inc-gpc0" | "sc-inc-gpc1" => {
+                match super::stick::sc_action(&format!("{kw} {sub}"), action, args)? {
+                    HttpAction::ScIncGpc { gpc, slot } => TcpAction::ScIncGpc { gpc, slot },
+                    _ => unreachable!("sc_action gives an ScIncGpc for sc-inc-gpc*"),
                 }
             }
             "expect-proxy" => {

@@ -29,9 +29,8 @@ pub(super) struct Ctx<'a> {
     pub be: Option<Named<'a>>,
     /// The server, once chosen.
     pub srv: Option<Named<'a>>,
-    /// The client and the address it reached, which tell the listener it came in on
-    /// (`so_id`, `so_name`; looked up only when a sample environment is built).
-    pub accepted: &'a (crate::log::Client, Option<SocketAddr>),
+    /// The listener the client came in on (a context is only made for rules).
+    pub so: Option<Named<'a>>,
     /// Counters fetches read.
     pub stats: &'a dyn Stats,
     /// `proc.` variables.
@@ -106,7 +105,12 @@ impl<'a> Ctx<'a> {
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
-            accepted: &conn.accepted,
+            so: fe
+                .listener(&conn.accepted.0, conn.accepted.1)
+                .map(|(id, name)| Named {
+                    name: name.unwrap_or(""),
+                    id: id as i64,
+                }),
             src: addrs.src,
             dst: addrs.dst,
             conn: Some(&conn.info),
@@ -140,19 +144,6 @@ impl<'a> Ctx<'a> {
     pub fn with_state(mut self, s: &'a RuleState) -> Self {
         self.state = Some(s);
         self
-    }
-
-    /// The timeouts as the `*_timeout` fetches read them.
-    fn timeouts(&self) -> crate::sample::TimeoutView {
-        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
-        let px = self.be_timeouts.unwrap_or(&self.fe_rt.timeouts);
-        crate::sample::TimeoutView {
-            fe_client: ms(self.fe_rt.timeouts.client),
-            be_server: ms(px.server),
-            be_tunnel: ms(px.tunnel),
-            cur_server: ms(self.state.map_or(px.server, |s| s.server(px.server))),
-            cur_tunnel: ms(self.state.map_or(px.tunnel, |s| s.tunnel(px.tunnel))),
-        }
     }
 
     /// The same, with the request body read ahead.
@@ -232,13 +223,7 @@ impl<'a> Ctx<'a> {
             fe: Some(self.fe),
             be: self.be,
             srv: self.srv,
-            so: self
-                .fe_rt
-                .listener(&self.accepted.0, self.accepted.1)
-                .map(|(id, name)| Named {
-                    name: name.unwrap_or(""),
-                    id: id as i64,
-                }),
+            so: self.so,
             vars: Some(vars),
             proc_vars: Some(self.proc_vars),
             stats: Some(self.stats),
@@ -251,7 +236,7 @@ impl<'a> Ctx<'a> {
             conn: self.conn,
             userlists: Some(&self.graph.config.userlists),
             unique_id: self.unique_id,
-            timeouts: Some(self.timeouts()),
+            timeouts: Some(self),
             srv_tls: self.srv_tls,
             ..Env::default()
         }
@@ -291,6 +276,21 @@ fn rejected(ctx: &Ctx<'_>) -> Response<ProxyBody> {
     let mut resp = Response::new(ProxyBody::Abort);
     *resp.status_mut() = StatusCode::FORBIDDEN;
     resp
+}
+
+/// The timeouts as the `*_timeout` fetches read them.
+impl crate::sample::Timeouts for Ctx<'_> {
+    fn view(&self) -> crate::sample::TimeoutView {
+        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as u64);
+        let px = self.be_timeouts.unwrap_or(&self.fe_rt.timeouts);
+        crate::sample::TimeoutView {
+            fe_client: ms(self.fe_rt.timeouts.client),
+            be_server: ms(px.server),
+            be_tunnel: ms(px.tunnel),
+            cur_server: ms(self.state.map_or(px.server, |s| s.server(px.server))),
+            cur_tunnel: ms(self.state.map_or(px.tunnel, |s| s.tunnel(px.tunnel))),
+        }
+    }
 }
 
 /// `tcp-request content` rules of `rs` on a request (each request in `mode http`);
