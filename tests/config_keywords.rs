@@ -808,6 +808,7 @@ fn every_server_keyword() {
             send: Some("hello".into()),
         },
         tls: SrvTls::default(),
+        dns: Default::default(),
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
@@ -1873,14 +1874,14 @@ fn frontend_only_and_backend_only_keywords_warn_in_the_wrong_proxy() {
 #[test]
 fn ignored_sections_and_keywords_warn() {
     let (_, w) = ok_warn(&format!(
-        "global\n    daemon\npeers admins\n    peer admin 127.0.0.1:1\nresolvers dns\n    nameserver a 1.1.1.1:53\n{}",
+        "global\n    daemon\ncache c\n    total-max-size 4\n{}",
         cfg("listen l\n    bind :80\n    option tcpka\n    server s 127.0.0.1:80 tfo\n")
     ));
     assert_eq!(
         w,
         [
             "'daemon' is not supported by lbd and is ignored.",
-            "'resolvers' sections are not supported by lbd; section 'dns' is ignored.",
+            "'cache' sections are not supported by lbd; section 'c' is ignored.",
             "'option tcpka' is not supported by lbd and is ignored.",
             "'server s' : 'tfo' is not supported by lbd and is ignored.",
         ]

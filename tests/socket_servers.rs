@@ -22,19 +22,6 @@ fn config(sock: &str, servers: &[(&str, String)], global: &str) -> String {
     c
 }
 
-/// The origins (by `x-origin`) that `n` requests reached.
-async fn origins(port: u16, n: usize) -> Vec<String> {
-    let mut seen = Vec::new();
-    for _ in 0..n {
-        let r = get(port, "/").await;
-        assert_eq!(r.status, 200);
-        seen.push(r.header("x-origin").to_string());
-    }
-    seen.sort();
-    seen.dedup();
-    seen
-}
-
 #[tokio::test]
 async fn add_set_addr_and_delete_servers_on_live_traffic() {
     let (a, b, c) = (

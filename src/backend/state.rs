@@ -78,6 +78,12 @@ pub struct ServerState {
     check_on: AtomicBool,
     /// The agent check runs (`disable agent` stops it).
     agent_on: AtomicBool,
+    /// In maintenance because DNS gives it no address (HAProxy's RMAINT): beside the
+    /// admin state the socket sets, which it does not change.
+    rmaint: AtomicBool,
+    /// The name DNS resolves for it at run time when not the configured one: a
+    /// `set server fqdn`, or the target of the SRV record a template slot holds.
+    hostname: std::sync::Mutex<Option<String>>,
 }
 
 /// A generation counter sessions compare against, plus a wake-up for idle ones.
@@ -237,6 +243,8 @@ impl ServerState {
             addr: std::sync::Mutex::new(None),
             check_on: AtomicBool::new(true),
             agent_on: AtomicBool::new(true),
+            rmaint: AtomicBool::new(false),
+            hostname: std::sync::Mutex::new(None),
             check: std::sync::Mutex::new(super::status::CheckCell::new(
                 super::health::Health::new(
                     2,
@@ -286,8 +294,17 @@ impl ServerState {
         self.nolb.swap(on, Relaxed)
     }
 
-    /// Administrative state.
+    /// Administrative state: maintenance while DNS gives no address, else the one
+    /// the config or the socket set.
     pub fn admin(&self) -> Admin {
+        if self.rmaint.load(Relaxed) {
+            return Admin::Maint;
+        }
+        self.forced_admin()
+    }
+
+    /// The administrative state the config or the socket set.
+    pub fn forced_admin(&self) -> Admin {
         match self.admin.load(Relaxed) {
             0 => Admin::Ready,
             1 => Admin::Drain,
@@ -304,6 +321,36 @@ impl ServerState {
                 .unwrap_or_else(|e| e.into_inner())
                 .last_change = std::time::Instant::now();
         }
+    }
+
+    /// In maintenance for want of an address from DNS.
+    pub fn resolution_maint(&self) -> bool {
+        self.rmaint.load(Relaxed)
+    }
+
+    /// Enters or leaves the resolution maintenance; returns the previous value.
+    pub fn set_resolution_maint(&self, on: bool) -> bool {
+        let was = self.rmaint.swap(on, Relaxed);
+        if was != on {
+            self.check
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_change = std::time::Instant::now();
+        }
+        was
+    }
+
+    /// The name DNS resolves at run time, when not the configured one.
+    pub fn hostname(&self) -> Option<String> {
+        self.hostname
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sets (or clears) the name DNS resolves at run time.
+    pub fn set_hostname(&self, h: Option<String>) {
+        *self.hostname.lock().unwrap_or_else(|e| e.into_inner()) = h;
     }
 
     /// Current weight.

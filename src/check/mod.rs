@@ -8,6 +8,7 @@
 //! change in HAProxy's words.
 
 mod agent;
+pub mod dns;
 pub mod external;
 pub mod httpcheck;
 pub mod probe;

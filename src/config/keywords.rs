@@ -313,13 +313,13 @@ pub const SECTIONS: &[&str] = &[
     "listen",
     "http-errors",
     "userlist",
+    "resolvers",
     "peers",
 ];
 
 /// Sections HAProxy has that lbd does not implement (ignored with a warning; a
 /// reference to them from a proxy is an alert where it is parsed).
 pub const OTHER_SECTIONS: &[&str] = &[
-    "resolvers",
     "cache",
     "program",
     "mailers",

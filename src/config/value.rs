@@ -177,7 +177,7 @@ fn port_range(i: &str) -> IResult<&str, (u16, Option<u16>)> {
 
 /// Splits `host:port` where the port is the text after the last colon and an IPv6
 /// address may be bracketed. Returns (host, port text).
-fn split_host_port(s: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_host_port(s: &str) -> (&str, Option<&str>) {
     let bracketed: IResult<&str, &str> =
         delimited(char('['), take_while1(|c: char| c != ']'), char(']'))(s);
     if let Ok((rest, host)) = bracketed {

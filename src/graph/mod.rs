@@ -297,6 +297,8 @@ impl Graph {
                         }
                         _ => {
                             let st = Arc::new(ServerState::for_settings(&s.settings));
+                            // No address yet: in maintenance until DNS gives one.
+                            st.set_resolution_maint(s.settings.dns.no_addr);
                             saved.apply(&p.name, s, &st);
                             st
                         }

@@ -9,7 +9,7 @@
 //! state of the servers it keeps, newer than any file; only new ones read the file.
 
 use crate::backend::state::{Admin, ServerState};
-use crate::config::model::{Config, LoadServerState, Server};
+use crate::config::model::{Config, InitAddr, LoadServerState, Server};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 const FMAINT: u32 = 0x01;
 const CMAINT: u32 = 0x04;
 const FDRAIN: u32 = 0x08;
+const RMAINT: u32 = 0x20;
 /// `srv_check_state`/`srv_agent_state` bits.
 const CONFIGURED: u32 = 0x02;
 const ENABLED: u32 = 0x04;
@@ -33,6 +34,8 @@ pub struct Line {
     check_state: u32,
     agent_state: u32,
     port: u16,
+    /// `srv_fqdn`: the name DNS resolved for it (`-`: none).
+    fqdn: Option<String>,
 }
 
 /// Saved servers by (backend, server) name.
@@ -71,6 +74,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, String, Line)>, Stri
                 check_state: num(13)?,
                 agent_state: num(14)?,
                 port: f.get(18).and_then(|v| v.parse().ok())?,
+                fqdn: f.get(17).filter(|v| **v != "-").map(|v| v.to_string()),
             })
         })();
         match line {
@@ -199,6 +203,19 @@ fn apply(l: &Line, s: &Server, st: &ServerState) {
         let a = SocketAddr::new(ip, l.port);
         if a != s.addr {
             st.set_addr_override(Some(a));
+        }
+    }
+    // A server DNS resolves: the name it resolved (an SRV slot's target), and with
+    // `init-addr last`, the address it had, out of maintenance (HAProxy's RMAINT
+    // saved in the admin state keeps it in).
+    if cfg.dns.resolvers.is_some() {
+        if let Some(f) = l.fqdn.as_ref().filter(|f| **f != s.host) {
+            st.set_hostname(Some(f.clone()));
+        }
+        let last = cfg.dns.init_addr().contains(&InitAddr::Last);
+        let has = l.addr.is_some_and(|a| !a.is_unspecified());
+        if last && has && l.admin & RMAINT == 0 {
+            st.set_resolution_maint(false);
         }
     }
 }

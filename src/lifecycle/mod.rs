@@ -174,6 +174,9 @@ pub struct Daemon {
     args: Args,
     handle: GraphHandle,
     checks: check::Checks,
+    dns: check::dns::Dns,
+    /// What the DNS tasks call when they moved servers: the checks follow.
+    dns_changed: std::sync::OnceLock<check::dns::Changed>,
     limits: Limits,
     maxconn: u32,
     listeners: Mutex<HashMap<BindKey, Listener>>,
@@ -196,6 +199,8 @@ impl Daemon {
             args,
             handle,
             checks: check::Checks::default(),
+            dns: check::dns::Dns::default(),
+            dns_changed: std::sync::OnceLock::new(),
             limits: Limits {
                 global: Arc::new(tokio::sync::Semaphore::new(maxconn as usize)),
                 stopping: stopping.clone(),
@@ -253,6 +258,14 @@ impl Daemon {
             }
         }
         d.checks.sync(&d.handle.load_full(), &d.handle);
+        let weak = Arc::downgrade(&d);
+        let changed: check::dns::Changed = Arc::new(move || {
+            if let Some(d) = weak.upgrade() {
+                d.checks.sync(&d.handle.load_full(), &d.handle);
+            }
+        });
+        d.dns.sync(&d.handle.load_full(), &d.handle, &changed);
+        let _ = d.dns_changed.set(changed);
         {
             let g = d.handle.load();
             peers::sync(&g.config, &g.tables, d.args.local_peer.as_deref());
@@ -398,6 +411,9 @@ impl Daemon {
             }
         }
         self.checks.sync(&new, &self.handle);
+        if let Some(c) = self.dns_changed.get() {
+            self.dns.sync(&new, &self.handle, c);
+        }
         peers::sync(&new.config, &new.tables, self.args.local_peer.as_deref());
         let msg = format!(
             "Reload complete: {summary} ({} ms)",

@@ -236,6 +236,7 @@ pub fn snapshot(g: &Graph) -> Snapshot {
                     let st = &sv.state;
                     let c = st.check.lock().unwrap_or_else(|e| e.into_inner());
                     let status = match st.admin() {
+                        Admin::Maint if st.resolution_maint() => "MAINT (resolution)".to_string(),
                         Admin::Maint => "MAINT".to_string(),
                         Admin::Drain if st.is_up() => "DRAIN".to_string(),
                         _ if st.is_up() && st.is_nolb() => "NOLB".to_string(),

@@ -38,14 +38,9 @@ pub fn command(handle: &GraphHandle, words: &[&str], changed: &dyn Fn()) -> Stri
         ["del", "server", spec] => del(handle, &g, spec),
         ["del", "server", ..] => Err("Require 'backend/server'.\n".into()),
         ["set", "server", spec, "addr", rest @ ..] => set_addr(handle, &g, spec, rest),
-        ["set", "server", spec, "fqdn", rest @ ..] => find(&g, spec).and_then(|_| {
-            Err(if rest.is_empty() {
-                "set server <b>/<s> fqdn requires a FQDN.\n".into()
-            } else {
-                // lbd has no `resolvers` section for a server to use.
-                "set server <b>/<s> fqdn failed because no resolution is configured.\n".into()
-            })
-        }),
+        ["set", "server", spec, "fqdn", rest @ ..] => {
+            find(&g, spec).and_then(|(be, s)| set_fqdn(&g, &be, &s, rest))
+        }
         [verb @ ("enable" | "disable"), what @ ("health" | "agent"), spec] => {
             find(&g, spec).and_then(|(_, s)| checks(&s, *verb == "enable", *what == "health"))
         }
@@ -210,6 +205,13 @@ fn set_addr(handle: &GraphHandle, g: &Graph, spec: &str, rest: &[&str]) -> Done 
         to.set_port(p);
     }
     msg.push_str(" by 'stats socket command'\n");
+    // A server started without an address (`init-addr none`) is out of maintenance
+    // once given one, unless its resolvers decide (they do on their next answer).
+    let no_resolvers =
+        config_server(g, &be, &s).is_some_and(|c| c.settings.dns.resolvers.is_none());
+    if no_resolvers && !ip.is_unspecified() {
+        s.state.set_resolution_maint(false);
+    }
     if to != s.addr {
         s.state
             .set_addr_override((to != s.config_addr).then_some(to));
@@ -228,6 +230,63 @@ fn set_addr(handle: &GraphHandle, g: &Graph, spec: &str, rest: &[&str]) -> Done 
         return Ok((msg, true));
     }
     Ok((msg, false))
+}
+
+/// The configured `server` line of `s`, if it has one (not an `add server` one).
+fn config_server<'g>(
+    g: &'g Graph,
+    be: &Backend,
+    s: &ServerRt,
+) -> Option<&'g crate::config::model::Server> {
+    let p = g.config.proxies.get(be.proxy_id)?;
+    p.servers.iter().find(|x| x.name == s.name && !s.dynamic)
+}
+
+/// `srv_fqdn` and `srvrecord` of `show servers state` for a server DNS resolves
+/// (`-` otherwise): the name it resolves, and the SRV record of a template slot.
+pub fn dns_names(g: &Graph, be: &Backend, s: &ServerRt) -> (String, String) {
+    let Some(c) = config_server(g, be, s).filter(|c| c.settings.dns.resolvers.is_some()) else {
+        return ("-".into(), "-".into());
+    };
+    let srv = c.host.starts_with('_');
+    let fqdn = s
+        .state
+        .hostname()
+        .or_else(|| (!srv).then(|| c.host.clone()))
+        .unwrap_or_else(|| "-".into());
+    (fqdn, if srv { c.host.clone() } else { "-".into() })
+}
+
+/// `set server BACKEND/NAME fqdn FQDN`: the name the server's resolvers ask from
+/// then on (at their next resolution).
+fn set_fqdn(g: &Graph, be: &Backend, s: &ServerRt, rest: &[&str]) -> Done {
+    let [fqdn] = rest else {
+        return Err("set server <b>/<s> fqdn requires a FQDN.\n".into());
+    };
+    let Some(c) = config_server(g, be, s).filter(|c| c.settings.dns.resolvers.is_some()) else {
+        return Err("set server <b>/<s> fqdn failed because no resolution is configured.\n".into());
+    };
+    if c.host.starts_with('_') {
+        return Err(
+            "set server <b>/<s> fqdn failed because SRV resolution is configured.\n".into(),
+        );
+    }
+    let valid = fqdn.len() <= 255
+        && fqdn.trim_end_matches('.').split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !valid {
+        return Err(format!(
+            "{}/{}, failed to parse FQDN '{fqdn}'. \n",
+            be.name, s.name
+        ));
+    }
+    let to = (*fqdn != c.host).then(|| fqdn.to_string());
+    s.state.set_hostname(to);
+    Ok((String::new(), false))
 }
 
 /// `enable|disable health|agent`.
@@ -336,6 +395,32 @@ mod tests {
         );
         assert_eq!(
             run(&h, "set server web/s1 fqdn foo.example"),
+            "set server <b>/<s> fqdn failed because no resolution is configured.\n"
+        );
+    }
+
+    #[test]
+    fn an_address_brings_an_init_addr_none_server_out_of_maintenance() {
+        let cfg = crate::config::parse_str(
+            "t.cfg",
+            "resolvers dns\n nameserver ns1 127.0.0.1:53\nbackend web\n server s1 a.invalid:80 init-addr none\n server s2 b.invalid:80 init-addr none resolvers dns\n",
+        )
+        .config
+        .unwrap();
+        let h: GraphHandle = Arc::new(arc_swap::ArcSwap::from_pointee(Graph::build(cfg, None)));
+        let st = |i: usize| h.load().backends[0].servers[i].state.clone();
+        assert!(st(0).resolution_maint() && st(0).admin() == Admin::Maint);
+        assert!(run(&h, "show servers state web").contains(" s1 0.0.0.0 0 32 "));
+        run(&h, "set server web/s1 addr 127.0.0.2");
+        assert!(!st(0).resolution_maint());
+        assert_eq!(st(0).admin(), Admin::Ready);
+        // With resolvers, DNS decides.
+        run(&h, "set server web/s2 addr 127.0.0.3");
+        assert!(st(1).resolution_maint());
+        assert_eq!(run(&h, "set server web/s2 fqdn b2.example"), "");
+        assert_eq!(st(1).hostname().as_deref(), Some("b2.example"));
+        assert_eq!(
+            run(&h, "set server web/s1 fqdn b2.example"),
             "set server <b>/<s> fqdn failed because no resolution is configured.\n"
         );
     }

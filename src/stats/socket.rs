@@ -96,12 +96,14 @@ fn server_state_line(
     };
     // srv_admin_state: SRV_ADMF_FMAINT 0x01, SRV_ADMF_CMAINT 0x04 (`disabled` in the
     // config), SRV_ADMF_FDRAIN 0x08.
-    let adm = match admin {
+    let adm = match st.forced_admin() {
         Admin::Ready => 0,
         Admin::Maint if st.config_disabled.load(Relaxed) => 5,
         Admin::Maint => 1,
         Admin::Drain => 8,
-    };
+    } | if st.resolution_maint() { 0x20 } else { 0 };
+    // srv_fqdn and srvrecord of a server DNS resolves (SRV_ADMF_RMAINT 0x20 above).
+    let (fqdn, srvrecord) = super::servers::dns_names(g, b, s);
     // srv_check_status (HCHK_STATUS_*; INI 1 before the first result), srv_check_result
     // (CHK_RES_UNKNOWN 0, FAILED 2, PASSED 3), srv_check_state (CHK_ST_CONFIGURED 0x2 |
     // CHK_ST_ENABLED 0x4, PAUSED 0x8 in maintenance).
@@ -127,7 +129,7 @@ fn server_state_line(
         (true, on) => 0x12 | if on { 4 } else { 0 },
     };
     format!(
-        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 - {} - 0 {} {} {} {}\n",
+        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 {fqdn} {} {srvrecord} 0 {} {} {} {}\n",
         g.uuid(b.proxy_id),
         b.name,
         si + 1,

@@ -217,3 +217,16 @@ pub async fn bodies(port: u16, path: &str, n: usize) -> Vec<String> {
     }
     v
 }
+
+/// The origins (by `x-origin`) that `n` requests to `port` reached, sorted, each once.
+pub async fn origins(port: u16, n: usize) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let r = crate::common::get(port, "/").await;
+        assert_eq!(r.status, 200);
+        seen.push(r.header("x-origin").to_string());
+    }
+    seen.sort();
+    seen.dedup();
+    seen
+}

@@ -6,12 +6,14 @@
 
 pub mod check;
 mod errors;
+mod resolvers;
 mod rules;
 mod server;
 mod srv_tls;
 mod tls;
 
 pub use errors::*;
+pub use resolvers::*;
 pub use rules::*;
 pub use server::*;
 pub use srv_tls::*;
@@ -47,6 +49,8 @@ pub struct Config {
     pub userlists: crate::sample::auth::Userlists,
     /// The acl and map pattern references (`show acl`, `add map`, ...).
     pub pat_refs: Arc<crate::sample::refs::PatRefs>,
+    /// The `resolvers` sections.
+    pub resolvers: Vec<Resolvers>,
     /// The `peers` sections, in file order.
     pub peers: Vec<PeersSection>,
 }

@@ -161,6 +161,8 @@ pub struct ServerSettings {
     pub agent: AgentSettings,
     /// `ssl`, `verify`, `sni`, `alpn`, `check-ssl`, `proto`...
     pub tls: SrvTls,
+    /// `resolvers`, `resolve-prefer`, `resolve-net`, `init-addr`.
+    pub dns: ServerDns,
 }
 
 /// An agent check: `agent-check`, `agent-port`, `agent-addr`, `agent-inter`,
@@ -208,6 +210,7 @@ impl Default for ServerSettings {
             check_send_proxy: false,
             agent: AgentSettings::default(),
             tls: SrvTls::default(),
+            dns: ServerDns::default(),
         }
     }
 }

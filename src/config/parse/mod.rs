@@ -46,6 +46,7 @@ mod logformat;
 pub(crate) mod options;
 mod peers;
 pub(crate) mod proxy;
+mod resolvers;
 pub(crate) mod server;
 mod srv_tls;
 mod stats;
@@ -75,6 +76,8 @@ enum Section {
     HttpErrors(usize),
     /// Index into `userlists`.
     Userlist(usize),
+    /// Index into `resolvers`.
+    Resolvers(usize),
     /// Index into `peers`.
     Peers(usize),
     /// A section lbd does not implement; its lines are skipped.
@@ -117,6 +120,7 @@ pub struct Parser<'e> {
     defaults: Vec<Proxy>,
     http_errors: Vec<HttpErrors>,
     userlists: Vec<userlist::RawUserlist>,
+    resolvers: Vec<crate::config::model::Resolvers>,
     peers: Vec<PeersSection>,
     last_defaults: Option<usize>,
     /// The kind of the sections that inherit from each defaults section (by index).
@@ -146,6 +150,7 @@ pub fn parse(
     let userlists = p.resolve_userlists();
     p.check_userlist_refs(&userlists);
     p.check_capture_ids();
+    p.check_resolvers_refs();
     p.check_peers_refs();
     let ok = p.alerts == 0;
     let config = Config {
@@ -153,6 +158,7 @@ pub fn parse(
         proxies: p.proxies,
         userlists,
         pat_refs: std::sync::Arc::new(crate::sample::refs::finish()),
+        resolvers: p.resolvers,
         peers: p.peers,
     };
     (ok.then_some(config), p.diags)
@@ -186,6 +192,7 @@ impl<'e> Parser<'e> {
             defaults: Vec::new(),
             http_errors: Vec::new(),
             userlists: Vec::new(),
+            resolvers: Vec::new(),
             peers: Vec::new(),
             last_defaults: None,
             defaults_used: HashMap::new(),
@@ -356,6 +363,8 @@ impl<'e> Parser<'e> {
             self.start_http_errors(w)
         } else if kw == "userlist" {
             self.start_userlist(w)
+        } else if kw == "resolvers" {
+            self.start_resolvers(w)
         } else if kw == "peers" {
             self.start_peers(w)
         } else if keywords::SECTIONS.contains(&kw) {
@@ -382,6 +391,7 @@ impl<'e> Parser<'e> {
                 Section::Defaults(i) => self.proxy_kw(w, Target::Defaults(i)),
                 Section::HttpErrors(i) => self.http_errors_kw(w, i),
                 Section::Userlist(i) => self.userlist_kw(w, i),
+                Section::Resolvers(i) => self.resolvers_kw(w, i),
                 Section::Peers(i) => self.peers_kw(w, i),
             }
         };

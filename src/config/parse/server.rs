@@ -86,13 +86,13 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("check-sni", 1, t::check_sni),
     kw("check-alpn", 1, t::alpn),
     kw("proto", 1, t::proto),
+    kw("resolvers", 1, super::resolvers::resolvers),
+    kw("resolve-prefer", 1, super::resolvers::resolve_prefer),
+    kw("resolve-net", 1, super::resolvers::resolve_net),
+    kw("init-addr", 1, super::resolvers::init_addr),
     K::unsupported("npn"),
     K::unsupported("check-proto"),
-    K::unsupported("resolvers"),
-    K::unsupported("resolve-prefer"),
-    K::unsupported("resolve-net"),
     K::unsupported("resolve-opts"),
-    K::unsupported("init-addr"),
     K::unsupported("track"),
     K::unsupported("redir"),
     K::unsupported("source"),
@@ -506,8 +506,13 @@ impl<'e> Parser<'e> {
         let unix = value::server_unix(&addr)
             .transpose()
             .map_err(|e| format!("'server {name}' : {e}"))?;
+        let dns = settings.dns.resolvers.is_some()
+            || settings.dns.init_addr.is_some()
+            || super::resolvers::is_srv(&addr);
         let parsed = match &unix {
             Some(path) => Ok((path.clone(), SocketAddr::from(([0, 0, 0, 0], 0)), true)),
+            // A name DNS resolves at run time: `init-addr` says where it starts.
+            None if dns => self.dns_server_addr(&addr, &mut settings),
             None => value::server_addr(&addr),
         };
         let (host, resolved, has_port) = parsed.map_err(|e| {
@@ -542,6 +547,33 @@ impl<'e> Parser<'e> {
             loc,
         });
         Ok(())
+    }
+
+    /// `host[:port]` of a server with `resolvers` or `init-addr`: (host, address,
+    /// has_port); a server that starts without an address is marked so.
+    fn dns_server_addr(
+        &mut self,
+        addr: &str,
+        s: &mut S,
+    ) -> Result<(String, SocketAddr, bool), String> {
+        let (host, port) = value::split_host_port(addr);
+        let port = match port {
+            None | Some("") => None,
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| format!("invalid port '{p}' in server address '{addr}'"))?,
+            ),
+        };
+        let p = port.unwrap_or(0);
+        let a = super::resolvers::initial_addr(host, p, s)?;
+        s.dns.no_addr = a.is_none();
+        Ok((
+            host.to_string(),
+            a.unwrap_or(super::resolvers::no_addr(p)),
+            port.is_some(),
+        ))
     }
 
     /// The parameters of a `server` or `default-server` line.
