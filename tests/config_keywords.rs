@@ -808,6 +808,8 @@ fn every_server_keyword() {
             send: Some("hello".into()),
         },
         tls: SrvTls::default(),
+        track: None,
+        check_no_port: false,
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
@@ -840,7 +842,9 @@ fn server_tls_keywords() {
     assert!(server("ssl verify none").check_tls());
     assert!(!server("ssl verify none port 8443").check_tls());
     assert!(!server("ssl verify none no-check-ssl").check_tls());
-    assert!(!server("ssl verify none no-ssl").tls.ssl);
+    let t = server("ssl verify none no-ssl").tls;
+    // `no-ssl` after `ssl`: HAProxy's use_ssl -1, its TLS settings still prepared.
+    assert!(!t.ssl && t.no_ssl && t.ssl_ready);
 }
 
 #[test]

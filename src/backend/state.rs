@@ -78,6 +78,11 @@ pub struct ServerState {
     check_on: AtomicBool,
     /// The agent check runs (`disable agent` stops it).
     agent_on: AtomicBool,
+    /// In maintenance because the server it tracks is (HAProxy's `SRV_ADMF_IMAINT`).
+    imaint: AtomicBool,
+    /// `track`: the server tracked and the servers tracking this one, linked by each
+    /// graph built (`graph::track::link`).
+    pub track: std::sync::Mutex<super::track::Links>,
 }
 
 /// A generation counter sessions compare against, plus a wake-up for idle ones.
@@ -237,6 +242,8 @@ impl ServerState {
             addr: std::sync::Mutex::new(None),
             check_on: AtomicBool::new(true),
             agent_on: AtomicBool::new(true),
+            imaint: AtomicBool::new(false),
+            track: Default::default(),
             check: std::sync::Mutex::new(super::status::CheckCell::new(
                 super::health::Health::new(
                     2,
@@ -286,8 +293,27 @@ impl ServerState {
         self.nolb.swap(on, Relaxed)
     }
 
-    /// Administrative state.
+    /// Administrative state: the one set, or maintenance inherited from the server
+    /// tracked.
     pub fn admin(&self) -> Admin {
+        if self.imaint.load(Relaxed) {
+            return Admin::Maint;
+        }
+        self.forced_admin()
+    }
+
+    /// In maintenance inherited from the server tracked.
+    pub fn inherited_maint(&self) -> bool {
+        self.imaint.load(Relaxed)
+    }
+
+    /// Enters or leaves inherited maintenance; returns the previous value.
+    pub fn set_inherited_maint(&self, on: bool) -> bool {
+        self.imaint.swap(on, Relaxed)
+    }
+
+    /// The administrative state set by the configuration or the socket.
+    pub fn forced_admin(&self) -> Admin {
         match self.admin.load(Relaxed) {
             0 => Admin::Ready,
             1 => Admin::Drain,

@@ -161,6 +161,11 @@ pub struct ServerSettings {
     pub agent: AgentSettings,
     /// `ssl`, `verify`, `sni`, `alpn`, `check-ssl`, `proto`...
     pub tls: SrvTls,
+    /// `track [BACKEND/]SERVER`: the health of that server instead of checks.
+    pub track: Option<String>,
+    /// `check` was given, but disabled for want of a port: the server may still be
+    /// tracked, as in HAProxy.
+    pub check_no_port: bool,
 }
 
 /// An agent check: `agent-check`, `agent-port`, `agent-addr`, `agent-inter`,
@@ -208,6 +213,8 @@ impl Default for ServerSettings {
             check_send_proxy: false,
             agent: AgentSettings::default(),
             tls: SrvTls::default(),
+            track: None,
+            check_no_port: false,
         }
     }
 }
