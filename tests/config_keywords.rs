@@ -2249,3 +2249,18 @@ backend st\n    stick-table type ip size 1k peers nope\n"
         ]
     );
 }
+
+/// HAProxy expands `${NAME}` in server addresses and log targets even outside double
+/// quotes (an unset one to nothing); an address left empty is refused.
+#[test]
+fn env_variables_in_addresses() {
+    let (c, _) = ok_warn(
+        "backend be\n    log ${LBD_UNSET_A}:${LBD_UNSET_P} local0\n    server s1 ${LBD_UNSET_A}:${LBD_UNSET_P}\n",
+    );
+    let s = &px(&c, "be").servers[0];
+    assert_eq!(s.addr, "0.0.0.0:0".parse().unwrap());
+    assert_eq!(
+        alerts("backend be\n    server s1 ${LBD_UNSET_A}\n"),
+        ["'server s1' : '${LBD_UNSET_A}' resolves to an empty address (environment variable missing?)"]
+    );
+}
