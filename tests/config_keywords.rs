@@ -809,6 +809,8 @@ fn every_server_keyword() {
         },
         tls: SrvTls::default(),
         dns: Default::default(),
+        track: None,
+        check_no_port: false,
     };
     assert_eq!(s, want);
     assert_eq!((s.fastinter(), s.downinter()), (ms(500), secs(10)));
@@ -841,7 +843,9 @@ fn server_tls_keywords() {
     assert!(server("ssl verify none").check_tls());
     assert!(!server("ssl verify none port 8443").check_tls());
     assert!(!server("ssl verify none no-check-ssl").check_tls());
-    assert!(!server("ssl verify none no-ssl").tls.ssl);
+    let t = server("ssl verify none no-ssl").tls;
+    // `no-ssl` after `ssl`: HAProxy's use_ssl -1, its TLS settings still prepared.
+    assert!(!t.ssl && t.no_ssl && t.ssl_ready);
 }
 
 #[test]
@@ -2244,5 +2248,20 @@ backend st\n    stick-table type ip size 1k peers nope\n"
             "'table' : missing 'type'.",
             "Proxy 'st': unable to find sync peers 'nope'.",
         ]
+    );
+}
+
+/// HAProxy expands `${NAME}` in server addresses and log targets even outside double
+/// quotes (an unset one to nothing); an address left empty is refused.
+#[test]
+fn env_variables_in_addresses() {
+    let (c, _) = ok_warn(
+        "backend be\n    log ${LBD_UNSET_A}:${LBD_UNSET_P} local0\n    server s1 ${LBD_UNSET_A}:${LBD_UNSET_P}\n",
+    );
+    let s = &px(&c, "be").servers[0];
+    assert_eq!(s.addr, "0.0.0.0:0".parse().unwrap());
+    assert_eq!(
+        alerts("backend be\n    server s1 ${LBD_UNSET_A}\n"),
+        ["'server s1' : '${LBD_UNSET_A}' resolves to an empty address (environment variable missing?)"]
     );
 }

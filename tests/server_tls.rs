@@ -7,6 +7,9 @@
 mod common;
 #[path = "common/health.rs"]
 mod health;
+#[allow(dead_code)]
+#[path = "common/sock.rs"]
+mod sock;
 
 use bytes::Bytes;
 use common::*;
@@ -14,6 +17,7 @@ use health::*;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use sock::{cli, SockDir};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -561,5 +565,47 @@ async fn unreadable_tls_files_fail_the_configuration_check() {
     assert!(
         err.contains("Fatal errors found in configuration."),
         "{err}"
+    );
+}
+
+/// `set server B/S ssl on|off` switches TLS towards the server for new connections, and
+/// `show servers state` shows it as `srv_use_ssl` (-1 `no-ssl`, 1 on, 0 off).
+#[tokio::test]
+async fn set_server_ssl_switches_tls_towards_the_server() {
+    let o = TlsOrigin::start("www.example.test.pem").await;
+    let dir = SockDir::new();
+    let sock = dir.path("lbd.sock");
+    let lbd = Lbd::start(&format!(
+        "global\n    nbthread 1\n    stats socket {sock} level admin\n{HTTP_DEFAULTS}frontend fe\n    bind 127.0.0.1:@FE@\n    default_backend web\nbackend web\n    option http-server-close\n    default-server ssl verify none\n    server s1 127.0.0.1:{} no-ssl\n",
+        o.port
+    ))
+    .await;
+    let use_ssl = |state: &str| {
+        let line = state.lines().find(|l| l.contains(" s1 ")).unwrap_or("");
+        line.split(' ').nth(20).unwrap_or("").to_string()
+    };
+    assert_eq!(use_ssl(&cli(&sock, "show servers state web").await), "-1");
+    // Clear text to a TLS origin fails.
+    assert_ne!(get_host(lbd.port, "www.example.test").await.status, 200);
+    assert!(o.hellos().is_empty());
+
+    assert_eq!(
+        cli(&sock, "set server web/s1 ssl on").await,
+        "server ssl setting updated.\n\n"
+    );
+    assert_eq!(use_ssl(&cli(&sock, "show servers state web").await), "1");
+    assert_eq!(get_host(lbd.port, "www.example.test").await.status, 200);
+    assert_eq!(o.hellos().len(), 1);
+
+    assert_eq!(
+        cli(&sock, "set server web/s1 ssl off").await,
+        "server ssl setting updated.\n\n"
+    );
+    assert_eq!(use_ssl(&cli(&sock, "show servers state web").await), "0");
+    assert_ne!(get_host(lbd.port, "www.example.test").await.status, 200);
+    assert_eq!(o.hellos().len(), 1);
+    assert_eq!(
+        cli(&sock, "set server web/s1 ssl maybe").await,
+        "'set server <srv> ssl' expects 'on' or 'off'.\n\n"
     );
 }

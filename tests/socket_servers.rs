@@ -1,14 +1,19 @@
 //! Runtime server management on the socket of the real `lbd` binary: `add server`
 //! (traffic reaches the new server once enabled), `set server addr` (traffic moves),
 //! `del server`, `enable health`, a reload dropping dynamic servers, and the
-//! server-state file restoring weight and maintenance across a restart.
+//! server-state file restoring weight and maintenance across a restart, a server that
+//! `track`s another following its health and maintenance.
 
 mod common;
+#[path = "common/health.rs"]
+mod health;
 #[path = "common/stats.rs"]
 mod stats;
 
 use common::*;
+use health::{wait_line, warning, HealthOrigin};
 use stats::*;
+use std::time::Duration;
 
 /// Frontend `fe` on `@FE@` to backend `web` (roundrobin) with `servers`, an admin
 /// socket at `sock`, and `extra` lines in `global`.
@@ -116,4 +121,65 @@ async fn server_state_file_restores_weight_and_maintenance_after_a_restart() {
     assert_eq!(origins(lb.port, 4).await, ["a"]);
     assert_eq!(cli(&sock, "enable server web/b").await, "\n");
     assert_eq!(origins(lb.port, 4).await, ["a", "b"]);
+}
+
+/// A server that `track`s another goes DOWN and comes back UP with it (HAProxy's
+/// `via` lines), takes its maintenance, and keeps it from being deleted.
+#[tokio::test]
+async fn a_tracking_server_follows_the_tracked_one() {
+    let a = HealthOrigin::start("a").await;
+    let dir = SockDir::new();
+    let sock = dir.path("lbd.sock");
+    let lb = Lbd::start(&format!(
+        "global\n    stats socket {sock} mode 600 level admin\n{HTTP_DEFAULTS}    timeout check 500ms\nfrontend fe\n    bind 127.0.0.1:@FE@\n    default_backend be2\nbackend be1\n    option httpchk GET /health\n    server s1 {} check inter 100ms rise 1 fall 1\nbackend be2\n    server s1 {} track be1/s1\n",
+        a.hostport(),
+        a.hostport()
+    ))
+    .await;
+    let limit = Duration::from_secs(3);
+    assert_eq!(get(lb.port, "/").await.status, 200);
+
+    a.break_health().await;
+    wait_line(&lb, &warning("Server be2/s1 is DOWN via be1/s1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."), limit).await;
+    assert_eq!(get(lb.port, "/").await.status, 503);
+    a.recover().await;
+    wait_line(&lb, &warning("Server be2/s1 is UP via be1/s1. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."), limit).await;
+    assert_eq!(get(lb.port, "/").await.status, 200);
+
+    // Maintenance reaches the tracking server too (srv_admin_state 0x02: inherited).
+    assert_eq!(cli(&sock, "disable server be1/s1").await, "\n");
+    wait_line(&lb, &warning("Server be2/s1 is going DOWN for maintenance via be1/s1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."), limit).await;
+    let state = cli(&sock, "show servers state be2").await;
+    assert!(state.contains(" 1 s1 127.0.0.1 0 2 1 1 "), "{state}");
+    assert_eq!(get(lb.port, "/").await.status, 503);
+    assert_eq!(
+        cli(&sock, "del server be1/s1").await,
+        "This server cannot be removed at runtime due to other configuration elements pointing to it.\n\n"
+    );
+    assert_eq!(cli(&sock, "enable server be1/s1").await, "\n");
+    wait_line(
+        &lb,
+        &warning("Server be2/s1 is UP/READY (leaving maintenance)."),
+        limit,
+    )
+    .await;
+    assert_eq!(get(lb.port, "/").await.status, 200);
+
+    // `add server ... track` needs a checked, configured server.
+    assert_eq!(
+        cli(
+            &sock,
+            &format!("add server be2/s2 {} track be2/s1", a.hostport())
+        )
+        .await,
+        "New server registered.\n\n"
+    );
+    assert_eq!(
+        cli(
+            &sock,
+            &format!("add server be2/s3 {} track be2/s2", a.hostport())
+        )
+        .await,
+        "unable to use be2/s2 for tracking as it is a dynamic server.\n\n"
+    );
 }

@@ -17,6 +17,7 @@ pub mod rate;
 pub mod state;
 pub mod status;
 pub mod stream;
+pub mod track;
 
 use crate::config::model::{self, Mode, Options, ServerSettings, Timeouts};
 use balance::{Balancer, View};

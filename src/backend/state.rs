@@ -84,6 +84,11 @@ pub struct ServerState {
     /// The name DNS resolves for it at run time when not the configured one: a
     /// `set server fqdn`, or the target of the SRV record a template slot holds.
     hostname: std::sync::Mutex<Option<String>>,
+    /// In maintenance because the server it tracks is (HAProxy's `SRV_ADMF_IMAINT`).
+    imaint: AtomicBool,
+    /// `track`: the server tracked and the servers tracking this one, linked by each
+    /// graph built (`graph::track::link`).
+    pub track: std::sync::Mutex<super::track::Links>,
 }
 
 /// A generation counter sessions compare against, plus a wake-up for idle ones.
@@ -245,6 +250,8 @@ impl ServerState {
             agent_on: AtomicBool::new(true),
             rmaint: AtomicBool::new(false),
             hostname: std::sync::Mutex::new(None),
+            imaint: AtomicBool::new(false),
+            track: Default::default(),
             check: std::sync::Mutex::new(super::status::CheckCell::new(
                 super::health::Health::new(
                     2,
@@ -294,16 +301,26 @@ impl ServerState {
         self.nolb.swap(on, Relaxed)
     }
 
-    /// Administrative state: maintenance while DNS gives no address, else the one
-    /// the config or the socket set.
+    /// Administrative state: maintenance while DNS gives no address or inherited
+    /// from the server tracked, else the one the config or the socket set.
     pub fn admin(&self) -> Admin {
-        if self.rmaint.load(Relaxed) {
+        if self.rmaint.load(Relaxed) || self.imaint.load(Relaxed) {
             return Admin::Maint;
         }
         self.forced_admin()
     }
 
-    /// The administrative state the config or the socket set.
+    /// In maintenance inherited from the server tracked.
+    pub fn inherited_maint(&self) -> bool {
+        self.imaint.load(Relaxed)
+    }
+
+    /// Enters or leaves inherited maintenance; returns the previous value.
+    pub fn set_inherited_maint(&self, on: bool) -> bool {
+        self.imaint.swap(on, Relaxed)
+    }
+
+    /// The administrative state set by the configuration or the socket.
     pub fn forced_admin(&self) -> Admin {
         match self.admin.load(Relaxed) {
             0 => Admin::Ready,

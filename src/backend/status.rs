@@ -382,6 +382,19 @@ pub(super) fn transition(
     what: Option<&str>,
     counts: &Backend,
 ) {
+    let what = what.map(|w| format!(", {w}")).unwrap_or_default();
+    transition_as(be, s, t, &what, counts);
+}
+
+/// [`transition`] with the cause as it follows `is UP`/`is DOWN` (`, reason: ...`, or
+/// ` via be1/s1` for a tracking server); passes it on to the servers tracking `s`.
+pub(super) fn transition_as(
+    be: &Backend,
+    s: &ServerRt,
+    t: Transition,
+    what: &str,
+    counts: &Backend,
+) {
     let state = &s.state;
     state.set_up(t == Transition::Up);
     if t == Transition::Down && s.cfg.shutdown_on_down {
@@ -397,7 +410,6 @@ pub(super) fn transition(
     } else {
         "Server"
     };
-    let what = what.map(|w| format!(", {w}")).unwrap_or_default();
     let (act, bck) = counts.usable_counts();
     let queued = counts.shared.queued.load(Relaxed);
     let on_backup = if act == 0 && bck > 0 {
@@ -434,6 +446,7 @@ pub(super) fn transition(
             crate::log::send(&be.logs, crate::log::severity::NOTICE, &msg);
         }
     }
+    super::track::propagate_health(be, s, t);
 }
 
 /// Logs an administrative state change of server `s` in HAProxy's words: entering
@@ -441,8 +454,26 @@ pub(super) fn transition(
 /// now enters maintenance`), leaving it (`is UP/READY (leaving forced maintenance)`),
 /// entering or leaving drain.
 pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
+    admin_change_as(be, s, from, to, None);
+}
+
+/// [`admin_change`]; `via` (` via be1/s1`) when the maintenance is inherited from the
+/// server tracked. Passes maintenance on to the servers tracking `s`; a tracking
+/// server leaving maintenance takes the health of the server it tracks.
+pub(super) fn admin_change_as(
+    be: &Backend,
+    s: &ServerRt,
+    from: Admin,
+    to: Admin,
+    via: Option<&str>,
+) {
     if from == to {
         return;
+    }
+    if from == Admin::Maint {
+        if let Some(up) = super::track::tracked_up(&s.state) {
+            s.state.set_up(up);
+        }
     }
     let kind = if s.cfg.backup {
         "Backup Server"
@@ -456,8 +487,8 @@ pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
     let (msg, level) = match to {
         Admin::Maint if up => (
             format!(
-                "{kind} {}/{} is going DOWN for maintenance. {act} active and {bck} backup servers left. {cur} sessions active, 0 requeued, {queued} remaining in queue.",
-                be.name, s.name
+                "{kind} {}/{} is going DOWN for maintenance{}. {act} active and {bck} backup servers left. {cur} sessions active, 0 requeued, {queued} remaining in queue.",
+                be.name, s.name, via.unwrap_or("")
             ),
             crate::log::severity::ALERT,
         ),
@@ -481,7 +512,9 @@ pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
                 be.name,
                 s.name,
                 if up { "UP" } else { "DOWN" },
-                if from == Admin::Maint {
+                if from == Admin::Maint && via.is_some() {
+                    "maintenance"
+                } else if from == Admin::Maint {
                     "forced maintenance"
                 } else {
                     "forced drain"
@@ -492,6 +525,9 @@ pub fn admin_change(be: &Backend, s: &ServerRt, from: Admin, to: Admin) {
     };
     crate::log::warning(&msg);
     crate::log::send(&be.logs, level, &msg);
+    if (from == Admin::Maint) != (to == Admin::Maint) {
+        super::track::propagate_maint(be, s, to == Admin::Maint);
+    }
     if to == Admin::Maint && up && act == 0 && bck == 0 {
         crate::log::alert(&format!("backend '{}' has no server available!", be.name));
         crate::log::send(

@@ -43,7 +43,8 @@ impl Checks {
         let mut wanted = HashMap::new();
         for be in &graph.backends {
             for s in &be.servers {
-                if s.cfg.check || s.cfg.observe.is_some() {
+                // A tracking server takes the health of the server it tracks.
+                if s.cfg.track.is_none() && (s.cfg.check || s.cfg.observe.is_some()) {
                     // Changed check settings restart the task; the health counter lives
                     // in the server state and carries over either way.
                     let spec = graph

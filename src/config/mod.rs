@@ -13,6 +13,7 @@ pub mod keywords;
 pub mod lex;
 pub mod model;
 pub mod parse;
+pub mod track;
 pub mod validate;
 pub mod value;
 

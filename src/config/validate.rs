@@ -323,6 +323,14 @@ pub fn check(global: &Global, proxies: &mut [Proxy], peer_tables: &[String]) -> 
             }
         }
     }
+    for (pi, si, msg) in super::track::errors(proxies) {
+        let (p, s) = (&proxies[pi], &proxies[pi].servers[si]);
+        late.push((
+            Level::Alert,
+            s.loc.clone(),
+            format!("'server {}/{}' : {msg}", p.name, s.name),
+        ));
+    }
     for (level, loc, msg) in late {
         diag(&mut out, level, &loc, msg);
     }
@@ -379,6 +387,7 @@ pub fn check(global: &Global, proxies: &mut [Proxy], peer_tables: &[String]) -> 
         for s in p.servers.iter_mut() {
             if s.settings.check && !s.has_port && s.settings.check_port.is_none() {
                 s.settings.check = false;
+                s.settings.check_no_port = true;
             }
         }
         if p.log_global {

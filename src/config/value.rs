@@ -449,6 +449,23 @@ pub fn server_unix(s: &str) -> Option<Result<String, String>> {
     (s.starts_with('/') || s.starts_with("unix@")).then(|| unix_path(s))
 }
 
+/// Expands the `${NAME}` of an address as HAProxy's `str2sa_range` does (also
+/// outside double quotes): a variable that is not set expands to nothing.
+pub fn env_expand(s: &str, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        let Some(end) = rest[i + 2..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(&env(&rest[i + 2..i + 2 + end]).unwrap_or_default());
+        rest = &rest[i + 3 + end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Parses a server address `host[:port]`; returns (host, resolved, has_port).
 pub fn server_addr(s: &str) -> Result<(String, SocketAddr, bool), String> {
     for prefix in ["unix@", "abns@", "/", "sockpair@", "fd@"] {
@@ -705,6 +722,9 @@ mod tests {
     fn bad_server_addresses() {
         assert!(server_addr("<ip>:80").unwrap_err().contains("placeholder"));
         assert!(server_addr("1.2.3.4:0").is_err());
+        let env = |n: &str| (n == "P").then(|| "81".to_string());
+        assert_eq!(env_expand("${A}:${P}", &env), ":81");
+        assert_eq!(env_expand("x${P", &env), "x${P");
         assert!(server_addr("1.2.3.4:x").is_err());
         assert!(server_addr("no-such-host.invalid:80")
             .unwrap_err()

@@ -34,6 +34,7 @@ pub fn edit_servers<T>(
     let b = assemble(p, old.proxy_id, servers, &g.tables, old.shared.clone());
     let mut backends = g.backends.clone();
     backends[bi] = Arc::new(b);
+    super::track::link(&backends);
     let proc_vars = crate::sample::ProcVars::new(
         g.proc_vars
             .read()
@@ -92,6 +93,31 @@ pub fn runtime_server(
         state: Arc::new(state),
         pool: Pool::default(),
         tls,
+    })
+}
+
+/// Server `s` of `be` with `ssl` on or off (`set server ... ssl`): its TLS context
+/// made again, a new (empty) pool of idle connections.
+pub fn with_ssl(
+    g: &Graph,
+    be: &crate::backend::Backend,
+    s: &ServerRt,
+    on: bool,
+) -> Result<ServerRt, String> {
+    let mut cfg = s.cfg.clone();
+    cfg.tls.ssl = on;
+    cfg.tls.no_ssl = false;
+    let connects = g
+        .config
+        .proxies
+        .get(be.proxy_id)
+        .is_some_and(|p| p.check.connects_with_tls());
+    let tls = crate::tls::client::build(&cfg, &g.config.global.srv_tls, s.addr.ip(), connects)?
+        .map(Arc::new);
+    Ok(ServerRt {
+        cfg,
+        tls,
+        ..with_addr(s, s.addr)
     })
 }
 

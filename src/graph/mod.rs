@@ -7,6 +7,7 @@
 mod edit;
 mod frontend;
 pub mod state_file;
+mod track;
 
 use crate::backend::balance::Balancer;
 use crate::backend::state::{Admin, ServerState};
@@ -14,7 +15,7 @@ use crate::backend::{pool::Pool, Backend, BackendShared, ServerRt};
 use crate::config::model::{Config, ProxyKind};
 use crate::rules::RuleSet;
 use arc_swap::ArcSwap;
-pub use edit::{edit_servers, runtime_server, with_addr};
+pub use edit::{edit_servers, runtime_server, with_addr, with_ssl};
 pub use frontend::{FrontendRt, FrontendShared, Switch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -400,6 +401,7 @@ impl Graph {
         }
         let after_rules = frontends.iter().any(|f| !f.rules.after.is_empty())
             || backends.iter().any(|b| !b.rules.after.is_empty());
+        track::link(&backends);
         Graph {
             tls,
             after_rules,

@@ -38,6 +38,7 @@ pub fn command(handle: &GraphHandle, words: &[&str], changed: &dyn Fn()) -> Stri
         ["del", "server", spec] => del(handle, &g, spec),
         ["del", "server", ..] => Err("Require 'backend/server'.\n".into()),
         ["set", "server", spec, "addr", rest @ ..] => set_addr(handle, &g, spec, rest),
+        ["set", "server", spec, "ssl", rest @ ..] => set_ssl(handle, &g, spec, rest),
         ["set", "server", spec, "fqdn", rest @ ..] => {
             find(&g, spec).and_then(|(be, s)| set_fqdn(&g, &be, &s, rest))
         }
@@ -93,6 +94,21 @@ fn add(handle: &GraphHandle, spec: &str, rest: &[&str]) -> Done {
     if s.settings.tls.proto == SrvProto::H2 && g.backends[bi].mode == Mode::Tcp {
         return Err("MUX protocol is not usable for server.\n".into());
     }
+    if let Some(spec) = &s.settings.track {
+        let find = |bn: &str, sn: &str| {
+            let x = g.backends[*g.be_index.get(bn)?]
+                .servers
+                .iter()
+                .find(|x| x.name == sn)?;
+            Some(crate::config::track::Tracked {
+                dynamic: x.dynamic,
+                checked: x.cfg.check || x.cfg.check_no_port || x.cfg.agent.enabled,
+                track: x.cfg.track.clone(),
+            })
+        };
+        crate::config::track::check(b, name, spec, |x| g.be_index.contains_key(x), find)
+            .map_err(|e| e + "\n")?;
+    }
     crate::graph::edit_servers(handle, b, |g, servers| {
         if servers.iter().any(|x| x.name == s.name) {
             return Err("Already exists a server with the same name in backend.".into());
@@ -119,8 +135,12 @@ fn unquote(w: &str) -> String {
 }
 
 /// Whether something of the configuration names server `s` of `be`: a `use-server`
-/// rule, or a `srv_*` fetch of an acl (HAProxy's non-purgeable servers).
+/// rule, a `srv_*` fetch of an acl, a server tracking it (HAProxy's non-purgeable
+/// servers).
 fn referenced(g: &Graph, be: &Backend, s: &ServerRt) -> bool {
+    if !crate::backend::track::trackers(&s.state).is_empty() {
+        return true;
+    }
     let Some(p) = g.config.proxies.get(be.proxy_id) else {
         return false;
     };
@@ -167,6 +187,39 @@ fn del(handle: &GraphHandle, g: &Graph, spec: &str) -> Done {
     .map_err(|e| e + "\n")?;
     crate::log::notice("Server deleted.");
     Ok(("Server deleted.\n".into(), true))
+}
+
+/// `set server BACKEND/NAME ssl on|off`: only on a server whose line or
+/// `default-server` has `ssl` (HAProxy prepares its TLS settings then).
+fn set_ssl(handle: &GraphHandle, g: &Graph, spec: &str, rest: &[&str]) -> Done {
+    let (be, s) = find(g, spec)?;
+    if s.dynamic {
+        return Err("'set server <srv> ssl' not supported on dynamic servers\n".into());
+    }
+    if !s.cfg.tls.ssl_ready {
+        return Err(
+            "'set server <srv> ssl' cannot be set.  default-server should define ssl settings\n"
+                .into(),
+        );
+    }
+    let on = match rest {
+        ["on"] => true,
+        ["off"] => false,
+        _ => return Err("'set server <srv> ssl' expects 'on' or 'off'.\n".into()),
+    };
+    crate::graph::edit_servers(handle, &be.name, |g, servers| {
+        let be = &g.backends[g.be_index[&be.name]];
+        let list = servers
+            .iter()
+            .map(|x| match x.name == s.name {
+                true => crate::graph::with_ssl(g, be, x, on).map(Arc::new),
+                false => Ok(x.clone()),
+            })
+            .collect::<Result<_, String>>()?;
+        Ok((list, ()))
+    })
+    .map_err(|e| e + "\n")?;
+    Ok(("server ssl setting updated.\n".into(), true))
 }
 
 /// `set server BACKEND/NAME addr IP [port PORT]`: HAProxy's report of what changed.

@@ -95,13 +95,15 @@ fn server_state_line(
         0
     };
     // srv_admin_state: SRV_ADMF_FMAINT 0x01, SRV_ADMF_CMAINT 0x04 (`disabled` in the
-    // config), SRV_ADMF_FDRAIN 0x08.
+    // config), SRV_ADMF_FDRAIN 0x08;
+    // SRV_ADMF_IMAINT 0x02: maintenance inherited from the server tracked.
     let adm = match st.forced_admin() {
         Admin::Ready => 0,
         Admin::Maint if st.config_disabled.load(Relaxed) => 5,
         Admin::Maint => 1,
         Admin::Drain => 8,
-    } | if st.resolution_maint() { 0x20 } else { 0 };
+    } | if st.resolution_maint() { 0x20 } else { 0 }
+        | if st.inherited_maint() { 2 } else { 0 };
     // srv_fqdn and srvrecord of a server DNS resolves (SRV_ADMF_RMAINT 0x20 above).
     let (fqdn, srvrecord) = super::servers::dns_names(g, b, s);
     // srv_check_status (HCHK_STATUS_*; INI 1 before the first result), srv_check_result
@@ -128,8 +130,14 @@ fn server_state_line(
         (false, _) => 0,
         (true, on) => 0x12 | if on { 4 } else { 0 },
     };
+    // srv_use_ssl: 1 `ssl`, -1 `no-ssl`, 0 neither (or `set server ... ssl off`).
+    let use_ssl = match (s.cfg.tls.ssl, s.cfg.tls.no_ssl) {
+        (true, _) => 1,
+        (false, true) => -1,
+        (false, false) => 0,
+    };
     format!(
-        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 {fqdn} {} {srvrecord} 0 {} {} {} {}\n",
+        "{} {} {} {} {} {op} {adm} {} {} {} {status} {result} {} {state} {agent_state} 0 0 {fqdn} {} {srvrecord} {use_ssl} {} {} {} {}\n",
         g.uuid(b.proxy_id),
         b.name,
         si + 1,
@@ -156,6 +164,8 @@ fn server_state_line(
 fn set_admin(g: &crate::graph::Graph, s: &crate::backend::ServerRt, to: Admin) -> String {
     let from = s.state.admin();
     s.state.set_admin(to);
+    // A tracking server stays in the maintenance it inherits.
+    let to = s.state.admin();
     if let Some(&bi) = g.be_index.get(&s.backend) {
         crate::backend::status::admin_change(&g.backends[bi], s, from, to);
     }
@@ -315,7 +325,7 @@ pub fn execute_with(
             Err(e) => e,
         }),
         ["add" | "del", "server", ..]
-        | ["set", "server", _, "addr" | "fqdn", ..]
+        | ["set", "server", _, "addr" | "fqdn" | "ssl", ..]
         | ["enable" | "disable", "health" | "agent", ..] => admin().unwrap_or_else(|| {
             let changed = || {
                 if let Some(r) = reload {

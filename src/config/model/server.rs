@@ -163,6 +163,11 @@ pub struct ServerSettings {
     pub tls: SrvTls,
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `init-addr`.
     pub dns: ServerDns,
+    /// `track [BACKEND/]SERVER`: the health of that server instead of checks.
+    pub track: Option<String>,
+    /// `check` was given, but disabled for want of a port: the server may still be
+    /// tracked, as in HAProxy.
+    pub check_no_port: bool,
 }
 
 /// An agent check: `agent-check`, `agent-port`, `agent-addr`, `agent-inter`,
@@ -211,6 +216,8 @@ impl Default for ServerSettings {
             agent: AgentSettings::default(),
             tls: SrvTls::default(),
             dns: ServerDns::default(),
+            track: None,
+            check_no_port: false,
         }
     }
 }

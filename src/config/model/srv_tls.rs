@@ -89,6 +89,11 @@ pub enum SrvProto {
 pub struct SrvTls {
     /// `ssl` (`no-ssl` clears it).
     pub ssl: bool,
+    /// `no-ssl` was the last word on TLS (HAProxy's `use_ssl` -1).
+    pub no_ssl: bool,
+    /// `ssl` was given on the line or its `default-server`: HAProxy then prepares the
+    /// server's TLS settings, which `set server ... ssl on|off` needs.
+    pub ssl_ready: bool,
     /// `check-ssl` (Some(true)) or `no-check-ssl` (Some(false)); None: the checks use
     /// TLS when the server does and no check `port`/`addr` is set.
     pub check_ssl: Option<bool>,

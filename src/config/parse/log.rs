@@ -13,6 +13,13 @@ impl<'e> Parser<'e> {
                     .into(),
             );
         };
+        // `${NAME}` expands here too (HAProxy's `str2sa_range`); an address without a
+        // host is IPv4's any address, as HAProxy reads it.
+        let dest = value::env_expand(dest, &|n| self.getenv(n));
+        let dest = match dest.strip_prefix(':') {
+            Some(port) if !port.contains(':') => format!("0.0.0.0:{port}"),
+            _ => dest,
+        };
         let dest = dest.as_str();
         let dest = if let Some(p) = dest.strip_prefix("ring@") {
             self.warn(format!(

@@ -90,10 +90,10 @@ pub(crate) static KEYWORDS: &[K] = &[
     kw("resolve-prefer", 1, super::resolvers::resolve_prefer),
     kw("resolve-net", 1, super::resolvers::resolve_net),
     kw("init-addr", 1, super::resolvers::init_addr),
+    kw("track", 1, track),
     K::unsupported("npn"),
     K::unsupported("check-proto"),
     K::unsupported("resolve-opts"),
-    K::unsupported("track"),
     K::unsupported("redir"),
     K::unsupported("source"),
     K::unsupported("usesrc"),
@@ -158,6 +158,12 @@ fn check(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
 
 fn no_check(_: &mut Parser<'_>, s: &mut S, _: &A<'_>) -> R {
     s.check = false;
+    Ok(())
+}
+
+/// `track [BACKEND/]SERVER` (checked once the whole configuration is known).
+fn track(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
+    s.track = Some(a.val.to_string());
     Ok(())
 }
 
@@ -446,6 +452,7 @@ const DYNAMIC: &[&str] = &[
     "ssl-min-ver",
     "tfo",
     "tls-tickets",
+    "track",
     "verify",
     "verifyhost",
     "weight",
@@ -499,9 +506,16 @@ impl<'e> Parser<'e> {
         }
         // `:PORT` and `*:PORT` have no IP: the server is reached at the address the
         // client connected to (HAProxy's transparent-style empty address).
-        let addr = match addr.strip_prefix('*').unwrap_or(addr) {
+        let addr = value::env_expand(addr, &|n| self.getenv(n));
+        if addr.is_empty() {
+            return Err(format!(
+                "'server {name}' : '{}' resolves to an empty address (environment variable missing?)",
+                w[2]
+            ));
+        }
+        let addr = match addr.strip_prefix('*').unwrap_or(&addr) {
             a if a.starts_with(':') && !a[1..].contains(':') => format!("0.0.0.0{a}"),
-            _ => addr.clone(),
+            a => a.to_string(),
         };
         let unix = value::server_unix(&addr)
             .transpose()

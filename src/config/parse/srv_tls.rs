@@ -10,6 +10,8 @@ type A<'a> = Param<'a>;
 
 pub(super) fn ssl(_: &mut Parser<'_>, s: &mut S, a: &A<'_>) -> R {
     s.tls.ssl = a.name == "ssl";
+    s.tls.no_ssl = !s.tls.ssl;
+    s.tls.ssl_ready |= s.tls.ssl;
     Ok(())
 }
 
