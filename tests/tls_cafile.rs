@@ -187,3 +187,30 @@ async fn a_committed_crl_file_revokes_a_client_certificate() {
         "Can't replace a CRL file which is not referenced by the configuration!\nCan't update /nowhere.crl!\n\n"
     );
 }
+
+#[tokio::test]
+async fn a_committed_ca_file_lets_a_server_pass_verify_required() {
+    let dir = SockDir::new();
+    material(&p(&dir, ""));
+    let sock = dir.sock();
+    // The servers' CA file first holds another CA than the one that signed the
+    // certificate of the TLS listener they connect to.
+    let ca = dir.path("server-ca.crt");
+    std::fs::copy(dir.path("new-ca.crt"), &ca).unwrap();
+    let crt = data("www.example.test.pem");
+    let lb = Lbd::start(&format!(
+        "global\n    stats socket {sock} level admin\n{HTTP_DEFAULTS}frontend clear\n    bind 127.0.0.1:@FE@\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:@FE2@ ssl verify required ca-file {ca} sni str(www.example.test)\n\
+         frontend tls\n    bind 127.0.0.1:@FE2@ ssl crt {crt}\n    http-request return status 200 content-type text/plain string ok\n"
+    ))
+    .await;
+    assert_eq!(get(lb.port, "/").await.status, 503);
+    let good = std::fs::read_to_string(data("ca.crt")).unwrap();
+    cli(&sock, &format!("set ssl ca-file {ca} <<\n{good}")).await;
+    assert_eq!(get(lb.port, "/").await.status, 503, "not committed yet");
+    assert_eq!(
+        cli(&sock, &format!("commit ssl ca-file {ca}")).await,
+        format!("Committing {ca}.\nSuccess!\n\n")
+    );
+    assert_eq!(get(lb.port, "/").await.status, 200);
+}

@@ -174,3 +174,35 @@ pub fn crl_detail(der: &[u8]) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_file_is_loaded_once_and_shared() {
+        let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/ca.crt");
+        let files = TrustFiles::default();
+        let a = files.ca(&ca).unwrap();
+        let b = files.ca(&ca).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.certs.load().len(), 1);
+        // A swap is seen through every holder.
+        a.certs.store(Arc::new(Vec::new()));
+        assert!(b.certs.load().is_empty());
+        assert!(files.exists(&ca.display().to_string()));
+        files.add_crl("new.crl");
+        assert!(files.exists("new.crl"));
+        assert!(files.crls()[0].1.crls.load().is_empty());
+        assert!(files.remove_crl("new.crl"));
+        assert!(!files.remove_crl("new.crl"));
+        assert!(files.crl(Path::new("/nonexistent.crl")).is_err());
+    }
+
+    #[test]
+    fn signature_algorithms_by_openssl_long_name() {
+        assert_eq!(sig_name("1.2.840.113549.1.1.11"), "sha256WithRSAEncryption");
+        assert_eq!(sig_name("1.2.840.10045.4.3.2"), "ecdsa-with-SHA256");
+        assert_eq!(sig_name("1.2.3"), "1.2.3");
+    }
+}
