@@ -147,12 +147,8 @@ fn uses(g: &Graph, k: Kind, name: &str) -> usize {
 
 /// Runs one `... ssl ca-file ...` or `... ssl crl-file ...` command.
 pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Option<&str>) -> String {
-    let need = match words.first() {
-        Some(&"show") => StatsLevel::Operator,
-        _ => StatsLevel::Admin,
-    };
-    if level < need {
-        return "Permission denied\n".into();
+    if let Some(no) = super::certs::denied(level, words) {
+        return no;
     }
     let k = if words.get(2) == Some(&"crl-file") {
         Kind::Crl
