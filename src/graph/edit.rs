@@ -55,6 +55,7 @@ pub fn edit_servers<T>(
         proc_vars,
         tables: tables(&g.config, Some(&g)),
         tls: g.tls.clone(),
+        trust_files: g.trust_files.clone(),
     }));
     Ok(out)
 }
@@ -79,9 +80,14 @@ pub fn runtime_server(
         .proxies
         .get(be.proxy_id)
         .is_some_and(|p| p.check.connects_with_tls());
-    let tls =
-        crate::tls::client::build(&settings, &g.config.global.srv_tls, s.addr.ip(), connects)?
-            .map(Arc::new);
+    let tls = crate::tls::client::build(
+        &settings,
+        &g.config.global.srv_tls,
+        s.addr.ip(),
+        connects,
+        &g.trust_files,
+    )?
+    .map(Arc::new);
     Ok(ServerRt {
         name: s.name.clone(),
         backend: be.name.clone(),

@@ -55,6 +55,8 @@ pub struct Graph {
     pub tables: crate::stick::Tables,
     /// The TLS side of each `ssl` bind, by (proxy index, bind index).
     pub tls: crate::tls::server::TlsBinds,
+    /// The CA and CRL files of its binds and servers (`set ssl ca-file` changes them).
+    pub trust_files: Arc<crate::tls::cafile::TrustFiles>,
 }
 
 /// Capture slots with their header names parsed once (none for a declared slot).
@@ -253,6 +255,12 @@ impl Graph {
             }
         }
         let tables = tables(&cfg, prev);
+        // The CA and CRL files the binds loaded, which the servers share.
+        let trust_files = tls
+            .values()
+            .next()
+            .map(|b| b.files.clone())
+            .unwrap_or_default();
         // The server-state file: what the servers that start afresh take over.
         let saved = state_file::Saved::load(&cfg);
         let mut backends = Vec::new();
@@ -314,7 +322,7 @@ impl Graph {
                         cfg: s.settings.clone(),
                         state,
                         pool: Pool::default(),
-                        tls: server_tls(&cfg.global.srv_tls, p, s),
+                        tls: server_tls(&cfg.global.srv_tls, p, s, &trust_files),
                     })
                 })
                 .collect();
@@ -404,6 +412,7 @@ impl Graph {
         track::link(&backends);
         Graph {
             tls,
+            trust_files,
             after_rules,
             proc_vars,
             tables,
@@ -489,9 +498,10 @@ fn server_tls(
     g: &crate::config::model::SrvTlsDefaults,
     p: &crate::config::model::Proxy,
     s: &crate::config::model::Server,
+    files: &crate::tls::cafile::TrustFiles,
 ) -> Option<Arc<crate::tls::client::ServerTls>> {
     let connects = p.check.connects_with_tls();
-    match crate::tls::client::build(&s.settings, g, s.addr.ip(), connects) {
+    match crate::tls::client::build(&s.settings, g, s.addr.ip(), connects, files) {
         Ok(t) => t.map(Arc::new),
         Err(e) => {
             crate::log::alert(&format!("'server {}/{}' : {e}", p.name, s.name));

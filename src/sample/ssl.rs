@@ -87,13 +87,9 @@ fn short_name(oid: &str) -> Cow<'static, str> {
     })
 }
 
-/// A subject (`issuer` false) or issuer DN: the whole of it as `/K=V/K=V`, or with
-/// `entry` the `occ`th value of that attribute (1 = first, -1 = last).
-pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
-    let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
-    let name = if issuer { x.issuer() } else { x.subject() };
-    let attrs: Vec<(Cow<'static, str>, String)> = name
-        .iter_attributes()
+/// A name's attributes: OpenSSL's short name and the value.
+fn attributes(name: &x509_parser::x509::X509Name<'_>) -> Vec<(Cow<'static, str>, String)> {
+    name.iter_attributes()
         .map(|a| {
             let v = a
                 .as_str()
@@ -101,9 +97,25 @@ pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<Str
                 .unwrap_or_else(|_| String::from_utf8_lossy(a.as_slice()).into_owned());
             (short_name(&a.attr_type().to_id_string()), v)
         })
-        .collect();
+        .collect()
+}
+
+/// A name as HAProxy prints one: `/K=V/K=V`.
+pub fn oneline(name: &x509_parser::x509::X509Name<'_>) -> String {
+    attributes(name)
+        .iter()
+        .map(|(k, v)| format!("/{k}={v}"))
+        .collect()
+}
+
+/// A subject (`issuer` false) or issuer DN: the whole of it as `/K=V/K=V`, or with
+/// `entry` the `occ`th value of that attribute (1 = first, -1 = last).
+pub fn dn(der: &[u8], issuer: bool, entry: Option<&str>, occ: i64) -> Option<String> {
+    let (_, x) = x509_parser::parse_x509_certificate(der).ok()?;
+    let name = if issuer { x.issuer() } else { x.subject() };
+    let attrs = attributes(name);
     match entry {
-        None => Some(attrs.iter().map(|(k, v)| format!("/{k}={v}")).collect()),
+        None => Some(oneline(name)),
         Some(e) => {
             let matching: Vec<&String> = attrs
                 .iter()

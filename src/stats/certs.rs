@@ -122,14 +122,20 @@ pub fn stored(g: &Arc<Graph>, path: &str) -> Option<Option<Arc<CertifiedKey>>> {
     lookup(g, st, path)
 }
 
-/// Runs one `... ssl cert ...` command.
-pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Option<&str>) -> String {
+/// `Permission denied` unless `level` allows an `ssl` store command: `show` needs
+/// operator, the others admin.
+pub(super) fn denied(level: StatsLevel, words: &[&str]) -> Option<String> {
     let need = match words.first() {
         Some(&"show") => StatsLevel::Operator,
         _ => StatsLevel::Admin,
     };
-    if level < need {
-        return "Permission denied\n".into();
+    (level < need).then(|| "Permission denied\n".to_string())
+}
+
+/// Runs one `... ssl cert ...` command.
+pub fn command(g: &Arc<Graph>, level: StatsLevel, words: &[&str], payload: Option<&str>) -> String {
+    if let Some(no) = denied(level, words) {
+        return no;
     }
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
     let st = state(&mut guard, g);

@@ -216,28 +216,10 @@ fn add(g: &Arc<Graph>, file: Option<&str>, cert: Option<&str>, payload: Option<&
         Some(None) => return fail(format!("certificate '{path}' is empty!")),
         Some(Some(c)) => c,
     };
-    // No file is read at run time: the CA and CRL files must be loaded already.
+    // No file is read at run time: the CA and CRL files must be known already.
     if let Some(o) = &line.opts {
-        let loaded = |p: &Path| {
-            g.config
-                .proxies
-                .iter()
-                .flat_map(|x| &x.binds)
-                .filter_map(|b| b.ssl.as_ref())
-                .any(|s| {
-                    let mut opts = vec![&s.opts];
-                    for c in &s.certs {
-                        if let CertSource::List(_, ls) = c {
-                            opts.extend(ls.iter().filter_map(|l| l.opts.as_ref()));
-                        }
-                    }
-                    opts.iter().any(|o| {
-                        [&o.ca_file, &o.ca_verify_file, &o.crl_file]
-                            .iter()
-                            .any(|f| f.as_deref() == Some(p))
-                    })
-                })
-        };
+        // Those of the configuration, or made by `new ssl ca-file`/`crl-file`.
+        let loaded = |p: &Path| g.trust_files.exists(&p.display().to_string());
         for (kw, f) in [
             ("ca-file", &o.ca_file),
             ("ca-verify-file", &o.ca_verify_file),

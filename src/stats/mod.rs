@@ -2,6 +2,7 @@
 //! (`show stat`, `;csv`), JSON, the live HTML page, Prometheus metrics, and the runtime
 //! socket that also steers servers (drain, maintenance, weights, reload).
 
+pub mod cafile;
 pub mod certs;
 pub mod cliwords;
 pub mod crtlist;

@@ -73,6 +73,18 @@ const HELP: &str = "The following commands are valid at this level:
   abort ssl cert <certfile>               : abort a transaction for a certificate file
   new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory
   del ssl cert <certfile>                 : delete an unused certificate file
+  new ssl ca-file <cafile>                : create a new CA file to be used in a crt-list
+  set ssl ca-file <cafile> <payload>      : replace a CA file
+  commit ssl ca-file <cafile>             : commit a CA file
+  abort ssl ca-file <cafile>              : abort a transaction for a CA file
+  del ssl ca-file <cafile>                : delete an unused CA file
+  show ssl ca-file [<cafile>[:<index>]]   : display the SSL CA files used in memory, or the details of a <cafile>, or a single certificate of index <index> of a CA file <cafile>
+  new ssl crlfile <crlfile>               : create a new CRL file to be used in a crt-list
+  set ssl crl-file <crlfile> <payload>    : replace a CRL file
+  commit ssl crl-file <crlfile>           : commit a CRL file
+  abort ssl crl-file <crlfile>            : abort a transaction for a CRL file
+  del ssl crl-file <crlfile>              : delete an unused CRL file
+  show ssl crl-file [<crlfile[:<index>>]] : display the SSL CRL files used in memory, or the details of a <crlfile>, or a single CRL of index <index> of CRL file <crlfile>
   add ssl crt-list <list> <cert> [opts]*  : add to crt-list file <list> a line <cert> or a payload
   del ssl crt-list <list> <cert[:line]>   : delete a line <cert> from crt-list file <list>
   show ssl crt-list [-n] [<list>]         : show the list of crt-lists or the content of <list>
@@ -278,6 +290,9 @@ pub fn execute_with(
         }
         ["show" | "set" | "commit" | "abort" | "new" | "del", "ssl", "cert", ..] => {
             super::certs::command(&g, level, &words, payload)
+        }
+        ["show" | "set" | "commit" | "abort" | "new" | "del", "ssl", "ca-file" | "crl-file", ..] => {
+            super::cafile::command(&g, level, &words, payload)
         }
         ["show" | "add" | "del", "ssl", "crt-list", ..] => {
             super::crtlist::command(&g, level, &words, payload)

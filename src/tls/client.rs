@@ -57,6 +57,7 @@ pub fn build(
     g: &SrvTlsDefaults,
     ip: IpAddr,
     connects: bool,
+    files: &super::cafile::TrustFiles,
 ) -> Result<Option<ServerTls>, String> {
     let t = &s.tls;
     let check_tls = s.check_tls() || connects;
@@ -98,7 +99,7 @@ pub fn build(
                 .ca_file
                 .as_ref()
                 .ok_or("verify is enabled but no CA file specified.")?;
-            let trust = super::pkix::Trust::load(ca, None, t.crl_file.as_deref())?;
+            let trust = super::pkix::Trust::load(files, ca, None, t.crl_file.as_deref())?;
             Arc::new(Verifier {
                 trust,
                 algs: provider.signature_verification_algorithms,
@@ -283,10 +284,17 @@ impl ServerCertVerifier for NoVerify {
 /// as `parsing [file:line] : 'server B/S' : ...` alerts.
 pub fn check(cfg: &crate::config::model::Config) -> Vec<crate::config::Diag> {
     let mut out = Vec::new();
+    let files = super::cafile::TrustFiles::default();
     for p in cfg.backends() {
         for s in &p.servers {
             let connects = p.check.connects_with_tls();
-            if let Err(e) = build(&s.settings, &cfg.global.srv_tls, s.addr.ip(), connects) {
+            if let Err(e) = build(
+                &s.settings,
+                &cfg.global.srv_tls,
+                s.addr.ip(),
+                connects,
+                &files,
+            ) {
                 out.push(crate::config::Diag {
                     level: crate::config::Level::Alert,
                     loc: Some(s.loc.clone()),

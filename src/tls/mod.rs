@@ -5,6 +5,7 @@
 //! Files are read when a configuration is built (start and every reload), so a bad
 //! file is an error of that configuration and the running one keeps serving.
 
+pub mod cafile;
 pub mod client;
 pub mod pkix;
 pub mod runtime;

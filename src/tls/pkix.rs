@@ -22,10 +22,12 @@
 //! OpenSSL's numbers (`ssl_c_verify`): 20 no trusted issuer, 7 bad signature, 9/10
 //! not yet/no longer valid, 23 revoked, 3 no CRL, 12 CRL expired, 26 wrong purpose.
 
+use super::cafile::{CaFile, CrlFile, TrustFiles};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::CertificateError as C;
 use std::path::Path;
+use std::sync::Arc;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::time::ASN1Time;
 
@@ -40,16 +42,17 @@ pub struct Crl {
     pub der: Vec<u8>,
 }
 
-/// The trusted certificates and revocation lists one verifier uses.
-#[derive(Debug, Clone, Default)]
+/// The trusted certificates and revocation lists one verifier uses: the shared CA
+/// and CRL files, read at each verification (a committed `set ssl ca-file` applies
+/// to the next handshake).
+#[derive(Debug, Clone)]
 pub struct Trust {
-    /// `ca-file` (and `ca-verify-file`) certificates.
-    pub cas: Vec<CertificateDer<'static>>,
-    /// How many of them come from `ca-file` (the first ones: those a server's
-    /// certificate request names).
-    pub named: usize,
+    /// `ca-file`: the certificates a server's certificate request names.
+    pub ca: Arc<CaFile>,
+    /// `ca-verify-file`: trusted too, but not named.
+    pub verify_ca: Option<Arc<CaFile>>,
     /// `crl-file`: None when there is none (no revocation check).
-    pub crls: Option<Vec<Crl>>,
+    pub crl: Option<Arc<CrlFile>>,
 }
 
 /// The use a leaf certificate is checked for.
@@ -83,18 +86,24 @@ pub fn pem_crls(pem: &[u8]) -> Result<Vec<Crl>, String> {
 }
 
 impl Trust {
-    /// The trust of `ca-file` (plus `ca-verify-file`) and `crl-file`.
-    pub fn load(ca: &Path, verify_ca: Option<&Path>, crl: Option<&Path>) -> Result<Trust, String> {
-        let mut cas = super::load_ca_certs(ca).map_err(|e| format!("'ca-file' : {e}"))?;
-        let named = cas.len();
-        if let Some(v) = verify_ca {
-            cas.extend(super::load_ca_certs(v).map_err(|e| format!("'ca-verify-file' : {e}"))?);
-        }
-        let crls = match crl {
-            Some(p) => Some(super::load_crl_list(p).map_err(|e| format!("'crl-file' : {e}"))?),
+    /// The trust of `ca-file` (plus `ca-verify-file`) and `crl-file`, as `files`
+    /// knows them (read from disk the first time).
+    pub fn load(
+        files: &TrustFiles,
+        ca: &Path,
+        verify_ca: Option<&Path>,
+        crl: Option<&Path>,
+    ) -> Result<Trust, String> {
+        let ca = files.ca(ca).map_err(|e| format!("'ca-file' : {e}"))?;
+        let verify_ca = match verify_ca {
+            Some(v) => Some(files.ca(v).map_err(|e| format!("'ca-verify-file' : {e}"))?),
             None => None,
         };
-        Ok(Trust { cas, named, crls })
+        let crl = match crl {
+            Some(p) => Some(files.crl(p).map_err(|e| format!("'crl-file' : {e}"))?),
+            None => None,
+        };
+        Ok(Trust { ca, verify_ca, crl })
     }
 
     /// Verifies a peer's chain (`leaf`, then the other certificates it sent) at `now`:
@@ -124,7 +133,14 @@ impl Trust {
         purpose: Purpose,
     ) -> Vec<C> {
         let mut errs = Vec::new();
-        let cas: Vec<X509Certificate<'_>> = self.cas.iter().filter_map(|c| parse(c)).collect();
+        let named = self.ca.certs.load_full();
+        let unnamed = self.verify_ca.as_ref().map(|v| v.certs.load_full());
+        let crls = self.crl.as_ref().map(|c| c.crls.load_full());
+        let cas: Vec<X509Certificate<'_>> = named
+            .iter()
+            .chain(unnamed.iter().flat_map(|v| v.iter()))
+            .filter_map(|c| parse(c))
+            .collect();
         let sent: Vec<X509Certificate<'_>> = rest.iter().filter_map(|c| parse(c)).collect();
         let Some(leaf) = parse(leaf) else {
             return vec![C::BadEncoding];
@@ -201,7 +217,7 @@ impl Trust {
         }
 
         // Revocation.
-        if let Some(crls) = &self.crls {
+        if let Some(crls) = &crls {
             for (depth, c) in chain.iter().enumerate() {
                 let Some(issuer) = chain.get(depth + 1) else {
                     break;
@@ -257,7 +273,9 @@ impl Trust {
     /// The subjects of the `ca-file` certificates, as a server's certificate request
     /// lists them.
     pub fn subjects(&self) -> Vec<rustls::DistinguishedName> {
-        self.cas[..self.named]
+        self.ca
+            .certs
+            .load()
             .iter()
             .filter_map(|c| x509_parser::parse_x509_certificate(c).ok())
             .map(|(_, x)| rustls::DistinguishedName::from(x.subject().as_raw().to_vec()))
@@ -292,7 +310,7 @@ mod tests {
 
     #[test]
     fn chains_to_the_ca_and_checks_dates_and_issuers() {
-        let t = Trust::load(&data("ca.crt"), None, None).unwrap();
+        let t = Trust::load(&TrustFiles::default(), &data("ca.crt"), None, None).unwrap();
         let now = UnixTime::now();
         let c = chain("client.pem");
         t.verify(&c[0], &c[1..], now, Purpose::Client).unwrap();

@@ -89,12 +89,12 @@ impl Pending {
 }
 
 /// Uppercase hexadecimal, as HAProxy dumps binary values.
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 /// A time as OpenSSL's `ASN1_TIME_print` writes it: `Sep 10 15:31:47 2020 GMT`.
-fn asn1_time(t: x509_parser::time::ASN1Time) -> String {
+pub(crate) fn asn1_time(t: x509_parser::time::ASN1Time) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

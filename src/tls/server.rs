@@ -9,6 +9,7 @@
 //! `set ssl cert` + `commit ssl cert` needs: build a new store with the one entry
 //! swapped, `store()` it; connections in their handshake keep the store they loaded).
 
+use super::cafile::TrustFiles;
 use super::{load_cert_key_ext, name_matches, CertKey, TlsError};
 use crate::config::model::{BindSsl, CertSource, Config, Loc, SslOpts, TlsVer, Verify};
 use crate::config::{Diag, Level, Loaded};
@@ -170,8 +171,12 @@ pub struct OptConfig {
 
 impl OptConfig {
     /// The configurations for `o`, serving the certificates of `resolver`.
-    pub fn build(o: &SslOpts, resolver: Arc<SniResolver>) -> Result<OptConfig, String> {
-        let (c, strict) = server_config(o, resolver)?;
+    pub fn build(
+        o: &SslOpts,
+        resolver: Arc<SniResolver>,
+        files: &TrustFiles,
+    ) -> Result<OptConfig, String> {
+        let (c, strict) = server_config(o, resolver, files)?;
         let mut no_alpn = c.clone();
         no_alpn.alpn_protocols.clear();
         Ok(OptConfig {
@@ -194,6 +199,9 @@ pub struct BindTls {
     pub sets: ArcSwap<Vec<Arc<OptConfig>>>,
     /// The bind's place in the configuration.
     pub loc: Loc,
+    /// The CA and CRL files of the configuration (shared by all its binds and
+    /// servers).
+    pub files: Arc<TrustFiles>,
 }
 
 impl BindTls {
@@ -233,7 +241,7 @@ impl BindTls {
         if let Some(i) = sets.iter().position(|s| s.opts == *o) {
             return Ok(i);
         }
-        let new = OptConfig::build(o, self.resolver.clone())?;
+        let new = OptConfig::build(o, self.resolver.clone(), &self.files)?;
         let mut v = Vec::clone(&sets);
         v.push(Arc::new(new));
         let i = v.len() - 1;
@@ -271,10 +279,11 @@ pub fn load(cfg: &Config) -> Result<TlsBinds, Vec<(Loc, String)>> {
     let mut out = TlsBinds::new();
     let mut errs = Vec::new();
     let mut cache = HashMap::new();
+    let files = Arc::new(TrustFiles::default());
     for (pi, p) in cfg.proxies.iter().enumerate() {
         for (bi, b) in p.binds.iter().enumerate() {
             let Some(ssl) = &b.ssl else { continue };
-            match bind_tls(ssl, &b.loc, &mut cache, cfg.global.ssl_del_ext) {
+            match bind_tls(ssl, &b.loc, &mut cache, cfg.global.ssl_del_ext, &files) {
                 Ok(t) => {
                     out.insert((pi, bi), Arc::new(t));
                 }
@@ -345,7 +354,13 @@ fn split_names(names: &[String]) -> (Vec<String>, Vec<String>) {
         .partition(|n| !n.starts_with("*."))
 }
 
-fn bind_tls(ssl: &BindSsl, loc: &Loc, cache: &mut Cache, del_ext: bool) -> Result<BindTls, String> {
+fn bind_tls(
+    ssl: &BindSsl,
+    loc: &Loc,
+    cache: &mut Cache,
+    del_ext: bool,
+    files: &Arc<TrustFiles>,
+) -> Result<BindTls, String> {
     let mut entries = Vec::new();
     // The distinct option sets of crt-list lines; the bind's own is the first.
     let mut opt_sets: Vec<SslOpts> = vec![ssl.opts.clone()];
@@ -432,12 +447,13 @@ fn bind_tls(ssl: &BindSsl, loc: &Loc, cache: &mut Cache, del_ext: bool) -> Resul
     });
     let sets = opt_sets
         .iter()
-        .map(|o| OptConfig::build(o, resolver.clone()).map(Arc::new))
+        .map(|o| OptConfig::build(o, resolver.clone(), files).map(Arc::new))
         .collect::<Result<Vec<_>, String>>()?;
     Ok(BindTls {
         resolver,
         sets: ArcSwap::from_pointee(sets),
         loc: loc.clone(),
+        files: files.clone(),
     })
 }
 
@@ -460,6 +476,7 @@ type Strict = Option<Arc<super::verify::ClientVerifier>>;
 pub fn server_config(
     o: &SslOpts,
     resolver: Arc<SniResolver>,
+    files: &TrustFiles,
 ) -> Result<(ServerConfig, Strict), String> {
     let mut provider = rustls::crypto::ring::default_provider();
     let keep = |list: &Option<Vec<&'static str>>, s: rustls::CipherSuite| match list {
@@ -499,8 +516,12 @@ pub fn server_config(
         (_, Verify::None) => builder.with_no_client_auth(),
         (None, _) => return Err("verify is enabled but no CA file specified.".into()),
         (Some(ca), v) => {
-            let trust =
-                super::pkix::Trust::load(ca, o.ca_verify_file.as_deref(), o.crl_file.as_deref())?;
+            let trust = super::pkix::Trust::load(
+                files,
+                ca,
+                o.ca_verify_file.as_deref(),
+                o.crl_file.as_deref(),
+            )?;
             let hints = trust.subjects();
             let verifier = Arc::new(super::verify::ClientVerifier {
                 trust: Arc::new(trust),
