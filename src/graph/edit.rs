@@ -118,8 +118,14 @@ pub fn with_ssl(
         .proxies
         .get(be.proxy_id)
         .is_some_and(|p| p.check.connects_with_tls());
-    let tls = crate::tls::client::build(&cfg, &g.config.global.srv_tls, s.addr.ip(), connects)?
-        .map(Arc::new);
+    let tls = crate::tls::client::build(
+        &cfg,
+        &g.config.global.srv_tls,
+        s.addr.ip(),
+        connects,
+        &g.trust_files,
+    )?
+    .map(Arc::new);
     Ok(ServerRt {
         cfg,
         tls,
