@@ -105,12 +105,7 @@ impl<'a> Ctx<'a> {
         stats: &'a dyn Stats,
     ) -> Self {
         Ctx {
-            so: fe
-                .listener(&conn.accepted.0, conn.accepted.1)
-                .map(|(id, name)| Named {
-                    name: name.unwrap_or(""),
-                    id: id as i64,
-                }),
+            so: conn.listener(fe),
             src: addrs.src,
             dst: addrs.dst,
             conn: Some(&conn.info),

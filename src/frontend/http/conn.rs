@@ -42,6 +42,9 @@ pub(super) struct ConnCtx {
     pub(super) track: crate::stick::Trackers,
     /// The TLS handshake time was logged (`%Th`: the first request's, 0 after it).
     pub(super) th_logged: std::sync::atomic::AtomicBool,
+    /// The listener the client came in on (`so_id`, `so_name`), looked up by the
+    /// first request with rules: a connection keeps its listener, as in HAProxy.
+    pub(super) so: std::sync::OnceLock<Option<(u32, Option<Box<str>>)>>,
 }
 
 impl ConnCtx {
@@ -70,7 +73,22 @@ impl ConnCtx {
             }),
             track: Default::default(),
             th_logged: Default::default(),
+            so: Default::default(),
         }
+    }
+
+    /// The listener the client came in on, looked up once per connection.
+    pub(super) fn listener(&self, fe: &FrontendRt) -> Option<crate::sample::Named<'_>> {
+        self.so
+            .get_or_init(|| {
+                fe.listener(&self.accepted.0, self.accepted.1)
+                    .map(|(id, name)| (id, name.map(Into::into)))
+            })
+            .as_ref()
+            .map(|(id, name)| crate::sample::Named {
+                name: name.as_deref().unwrap_or(""),
+                id: i64::from(*id),
+            })
     }
 
     /// `%Th`: the TLS handshake time for the connection's first request logged, 0
@@ -230,6 +248,7 @@ pub fn serve(
         info: session.conn,
         track: session.track,
         th_logged: Default::default(),
+        so: Default::default(),
     });
     let svc_phase = phase.clone();
     // Built in place by hyper (a method returning the future would add a copy of it).
