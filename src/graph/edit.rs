@@ -75,19 +75,7 @@ pub fn runtime_server(
     state.set_agent_enabled(false);
     // TLS material that does not load refuses the server (the config path logs it
     // and keeps the server, failing its handshakes).
-    let connects = g
-        .config
-        .proxies
-        .get(be.proxy_id)
-        .is_some_and(|p| p.check.connects_with_tls());
-    let tls = crate::tls::client::build(
-        &settings,
-        &g.config.global.srv_tls,
-        s.addr.ip(),
-        connects,
-        &g.trust_files,
-    )?
-    .map(Arc::new);
+    let tls = server_tls(g, be, &settings, s.addr.ip())?;
     Ok(ServerRt {
         name: s.name.clone(),
         backend: be.name.clone(),
@@ -102,6 +90,28 @@ pub fn runtime_server(
     })
 }
 
+/// The TLS context of a server of `be` with `settings` (None without TLS).
+fn server_tls(
+    g: &Graph,
+    be: &crate::backend::Backend,
+    settings: &crate::config::model::ServerSettings,
+    ip: std::net::IpAddr,
+) -> Result<Option<Arc<crate::tls::client::ServerTls>>, String> {
+    let connects = g
+        .config
+        .proxies
+        .get(be.proxy_id)
+        .is_some_and(|p| p.check.connects_with_tls());
+    let tls = crate::tls::client::build(
+        settings,
+        &g.config.global.srv_tls,
+        ip,
+        connects,
+        &g.trust_files,
+    )?;
+    Ok(tls.map(Arc::new))
+}
+
 /// Server `s` of `be` with `ssl` on or off (`set server ... ssl`): its TLS context
 /// made again, a new (empty) pool of idle connections.
 pub fn with_ssl(
@@ -113,19 +123,7 @@ pub fn with_ssl(
     let mut cfg = s.cfg.clone();
     cfg.tls.ssl = on;
     cfg.tls.no_ssl = false;
-    let connects = g
-        .config
-        .proxies
-        .get(be.proxy_id)
-        .is_some_and(|p| p.check.connects_with_tls());
-    let tls = crate::tls::client::build(
-        &cfg,
-        &g.config.global.srv_tls,
-        s.addr.ip(),
-        connects,
-        &g.trust_files,
-    )?
-    .map(Arc::new);
+    let tls = server_tls(g, be, &cfg, s.addr.ip())?;
     Ok(ServerRt {
         cfg,
         tls,
